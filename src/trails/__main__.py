@@ -1,0 +1,3 @@
+from trails.ui.cli import main
+
+main()

@@ -1,0 +1,59 @@
+"""The one registry of agent profiles, and how a user's agent spec becomes a command line."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+from trails.agents import aider, claude, codex, gemini
+from trails.agents.base import GENERIC, AgentProfile
+from trails.core.config import EffectiveConfig
+from trails.core.errors import InvalidInput
+
+BUILTIN: dict[str, AgentProfile] = {p.name: p for p in (claude.PROFILE, codex.PROFILE, aider.PROFILE, gemini.PROFILE)}
+
+
+@dataclass(frozen=True)
+class ResolvedAgent:
+    spec: str  # what the user asked for: a profile name or a command line
+    name: str  # profile name ("command" for an arbitrary command line)
+    profile: AgentProfile
+    argv: list[str]
+
+
+def builtin_profiles() -> dict[str, AgentProfile]:
+    return dict(BUILTIN)
+
+
+def profile_for_argv(argv: list[str]) -> AgentProfile:
+    """The profile whose program this is, judged by basename so full paths match too."""
+    for profile in BUILTIN.values():
+        if profile.matches(argv):
+            return profile
+    return GENERIC
+
+
+def resolve(spec: str, config: EffectiveConfig | None) -> ResolvedAgent:
+    """A profile name (from config or built in) or any command line → argv and profile."""
+    if not spec.strip():
+        raise InvalidInput("the agent is empty: give a profile name (claude, codex, aider, gemini) or a command")
+    configured = config.agent_settings(spec) if config else None
+    if configured and configured.command:
+        argv = _split(configured.command, f"agents.{spec}.command")
+        return ResolvedAgent(spec, spec, BUILTIN.get(spec) or profile_for_argv(argv), argv)
+    if spec in BUILTIN:
+        profile = BUILTIN[spec]
+        return ResolvedAgent(spec, spec, profile, list(profile.default_command))
+    argv = _split(spec, "agent command")
+    profile = profile_for_argv(argv)
+    return ResolvedAgent(spec, profile.name, profile, argv)
+
+
+def _split(command: str, what: str) -> list[str]:
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:
+        raise InvalidInput(f"cannot parse {what} {command!r}: {exc}") from None
+    if not argv:
+        raise InvalidInput(f"{what} is empty")
+    return argv

@@ -1,0 +1,352 @@
+"""The engine: the one place that owns sessions. Front ends (CLI, TUI, web, MCP) only call this."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trails.core import paths
+from trails.core.errors import InvalidInput, SessionStateError, TrailsError
+from trails.core.models import LIVE_STATUSES, Mode, Session, Status
+from trails.core.names import tmux_name, validate_session_name
+from trails.core.store import Store
+from trails.infra.tmux import PaneInfo, Tmux
+
+# Server options trails relies on: keep a pane after its agent exits (exit status and last screen
+# stay readable) and a long scrollback.
+TMUX_CONF = "set -g remain-on-exit on\nset -g history-limit 50000\nset -g status off\n"
+_INHERITED_ENV_DROP = ("TMUX", "TMUX_PANE")
+
+
+@dataclass
+class CreateResult:
+    session: Session
+    decision: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"session": self.session.to_dict(), "mode_decision": self.decision, "notes": self.notes}
+
+
+@dataclass
+class KillResult:
+    session: Session
+    notes: list[str]
+    saved_refs: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"session": self.session.to_dict(), "notes": self.notes, "saved_refs": self.saved_refs}
+
+
+@dataclass
+class DiffResult:
+    session: str
+    base_commit: str
+    text: str
+    insertions: int
+    deletions: int
+    files: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "session": self.session, "base_commit": self.base_commit, "diff": self.text,
+            "stat": {"insertions": self.insertions, "deletions": self.deletions, "files": self.files},
+        }
+
+
+class Engine:
+    """Sessions, their isolation providers, state and audit, for one TRAILS_HOME."""
+
+    def __init__(self, home: Path | None = None) -> None:
+        if home is not None:
+            os.environ["TRAILS_HOME"] = str(home)
+        self.home = paths.trails_home()
+        self.store = Store(paths.state_db())
+        conf = self.home / "tmux.conf"
+        if not conf.exists() or conf.read_text() != TMUX_CONF:
+            conf.write_text(TMUX_CONF)
+        self.tmux = Tmux(paths.tmux_socket(), config=conf)
+
+    def close(self) -> None:
+        self.store.close()
+
+    # --- helpers shared by the operations -------------------------------------------------------
+
+    def _host(self) -> Any:
+        from trails.isolation.base import HostContext
+
+        return HostContext(tmux=self.tmux, home=self.home)
+
+    def provider(self, mode: Mode) -> Any:
+        from trails.isolation import provider_for
+
+        return provider_for(mode, self._host())
+
+    def mode_unavailable(self, mode: Mode, cwd: Path, repo_root: Path | None) -> str | None:
+        """Why `mode` cannot run for cwd, or None when it can."""
+        if mode is Mode.CONTAINER:
+            try:
+                provider = self.provider(mode)
+            except ModuleNotFoundError:
+                return "container support is not installed"
+        else:
+            provider = self.provider(mode)
+        reason: str | None = provider.unavailable_reason(cwd, repo_root)
+        return reason
+
+    def _session_env(self, extra: Mapping[str, str], name: str) -> dict[str, str]:
+        # The tmux server keeps the environment of whoever started it; hand each session the
+        # caller's own environment so it behaves as if started from the user's shell.
+        env = {k: v for k, v in os.environ.items() if k not in _INHERITED_ENV_DROP}
+        env.update(extra)
+        env["TRAILS_SESSION"] = name
+        return env
+
+    # --- create -----------------------------------------------------------------------------------
+
+    def create_session(
+        self,
+        name: str,
+        agent: str,
+        *,
+        mode: str | None = None,
+        prompt: str | None = None,
+        branch: str | None = None,
+        base: str | None = None,
+        scope: Iterable[str] = (),
+        env: Mapping[str, str] | None = None,
+        carry_changes: bool = False,
+        force: bool = False,
+        cwd: Path | None = None,
+        auto_yes: bool = False,
+    ) -> CreateResult:
+        """Create a session: choose its mode, prepare its place, start its agent in tmux."""
+        from trails.agents import registry
+        from trails.core import config as config_mod
+        from trails.core.modes import applicable_rules, select_mode
+        from trails.infra import git as gitinfra
+        from trails.isolation.base import CreateRequest
+
+        validate_session_name(name)
+        env = dict(env or {})
+        for key in env:
+            if not key or "=" in key or not key.replace("_", "a").isalnum():
+                raise InvalidInput(f"invalid environment variable name {key!r}")
+        cwd = (cwd or Path.cwd()).resolve()
+        if not cwd.is_dir():
+            raise InvalidInput(f"{cwd} is not a directory")
+        if branch is not None and not branch:
+            raise InvalidInput("--branch is empty")
+        repo_root = gitinfra.find_toplevel(cwd)
+        config = config_mod.load(repo_root)
+        agent_spec = registry.resolve(agent, config)
+        scope = list(scope)
+        if scope and repo_root is None:
+            raise InvalidInput("--scope needs a git repository: rules match paths git tracks")
+
+        def tracked() -> list[str]:
+            from trails.infra.git import Git
+
+            return Git(repo_root).ls_files() if repo_root else []
+
+        rules = applicable_rules(config.project_rules, scope, tracked)
+        decision = select_mode(
+            flag=mode, agent=agent_spec.name, config=config, rules=rules,
+            unavailable=lambda m: self.mode_unavailable(m, cwd, repo_root),
+        )
+        if decision.mode is Mode.DIRECT and (branch or base or carry_changes):
+            raise InvalidInput("--branch, --base and --carry-changes need worktree or container mode")
+        argv = list(agent_spec.argv)
+        if agent_spec.profile.name == "command" or decision.mode is not Mode.CONTAINER:
+            self._check_executable(argv[0])
+        typed_prompt = None
+        if prompt:
+            with_prompt = agent_spec.profile.with_prompt(argv, prompt)
+            if with_prompt is None:
+                typed_prompt = prompt
+            else:
+                argv = with_prompt
+
+        session = Session(
+            id=0, name=name, agent=agent_spec.spec, command=argv, mode=decision.mode,
+            status=Status.CREATING, workdir=str(cwd), repo_root=str(repo_root) if repo_root else None,
+            worktree_path=None, branch=None, base_commit=None, tmux_session=tmux_name(name),
+            env=env, auto_yes=auto_yes, extra={"scope": scope, "agent_profile": agent_spec.name},
+        )
+        # Claiming the name first makes parallel creates of one name race on a UNIQUE index.
+        self.store.insert_session(session)
+        provider = self.provider(decision.mode)
+        request = CreateRequest(
+            name=name, cwd=cwd, repo_root=repo_root, config=config, branch=branch, base=base,
+            carry_changes=carry_changes, force=force,
+        )
+        try:
+            placement = provider.prepare(request)
+        except BaseException:
+            self.store.delete_session(session.id)
+            raise
+        session.workdir = str(placement.workdir)
+        session.worktree_path = str(placement.worktree_path) if placement.worktree_path else None
+        session.branch = placement.branch
+        session.base_commit = placement.base_commit
+        try:
+            self.tmux.kill_session(session.tmux_session)  # a stale pane of an ended session
+            provider.launch(session, argv, self._session_env(env, name))
+        except BaseException:
+            provider.discard(placement)
+            self.store.delete_session(session.id)
+            raise
+        session.status = Status.RUNNING
+        self.store.update_session(
+            session.id, status=session.status, workdir=session.workdir,
+            worktree_path=session.worktree_path, branch=session.branch, base_commit=session.base_commit,
+        )
+        self.store.audit("mode_selected", name, **decision.to_dict(), agent=agent_spec.spec)
+        self.store.audit("session_created", name, mode=decision.mode.value, workdir=session.workdir,
+                         branch=session.branch, notes=placement.notes)
+        if typed_prompt:
+            self._type_first_prompt(session, typed_prompt)
+        return CreateResult(session, decision.to_dict(), [*decision.notes, *placement.notes])
+
+    @staticmethod
+    def _check_executable(program: str) -> None:
+        import shutil
+
+        if shutil.which(program) is None:
+            raise InvalidInput(f"agent command {program!r} was not found on PATH")
+
+    def _type_first_prompt(self, session: Session, prompt: str, timeout: float = 10.0) -> None:
+        # The agent must be drawing its screen before it can take input: wait for output first.
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.tmux.capture(session.tmux_session).strip():
+                break
+            time.sleep(0.05)
+        self.tmux.send_text(session.tmux_session, prompt)
+        self.store.audit("prompt_sent", session.name, text=prompt)
+
+    # --- read -------------------------------------------------------------------------------------
+
+    def list_sessions(self, *, include_ended: bool = False) -> list[Session]:
+        """Sessions as they really are: state reconciled with tmux in one call."""
+        sessions = self.store.list_sessions(include_ended=include_ended)
+        if any(s.status in LIVE_STATUSES for s in sessions):
+            panes = self.tmux.list_panes()
+            for session in sessions:
+                self._reconcile(session, panes)
+        return sessions
+
+    def get_session(self, name: str) -> Session:
+        session = self.store.get_session(name)
+        if session.status in LIVE_STATUSES:
+            self._reconcile(session, self.tmux.list_panes())
+        return session
+
+    def _reconcile(self, session: Session, panes: dict[str, PaneInfo]) -> None:
+        if session.status not in LIVE_STATUSES or session.status is Status.CREATING:
+            return
+        pane = panes.get(session.tmux_session)
+        if pane is not None and not pane.dead:
+            return
+        if pane is None:
+            status, reason = Status.ERROR, "its tmux session is gone (killed outside trails, or the server died)"
+        elif pane.dead_status == 0:
+            status, reason = Status.COMPLETED, "the agent exited with status 0"
+        else:
+            status, reason = Status.ERROR, f"the agent exited with status {pane.dead_status}"
+        if pane is not None:
+            tail = self.tmux.capture(session.tmux_session).rstrip().splitlines()[-20:]
+            session.extra["last_output"] = "\n".join(tail)
+        session.status, session.status_reason = status, reason
+        self.store.update_session(session.id, status=status, status_reason=reason, extra=session.extra)
+        self.store.audit("status_reconciled", session.name, status=status.value, reason=reason)
+
+    def show(self, name: str) -> dict[str, Any]:
+        session = self.get_session(name)
+        return {
+            "session": session.to_dict(),
+            "checkpoints": [c.to_dict() for c in self.store.checkpoints(session)],
+            "audit": [a.to_dict() for a in self.store.audit_entries(name, limit=20)],
+        }
+
+    def audit_log(self, session: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        return [a.to_dict() for a in self.store.audit_entries(session, limit)]
+
+    # --- interact ---------------------------------------------------------------------------------
+
+    def _live(self, name: str) -> Session:
+        session = self.get_session(name)
+        if session.status not in LIVE_STATUSES:
+            why = f": {session.status_reason}" if session.status_reason else ""
+            raise SessionStateError(f"session {name!r} is {session.status.value}{why}")
+        return session
+
+    def send(self, name: str, text: str) -> None:
+        """Type text into the agent, then press Enter."""
+        session = self._live(name)
+        self.tmux.send_text(session.tmux_session, text)
+        self.store.audit("sent", name, text=text)
+
+    def output(self, name: str, lines: int | None = None) -> str:
+        session = self.get_session(name)
+        if not self.tmux.has_session(session.tmux_session):
+            return str(session.extra.get("last_output", ""))
+        text = self.tmux.capture(session.tmux_session, history=50000).rstrip("\n")
+        out = text.splitlines()
+        return "\n".join(out[-lines:] if lines else out)
+
+    def attach(self, name: str) -> int:
+        """Hand the terminal to the session's tmux pane until the user detaches."""
+        session = self._live(name)
+        if not sys.stdin.isatty():
+            raise InvalidInput("attach needs a terminal (stdin is not a TTY)")
+        return subprocess.call(self.tmux.attach_argv(session.tmux_session))
+
+    def diff(self, name: str, *, stat: bool = False) -> DiffResult:
+        """The session's changes against its base commit, uncommitted and untracked files included."""
+        from trails.infra.git import Git
+
+        session = self.get_session(name)
+        if not session.base_commit or not session.repo_root:
+            raise InvalidInput(f"session {name!r} is not in a git repository: there is nothing to diff against")
+        place = session.worktree_path or session.workdir
+        if not Path(place).is_dir():
+            raise SessionStateError(f"session {name!r} has no working directory on disk ({place})")
+        git = Git(place)
+        tree = git.snapshot_tree()
+        text = git.diff(session.base_commit, tree, stat=stat)
+        ins, dels, files = git.numstat(session.base_commit, tree)
+        return DiffResult(name, session.base_commit, text, ins, dels, files)
+
+    # --- end --------------------------------------------------------------------------------------
+
+    def kill(self, name: str, *, force: bool = False, delete_branch: bool = False) -> KillResult:
+        """Stop the agent and remove its place; uncommitted work is saved first (needs --force)."""
+        session = self.store.get_session(name)
+        provider = self.provider(session.mode)
+        provider.check_release(session, force=force, delete_branch=delete_branch)
+        provider.stop(session)
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{os.getpid()}"
+        try:
+            released = provider.release(session, force=force, delete_branch=delete_branch, stamp=stamp)
+        except TrailsError as exc:
+            self.store.update_session(session.id, status=Status.ERROR, status_reason=f"kill failed: {exc.message}")
+            raise
+        for ref in released.saved_refs:
+            from trails.infra.git import Git
+
+            commit = Git(session.repo_root or session.workdir).out("rev-parse", ref)
+            self.store.add_checkpoint(session, "kill", ref, commit, "saved when the session was killed")
+        now = time.time()
+        reason = "killed" + (f"; saved to {', '.join(released.saved_refs)}" if released.saved_refs else "")
+        self.store.update_session(session.id, status=Status.KILLED, status_reason=reason, ended_at=now)
+        session.status, session.status_reason, session.ended_at = Status.KILLED, reason, now
+        self.store.audit("session_killed", name, force=force, delete_branch=delete_branch,
+                         saved_refs=released.saved_refs, notes=released.notes)
+        return KillResult(session, released.notes, released.saved_refs)

@@ -1,0 +1,97 @@
+"""One exception hierarchy; each class carries the stable code the CLI's --json errors reuse."""
+
+from __future__ import annotations
+
+
+class TrailsError(Exception):
+    """Base of every error trails reports to a user. `code` is stable for scripts."""
+
+    code = "error"
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def to_dict(self) -> dict[str, str]:
+        out = {"code": self.code, "message": self.message}
+        if self.hint:
+            out["hint"] = self.hint
+        return out
+
+
+class InvalidInput(TrailsError):
+    code = "invalid_input"
+    exit_code = 2
+
+
+class InvalidName(InvalidInput):
+    code = "invalid_name"
+
+
+class ConfigError(TrailsError):
+    code = "config_error"
+    exit_code = 2
+
+
+class SessionNotFound(TrailsError):
+    code = "session_not_found"
+
+
+class SessionExists(TrailsError):
+    code = "session_exists"
+
+
+class SessionStateError(TrailsError):
+    """The session is in a state that does not allow the action (e.g. send to an ended session)."""
+
+    code = "session_state"
+
+
+class ModeUnavailable(TrailsError):
+    code = "mode_unavailable"
+
+
+class RuleViolation(TrailsError):
+    code = "rule_violation"
+
+
+class GitError(TrailsError):
+    code = "git_error"
+
+
+class RepoBusy(GitError):
+    """A rebase/merge/cherry-pick/bisect is in progress."""
+
+    code = "repo_busy"
+
+
+class BranchError(GitError):
+    code = "branch_error"
+
+
+class WorktreeError(GitError):
+    code = "worktree_error"
+
+
+class WorktreeLimit(WorktreeError):
+    code = "worktree_limit"
+
+
+class UncommittedWork(TrailsError):
+    """An action would destroy uncommitted work and was not forced."""
+
+    code = "uncommitted_work"
+
+
+class TmuxError(TrailsError):
+    code = "tmux_error"
+
+
+class ContainerError(TrailsError):
+    code = "container_error"
+
+
+class AgentError(TrailsError):
+    code = "agent_error"

@@ -1,0 +1,29 @@
+"""Session names: what is allowed, and why a name is refused."""
+
+from __future__ import annotations
+
+import re
+
+from trails.core.errors import InvalidName
+
+NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
+
+
+def validate_session_name(name: str) -> str:
+    if NAME_RE.fullmatch(name):
+        return name
+    if not name:
+        why = "it is empty"
+    elif len(name) > 63:
+        why = f"it is {len(name)} characters long (63 at most)"
+    elif not re.match(r"[a-z0-9]", name):
+        why = "it must start with a lowercase letter or digit"
+    else:
+        bad = sorted({c for c in name if not re.match(r"[a-z0-9._-]", c)})
+        why = "it contains " + ", ".join(repr(c) for c in bad) + " (allowed: a-z, 0-9, '.', '_', '-')"
+    raise InvalidName(f"invalid session name {name!r}: {why}")
+
+
+def tmux_name(name: str) -> str:
+    """A tmux-safe, injective form: tmux reads '.' as a pane separator, so escape it ('_' → '__')."""
+    return "trails-" + name.replace("_", "__").replace(".", "_d")

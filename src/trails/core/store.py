@@ -1,0 +1,276 @@
+"""SQLite state: sessions, checkpoints, audit log. Versioned schema, migrations from v1 on.
+
+Many trails processes share one database, so every write is a short IMMEDIATE transaction
+and readers rely on WAL; a busy timeout absorbs contention instead of failing.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from trails.core.errors import SessionExists, SessionNotFound
+from trails.core.models import AuditEntry, Checkpoint, Mode, Session, Status
+
+# Each entry upgrades the schema by one version; never edit a released entry, append a new one.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE sessions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL,
+        agent TEXT NOT NULL,
+        command TEXT NOT NULL,
+        mode TEXT NOT NULL,
+        status TEXT NOT NULL,
+        status_reason TEXT,
+        workdir TEXT NOT NULL,
+        repo_root TEXT,
+        worktree_path TEXT,
+        branch TEXT,
+        base_commit TEXT,
+        tmux_session TEXT NOT NULL,
+        env TEXT NOT NULL DEFAULT '{}',
+        auto_yes INTEGER NOT NULL DEFAULT 0,
+        conversation_id TEXT,
+        container_id TEXT,
+        limits TEXT NOT NULL DEFAULT '{}',
+        extra TEXT NOT NULL DEFAULT '{}',
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        ended_at REAL
+    );
+    -- One live session per name; ended sessions keep their rows for `ls --all`.
+    CREATE UNIQUE INDEX sessions_live_name ON sessions(name) WHERE ended_at IS NULL;
+    CREATE TABLE checkpoints (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_id INTEGER NOT NULL REFERENCES sessions(id),
+        kind TEXT NOT NULL,
+        ref TEXT NOT NULL,
+        commit_sha TEXT NOT NULL,
+        note TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts REAL NOT NULL,
+        session_name TEXT,
+        action TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '{}'
+    );
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_JSON_COLUMNS = ("command", "env", "limits", "extra")
+_SESSION_COLUMNS = (
+    "name", "agent", "command", "mode", "status", "status_reason", "workdir", "repo_root",
+    "worktree_path", "branch", "base_commit", "tmux_session", "env", "auto_yes",
+    "conversation_id", "container_id", "limits", "extra",
+)
+
+
+class Store:
+    """Typed access to the state database. One instance per process (connections are per thread)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._conn: sqlite3.Connection | None = None
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA busy_timeout = 30000")
+            self._conn = conn
+            self._migrate(conn)
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version >= SCHEMA_VERSION:
+            return
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
+        with self.write() as tx:
+            # Re-read inside the write lock: a parallel process may have migrated meanwhile.
+            version = tx.execute("PRAGMA user_version").fetchone()[0]
+            for step in range(version, SCHEMA_VERSION):
+                tx.executescript_in_tx(MIGRATIONS[step])
+                tx.execute(f"PRAGMA user_version = {step + 1}")
+
+    @contextmanager
+    def write(self) -> Iterator[_Tx]:
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield _Tx(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    # --- sessions -------------------------------------------------------------------------------
+
+    def insert_session(self, session: Session) -> Session:
+        now = time.time()
+        values = _session_values(session)
+        cols = ", ".join((*_SESSION_COLUMNS, "created_at", "updated_at"))
+        marks = ", ".join("?" * (len(_SESSION_COLUMNS) + 2))
+        try:
+            with self.write() as tx:
+                cur = tx.execute(f"INSERT INTO sessions ({cols}) VALUES ({marks})", (*values, now, now))
+        except sqlite3.IntegrityError:
+            raise SessionExists(
+                f"a session named {session.name!r} already exists",
+                hint="pick another name, or end it first with `trails kill`",
+            ) from None
+        session.id = int(cur.lastrowid or 0)
+        session.created_at = session.updated_at = now
+        return session
+
+    def update_session(self, session_id: int, **fields: Any) -> None:
+        if not fields:
+            return
+        fields["updated_at"] = time.time()
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        values = [_encode(k, v) for k, v in fields.items()]
+        with self.write() as tx:
+            tx.execute(f"UPDATE sessions SET {sets} WHERE id = ?", (*values, session_id))
+
+    def delete_session(self, session_id: int) -> None:
+        with self.write() as tx:
+            tx.execute("DELETE FROM checkpoints WHERE session_id = ?", (session_id,))
+            tx.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+
+    def get_session(self, name: str) -> Session:
+        row = self.conn.execute(
+            "SELECT * FROM sessions WHERE name = ? AND ended_at IS NULL", (name,)
+        ).fetchone()
+        if row is None:
+            raise SessionNotFound(f"no session named {name!r}", hint="`trails ls` lists the sessions")
+        return _row_to_session(row)
+
+    def list_sessions(self, *, include_ended: bool = False) -> list[Session]:
+        sql = "SELECT * FROM sessions"
+        if not include_ended:
+            sql += " WHERE ended_at IS NULL"
+        sql += " ORDER BY created_at, id"
+        return [_row_to_session(r) for r in self.conn.execute(sql)]
+
+    # --- checkpoints ----------------------------------------------------------------------------
+
+    def add_checkpoint(self, session: Session, kind: str, ref: str, commit: str, note: str = "") -> None:
+        with self.write() as tx:
+            tx.execute(
+                "INSERT INTO checkpoints (session_id, kind, ref, commit_sha, note, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (session.id, kind, ref, commit, note, time.time()),
+            )
+
+    def checkpoints(self, session: Session) -> list[Checkpoint]:
+        rows = self.conn.execute(
+            "SELECT c.*, s.name AS session_name FROM checkpoints c JOIN sessions s ON s.id = c.session_id"
+            " WHERE c.session_id = ? ORDER BY c.id",
+            (session.id,),
+        )
+        return [
+            Checkpoint(r["id"], r["session_name"], r["kind"], r["ref"], r["commit_sha"], r["note"],
+                       r["created_at"])
+            for r in rows
+        ]
+
+    # --- audit ----------------------------------------------------------------------------------
+
+    def audit(self, action: str, session_name: str | None = None, **detail: Any) -> None:
+        with self.write() as tx:
+            tx.execute(
+                "INSERT INTO audit (ts, session_name, action, detail) VALUES (?, ?, ?, ?)",
+                (time.time(), session_name, action, json.dumps(detail, default=str)),
+            )
+
+    def audit_entries(self, session_name: str | None = None, limit: int | None = None) -> list[AuditEntry]:
+        sql, args = "SELECT * FROM audit", list[object]()
+        if session_name is not None:
+            sql += " WHERE session_name = ?"
+            args.append(session_name)
+        sql += " ORDER BY id"
+        if limit is not None:
+            sql = f"SELECT * FROM ({sql} DESC LIMIT ?) ORDER BY id"
+            args.append(limit)
+        return [
+            AuditEntry(r["id"], r["ts"], r["session_name"], r["action"], json.loads(r["detail"]))
+            for r in self.conn.execute(sql, args)
+        ]
+
+
+class _Tx:
+    """The connection inside one IMMEDIATE transaction."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> sqlite3.Cursor:
+        return self._conn.execute(sql, args)
+
+    def executescript_in_tx(self, script: str) -> None:
+        # executescript() would COMMIT first; run statement by statement to stay in the transaction.
+        for statement in _split_sql(script):
+            self._conn.execute(statement)
+
+
+def _split_sql(script: str) -> list[str]:
+    lines = [ln for ln in script.splitlines() if not ln.strip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def _encode(key: str, value: Any) -> Any:
+    if key in _JSON_COLUMNS:
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (Mode, Status)):
+        return value.value
+    return value
+
+
+def _session_values(s: Session) -> tuple[Any, ...]:
+    return tuple(_encode(col, getattr(s, col)) for col in _SESSION_COLUMNS)
+
+
+def _row_to_session(row: sqlite3.Row) -> Session:
+    return Session(
+        id=row["id"],
+        name=row["name"],
+        agent=row["agent"],
+        command=json.loads(row["command"]),
+        mode=Mode(row["mode"]),
+        status=Status(row["status"]),
+        status_reason=row["status_reason"],
+        workdir=row["workdir"],
+        repo_root=row["repo_root"],
+        worktree_path=row["worktree_path"],
+        branch=row["branch"],
+        base_commit=row["base_commit"],
+        tmux_session=row["tmux_session"],
+        env=json.loads(row["env"]),
+        auto_yes=bool(row["auto_yes"]),
+        conversation_id=row["conversation_id"],
+        container_id=row["container_id"],
+        limits=json.loads(row["limits"]),
+        extra=json.loads(row["extra"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        ended_at=row["ended_at"],
+    )

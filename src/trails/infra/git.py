@@ -1,0 +1,187 @@
+"""A thin typed wrapper over git (argument lists, `-C repo`). No policy here."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from trails.core.errors import GitError
+from trails.infra.proc import Result, run
+
+# Files git leaves in its directory while an operation is half done.
+_IN_PROGRESS = {
+    "rebase-merge": "rebase",
+    "rebase-apply": "rebase",
+    "MERGE_HEAD": "merge",
+    "CHERRY_PICK_HEAD": "cherry-pick",
+    "REVERT_HEAD": "revert",
+    "BISECT_LOG": "bisect",
+}
+
+_IDENTITY = {
+    "GIT_AUTHOR_NAME": "trails",
+    "GIT_AUTHOR_EMAIL": "trails@localhost",
+    "GIT_COMMITTER_NAME": "trails",
+    "GIT_COMMITTER_EMAIL": "trails@localhost",
+}
+
+
+@dataclass(frozen=True)
+class WorktreeEntry:
+    path: str
+    head: str | None
+    branch: str | None  # short name, None when detached
+    bare: bool = False
+
+
+def available() -> bool:
+    return shutil.which("git") is not None
+
+
+def version() -> str | None:
+    res = run(["git", "--version"], timeout=5)
+    return res.stdout.strip() if res.ok else None
+
+
+def find_toplevel(path: str | os.PathLike[str]) -> Path | None:
+    res = run(["git", "-C", str(path), "rev-parse", "--show-toplevel"], timeout=10)
+    return Path(res.stdout.strip()) if res.ok else None
+
+
+def check_branch_name(name: str) -> bool:
+    return run(["git", "check-ref-format", "--branch", name], timeout=10).ok
+
+
+class Git:
+    """git commands in one working tree."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    def run(self, *args: str, env: Mapping[str, str] | None = None, input: str | None = None,
+            check: bool = True, timeout: float | None = 300) -> Result:
+        res = run(["git", "-C", str(self.root), *args], env=env, input=input, timeout=timeout)
+        if check and not res.ok:
+            raise GitError(f"git {args[0]} failed: {(res.stderr or res.stdout).strip()}")
+        return res
+
+    def out(self, *args: str, env: Mapping[str, str] | None = None) -> str:
+        return self.run(*args, env=env).stdout.strip()
+
+    # --- refs -----------------------------------------------------------------------------------
+
+    def rev_parse(self, ref: str) -> str | None:
+        res = self.run("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
+        return res.stdout.strip() if res.ok else None
+
+    def branch_exists(self, branch: str) -> bool:
+        return self.run("show-ref", "--verify", "--quiet", f"refs/heads/{branch}", check=False).ok
+
+    def git_dir(self) -> Path:
+        return Path(self.out("rev-parse", "--absolute-git-dir"))
+
+    def common_dir(self) -> Path:
+        path = Path(self.out("rev-parse", "--git-common-dir"))
+        return path if path.is_absolute() else (self.root / path).resolve()
+
+    def operation_in_progress(self) -> str | None:
+        git_dir = self.git_dir()
+        for marker, what in _IN_PROGRESS.items():
+            if (git_dir / marker).exists():
+                return what
+        return None
+
+    def update_ref(self, ref: str, sha: str) -> None:
+        self.run("update-ref", ref, sha)
+
+    def delete_branch(self, branch: str) -> None:
+        self.run("branch", "-D", branch)
+
+    def is_ancestor(self, commit: str, of: str) -> bool:
+        return self.run("merge-base", "--is-ancestor", commit, of, check=False).ok
+
+    # --- worktrees ------------------------------------------------------------------------------
+
+    def worktrees(self) -> list[WorktreeEntry]:
+        entries: list[WorktreeEntry] = []
+        block: dict[str, str] = {}
+        for line in [*self.out("worktree", "list", "--porcelain").splitlines(), ""]:
+            if line:
+                key, _, value = line.partition(" ")
+                block[key] = value
+                continue
+            if block:
+                branch = block.get("branch")
+                entries.append(WorktreeEntry(
+                    block["worktree"], block.get("HEAD"),
+                    branch.removeprefix("refs/heads/") if branch else None, "bare" in block,
+                ))
+                block = {}
+        return entries
+
+    def worktree_add(self, path: Path, branch: str, base: str) -> None:
+        self.run("worktree", "add", "-b", branch, str(path), base)
+
+    def worktree_add_existing(self, path: Path, branch: str) -> None:
+        self.run("worktree", "add", str(path), branch)
+
+    def worktree_remove(self, path: Path, *, force: bool = False) -> None:
+        args = ["worktree", "remove", *(["--force"] if force else []), str(path)]
+        self.run(*args)
+
+    # --- working state --------------------------------------------------------------------------
+
+    def status_porcelain(self) -> list[str]:
+        """Changed and untracked (not ignored) paths; empty when the tree is clean."""
+        res = self.run("status", "--porcelain=v1", "-z", "--untracked-files=all")
+        return [p for p in res.stdout.split("\0") if p]
+
+    def ls_files(self) -> list[str]:
+        return [p for p in self.run("ls-files", "-z").stdout.split("\0") if p]
+
+    def snapshot_tree(self) -> str:
+        """Tree of the working directory as it is (tracked and untracked, not ignored).
+
+        Uses a throw-away index so the user's own index is never touched.
+        """
+        with tempfile.TemporaryDirectory(prefix="trails-idx-") as tmp:
+            index = Path(tmp) / "index"
+            real_index = self.git_dir() / "index"
+            if real_index.exists():
+                shutil.copyfile(real_index, index)
+            env = {"GIT_INDEX_FILE": str(index)}
+            self.run("add", "-A", "--", ".", env=env)
+            return self.out("write-tree", env=env)
+
+    def index_tree(self) -> str:
+        return self.out("write-tree")
+
+    def commit_tree(self, tree: str, parents: list[str], message: str) -> str:
+        args = ["commit-tree", tree]
+        for parent in parents:
+            args += ["-p", parent]
+        return self.run(*args, "-m", message, env=_IDENTITY).stdout.strip()
+
+    def diff(self, base: str, tree: str, *, stat: bool = False) -> str:
+        args = ["diff", "--no-color", "--no-ext-diff"]
+        if stat:
+            args.append("--stat")
+        return self.run(*args, base, tree).stdout
+
+    def numstat(self, base: str, tree: str) -> tuple[int, int, int]:
+        """(insertions, deletions, files) between two trees."""
+        added = deleted = files = 0
+        for line in self.run("diff", "--numstat", base, tree).stdout.splitlines():
+            a, d, _ = line.split("\t", 2)
+            added += int(a) if a.isdigit() else 0
+            deleted += int(d) if d.isdigit() else 0
+            files += 1
+        return added, deleted, files
+
+    def read_tree(self, tree: str, *, update_worktree: bool) -> None:
+        args = ["read-tree", "--reset", *(["-u"] if update_worktree else []), tree]
+        self.run(*args)

@@ -1,0 +1,115 @@
+"""A thin typed wrapper over tmux on one private socket. No policy here."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from trails.core.errors import TmuxError
+from trails.infra.proc import Result, run
+
+
+@dataclass(frozen=True)
+class PaneInfo:
+    session: str
+    pane_id: str
+    pid: int
+    dead: bool
+    dead_status: int | None
+    current_command: str
+
+
+class Tmux:
+    """tmux commands against one socket (`tmux -S SOCKET ...`)."""
+
+    def __init__(self, socket: Path, config: Path | None = None) -> None:
+        self.socket = socket
+        # Read only when this call starts the server; trails keeps its server options there.
+        self.config = config
+
+    @staticmethod
+    def available() -> bool:
+        return shutil.which("tmux") is not None
+
+    @staticmethod
+    def version() -> str | None:
+        res = run(["tmux", "-V"], timeout=5)
+        return res.stdout.strip() if res.ok else None
+
+    def _argv(self, *args: str) -> list[str]:
+        conf = ["-f", str(self.config)] if self.config else []
+        return ["tmux", *conf, "-S", str(self.socket), *args]
+
+    def _run(self, *args: str, check: bool = True, input: str | None = None) -> Result:
+        res = run(self._argv(*args), input=input, timeout=30)
+        if check and not res.ok:
+            raise TmuxError(f"tmux {args[0]} failed: {res.stderr.strip() or res.stdout.strip()}")
+        return res
+
+    def new_session(
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        cwd: str,
+        env: Mapping[str, str],
+        width: int = 200,
+        height: int = 50,
+    ) -> None:
+        """Start a detached session running argv directly (never through a shell)."""
+        self.socket.parent.mkdir(parents=True, exist_ok=True)
+        args = ["new-session", "-d", "-s", name, "-c", cwd, "-x", str(width), "-y", str(height)]
+        for key, value in env.items():
+            args += ["-e", f"{key}={value}"]
+        # tmux hands a lone argument to `sh -c`; going through env(1) always gives it two or more,
+        # which tmux execs as they are.
+        args += ["--", "env", "--", *argv]
+        self._run(*args)
+
+    def has_session(self, name: str) -> bool:
+        return self._run("has-session", "-t", f"={name}", check=False).ok
+
+    def kill_session(self, name: str) -> None:
+        self._run("kill-session", "-t", f"={name}", check=False)
+
+    def list_panes(self) -> dict[str, PaneInfo]:
+        """Every session's first pane, in one tmux call."""
+        fmt = "#{session_name}\t#{pane_id}\t#{pane_pid}\t#{pane_dead}\t#{pane_dead_status}\t#{pane_current_command}"
+        res = self._run("list-panes", "-a", "-F", fmt, check=False)
+        if not res.ok:  # no server running: no sessions
+            return {}
+        panes: dict[str, PaneInfo] = {}
+        for line in res.stdout.splitlines():
+            parts = line.split("\t")
+            if len(parts) != 6 or parts[0] in panes:
+                continue
+            status = int(parts[4]) if parts[4].strip().lstrip("-").isdigit() else None
+            panes[parts[0]] = PaneInfo(parts[0], parts[1], int(parts[2] or 0), parts[3] == "1", status, parts[5])
+        return panes
+
+    def capture(self, name: str, *, history: int = 0, ansi: bool = False) -> str:
+        args = ["capture-pane", "-p", "-t", f"={name}:"]
+        if history:
+            args += ["-S", f"-{history}"]
+        if ansi:
+            args.append("-e")
+        return self._run(*args).stdout
+
+    def send_text(self, name: str, text: str, *, enter: bool = True) -> None:
+        """Type text literally (-l: no key-name interpretation), then Enter as its own key."""
+        target = f"={name}:"
+        if text:
+            self._run("send-keys", "-t", target, "-l", "--", text)
+        if enter:
+            self._run("send-keys", "-t", target, "Enter")
+
+    def send_keys(self, name: str, *keys: str) -> None:
+        self._run("send-keys", "-t", f"={name}:", *keys)
+
+    def pipe_pane(self, name: str, shell_command: str) -> None:
+        self._run("pipe-pane", "-o", "-t", f"={name}:", shell_command)
+
+    def attach_argv(self, name: str) -> list[str]:
+        return self._argv("attach-session", "-t", f"={name}")

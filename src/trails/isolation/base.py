@@ -1,0 +1,91 @@
+"""The one interface every isolation provider implements (direct, worktree, container)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from trails.core.config import EffectiveConfig
+from trails.core.models import Mode, Session
+from trails.infra.tmux import Tmux
+
+
+@dataclass
+class HostContext:
+    """What providers need from the engine: trails' tmux server and where state lives."""
+
+    tmux: Tmux
+    home: Path
+
+
+@dataclass
+class CreateRequest:
+    name: str
+    cwd: Path
+    repo_root: Path | None
+    config: EffectiveConfig
+    branch: str | None = None
+    base: str | None = None
+    carry_changes: bool = False
+    force: bool = False
+    image: str | None = None
+    options: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass
+class Placement:
+    """Where a new session's agent works, as prepared by a provider."""
+
+    workdir: Path
+    repo_root: Path | None = None
+    worktree_path: Path | None = None
+    branch: str | None = None
+    base_commit: str | None = None
+    created_branch: bool = False
+    notes: list[str] = field(default_factory=list)
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass
+class Released:
+    """What ending a session did to its place: what was saved where, what was removed."""
+
+    notes: list[str] = field(default_factory=list)
+    saved_refs: list[str] = field(default_factory=list)
+
+
+class IsolationProvider(ABC):
+    mode: ClassVar[Mode]
+
+    def __init__(self, host: HostContext) -> None:
+        self.host = host
+
+    @abstractmethod
+    def unavailable_reason(self, cwd: Path, repo_root: Path | None) -> str | None:
+        """None when this mode can run here, else why not (shown to the user)."""
+
+    @abstractmethod
+    def prepare(self, request: CreateRequest) -> Placement:
+        """Make the place the agent will work in. On failure, leave nothing behind."""
+
+    @abstractmethod
+    def discard(self, placement: Placement) -> None:
+        """Undo a prepare whose session never started (nothing of the user's is in it yet)."""
+
+    @abstractmethod
+    def launch(self, session: Session, argv: list[str], env: dict[str, str]) -> None:
+        """Start the agent's terminal: a tmux session on trails' server."""
+
+    @abstractmethod
+    def stop(self, session: Session) -> None:
+        """Stop the agent and its terminal; the place stays."""
+
+    @abstractmethod
+    def check_release(self, session: Session, *, force: bool, delete_branch: bool) -> None:
+        """Raise if releasing would lose work and is not forced. Changes nothing."""
+
+    @abstractmethod
+    def release(self, session: Session, *, force: bool, delete_branch: bool, stamp: str) -> Released:
+        """Remove the place after saving whatever would be lost (only after check_release)."""

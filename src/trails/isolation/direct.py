@@ -1,0 +1,35 @@
+"""direct: the agent works in the directory itself (a repo or any folder), in its own tmux session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from trails.core.models import Mode, Session
+from trails.infra.git import Git
+from trails.isolation.base import CreateRequest, IsolationProvider, Placement, Released
+
+
+class Provider(IsolationProvider):
+    mode = Mode.DIRECT
+
+    def unavailable_reason(self, cwd: Path, repo_root: Path | None) -> str | None:
+        return None
+
+    def prepare(self, request: CreateRequest) -> Placement:
+        base = Git(request.repo_root).rev_parse("HEAD") if request.repo_root else None
+        return Placement(workdir=request.cwd, repo_root=request.repo_root, base_commit=base)
+
+    def discard(self, placement: Placement) -> None:
+        return None
+
+    def launch(self, session: Session, argv: list[str], env: dict[str, str]) -> None:
+        self.host.tmux.new_session(session.tmux_session, argv, cwd=session.workdir, env=env)
+
+    def stop(self, session: Session) -> None:
+        self.host.tmux.kill_session(session.tmux_session)
+
+    def check_release(self, session: Session, *, force: bool, delete_branch: bool) -> None:
+        return None  # the work stays where it is: in the user's own directory
+
+    def release(self, session: Session, *, force: bool, delete_branch: bool, stamp: str) -> Released:
+        return Released(notes=[f"changes stay in {session.workdir} (direct mode works in place)"])

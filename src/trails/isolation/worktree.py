@@ -1,0 +1,205 @@
+"""worktree: the agent gets its own branch and git worktree (a sibling directory), plus tmux."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+from trails.core import workstate
+from trails.core.config import DEFAULT_MAX_WORKTREES, EffectiveConfig
+from trails.core.errors import (
+    BranchError,
+    GitError,
+    InvalidInput,
+    RepoBusy,
+    UncommittedWork,
+    WorktreeError,
+    WorktreeLimit,
+)
+from trails.core.locks import file_lock
+from trails.core.models import Mode, Session
+from trails.infra import git as gitinfra
+from trails.infra.git import Git
+from trails.isolation.base import CreateRequest, IsolationProvider, Placement, Released
+
+_UNSAFE_PATH_CHARS = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def sanitize_branch_for_path(branch: str) -> str:
+    """`trails/fix login` → `trails-fixlogin`: slashes become dashes, other unsafe characters go."""
+    return _UNSAFE_PATH_CHARS.sub("", branch.replace("/", "-")).strip(".-") or "session"
+
+
+def worktree_path_for(repo_root: Path, branch: str, config: EffectiveConfig) -> Path:
+    leaf = sanitize_branch_for_path(branch)
+    if config.worktree_dir:
+        base = Path(config.worktree_dir).expanduser()
+        base = base if base.is_absolute() else repo_root / base
+        return base / leaf
+    return repo_root.parent / f"{repo_root.name}-wt-{leaf}"
+
+
+def max_worktrees(config: EffectiveConfig) -> int:
+    env = os.environ.get("MAX_WORKTREES_PER_WORKSPACE")
+    if env:
+        if not env.isdigit() or int(env) < 1:
+            raise InvalidInput(f"MAX_WORKTREES_PER_WORKSPACE must be a whole number ≥ 1, not {env!r}")
+        return int(env)
+    return config.max_worktrees or DEFAULT_MAX_WORKTREES
+
+
+class Provider(IsolationProvider):
+    mode = Mode.WORKTREE
+
+    def unavailable_reason(self, cwd: Path, repo_root: Path | None) -> str | None:
+        if repo_root is None:
+            return f"{cwd} is not inside a git repository"
+        if Git(repo_root).rev_parse("HEAD") is None:
+            return f"{repo_root} has no commits yet: a worktree needs a commit to start from"
+        return None
+
+    def prepare(self, request: CreateRequest) -> Placement:
+        assert request.repo_root is not None
+        repo = Git(request.repo_root)
+        config = request.config
+        branch = request.branch or f"{config.branch_prefix}{request.name}"
+        if not gitinfra.check_branch_name(branch):
+            raise BranchError(f"{branch!r} is not a valid branch name (git check-ref-format refused it)")
+        busy = repo.operation_in_progress()
+        if busy and not request.force:
+            raise RepoBusy(
+                f"a {busy} is in progress in {request.repo_root}",
+                hint="finish or abort it first, or pass --force to create the session anyway",
+            )
+        base_ref = request.base or "HEAD"
+        base_commit = repo.rev_parse(base_ref)
+        if base_commit is None:
+            raise InvalidInput(f"--base {base_ref!r} does not name a commit in {request.repo_root}")
+        if request.carry_changes and base_commit != repo.rev_parse("HEAD"):
+            raise InvalidInput("--carry-changes needs the session to start at HEAD (drop --base)")
+        path = worktree_path_for(request.repo_root, branch, config)
+        notes: list[str] = []
+
+        # One creator per repository at a time: the worktree count and the add must not interleave.
+        with file_lock(f"worktrees:{repo.common_dir()}"):
+            entries = repo.worktrees()
+            limit = max_worktrees(config)
+            if len(entries) + 1 > limit:
+                raise WorktreeLimit(
+                    f"{request.repo_root} already has {len(entries)} worktrees (counting the main one);"
+                    f" the limit is {limit}",
+                    hint="end a session, or raise max_worktrees / MAX_WORKTREES_PER_WORKSPACE",
+                )
+            holder = next((e for e in entries if e.branch == branch), None)
+            if holder is not None:
+                raise BranchError(f"branch {branch!r} is already checked out at {holder.path}")
+            if path.exists() or path.is_symlink():
+                raise WorktreeError(f"the worktree path {path} already exists", hint="use --branch to pick another")
+            created_branch = not repo.branch_exists(branch)
+            if created_branch:
+                repo.worktree_add(path, branch, base_commit)
+            else:
+                repo.worktree_add_existing(path, branch)
+                base_commit = repo.rev_parse(branch) or base_commit
+                notes.append(f"branch {branch} already existed: the session continues it")
+
+        placement = Placement(
+            workdir=path, repo_root=request.repo_root, worktree_path=path, branch=branch,
+            base_commit=base_commit, created_branch=created_branch, notes=notes,
+        )
+        try:
+            self._carry_or_note(repo, placement, request.carry_changes)
+        except Exception:
+            self.discard(placement)
+            raise
+        return placement
+
+    def _carry_or_note(self, repo: Git, placement: Placement, carry: bool) -> None:
+        if not workstate.has_uncommitted_work(repo):
+            return
+        if not carry:
+            placement.notes.append(
+                "the main working tree has uncommitted changes; they were not carried into the worktree"
+                " (use --carry-changes to bring them)"
+            )
+            return
+        ref = f"refs/trails/carry/{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+        saved = workstate.save_work(repo, ref, "trails: changes carried into a new session")
+        assert placement.worktree_path is not None
+        workstate.restore_work(Git(placement.worktree_path), saved.commit)
+        repo.run("update-ref", "-d", ref)
+        placement.notes.append("uncommitted changes (staged, unstaged, untracked) were carried into the worktree")
+
+    def discard(self, placement: Placement) -> None:
+        assert placement.repo_root is not None and placement.worktree_path is not None
+        repo = Git(placement.repo_root)
+        repo.run("worktree", "remove", "--force", str(placement.worktree_path), check=False)
+        if placement.created_branch and placement.branch:
+            repo.run("branch", "-D", placement.branch, check=False)
+
+    def launch(self, session: Session, argv: list[str], env: dict[str, str]) -> None:
+        self.host.tmux.new_session(session.tmux_session, argv, cwd=session.workdir, env=env)
+
+    def stop(self, session: Session) -> None:
+        self.host.tmux.kill_session(session.tmux_session)
+
+    # --- ending a session ------------------------------------------------------------------------
+
+    def check_release(self, session: Session, *, force: bool, delete_branch: bool) -> None:
+        if force:
+            return
+        wt = self._worktree(session)
+        if wt is not None and workstate.has_uncommitted_work(wt):
+            raise UncommittedWork(
+                f"session {session.name!r} has uncommitted work in {session.worktree_path}",
+                hint="commit it, or pass --force to save it to refs/trails/saved/… and remove the worktree",
+            )
+        if delete_branch and session.branch and session.repo_root and session.base_commit:
+            repo = Git(session.repo_root)
+            tip = repo.rev_parse(f"refs/heads/{session.branch}")
+            if tip and not repo.is_ancestor(tip, session.base_commit) and not self._merged_anywhere(repo, tip):
+                raise UncommittedWork(
+                    f"branch {session.branch!r} has commits not merged anywhere",
+                    hint="merge it first, or pass --force to save its tip to refs/trails/saved/… and delete it",
+                )
+
+    @staticmethod
+    def _merged_anywhere(repo: Git, tip: str) -> bool:
+        res = repo.run("branch", "--format=%(refname:short)", "--contains", tip, check=False)
+        return len([b for b in res.stdout.split() if b]) > 1
+
+    def _worktree(self, session: Session) -> Git | None:
+        if session.worktree_path and Path(session.worktree_path).is_dir():
+            return Git(session.worktree_path)
+        return None
+
+    def release(self, session: Session, *, force: bool, delete_branch: bool, stamp: str) -> Released:
+        out = Released()
+        assert session.repo_root is not None
+        repo = Git(session.repo_root)
+        wt = self._worktree(session)
+        if wt is not None:
+            if workstate.has_uncommitted_work(wt):
+                ref = f"refs/trails/saved/{session.name}/{stamp}"
+                saved = workstate.save_work(wt, ref, f"trails: work of session {session.name} saved at kill")
+                out.saved_refs.append(ref)
+                out.notes.append(f"uncommitted work saved to {ref} ({saved.commit[:12]})")
+            try:
+                repo.worktree_remove(Path(wt.root), force=True)
+            except GitError as exc:
+                raise WorktreeError(f"could not remove worktree {wt.root}: {exc.message}") from None
+            out.notes.append(f"worktree {wt.root} removed")
+        if session.branch:
+            if delete_branch:
+                tip = repo.rev_parse(f"refs/heads/{session.branch}")
+                if tip:
+                    ref = f"refs/trails/saved/{session.name}/{stamp}-branch"
+                    repo.update_ref(ref, tip)
+                    repo.delete_branch(session.branch)
+                    out.saved_refs.append(ref)
+                    out.notes.append(f"branch {session.branch} deleted (its tip is kept at {ref})")
+            else:
+                out.notes.append(f"branch {session.branch} kept")
+        return out
