@@ -1,0 +1,49 @@
+"""Every test gets its own TRAILS_HOME, tmux socket and git identity; nothing touches the user's."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import make_repo
+
+
+@pytest.fixture(autouse=True)
+def trails_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Path]]:
+    home = tmp_path / "trails-home"
+    home.mkdir()
+    # Unix socket paths are short (108 bytes): keep the socket out of pytest's long tmp paths.
+    sock_dir = Path(tempfile.mkdtemp(prefix="trails-t-"))
+    socket = sock_dir / "tmux.sock"
+    gitconfig = tmp_path / "gitconfig"
+    gitconfig.write_text("[user]\n\tname = Test\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n")
+    monkeypatch.setenv("TRAILS_HOME", str(home))
+    monkeypatch.setenv("TRAILS_TMUX_SOCKET", str(socket))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for var in ("TRAILS_MODE", "MAX_WORKTREES_PER_WORKSPACE", "TMUX", "TMUX_PANE"):
+        monkeypatch.delenv(var, raising=False)
+    yield {"home": home, "socket": socket}
+    subprocess.run(["tmux", "-S", str(socket), "kill-server"], capture_output=True, check=False)
+    shutil.rmtree(sock_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A git repository with one commit, in its own parent folder so sibling worktrees stay inside tmp."""
+    return make_repo(tmp_path / "work" / "repo")
+
+
+@pytest.fixture
+def engine() -> Iterator[object]:
+    from trails.core.engine import Engine
+
+    eng = Engine()
+    yield eng
+    eng.close()
