@@ -49,7 +49,7 @@ def wait_until(condition: Callable[[], T], timeout: float = 10.0, interval: floa
     last: T = condition()
     while not last:
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+            raise AssertionError(f"timed out after {timeout}s waiting for {message} (last: {last!r})")
         time.sleep(interval)
         last = condition()
     return last

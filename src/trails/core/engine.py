@@ -16,7 +16,7 @@ from trails.core.errors import InvalidInput, SessionStateError, TrailsError
 from trails.core.models import LIVE_STATUSES, Mode, Session, Status
 from trails.core.names import tmux_name, validate_session_name
 from trails.core.store import Store
-from trails.infra.tmux import PaneInfo, Tmux
+from trails.infra.tmux import PaneInfo, Tmux, read_exit_file
 
 # Server options trails relies on: keep a pane after its agent exits (exit status and last screen
 # stay readable) and a long scrollback.
@@ -58,6 +58,14 @@ class DiffResult:
             "session": self.session, "base_commit": self.base_commit, "diff": self.text,
             "stat": {"insertions": self.insertions, "deletions": self.deletions, "files": self.files},
         }
+
+
+def _last_lines(screen: str, count: int) -> list[str]:
+    """The screen's last non-blank lines, without tmux's own "Pane is dead" banner."""
+    lines = [ln.rstrip() for ln in screen.splitlines() if not ln.startswith("Pane is dead (")]
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines[-count:]
 
 
 class Engine:
@@ -254,15 +262,22 @@ class Engine:
         pane = panes.get(session.tmux_session)
         if pane is not None and not pane.dead:
             return
+        code = read_exit_file(self._host().exit_file(session))
+        if pane is not None and code is None:
+            code = pane.dead_status
+        if pane is not None and code is None and pane.dead_signal is None:
+            return  # the pty closed but the exit status is not known yet: decide on the next read
         if pane is None:
             status, reason = Status.ERROR, "its tmux session is gone (killed outside trails, or the server died)"
-        elif pane.dead_status == 0:
+        elif code == 0:
             status, reason = Status.COMPLETED, "the agent exited with status 0"
+        elif code is None:
+            status, reason = Status.ERROR, f"the agent was killed by signal {pane.dead_signal}"
         else:
-            status, reason = Status.ERROR, f"the agent exited with status {pane.dead_status}"
+            status, reason = Status.ERROR, f"the agent exited with status {code}"
         if pane is not None:
-            tail = self.tmux.capture(session.tmux_session).rstrip().splitlines()[-20:]
-            session.extra["last_output"] = "\n".join(tail)
+            screen = self.tmux.capture(session.tmux_session, history=200)
+            session.extra["last_output"] = "\n".join(_last_lines(screen, 20))
         session.status, session.status_reason = status, reason
         self.store.update_session(session.id, status=status, status_reason=reason, extra=session.extra)
         self.store.audit("status_reconciled", session.name, status=status.value, reason=reason)
@@ -297,9 +312,8 @@ class Engine:
         session = self.get_session(name)
         if not self.tmux.has_session(session.tmux_session):
             return str(session.extra.get("last_output", ""))
-        text = self.tmux.capture(session.tmux_session, history=50000).rstrip("\n")
-        out = text.splitlines()
-        return "\n".join(out[-lines:] if lines else out)
+        screen = self.tmux.capture(session.tmux_session, history=50000)
+        return "\n".join(_last_lines(screen, lines or 1_000_000))
 
     def attach(self, name: str) -> int:
         """Hand the terminal to the session's tmux pane until the user detaches."""
@@ -350,3 +364,4 @@ class Engine:
         self.store.audit("session_killed", name, force=force, delete_branch=delete_branch,
                          saved_refs=released.saved_refs, notes=released.notes)
         return KillResult(session, released.notes, released.saved_refs)
+

@@ -10,6 +10,15 @@ from pathlib import Path
 from trails.core.errors import TmuxError
 from trails.infra.proc import Result, run
 
+_RECORD_EXIT = '"$@"; code=$?; echo "$code" > "$0"; exit "$code"'
+
+
+def read_exit_file(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
 
 @dataclass(frozen=True)
 class PaneInfo:
@@ -18,6 +27,7 @@ class PaneInfo:
     pid: int
     dead: bool
     dead_status: int | None
+    dead_signal: int | None
     current_command: str
 
 
@@ -57,15 +67,24 @@ class Tmux:
         env: Mapping[str, str],
         width: int = 200,
         height: int = 50,
+        exit_file: Path | None = None,
     ) -> None:
-        """Start a detached session running argv directly (never through a shell)."""
+        """Start a detached session running argv (never parsed by a shell).
+
+        With `exit_file`, the agent's exit status is also written there: tmux loses it now and
+        then when several panes die at once, and "completed" must not be a guess.
+        """
         self.socket.parent.mkdir(parents=True, exist_ok=True)
         args = ["new-session", "-d", "-s", name, "-c", cwd, "-x", str(width), "-y", str(height)]
         for key, value in env.items():
             args += ["-e", f"{key}={value}"]
-        # tmux hands a lone argument to `sh -c`; going through env(1) always gives it two or more,
-        # which tmux execs as they are.
-        args += ["--", "env", "--", *argv]
+        if exit_file is not None:
+            exit_file.unlink(missing_ok=True)
+            # The script is a constant; argv reaches it as positional parameters, never as shell text.
+            args += ["--", "sh", "-c", _RECORD_EXIT, str(exit_file), *argv]
+        else:
+            # tmux hands a lone argument to `sh -c`; env(1) makes it two or more, exec'd as they are.
+            args += ["--", "env", "--", *argv]
         self._run(*args)
 
     def has_session(self, name: str) -> bool:
@@ -76,17 +95,19 @@ class Tmux:
 
     def list_panes(self) -> dict[str, PaneInfo]:
         """Every session's first pane, in one tmux call."""
-        fmt = "#{session_name}\t#{pane_id}\t#{pane_pid}\t#{pane_dead}\t#{pane_dead_status}\t#{pane_current_command}"
+        fmt = "\t".join(("#{session_name}", "#{pane_id}", "#{pane_pid}", "#{pane_dead}", "#{pane_dead_status}",
+                         "#{pane_dead_signal}", "#{pane_current_command}"))
         res = self._run("list-panes", "-a", "-F", fmt, check=False)
         if not res.ok:  # no server running: no sessions
             return {}
         panes: dict[str, PaneInfo] = {}
         for line in res.stdout.splitlines():
             parts = line.split("\t")
-            if len(parts) != 6 or parts[0] in panes:
+            if len(parts) != 7 or parts[0] in panes:
                 continue
-            status = int(parts[4]) if parts[4].strip().lstrip("-").isdigit() else None
-            panes[parts[0]] = PaneInfo(parts[0], parts[1], int(parts[2] or 0), parts[3] == "1", status, parts[5])
+            panes[parts[0]] = PaneInfo(
+                parts[0], parts[1], int(parts[2] or 0), parts[3] == "1", _int(parts[4]), _int(parts[5]), parts[6]
+            )
         return panes
 
     def capture(self, name: str, *, history: int = 0, ansi: bool = False) -> str:
@@ -113,3 +134,7 @@ class Tmux:
 
     def attach_argv(self, name: str) -> list[str]:
         return self._argv("attach-session", "-t", f"={name}")
+
+
+def _int(text: str) -> int | None:
+    return int(text) if text.strip().lstrip("-").isdigit() else None

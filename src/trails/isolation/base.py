@@ -19,6 +19,12 @@ class HostContext:
     tmux: Tmux
     home: Path
 
+    def exit_file(self, session: Session) -> Path:
+        """Where the agent's exit status is recorded when it ends."""
+        run_dir = self.home / "run"
+        run_dir.mkdir(exist_ok=True)
+        return run_dir / f"{session.tmux_session}.exit"
+
 
 @dataclass
 class CreateRequest:

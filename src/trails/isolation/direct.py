@@ -23,7 +23,9 @@ class Provider(IsolationProvider):
         return None
 
     def launch(self, session: Session, argv: list[str], env: dict[str, str]) -> None:
-        self.host.tmux.new_session(session.tmux_session, argv, cwd=session.workdir, env=env)
+        self.host.tmux.new_session(
+            session.tmux_session, argv, cwd=session.workdir, env=env, exit_file=self.host.exit_file(session)
+        )
 
     def stop(self, session: Session) -> None:
         self.host.tmux.kill_session(session.tmux_session)
