@@ -88,6 +88,8 @@ class Store:
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA busy_timeout = 30000")
+            # WAL + NORMAL: durable across application crashes, no fsync on every small commit.
+            conn.execute("PRAGMA synchronous = NORMAL")
             self._conn = conn
             self._migrate(conn)
         return self._conn

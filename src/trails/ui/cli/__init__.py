@@ -1,57 +1,66 @@
-"""The `trails` command: one lazy click group; each command group lives in its own module."""
+"""The `trails` command. Each command group lives in its own module, imported only when used.
+
+Commands are plain functions declared with trails.ui.cli.framework (@command, @argument, @option,
+@flag, json_option) over argparse; register each in COMMANDS below.
+"""
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Any
 
-import click
-
 from trails.ui.cli.common import handle_errors
 
-# name → "module:attribute". Modules load only when their command runs, so `trails ls` starts fast.
-COMMANDS: dict[str, str] = {
-    "new": "trails.ui.cli.sessions:new",
-    "create-session": "trails.ui.cli.sessions:new",
-    "ls": "trails.ui.cli.sessions:ls",
-    "list": "trails.ui.cli.sessions:ls",
-    "show": "trails.ui.cli.sessions:show",
-    "attach": "trails.ui.cli.sessions:attach",
-    "send": "trails.ui.cli.sessions:send",
-    "output": "trails.ui.cli.sessions:output",
-    "diff": "trails.ui.cli.sessions:diff",
-    "kill": "trails.ui.cli.sessions:kill",
-    "doctor": "trails.ui.cli.system:doctor",
-    "audit": "trails.ui.cli.system:audit",
+# command → (module, function). Only the module of the command being run is imported.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "new": ("trails.ui.cli.sessions", "new"),
+    "ls": ("trails.ui.cli.sessions", "ls"),
+    "show": ("trails.ui.cli.sessions", "show"),
+    "attach": ("trails.ui.cli.sessions", "attach"),
+    "send": ("trails.ui.cli.sessions", "send"),
+    "output": ("trails.ui.cli.sessions", "output"),
+    "diff": ("trails.ui.cli.sessions", "diff"),
+    "kill": ("trails.ui.cli.sessions", "kill"),
+    "doctor": ("trails.ui.cli.system", "doctor"),
+    "audit": ("trails.ui.cli.system", "audit"),
 }
-ALIASES = {"create-session": "new", "list": "ls"}
+ALIASES: dict[str, list[str]] = {"new": ["create-session"], "ls": ["list"]}
 
 
-class LazyGroup(click.Group):
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = COMMANDS.get(cmd_name)
-        if target is None:
-            return None
-        import importlib
-
-        module_name, attr = target.split(":")
-        command: click.Command = getattr(importlib.import_module(module_name), attr)
-        return command
+def _canonical(word: str) -> str | None:
+    if word in COMMANDS:
+        return word
+    return next((name for name, alias in ALIASES.items() if word in alias), None)
 
 
-@click.group(cls=LazyGroup, invoke_without_command=True,
-             context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="trails")
-@click.pass_context
-def cli(ctx: click.Context) -> None:
-    """Run many AI coding agents at once, each isolated, all steered from one place."""
-    if ctx.invoked_subcommand is None:
-        click.echo(ctx.get_help())
+def build_parser(only: str | None = None) -> Any:
+    from trails import __version__
+    from trails.ui.cli.framework import Parser, add_command
+
+    parser = Parser(prog="trails", description="Run many AI coding agents at once, each isolated, "
+                                                "all steered from one place.")
+    parser.add_argument("--version", action="version", version=f"trails {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    for name in [only] if only else sorted(COMMANDS):
+        module, attr = COMMANDS[name]
+        add_command(subparsers, name, getattr(importlib.import_module(module), attr), ALIASES.get(name, []))
+    return parser
 
 
 def main(argv: list[str] | None = None) -> Any:
-    with handle_errors(json_output="--json" in (argv if argv is not None else sys.argv[1:])):
-        return cli.main(args=argv, prog_name="trails", standalone_mode=False)
+    args = list(sys.argv[1:] if argv is None else argv)
+    with handle_errors(json_output="--json" in args):
+        from trails.ui.cli.framework import call
+
+        first = next((a for a in args if not a.startswith("-")), None)
+        # A known command needs only its own module; anything else (help, typos) gets the full list.
+        parser = build_parser(only=_canonical(first) if first else None)
+        if not args:
+            parser.print_help()
+            return 0
+        namespace = parser.parse_args(args)
+        if getattr(namespace, "_func", None) is None:
+            parser.print_help()
+            return 0
+        return call(namespace)

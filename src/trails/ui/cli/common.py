@@ -6,16 +6,14 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-import click
+from trails.ui.cli.framework import json_option
 
 if TYPE_CHECKING:
     from trails.core.engine import Engine
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+__all__ = ["echo", "emit", "engine", "handle_errors", "json_option", "note"]
 
 
 def engine() -> Engine:
@@ -24,15 +22,21 @@ def engine() -> Engine:
     return Engine()
 
 
+def echo(text: str = "", *, nl: bool = True, err: bool = False) -> None:
+    stream = sys.stderr if err else sys.stdout
+    stream.write(text + ("\n" if nl else ""))
+    stream.flush()
+
+
 def emit(as_json: bool, data: Any, human: Callable[[], None]) -> None:
     if as_json:
-        click.echo(json.dumps(data, indent=2, default=str))
+        echo(json.dumps(data, indent=2, default=str))
     else:
         human()
 
 
 def note(message: str) -> None:
-    click.echo(message, err=True)
+    echo(message, err=True)
 
 
 @contextmanager
@@ -43,20 +47,14 @@ def handle_errors(json_output: bool) -> Iterator[None]:
         yield
     except TrailsError as exc:
         if json_output:
-            click.echo(json.dumps({"error": exc.to_dict()}), err=True)
+            echo(json.dumps({"error": exc.to_dict()}), err=True)
         else:
-            click.echo(f"trails: error: {exc.message}", err=True)
+            echo(f"trails: error: {exc.message}", err=True)
             if exc.hint:
-                click.echo(f"  hint: {exc.hint}", err=True)
+                echo(f"  hint: {exc.hint}", err=True)
         sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+    except KeyboardInterrupt:
+        echo("interrupted", err=True)
         sys.exit(130)
-    except click.ClickException as exc:
-        if json_output:
-            click.echo(json.dumps({"error": {"code": "usage", "message": exc.format_message()}}), err=True)
-        else:
-            exc.show()
-        sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        sys.exit(0)

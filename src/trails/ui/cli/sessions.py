@@ -4,36 +4,36 @@ from __future__ import annotations
 
 import time
 
-import click
+from trails.core.errors import InvalidInput
+from trails.ui.cli.common import echo, emit, engine, json_option, note
+from trails.ui.cli.framework import argument, command, flag, option, positive_int
 
-from trails.ui.cli.common import emit, engine, json_option, note
 
-
-def _parse_env(pairs: tuple[str, ...]) -> dict[str, str]:
+def _parse_env(pairs: list[str]) -> dict[str, str]:
     env: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--env")
+            raise InvalidInput(f"--env {pair!r} is not KEY=VALUE")
         env[key] = value
     return env
 
 
-@click.command(help="Create a session: NAME, and AGENT (a profile like claude, or any command line).")
-@click.argument("name")
-@click.argument("agent")
-@click.option("--mode", help="direct | worktree | container (basic = direct).")
-@click.option("--prompt", help="First prompt, delivered once the agent has started.")
-@click.option("--branch", help="Branch for the worktree (default: <branch_prefix><name>).")
-@click.option("--base", help="Commit the branch starts from (default: HEAD).")
-@click.option("--scope", multiple=True, help="Path the session works on (matched by project_rules).")
-@click.option("--env", "env_pairs", multiple=True, help="KEY=VALUE for the agent's environment.")
-@click.option("--carry-changes", is_flag=True, help="Bring the main tree's uncommitted changes along.")
-@click.option("--auto-yes", is_flag=True, help="Answer the agent's permission prompts (within guards).")
-@click.option("--force", is_flag=True, help="Create even while a rebase/merge/bisect is in progress.")
+@command(help="Create a session: NAME, and AGENT (a profile like claude, or any command line).")
+@argument("name")
+@argument("agent")
+@option("--mode", help="direct | worktree | container (basic = direct).")
+@option("--prompt", help="First prompt, delivered once the agent has started.")
+@option("--branch", help="Branch for the worktree (default: <branch_prefix><name>).")
+@option("--base", help="Commit the branch starts from (default: HEAD).")
+@option("--scope", action="append", default=[], help="Path the session works on (matched by project_rules).")
+@option("--env", dest="env_pairs", action="append", default=[], help="KEY=VALUE for the agent's environment.")
+@flag("--carry-changes", help="Bring the main tree's uncommitted changes along.")
+@flag("--auto-yes", help="Answer the agent's permission prompts (within guards).")
+@flag("--force", help="Create even while a rebase/merge/bisect is in progress.")
 @json_option
 def new(name: str, agent: str, mode: str | None, prompt: str | None, branch: str | None, base: str | None,
-        scope: tuple[str, ...], env_pairs: tuple[str, ...], carry_changes: bool, auto_yes: bool,
+        scope: list[str], env_pairs: list[str], carry_changes: bool, auto_yes: bool,
         force: bool, as_json: bool) -> None:
     result = engine().create_session(
         name, agent, mode=mode, prompt=prompt, branch=branch, base=base, scope=scope,
@@ -45,7 +45,7 @@ def new(name: str, agent: str, mode: str | None, prompt: str | None, branch: str
             note(f"note: {line}")
         s = result.session
         where = s.worktree_path or s.workdir
-        click.echo(f"created {s.name} ({s.mode.value}) in {where}" + (f" on branch {s.branch}" if s.branch else ""))
+        echo(f"created {s.name} ({s.mode.value}) in {where}" + (f" on branch {s.branch}" if s.branch else ""))
 
     emit(as_json, result.to_dict(), human)
 
@@ -58,28 +58,28 @@ def _age(ts: float) -> str:
     return f"{secs}s"
 
 
-@click.command(help="List sessions.")
-@click.option("--all", "include_ended", is_flag=True, help="Also show ended sessions and how they ended.")
+@command(help="List sessions.")
+@flag("--all", dest="include_ended", help="Also show ended sessions and how they ended.")
 @json_option
 def ls(include_ended: bool, as_json: bool) -> None:
     sessions = engine().list_sessions(include_ended=include_ended)
 
     def human() -> None:
         if not sessions:
-            click.echo("no sessions" + ("" if include_ended else " (ls --all shows ended ones)"))
+            echo("no sessions" + ("" if include_ended else " (ls --all shows ended ones)"))
             return
         rows = [("NAME", "AGENT", "MODE", "STATUS", "BRANCH", "AGE")]
         for s in sessions:
             rows.append((s.name, s.agent[:24], s.mode.value, s.status.value, s.branch or "-", _age(s.created_at)))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         for r in rows:
-            click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+            echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
 
     emit(as_json, {"sessions": [s.to_dict() for s in sessions]}, human)
 
 
-@click.command(help="Show one session in detail.")
-@click.argument("name")
+@command(help="Show one session in detail.")
+@argument("name")
 @json_option
 def show(name: str, as_json: bool) -> None:
     data = engine().show(name)
@@ -89,60 +89,60 @@ def show(name: str, as_json: bool) -> None:
         for key in ("name", "agent", "mode", "status", "status_reason", "workdir", "worktree_path", "branch",
                     "base_commit", "tmux_session", "conversation_id", "container_id"):
             if s.get(key):
-                click.echo(f"{key + ':':17} {s[key]}")
-        click.echo(f"{'command:':17} {' '.join(s['command'])}")
+                echo(f"{key + ':':17} {s[key]}")
+        echo(f"{'command:':17} {' '.join(s['command'])}")
         for cp in data["checkpoints"]:
-            click.echo(f"{'saved:':17} {cp['ref']} ({cp['commit'][:12]}, {cp['kind']})")
+            echo(f"{'saved:':17} {cp['ref']} ({cp['commit'][:12]}, {cp['kind']})")
 
     emit(as_json, data, human)
 
 
-@click.command(help="Attach your terminal to the session (detach with C-b d).")
-@click.argument("name")
+@command(help="Attach your terminal to the session (detach with C-b d).")
+@argument("name")
 @json_option
 def attach(name: str, as_json: bool) -> None:
     code = engine().attach(name)
     emit(as_json, {"session": name, "exit_code": code}, lambda: None)
 
 
-@click.command(help="Type TEXT into the agent, then press Enter.")
-@click.argument("name")
-@click.argument("text")
+@command(help="Type TEXT into the agent, then press Enter.")
+@argument("name")
+@argument("text")
 @json_option
 def send(name: str, text: str, as_json: bool) -> None:
     engine().send(name, text)
     emit(as_json, {"session": name, "sent": text}, lambda: None)
 
 
-@click.command(help="Print the session's terminal output.")
-@click.argument("name")
-@click.option("--lines", type=click.IntRange(min=1), help="Only the last N lines.")
+@command(help="Print the session's terminal output.")
+@argument("name")
+@option("--lines", type=positive_int, help="Only the last N lines.")
 @json_option
 def output(name: str, lines: int | None, as_json: bool) -> None:
     text = engine().output(name, lines)
-    emit(as_json, {"session": name, "output": text}, lambda: click.echo(text))
+    emit(as_json, {"session": name, "output": text}, lambda: echo(text))
 
 
-@click.command(help="The session's changes against its base commit (untracked files included).")
-@click.argument("name")
-@click.option("--stat", is_flag=True, help="Summary per file instead of the patch.")
+@command(help="The session's changes against its base commit (untracked files included).")
+@argument("name")
+@flag("--stat", help="Summary per file instead of the patch.")
 @json_option
 def diff(name: str, stat: bool, as_json: bool) -> None:
     result = engine().diff(name, stat=stat)
-    emit(as_json, result.to_dict(), lambda: click.echo(result.text, nl=False))
+    emit(as_json, result.to_dict(), lambda: echo(result.text, nl=False))
 
 
-@click.command(help="End a session. Uncommitted work blocks it unless --force, which saves the work first.")
-@click.argument("name")
-@click.option("--force", is_flag=True, help="Save uncommitted work to refs/trails/saved/… then remove.")
-@click.option("--delete-branch", is_flag=True, help="Also delete the session's branch (its tip is saved).")
+@command(help="End a session. Uncommitted work blocks it unless --force, which saves the work first.")
+@argument("name")
+@flag("--force", help="Save uncommitted work to refs/trails/saved/… then remove.")
+@flag("--delete-branch", help="Also delete the session's branch (its tip is saved).")
 @json_option
 def kill(name: str, force: bool, delete_branch: bool, as_json: bool) -> None:
     result = engine().kill(name, force=force, delete_branch=delete_branch)
 
     def human() -> None:
-        click.echo(f"killed {name}")
+        echo(f"killed {name}")
         for line in result.notes:
-            click.echo(f"  {line}")
+            echo(f"  {line}")
 
     emit(as_json, result.to_dict(), human)
