@@ -74,5 +74,74 @@ def main(n: int = 7) -> None:
     print(f"(median of {n} runs each, after one warm-up round)")
 
 
+def session_bench(n: int = 5) -> None:
+    """`trails new --mode container` against the same work done by hand, measured in the same run:
+    raw `docker run -d` of the same image (same mounts and limits), and that plus `git worktree add`
+    and a tmux pane running `docker exec -it` (what a container session is)."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    tmp = Path(tempfile.mkdtemp(prefix="trails-bench-"))
+    env = dict(os.environ, TRAILS_HOME=str(tmp / "home"), TRAILS_TMUX_SOCKET=str(tmp / "tmux.sock"))
+    repo = tmp / "repo"
+    repo.mkdir()
+    git = ["git", "-C", str(repo), "-c", "user.name=b", "-c", "user.email=b@b"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+    for i in range(200):
+        (repo / f"f{i}.txt").write_text(f"{i}\n")
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "init"], check=True)
+    user = f"{os.getuid()}:{os.getgid()}"
+    mounts = default_runtime_mounts()
+    tmux = ["tmux", "-S", str(tmp / "floor.sock"), "-f", "/dev/null"]
+    trails_cli = [sys.executable, "-m", "trails"]
+    raw, manual, cli = [], [], []
+    try:
+        subprocess.run([*trails_cli, "new", "warm", "sleep 600", "--mode", "container"], cwd=repo, env=env,
+                       check=True, capture_output=True)  # builds the image if needed, warms caches
+        subprocess.run([*trails_cli, "kill", "warm"], cwd=repo, env=env, check=True, capture_output=True)
+        for i in range(n):
+            wt = tmp / f"wt{i}"
+            run = ["docker", "run", "-d", "--read-only", "--network", "none", "--cap-drop", "ALL", "-u", user,
+                   "--memory", "4g", "--pids-limit", "1024", "-w", "/workspace", "--label", f"{LABEL}=floor"]
+            for m in mounts:
+                run += ["-v", f"{m.source}:{m.target}:ro"]
+            t0 = time.perf_counter()
+            cid = subprocess.run([*run, DEFAULT_TAG, "/usr/bin/sleep", "600"], check=True, capture_output=True,
+                                 text=True).stdout.strip()
+            t1 = time.perf_counter()
+            subprocess.run(["docker", "rm", "-f", cid], check=True, capture_output=True)
+            t2 = time.perf_counter()
+            subprocess.run([*git, "worktree", "add", "-q", "-b", f"floor{i}", str(wt)], check=True)
+            cid = subprocess.run([*run, "-v", f"{wt}:/workspace", DEFAULT_TAG, "/usr/bin/sleep", "600"], check=True,
+                                 capture_output=True, text=True).stdout.strip()
+            subprocess.run([*tmux, "new-session", "-d", "-s", f"f{i}", "--", "docker", "exec", "-it", cid, "sleep",
+                            "600"], check=True)
+            t3 = time.perf_counter()
+            subprocess.run(["docker", "rm", "-f", cid], check=True, capture_output=True)
+            t4 = time.perf_counter()
+            subprocess.run([*trails_cli, "new", f"s{i}", "sleep 600", "--mode", "container"], cwd=repo, env=env,
+                           check=True, capture_output=True)
+            t5 = time.perf_counter()
+            subprocess.run([*trails_cli, "kill", f"s{i}"], cwd=repo, env=env, check=True, capture_output=True)
+            raw.append(t1 - t0)
+            manual.append(t3 - t2)
+            cli.append(t5 - t4)
+    finally:
+        subprocess.run([*tmux, "kill-server"], capture_output=True)
+        subprocess.run(["tmux", "-S", str(tmp / "tmux.sock"), "kill-server"], capture_output=True)
+        for info in d.find_by_label(LABEL, "floor"):
+            d.remove(info.id, force=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+    med = statistics.median
+    r, m, c = med(raw), med(manual), med(cli)
+    print(f"container session (trails new --mode container): {c:.2f} s")
+    print(f"  vs raw docker run -d, same image/mounts/limits:    {r:.2f} s  ratio {c / r:.2f}x (target <= 1.3x)")
+    print(f"  vs by hand (worktree add + docker run + tmux exec): {m:.2f} s  ratio {c / m:.2f}x")
+    print(f"(median of {n} sessions each, same run, after one warm-up session)")
+
+
 if __name__ == "__main__":
     main(int(sys.argv[1]) if len(sys.argv) > 1 else 7)
+    session_bench(int(sys.argv[2]) if len(sys.argv) > 2 else 5)

@@ -27,6 +27,8 @@ def trails_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict
     monkeypatch.setenv("TRAILS_TMUX_SOCKET", str(socket))
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    # The live supervisor is opted into by the tests that exercise it (tests/monitor).
+    monkeypatch.setenv("TRAILS_SUPERVISOR", "off")
     for var in ("TRAILS_MODE", "MAX_WORKTREES_PER_WORKSPACE", "TMUX", "TMUX_PANE"):
         monkeypatch.delenv(var, raising=False)
     yield {"home": home, "socket": socket}

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import PurePath
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from trails.agents.headless import HeadlessAdapter
 
 
 @dataclass(frozen=True)
@@ -20,6 +24,11 @@ class AgentProfile:
     # Flags that make an interactive start continue a conversation (None: it cannot).
     resume_flag: str | None = None
     continue_flag: str | None = None
+    # Flag that fixes the conversation's id at start (`claude --session-id UUID`), so pause/resume
+    # knows which conversation to continue without guessing from the agent's files.
+    session_id_flag: str | None = None
+    # How scripted runs drive it without a terminal (None: as any command, fresh each session).
+    headless: HeadlessAdapter | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
     def matches(self, argv: list[str]) -> bool:

@@ -1,10 +1,56 @@
 """OpenAI Codex CLI (`codex`)."""
 
+from __future__ import annotations
+
+import json
+
 from trails.agents.base import AgentProfile
+from trails.agents.headless import HeadlessAdapter, HeadlessOutcome, HeadlessRequest, Invocation
+
+
+class CodexHeadless(HeadlessAdapter):
+    """`codex exec --json PROMPT`; `codex exec resume ID` continues, `codex exec fork ID` branches."""
+
+    name = "codex"
+    can_resume = True
+    can_fork = True
+    raw_suffix = "jsonl"
+
+    def invocation(self, base: list[str], req: HeadlessRequest) -> Invocation:
+        argv = [*base, "exec"]
+        if req.resume_id:
+            argv += ["fork" if req.fork else "resume", req.resume_id]
+        argv += ["--json", "--skip-git-repo-check"]
+        if req.model:
+            argv += ["--model", req.model]
+        if req.permission_mode:  # codex's word for it is the sandbox policy
+            argv += ["--sandbox", req.permission_mode]
+        return Invocation([*argv, req.prompt])
+
+    def parse(self, stdout: str, stderr: str, returncode: int) -> HeadlessOutcome:
+        events = []
+        for line in stdout.splitlines():
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(event, dict):
+                events.append(event)
+        thread = next((e.get("thread_id") for e in events if e.get("type") == "thread.started"), None)
+        texts = [e["item"].get("text") for e in events
+                 if e.get("type") == "item.completed" and isinstance(e.get("item"), dict)
+                 and e["item"].get("type") == "agent_message"]
+        turns = sum(1 for e in events if e.get("type") == "turn.completed")
+        failed = [e for e in events if e.get("type") in ("turn.failed", "error")]
+        ok = returncode == 0 and not failed
+        error = None if ok else (json.dumps(failed[-1]) if failed else f"codex exited with status {returncode}")
+        return HeadlessOutcome(ok=ok, conversation_id=thread, result_text=texts[-1] if texts else None,
+                               turns=turns or None, error=error, raw=events)
 
 PROFILE = AgentProfile(
     name="codex",
     default_command=("codex",),
     executables=("codex",),
     prompt_as_argument=True,
+    headless=CodexHeadless(),
 )

@@ -16,6 +16,7 @@ from trails.core import paths
 from trails.core.errors import ConfigError
 
 ModeName = Literal["direct", "basic", "worktree", "container"]
+NetworkName = Literal["none", "bridge", "host"]
 
 DEFAULT_FALLBACK_CHAIN: list[str] = ["container", "worktree", "direct"]
 DEFAULT_BRANCH_PREFIX = "trails/"
@@ -25,6 +26,8 @@ DEFAULT_MAX_WORKTREES = 5
 class AgentSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     command: str | None = None
     mode: ModeName | None = None
+    image: str | None = None  # container mode: image for this agent
+    dockerfile: str | None = None  # container mode: build this Dockerfile (path) for this agent
 
 
 class ProjectRule(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -32,6 +35,31 @@ class ProjectRule(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True
     required_mode: ModeName | None = None
     allowed_modes: list[ModeName] | None = None
     reason: str = ""
+
+
+class AutoYesResponse(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Answer a prompt by picking the option whose label matches `option` (regex), or by typing `keys`."""
+
+    option: str | None = None
+    keys: list[str] | None = None
+
+
+class AutoYesSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    default: bool | None = None  # auto-yes for sessions created without --auto-yes
+    # agent profile → prompt kind (write, edit, command, trust, ...) → answer
+    responses: dict[str, dict[str, AutoYesResponse]] = {}
+    # guard name → regex; a built-in name mapped to "" switches that guard off
+    guards: dict[str, str] = {}
+    answer_trust: bool | None = None  # answer the agent's trust-this-folder prompt (default yes)
+
+
+class DetectionSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Extra screen patterns for one agent profile (regexes, matched per line, case-insensitive)."""
+
+    busy: list[str] = []
+    ready: list[str] = []
+    prompts: dict[str, list[str]] = {}  # prompt kind → patterns
+    quiet_seconds: float | None = None  # unchanged this long with no marker on screen = ready
 
 
 class Settings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -45,6 +73,19 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     worktree_dir: str | None = None
     max_worktrees: int | None = None
     agents: dict[str, AgentSettings] = {}
+    auto_yes: AutoYesSettings | None = None
+    detection: dict[str, DetectionSettings] = {}
+    # Container mode and resource limits (see core/limits.py for defaults and precedence).
+    image: str | None = None
+    dockerfile: str | None = None
+    cpus: float | None = None
+    memory: str | None = None
+    pids_limit: int | None = None
+    disk_warn_mb: int | None = None
+    # Isolation-weakening keys: honoured only from the user's own settings file, never a repo's.
+    network: NetworkName | None = None
+    privileged: bool | None = None
+    mounts: list[str] = []  # "HOST[:CONTAINER][:ro|rw]"
 
 
 @dataclass

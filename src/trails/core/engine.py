@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,9 +76,11 @@ class Engine:
             os.environ["TRAILS_HOME"] = str(home)
         self.home = paths.trails_home()
         self.store = Store(paths.state_db())
-        conf = self.home / "tmux.conf"
-        if not conf.exists() or conf.read_text() != TMUX_CONF:
-            conf.write_text(TMUX_CONF)
+        from trails.monitor import outputlog
+
+        conf, conf_text = self.home / "tmux.conf", TMUX_CONF + outputlog.tmux_conf_lines(self.home)
+        if not conf.exists() or conf.read_text() != conf_text:
+            conf.write_text(conf_text)
         self.tmux = Tmux(paths.tmux_socket(), config=conf)
 
     def close(self) -> None:
@@ -133,10 +135,17 @@ class Engine:
         force: bool = False,
         cwd: Path | None = None,
         auto_yes: bool = False,
+        image: str | None = None,
+        network: str | None = None,
+        cpus: float | None = None,
+        memory: str | None = None,
+        pids_limit: int | None = None,
+        progress: Callable[[str], None] | None = None,
     ) -> CreateResult:
         """Create a session: choose its mode, prepare its place, start its agent in tmux."""
         from trails.agents import registry
         from trails.core import config as config_mod
+        from trails.core import limits as limits_mod
         from trails.core.modes import applicable_rules, select_mode
         from trails.infra import git as gitinfra
         from trails.isolation.base import CreateRequest
@@ -170,9 +179,17 @@ class Engine:
         )
         if decision.mode is Mode.DIRECT and (branch or base or carry_changes):
             raise InvalidInput("--branch, --base and --carry-changes need worktree or container mode")
+        limits = limits_mod.resolve(config, cpus=cpus, memory=memory, pids_limit=pids_limit,
+                                    container=decision.mode is Mode.CONTAINER)
+        if decision.mode is not Mode.CONTAINER and (image or network):
+            decision.notes.append(f"--image/--network apply to container mode only; this session is {decision.mode}")
         argv = list(agent_spec.argv)
         if agent_spec.profile.name == "command" or decision.mode is not Mode.CONTAINER:
             self._check_executable(argv[0])
+        from trails.monitor import live
+
+        conversation_id, argv = live.with_conversation_id(agent_spec.profile, argv)
+        auto_yes = auto_yes or live.auto_yes_default(config)
         typed_prompt = None
         if prompt:
             with_prompt = agent_spec.profile.with_prompt(argv, prompt)
@@ -185,14 +202,16 @@ class Engine:
             id=0, name=name, agent=agent_spec.spec, command=argv, mode=decision.mode,
             status=Status.CREATING, workdir=str(cwd), repo_root=str(repo_root) if repo_root else None,
             worktree_path=None, branch=None, base_commit=None, tmux_session=tmux_name(name),
-            env=env, auto_yes=auto_yes, extra={"scope": scope, "agent_profile": agent_spec.name},
+            env=env, auto_yes=auto_yes, limits=limits.to_dict(), conversation_id=conversation_id,
+            extra={"scope": scope, "agent_profile": agent_spec.name, "base_argv": list(agent_spec.argv)},
         )
         # Claiming the name first makes parallel creates of one name race on a UNIQUE index.
         self.store.insert_session(session)
         provider = self.provider(decision.mode)
         request = CreateRequest(
             name=name, cwd=cwd, repo_root=repo_root, config=config, branch=branch, base=base,
-            carry_changes=carry_changes, force=force,
+            carry_changes=carry_changes, force=force, image=image,
+            options={"agent": agent_spec.name, "network": network, "progress": progress},
         )
         try:
             placement = provider.prepare(request)
@@ -203,24 +222,50 @@ class Engine:
         session.worktree_path = str(placement.worktree_path) if placement.worktree_path else None
         session.branch = placement.branch
         session.base_commit = placement.base_commit
+        session.extra.update(placement.extra)
         try:
             self.tmux.kill_session(session.tmux_session)  # a stale pane of an ended session
-            provider.launch(session, argv, self._session_env(env, name))
+            live.start_output_log(self.home, session.tmux_session)
+            placement.notes += self.launch_agent(provider, session, argv)
         except BaseException:
             provider.discard(placement)
             self.store.delete_session(session.id)
             raise
-        session.status = Status.RUNNING
+        # With a supervisor watching, the agent is "loading" until its screen says otherwise.
+        session.status = Status.LOADING if live.supervisor_running(self.home) else Status.RUNNING
         self.store.update_session(
             session.id, status=session.status, workdir=session.workdir,
             worktree_path=session.worktree_path, branch=session.branch, base_commit=session.base_commit,
+            container_id=session.container_id, limits=session.limits, extra=session.extra,
         )
         self.store.audit("mode_selected", name, **decision.to_dict(), agent=agent_spec.spec)
+        if placement.extra.get("ignored_settings"):
+            self.store.audit("settings_ignored", name, settings=placement.extra["ignored_settings"])
         self.store.audit("session_created", name, mode=decision.mode.value, workdir=session.workdir,
                          branch=session.branch, notes=placement.notes)
+        live.nudge_supervisor(self.home)
         if typed_prompt:
             self._type_first_prompt(session, typed_prompt)
         return CreateResult(session, decision.to_dict(), [*decision.notes, *placement.notes])
+
+    def launch_agent(self, provider: Any, session: Session, argv: list[str]) -> list[str]:
+        """Start the agent through its provider; outside containers, inside its resource limits first."""
+        notes: list[str] = []
+        if session.mode is not Mode.CONTAINER and any(k in session.limits for k in ("cpus", "memory", "pids_limit")):
+            from trails.core import limits as limits_mod
+
+            plan = limits_mod.host_limits(session.tmux_session, limits_mod.Limits.from_dict(session.limits))
+            argv = [*plan.prefix, *argv]
+            session.limits = {**session.limits, "applied": plan.applied, "cgroups": plan.cgroups}
+            notes += plan.notes
+        provider.launch(session, argv, self._session_env(session.env, session.name))
+        return notes
+
+    def release_limits(self, session: Session) -> None:
+        if session.limits.get("cgroups"):
+            from trails.core import limits as limits_mod
+
+            limits_mod.release_host(session.limits["cgroups"])
 
     @staticmethod
     def _check_executable(program: str) -> None:
@@ -278,17 +323,33 @@ class Engine:
         if pane is not None:
             screen = self.tmux.capture(session.tmux_session, history=200)
             session.extra["last_output"] = "\n".join(_last_lines(screen, 20))
+        if session.mode is Mode.CONTAINER:
+            try:
+                tidied = self.provider(session.mode).reconciled(session)
+            except Exception as exc:  # the engine may be down too; the status must still be told
+                tidied = f"its container could not be checked ({type(exc).__name__})"
+            reason += f"; {tidied}" if tidied else ""
         session.status, session.status_reason = status, reason
         self.store.update_session(session.id, status=status, status_reason=reason, extra=session.extra)
         self.store.audit("status_reconciled", session.name, status=status.value, reason=reason)
 
     def show(self, name: str) -> dict[str, Any]:
         session = self.get_session(name)
-        return {
+        data = {
             "session": session.to_dict(),
             "checkpoints": [c.to_dict() for c in self.store.checkpoints(session)],
             "audit": [a.to_dict() for a in self.store.audit_entries(name, limit=20)],
         }
+        if session.worktree_path and Path(session.worktree_path).is_dir():
+            from trails.core import config as config_mod
+            from trails.core import limits as limits_mod
+
+            try:
+                config = config_mod.load(Path(session.repo_root) if session.repo_root else None)
+            except TrailsError:
+                config = config_mod.EffectiveConfig()
+            data["disk"] = limits_mod.disk_report(Path(session.worktree_path), config)
+        return data
 
     def audit_log(self, session: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         return [a.to_dict() for a in self.store.audit_entries(session, limit)]
@@ -311,7 +372,10 @@ class Engine:
     def output(self, name: str, lines: int | None = None) -> str:
         session = self.get_session(name)
         if not self.tmux.has_session(session.tmux_session):
-            return str(session.extra.get("last_output", ""))
+            from trails.monitor import outputlog
+
+            logged = outputlog.read_text(self.home, session.tmux_session, lines)
+            return logged if logged is not None else str(session.extra.get("last_output", ""))
         screen = self.tmux.capture(session.tmux_session, history=50000)
         return "\n".join(_last_lines(screen, lines or 1_000_000))
 
@@ -338,6 +402,34 @@ class Engine:
         ins, dels, files = git.numstat(session.base_commit, tree)
         return DiffResult(name, session.base_commit, text, ins, dels, files)
 
+    def merge(self, name: str) -> Any:
+        """Merge the session's branch into the main checkout's branch (--no-ff); conflicts abort it."""
+        from trails.core.merge import merge_session
+
+        return merge_session(self, name)
+
+    # --- moves between modes ----------------------------------------------------------------------
+
+    def upgrade_session(self, name: str, to: str, *, image: str | None = None, network: str | None = None,
+                        cpus: float | None = None, memory: str | None = None, pids_limit: int | None = None,
+                        branch: str | None = None, force: bool = False,
+                        progress: Callable[[str], None] | None = None) -> Any:
+        """Move a session to a more isolated mode, carrying all its work; the agent restarts there."""
+        from trails.core import moves
+        from trails.core.models import parse_mode
+
+        options: dict[str, Any] = {k: v for k, v in {"image": image, "network": network, "cpus": cpus, "memory": memory,
+                                     "pids_limit": pids_limit, "branch": branch}.items() if v is not None}
+        options.update(progress=progress, force=force)
+        return moves.move(self, name, parse_mode(to), downgrade=False, force=force, options=options)
+
+    def export_session(self, name: str, to: str, *, force: bool = False) -> Any:
+        """Move a session to a less isolated mode (needs force: isolation is lost), keeping all its work."""
+        from trails.core import moves
+        from trails.core.models import parse_mode
+
+        return moves.move(self, name, parse_mode(to), downgrade=True, force=force, options={"force": force})
+
     # --- end --------------------------------------------------------------------------------------
 
     def kill(self, name: str, *, force: bool = False, delete_branch: bool = False) -> KillResult:
@@ -346,6 +438,7 @@ class Engine:
         provider = self.provider(session.mode)
         provider.check_release(session, force=force, delete_branch=delete_branch)
         provider.stop(session)
+        self.release_limits(session)
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{os.getpid()}"
         try:
             released = provider.release(session, force=force, delete_branch=delete_branch, stamp=stamp)
@@ -365,3 +458,75 @@ class Engine:
                          saved_refs=released.saved_refs, notes=released.notes)
         return KillResult(session, released.notes, released.saved_refs)
 
+    # --- live sessions (supervisor, auto-yes, pause/resume, events; see trails.monitor) ------------
+
+    def ensure_supervisor(self) -> int:
+        """Start this home's supervisor unless one runs; its pid. TRAILS_SUPERVISOR=off disables it."""
+        from trails.monitor import daemon
+
+        if os.environ.get("TRAILS_SUPERVISOR", "").lower() in {"off", "0", "no"}:
+            return 0
+        return daemon.ensure_running(self.home)
+
+    def supervisor_status(self) -> dict[str, Any]:
+        from trails.monitor import daemon, events
+
+        reply = daemon.ping(self.home)
+        return {"running": bool(reply), "pid": (reply or {}).get("pid"), "socket": str(events.socket_path(self.home))}
+
+    def stop_supervisor(self) -> bool:
+        from trails.monitor import daemon
+
+        return daemon.stop(self.home)
+
+    def set_auto_yes(self, name: str, on: bool) -> Session:
+        """Switch automatic answers (within the guards) on or off for one session."""
+        from trails.monitor import live
+
+        return live.set_auto_yes(self, name, on)
+
+    def pause(self, name: str) -> dict[str, Any]:
+        """Save the session's work and conversation, stop its agent, free its worktree (branch kept)."""
+        from trails.monitor import live
+
+        return live.pause(self, name)
+
+    def resume(self, name: str) -> dict[str, Any]:
+        """Re-create a paused session's worktree and work, and continue its agent's conversation."""
+        from trails.monitor import live
+
+        return live.resume(self, name)
+
+    def events(self, session: str | None = None, since: int | None = None,
+               limit: int | None = None) -> list[dict[str, Any]]:
+        """Stored events (status changes, automatic answers, refusals), oldest first."""
+        from trails.monitor import events
+
+        return [e.to_dict() for e in events.stored(self.store, session=session, since=since, limit=limit)]
+
+    def subscribe_events(self, since: int | None = None, timeout: float | None = None) -> Iterator[dict[str, Any]]:
+        """Events as they happen (stored ones after `since` first), from the supervisor, started if needed."""
+        from trails.monitor import events
+
+        self.ensure_supervisor()
+        return events.subscribe(events.socket_path(self.home), since=since, timeout=timeout)
+
+    def follow_output(self, name: str, lines: int | None = None, raw: bool = False) -> Iterator[str]:
+        """The session's last `lines` of output, then its new output as it is written."""
+        from trails.monitor import live
+
+        return live.follow_output(self, name, lines, raw)
+
+    # --- scripted runs ----------------------------------------------------------------------------
+
+    def run(self, run_file: Path | None, *, out: Path | None = None, parallel: int = 1, dry_run: bool = False,
+            resume_run: Path | None = None, on_event: Any = None) -> dict[str, Any]:
+        """Run a run file's sessions headlessly (no tmux), or continue a stored run; returns its summary."""
+        from trails.runs import start_run
+
+        summary = start_run(run_file, out=out, parallel=parallel, dry_run=dry_run, resume_run=resume_run,
+                            on_event=on_event)
+        if not dry_run:
+            self.store.audit("run_finished", None, out=summary.get("out"), status=summary.get("status"),
+                             totals=summary.get("totals"))
+        return summary

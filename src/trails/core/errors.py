@@ -95,3 +95,21 @@ class ContainerError(TrailsError):
 
 class AgentError(TrailsError):
     code = "agent_error"
+
+
+class RunFileError(InvalidInput):
+    """A run file that cannot run; the message names the file and line."""
+
+    code = "run_file_invalid"
+
+
+class RunError(TrailsError):
+    """A scripted run that cannot start or continue (output directory, shadow repository, resume)."""
+
+    code = "run_error"
+
+
+class MoveFailed(TrailsError):
+    """A move between modes failed part way; everything it did was undone."""
+
+    code = "move_failed"

@@ -63,6 +63,17 @@ MIGRATIONS: list[str] = [
         detail TEXT NOT NULL DEFAULT '{}'
     );
     """,
+    # 2: live sessions (monitor): status changes, automatic answers and refusals, as events.
+    """
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts REAL NOT NULL,
+        session_name TEXT,
+        kind TEXT NOT NULL,
+        data TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX events_session ON events(session_name, id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

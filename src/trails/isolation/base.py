@@ -95,3 +95,8 @@ class IsolationProvider(ABC):
     @abstractmethod
     def release(self, session: Session, *, force: bool, delete_branch: bool, stamp: str) -> Released:
         """Remove the place after saving whatever would be lost (only after check_release)."""
+
+    def reconciled(self, session: Session) -> str | None:
+        """Called once when the agent is found gone without trails ending it (crash, killed tmux):
+        tidy what would otherwise keep running, and say what was done (None: nothing to do)."""
+        return None

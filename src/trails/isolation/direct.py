@@ -17,7 +17,14 @@ class Provider(IsolationProvider):
 
     def prepare(self, request: CreateRequest) -> Placement:
         base = Git(request.repo_root).rev_parse("HEAD") if request.repo_root else None
-        return Placement(workdir=request.cwd, repo_root=request.repo_root, base_commit=base)
+        placement = Placement(workdir=request.cwd, repo_root=request.repo_root, base_commit=base)
+        if request.repo_root is not None:
+            from trails.core.moves import record_start
+
+            # The main checkout as it was before the agent touched it: a later move to a worktree
+            # puts it back exactly so (see core/moves.py).
+            placement.extra["start"] = record_start(Git(request.repo_root), request.name)
+        return placement
 
     def discard(self, placement: Placement) -> None:
         return None

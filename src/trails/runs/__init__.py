@@ -1,0 +1,43 @@
+"""Scripted multi-session runs: a YAML file drives agent sessions over one work directory.
+
+The engine exposes this through `Engine.run`; front ends never call the executor directly.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from trails.core.errors import RunError
+from trails.runs.executor import EventSink, RunEvent, RunExecutor, default_out
+from trails.runs.plan import RunPlan, load_plan
+
+__all__ = ["RunEvent", "RunPlan", "load_plan", "start_run"]
+
+
+def start_run(run_file: Path | None, *, out: Path | None = None, parallel: int = 1, dry_run: bool = False,
+              resume_run: Path | None = None, on_event: EventSink | None = None) -> dict[str, Any]:
+    """Validate a run file and run it (or only plan it), or continue the run stored in `resume_run`."""
+    if resume_run is not None:
+        plan = _plan_of_stored_run(resume_run)
+        if dry_run:
+            return {"dry_run": True, "plan": plan.to_dict(), "out": str(resume_run.resolve())}
+        return RunExecutor(plan, resume_run, parallel=parallel, on_event=on_event).execute(resume=True)
+    if run_file is None:
+        raise RunError("give a run file, or --resume-run DIR to continue a stored run")
+    plan = load_plan(run_file)
+    target = out or default_out(plan)
+    if dry_run:
+        return {"dry_run": True, "plan": plan.to_dict(), "out": str(target.resolve())}
+    return RunExecutor(plan, target, parallel=parallel, on_event=on_event).execute()
+
+
+def _plan_of_stored_run(run_dir: Path) -> RunPlan:
+    state_path = run_dir / "run.json"
+    config_path = run_dir / "config.yaml"
+    if not state_path.exists() or not config_path.exists():
+        raise RunError(f"{run_dir} is not a run directory (no run.json or config.yaml)")
+    state = json.loads(state_path.read_text())
+    # The run file as it was used, with relative paths taken from where the original lived.
+    return load_plan(config_path, text=config_path.read_text(), base_dir=Path(state["base_dir"]))

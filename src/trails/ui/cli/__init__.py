@@ -24,6 +24,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "kill": ("trails.ui.cli.sessions", "kill"),
     "doctor": ("trails.ui.cli.system", "doctor"),
     "audit": ("trails.ui.cli.system", "audit"),
+    "run": ("trails.ui.cli.runs", "run"),
+    "tui": ("trails.ui.cli.tui", "tui"),
+    "upgrade-session": ("trails.ui.cli.moves", "upgrade_session"),
+    "export-session": ("trails.ui.cli.moves", "export_session"),
 }
 ALIASES: dict[str, list[str]] = {"new": ["create-session"], "ls": ["list"]}
 
@@ -57,6 +61,9 @@ def main(argv: list[str] | None = None) -> Any:
         # A known command needs only its own module; anything else (help, typos) gets the full list.
         parser = build_parser(only=_canonical(first) if first else None)
         if not args:
+            # `trails` alone opens the dashboard on a terminal; piped or scripted, it prints the help.
+            if sys.stdout.isatty() and sys.stdin.isatty():
+                return call(build_parser(only="tui").parse_args(["tui"]))
             parser.print_help()
             return 0
         namespace = parser.parse_args(args)

@@ -31,13 +31,20 @@ def _parse_env(pairs: list[str]) -> dict[str, str]:
 @flag("--carry-changes", help="Bring the main tree's uncommitted changes along.")
 @flag("--auto-yes", help="Answer the agent's permission prompts (within guards).")
 @flag("--force", help="Create even while a rebase/merge/bisect is in progress.")
+@option("--image", help="Container mode: image to run (a local tag; default: trails' own, built on first use).")
+@option("--network", choices=["none", "bridge", "host"], help="Container mode: network (default none).")
+@option("--cpus", type=float, help="CPU limit, e.g. 1.5 (containers; cgroups on the host).")
+@option("--memory", help="Memory limit, e.g. 2g (containers; cgroups or rlimits on the host).")
+@option("--pids-limit", type=positive_int, help="Process limit (containers; cgroups on the host).")
 @json_option
 def new(name: str, agent: str, mode: str | None, prompt: str | None, branch: str | None, base: str | None,
         scope: list[str], env_pairs: list[str], carry_changes: bool, auto_yes: bool,
-        force: bool, as_json: bool) -> None:
+        force: bool, image: str | None, network: str | None, cpus: float | None, memory: str | None,
+        pids_limit: int | None, as_json: bool) -> None:
     result = engine().create_session(
         name, agent, mode=mode, prompt=prompt, branch=branch, base=base, scope=scope,
         env=_parse_env(env_pairs), carry_changes=carry_changes, force=force, auto_yes=auto_yes,
+        image=image, network=network, cpus=cpus, memory=memory, pids_limit=pids_limit, progress=note,
     )
 
     def human() -> None:
@@ -93,6 +100,13 @@ def show(name: str, as_json: bool) -> None:
         echo(f"{'command:':17} {' '.join(s['command'])}")
         for cp in data["checkpoints"]:
             echo(f"{'saved:':17} {cp['ref']} ({cp['commit'][:12]}, {cp['kind']})")
+        limits = {k: v for k, v in s.get("limits", {}).items() if k in ("cpus", "memory", "pids_limit")}
+        if limits:
+            echo(f"{'limits:':17} " + ", ".join(f"{k}={v}" for k, v in limits.items()))
+        if "disk" in data:
+            echo(f"{'disk:':17} {data['disk']['mb']} MB in {data['disk']['path']}")
+            if data["disk"].get("warning"):
+                note(f"warning: {data['disk']['warning']}")
 
     emit(as_json, data, human)
 

@@ -1,0 +1,489 @@
+"""Moving a session between isolation modes (upgrade / export) without losing work.
+
+A move is a list of named steps, each with an undo. The steps run in order; when one fails, the
+undos of those that ran are applied in reverse, so a failed move leaves the session as it was and
+the error says at which step it stopped. Steps are looked up by name in this module at run time
+(tests replace one with a failing stand-in to prove the rollback).
+
+direct → worktree: stop the agent; save the main checkout's state (a commit under refs/trails/moves/);
+make the session's branch and worktree at HEAD; restore that state into the worktree (verified);
+put the main checkout back to its snapshot from before the session (refs/trails/start/<name>,
+verified); start the agent in the worktree; record. worktree → container keeps the worktree and
+starts the agent in a container; container → worktree stops the container and starts it on the host.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from trails.core import workstate
+from trails.core.errors import InvalidInput, ModeUnavailable, MoveFailed, RuleViolation, SessionStateError
+from trails.core.models import Mode, Session, Status
+from trails.infra.git import Git
+
+if TYPE_CHECKING:
+    from trails.core.engine import Engine
+
+_BEFORE_CONTAINER = ["stop_agent", "save_main_work", "make_worktree", "restore_into_worktree", "reset_main_checkout"]
+STEPS: dict[tuple[Mode, Mode], list[str]] = {
+    (Mode.DIRECT, Mode.WORKTREE): [*_BEFORE_CONTAINER, "start_agent", "record_move"],
+    (Mode.DIRECT, Mode.CONTAINER): [*_BEFORE_CONTAINER, "prepare_container", "start_agent", "record_move"],
+    (Mode.WORKTREE, Mode.CONTAINER): ["stop_agent", "prepare_container", "start_agent", "record_move"],
+    (Mode.CONTAINER, Mode.WORKTREE): ["stop_agent", "stop_container", "start_agent", "record_move",
+                                      "remove_container"],
+}
+UNDO: dict[str, str] = {
+    "stop_agent": "restart_original_agent",
+    "make_worktree": "remove_new_worktree",
+    "reset_main_checkout": "put_back_main_work",
+    "prepare_container": "drop_new_container",
+    "stop_container": "start_container_again",
+    "start_agent": "stop_new_agent",
+    "record_move": "restore_row",
+}
+# Steps after the move is recorded: the session has moved; a failure here is reported, not undone.
+AFTER_RECORD = {"remove_container"}
+
+LOST_ISOLATION = {
+    (Mode.CONTAINER, Mode.WORKTREE): "the agent will run on the host: it can read and write anything your user can, "
+                                     "reach the network, and is no longer held by the container's limits",
+    (Mode.WORKTREE, Mode.DIRECT): "the agent will work in your main checkout",
+}
+
+
+@dataclass
+class MoveResult:
+    session: Session
+    from_mode: Mode
+    to_mode: Mode
+    notes: list[str] = field(default_factory=list)
+    restarted_with: str = "fresh"  # resume / continue / fresh
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"session": self.session.to_dict(), "from": self.from_mode.value, "to": self.to_mode.value,
+                "notes": self.notes, "restarted_with": self.restarted_with}
+
+
+@dataclass
+class MoveContext:
+    engine: Engine
+    original: Session  # the row as it was: what rollback restores
+    session: Session  # the row as it becomes
+    target: Mode
+    options: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+# --- the snapshot a direct session takes when it starts ------------------------------------------
+
+
+def record_start(repo: Git, name: str) -> dict[str, Any]:
+    """Commit the main checkout's state (HEAD, index, files) under refs/trails/start/<name>."""
+    ref = f"refs/trails/start/{name}"
+    head = repo.rev_parse("HEAD")
+    parents = [head] if head else []
+    index_commit = repo.commit_tree(repo.index_tree(), parents, f"index: before session {name}")
+    commit = repo.commit_tree(repo.snapshot_tree(), [*parents, index_commit], f"trails: before session {name}")
+    repo.update_ref(ref, commit)  # a name reused after `kill` takes the ref over
+    return {"ref": ref, "commit": commit, "head": head}
+
+
+# --- entry point ---------------------------------------------------------------------------------
+
+
+def move(engine: Engine, name: str, target: Mode, *, downgrade: bool, force: bool,
+         options: dict[str, Any] | None = None) -> MoveResult:
+    """Move session `name` to `target`; raises before changing anything when the move is not allowed."""
+    from trails.core.locks import file_lock
+
+    with file_lock(f"session:{name}"):
+        original = engine.get_session(name)
+        source = original.mode
+        _check_allowed(engine, original, target, downgrade=downgrade, force=force)
+        ctx = MoveContext(engine, original, copy.deepcopy(original), target, dict(options or {}))
+        if target.isolation_rank < source.isolation_rank:
+            ctx.notes.append(f"isolation lost: {LOST_ISOLATION.get((source, target), 'less isolation')}")
+        _run(ctx, STEPS[(source, target)])
+        return MoveResult(ctx.session, source, target, ctx.notes, ctx.state.get("restarted_with", "fresh"))
+
+
+def _check_allowed(engine: Engine, session: Session, target: Mode, *, downgrade: bool, force: bool) -> None:
+    source = session.mode
+    if source is target:
+        raise InvalidInput(f"session {session.name!r} is already in {target.value} mode")
+    lower = target.isolation_rank < source.isolation_rank
+    if lower and not downgrade:
+        raise InvalidInput(f"{source.value} → {target.value} is a downgrade",
+                           hint=f"use `trails export-session {session.name} --to {target.value} --force`")
+    if not lower and downgrade:
+        raise InvalidInput(f"{source.value} → {target.value} is an upgrade",
+                           hint=f"use `trails upgrade-session {session.name} --to {target.value}`")
+    if (source, target) not in STEPS:
+        raise InvalidInput(f"moving a session from {source.value} to {target.value} is not supported")
+    if lower and not force:
+        raise SessionStateError(
+            f"moving {session.name!r} from {source.value} to {target.value} loses isolation: "
+            f"{LOST_ISOLATION.get((source, target), 'less isolation')}",
+            hint="pass --force to move anyway",
+        )
+    if session.repo_root is None:
+        raise InvalidInput(f"session {session.name!r} is not in a git repository: it cannot get a worktree")
+    why = engine.mode_unavailable(target, Path(session.repo_root), Path(session.repo_root))
+    if why is not None:
+        raise ModeUnavailable(f"{target.value} mode cannot run here: {why}")
+    _check_rules(session, target)
+
+
+def _check_rules(session: Session, target: Mode) -> None:
+    from trails.core import config as config_mod
+    from trails.core.models import parse_mode
+    from trails.core.modes import applicable_rules
+
+    assert session.repo_root is not None
+    config = config_mod.load(Path(session.repo_root))
+    rules = applicable_rules(config.project_rules, session.extra.get("scope", []),
+                             lambda: Git(session.repo_root or ".").ls_files())
+    for rule in rules:
+        why = f" ({rule.reason})" if rule.reason else ""
+        if rule.required_mode and parse_mode(rule.required_mode) is not target:
+            raise RuleViolation(f"rule {rule.pattern!r}{why} requires {rule.required_mode} mode")
+        if rule.allowed_modes and target not in {parse_mode(m) for m in rule.allowed_modes}:
+            raise RuleViolation(f"rule {rule.pattern!r}{why} allows only {', '.join(rule.allowed_modes)}")
+
+
+def _run(ctx: MoveContext, steps: list[str]) -> None:
+    module = sys.modules[__name__]
+    done: list[str] = []
+    audit = ctx.engine.store.audit
+    for step in steps:
+        func: Callable[[MoveContext], None] = getattr(module, step)
+        try:
+            func(ctx)
+        except BaseException as exc:
+            message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+            if step in AFTER_RECORD:
+                ctx.notes.append(f"after the move, {step.replace('_', ' ')} failed: {message}")
+                continue
+            # The failed step's own undo runs too: it may have done part of its work.
+            problems = _rollback(ctx, [*done, step])
+            audit("session_move_failed", ctx.original.name, source=ctx.original.mode.value,
+                  target=ctx.target.value, step=step, error=message, rollback_problems=problems)
+            text = (f"moving {ctx.original.name!r} from {ctx.original.mode.value} to {ctx.target.value} failed at "
+                    f"step {step!r}: {message}; ")
+            if problems:
+                text += "rollback was incomplete: " + "; ".join(problems)
+            else:
+                text += "everything was put back as it was"
+            raise MoveFailed(text, hint=_saved_hint(ctx)) from exc
+        done.append(step)
+
+
+def _rollback(ctx: MoveContext, done: list[str]) -> list[str]:
+    module = sys.modules[__name__]
+    problems = []
+    for step in reversed(done):
+        undo = UNDO.get(step)
+        if undo is None:
+            continue
+        try:
+            getattr(module, undo)(ctx)
+        except Exception as exc:
+            problems.append(f"{undo}: {getattr(exc, 'message', None) or exc}")
+    return problems
+
+
+def _saved_hint(ctx: MoveContext) -> str | None:
+    ref = ctx.state.get("work_ref")
+    return f"the working state is also saved at {ref}" if ref else None
+
+
+# --- the steps -----------------------------------------------------------------------------------
+
+
+def stop_agent(ctx: MoveContext) -> None:
+    """Stop the agent (only its terminal: a container stays up) and wait until its process is gone."""
+    tmux = ctx.engine.tmux
+    pane = tmux.list_panes().get(ctx.original.tmux_session)
+    tmux.kill_session(ctx.original.tmux_session)
+    if pane is not None and pane.pid and not pane.dead:
+        deadline = time.monotonic() + 5
+        while _alive(pane.pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    ctx.engine.release_limits(ctx.original)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def restart_original_agent(ctx: MoveContext) -> None:
+    session = copy.deepcopy(ctx.original)
+    pane = ctx.engine.tmux.list_panes().get(session.tmux_session)
+    if pane is not None and not pane.dead:
+        return  # never stopped
+    ctx.engine.tmux.kill_session(session.tmux_session)
+    argv, _ = continuation_argv(session, cwd_changed=False)
+    provider = ctx.engine.provider(session.mode)
+    ctx.engine.launch_agent(provider, session, argv)
+    ctx.engine.store.update_session(session.id, limits=session.limits, container_id=session.container_id)
+
+
+def save_main_work(ctx: MoveContext) -> None:
+    """Everything uncommitted in the main checkout, as one commit (and a ref, so it cannot be lost)."""
+    assert ctx.original.repo_root is not None
+    repo = Git(ctx.original.repo_root)
+    busy = repo.operation_in_progress()
+    if busy:
+        raise SessionStateError(f"a {busy} is in progress in {ctx.original.repo_root}; finish or abort it first")
+    start = ctx.original.extra.get("start")
+    head = repo.rev_parse("HEAD")
+    if not start and not ctx.options.get("force"):
+        raise SessionStateError("this session has no snapshot of the main checkout from before it started; "
+                                "pass --force to leave the main checkout at HEAD with its changes moved")
+    if start and start.get("head") != head:
+        raise SessionStateError(
+            f"HEAD of {ctx.original.repo_root} moved since the session started ({str(start.get('head'))[:12]} → "
+            f"{str(head)[:12]}); the main checkout cannot be put back as it was",
+        )
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{os.getpid()}"
+    ref = f"refs/trails/moves/{ctx.original.name}/{stamp}"
+    saved = workstate.save_work(repo, ref, f"trails: work of session {ctx.original.name} moved to a worktree")
+    ctx.state["work"], ctx.state["work_ref"] = saved.commit, ref
+
+
+def make_worktree(ctx: MoveContext) -> None:
+    from trails.core import config as config_mod
+    from trails.isolation.base import CreateRequest
+    from trails.isolation.worktree import Provider as WorktreeProvider
+
+    assert ctx.original.repo_root is not None
+    root = Path(ctx.original.repo_root)
+    provider = WorktreeProvider(ctx.engine._host())
+    placement = provider.prepare(CreateRequest(
+        name=ctx.original.name, cwd=root, repo_root=root, config=config_mod.load(root),
+        branch=ctx.options.get("branch"), base="HEAD",
+    ))
+    ctx.state["placement"] = placement
+    s = ctx.session
+    s.mode, s.workdir = Mode.WORKTREE, str(placement.workdir)
+    s.worktree_path, s.branch = str(placement.worktree_path), placement.branch
+    s.base_commit = ctx.original.base_commit or placement.base_commit
+
+
+def remove_new_worktree(ctx: MoveContext) -> None:
+    from trails.isolation.worktree import Provider as WorktreeProvider
+
+    if "placement" in ctx.state:
+        WorktreeProvider(ctx.engine._host()).discard(ctx.state["placement"])
+
+
+def restore_into_worktree(ctx: MoveContext) -> None:
+    work = ctx.state["work"]
+    wt = Git(ctx.state["placement"].worktree_path)
+    workstate.restore_work(wt, work)
+    if wt.snapshot_tree() != Git(ctx.original.repo_root or ".").out("rev-parse", f"{work}^{{tree}}"):
+        raise MoveFailed("the worktree does not hold exactly the saved changes after restoring them")
+    ctx.notes.append("uncommitted changes (staged, unstaged, untracked) moved into the worktree")
+
+
+def reset_main_checkout(ctx: MoveContext) -> None:
+    """Put the main checkout back to its snapshot from before the session; the agent's changes are in
+    the worktree now (and under the moves ref)."""
+    assert ctx.original.repo_root is not None
+    repo = Git(ctx.original.repo_root)
+    start = ctx.original.extra.get("start") or {}
+    target = start.get("commit")
+    if target is None:  # no snapshot (forced): HEAD with a clean index
+        head = repo.rev_parse("HEAD")
+        assert head is not None
+        target = repo.commit_tree(f"{head}^{{tree}}", [head, head], "trails: clean checkout")
+    work = ctx.state["work"]
+    ctx.state["main_touched"] = True
+    stale = _paths(repo, work) - _paths(repo, target)
+    workstate.restore_work(repo, target)
+    for rel in sorted(stale, reverse=True):
+        path = Path(repo.root) / rel
+        if path.is_file() or path.is_symlink():
+            path.unlink()
+        _prune_empty_dirs(path.parent, Path(repo.root))
+    if repo.snapshot_tree() != repo.out("rev-parse", f"{target}^{{tree}}"):
+        raise MoveFailed("the main checkout does not match its snapshot from before the session")
+    ctx.notes.append(f"the main checkout {repo.root} is back as it was before the session")
+
+
+def _paths(repo: Git, commit: str) -> set[str]:
+    out = repo.run("ls-tree", "-r", "-z", "--name-only", commit).stdout
+    return {p for p in out.split("\0") if p}
+
+
+def _prune_empty_dirs(directory: Path, root: Path) -> None:
+    while directory != root and root in directory.parents:
+        try:
+            directory.rmdir()
+        except OSError:
+            return
+        directory = directory.parent
+
+
+def put_back_main_work(ctx: MoveContext) -> None:
+    assert ctx.original.repo_root is not None
+    if "work" not in ctx.state:
+        return
+    workstate.restore_work(Git(ctx.original.repo_root), ctx.state["work"])
+
+
+def prepare_container(ctx: MoveContext) -> None:
+    from trails.core import config as config_mod
+    from trails.core import limits as limits_mod
+    from trails.isolation.container import Provider as ContainerProvider
+    from trails.isolation.container import _ignored_note, container_name
+
+    s = ctx.session
+    assert s.repo_root is not None
+    config = config_mod.load(Path(s.repo_root))
+    provider = ContainerProvider(ctx.engine._host())
+    options = {"agent": s.extra.get("agent_profile"), "network": ctx.options.get("network"),
+               "progress": ctx.options.get("progress")}
+    settings, ignored = provider.configure(config, options, image=ctx.options.get("image"))
+    explicit = {k: v for k, v in s.limits.items() if k in ("cpus", "memory", "pids_limit")
+                and s.limits.get("sources", {}).get(k) == "flag"}
+    limits = limits_mod.resolve(config, cpus=ctx.options.get("cpus", explicit.get("cpus")),
+                                memory=ctx.options.get("memory", explicit.get("memory")),
+                                pids_limit=ctx.options.get("pids_limit", explicit.get("pids_limit")), container=True)
+    s.mode, s.limits = Mode.CONTAINER, limits.to_dict()
+    s.extra["container"] = settings.to_dict()
+    s.extra["container_name"] = container_name(s.name)
+    if ignored:
+        s.extra["ignored_settings"] = ignored
+        ctx.notes += [_ignored_note(i) for i in ignored]
+    ctx.state["new_container"] = True
+
+
+def drop_new_container(ctx: MoveContext) -> None:
+    from trails.isolation.container import Provider as ContainerProvider
+    from trails.isolation.container import container_name
+
+    ContainerProvider._remove_named(container_name(ctx.session.name))
+
+
+def stop_container(ctx: MoveContext) -> None:
+    from trails.infra import docker as d
+
+    if ctx.original.container_id and d.status(ctx.original.container_id) is not None:
+        d.stop(ctx.original.container_id, timeout=3)
+    s = ctx.session
+    s.mode, s.container_id = Mode.WORKTREE, None
+    s.extra.pop("container", None)
+    s.extra.pop("container_name", None)
+    # Container defaults (cpus, memory, pids) are the container's; on the host only asked-for limits apply.
+    sources = s.limits.get("sources", {})
+    s.limits = {k: v for k, v in s.limits.items()
+                if k in ("cpus", "memory", "pids_limit") and sources.get(k) != "default"}
+    if s.limits:
+        s.limits["sources"] = {k: sources[k] for k in s.limits if k in sources}
+
+
+def start_container_again(ctx: MoveContext) -> None:
+    from trails.infra import docker as d
+
+    if ctx.original.container_id and d.status(ctx.original.container_id) not in (None, "running"):
+        d.start(ctx.original.container_id)
+
+
+def start_agent(ctx: MoveContext) -> None:
+    s = ctx.session
+    cwd_changed = (s.worktree_path or s.workdir) != (ctx.original.worktree_path or ctx.original.workdir) or \
+        Mode.CONTAINER in (s.mode, ctx.original.mode)
+    argv, how = continuation_argv(s, cwd_changed=cwd_changed)
+    ctx.state["restarted_with"] = how
+    provider = ctx.engine.provider(s.mode)
+    ctx.notes += ctx.engine.launch_agent(provider, s, argv)
+    s.status, s.status_reason = Status.RUNNING, None
+    if how == "fresh":
+        ctx.notes.append("the agent was restarted afresh (its profile cannot continue a conversation)")
+    elif s.mode is Mode.CONTAINER:
+        ctx.notes.append(f"the agent was restarted with --{how}; inside the container it continues only when its "
+                         "conversation store is reachable there (e.g. a `mounts` entry in your settings)")
+    else:
+        ctx.notes.append(f"the agent was restarted in its new place, continuing its conversation ({how})")
+
+
+def stop_new_agent(ctx: MoveContext) -> None:
+    ctx.engine.tmux.kill_session(ctx.session.tmux_session)
+    ctx.engine.release_limits(ctx.session)
+    if ctx.session.mode is Mode.CONTAINER and ctx.session.container_id != ctx.original.container_id:
+        from trails.infra import docker as d
+
+        if ctx.session.container_id:
+            d.remove(ctx.session.container_id, force=True)
+
+
+def record_move(ctx: MoveContext) -> None:
+    s = ctx.session
+    history = list(s.extra.get("moves", []))
+    history.append({"from": ctx.original.mode.value, "to": s.mode.value, "at": time.time(),
+                    "work_ref": ctx.state.get("work_ref")})
+    s.extra["moves"] = history
+    if ctx.original.mode is Mode.DIRECT:
+        s.extra.pop("start", None)  # the main checkout is the user's again
+    ctx.engine.store.update_session(
+        s.id, mode=s.mode, status=s.status, status_reason=s.status_reason, workdir=s.workdir,
+        worktree_path=s.worktree_path, branch=s.branch, base_commit=s.base_commit, container_id=s.container_id,
+        limits=s.limits, extra=s.extra,
+    )
+    ctx.engine.store.audit("session_moved", s.name, source=ctx.original.mode.value, target=s.mode.value,
+                           workdir=s.workdir, branch=s.branch, container_id=s.container_id,
+                           work_ref=ctx.state.get("work_ref"), restarted_with=ctx.state.get("restarted_with"),
+                           notes=ctx.notes)
+
+
+def restore_row(ctx: MoveContext) -> None:
+    o = ctx.original
+    ctx.engine.store.update_session(
+        o.id, mode=o.mode, status=o.status, status_reason=o.status_reason, workdir=o.workdir,
+        worktree_path=o.worktree_path, branch=o.branch, base_commit=o.base_commit, container_id=o.container_id,
+        limits=o.limits, extra=o.extra,
+    )
+
+
+def remove_container(ctx: MoveContext) -> None:
+    from trails.isolation.container import Provider as ContainerProvider
+
+    removed = ContainerProvider(ctx.engine._host()).remove_containers(ctx.original)
+    if removed:
+        ctx.notes.append(f"container {', '.join(c[:12] for c in removed)} stopped and removed; "
+                         "the worktree keeps every change")
+
+
+# --- restarting the agent ------------------------------------------------------------------------
+
+
+def continuation_argv(session: Session, *, cwd_changed: bool) -> tuple[list[str], str]:
+    """argv that restarts the session's agent continuing its conversation where the profile can.
+
+    Claude's --continue picks the last conversation *of the working directory*, so after a change of
+    directory a known conversation id (--resume ID) is the reliable way back; else --continue.
+    """
+    from trails.agents import registry
+
+    base = list(session.extra.get("base_argv") or session.command)
+    profile = registry.BUILTIN.get(str(session.extra.get("agent_profile"))) or registry.profile_for_argv(base)
+    if profile.resume_flag and session.conversation_id and (cwd_changed or not profile.continue_flag):
+        return [*base, profile.resume_flag, session.conversation_id], "resume"
+    if profile.continue_flag:
+        return [*base, profile.continue_flag], "continue"
+    return base, "fresh"

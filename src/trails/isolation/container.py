@@ -1,0 +1,465 @@
+"""container: the session's worktree (made exactly as in worktree mode) bind-mounted at /workspace in
+a locked-down container on a Docker engine; the agent runs there through `docker exec -it` in a tmux
+pane on trails' server, so attach/send/output/status work as in the other modes.
+
+Nothing of the host is writable inside but /workspace and the repository's git database (commits
+must land somewhere); that database's hooks and config stay read-only, since git on the host
+would run what they name. Settings that weaken isolation (network, privileged, extra mounts) are
+honoured only from flags or the user's own settings file, never from a repository's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import shutil
+import tarfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trails.core.config import EffectiveConfig, Settings
+from trails.core.errors import ContainerError, InvalidInput
+from trails.core.limits import Limits
+from trails.core.models import Mode, Session
+from trails.infra.git import Git
+from trails.isolation.base import CreateRequest, Placement, Released
+from trails.isolation.worktree import Provider as WorktreeProvider
+
+WORKSPACE = "/workspace"
+LABEL_SESSION = "trails.session"
+LABEL_HOME = "trails.home"
+NETWORKS = ("none", "bridge", "host")
+# Environment variables an agent needs from the caller; passed by name (`docker exec -e NAME`) so
+# their values never show in a process list.
+_PASS_PREFIXES = ("ANTHROPIC_", "CLAUDE_", "OPENAI_", "GEMINI_", "GOOGLE_", "LC_")
+_PASS_NAMES = ("TERM", "COLORTERM", "LANG", "TZ", "NO_COLOR", "TRAILS_SESSION")
+
+_engine_check: tuple[bool, str] | None = None
+
+
+def home_tag() -> str:
+    """Short stable id of this TRAILS_HOME: containers of other homes are never touched."""
+    home = str(Path(os.environ.get("TRAILS_HOME", "~/.trails")).expanduser().resolve())
+    return hashlib.sha1(home.encode()).hexdigest()[:8]
+
+
+def container_name(session_name: str) -> str:
+    return f"trails-{home_tag()}-{session_name}"
+
+
+def host_user() -> str:
+    return f"{os.getuid()}:{os.getgid()}"
+
+
+@dataclass
+class ContainerSettings:
+    """What a session's container is made from, resolved once and kept in session.extra."""
+
+    image: str  # tag or id; the default image when `default_image`
+    default_image: bool
+    network: str = "none"
+    privileged: bool = False
+    mounts: list[dict[str, Any]] = field(default_factory=list)  # extra binds from flags / user settings
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ContainerSettings:
+        return cls(**{k: data[k] for k in ("image", "default_image", "network", "privileged", "mounts", "sources")
+                      if k in data})
+
+
+@dataclass(frozen=True)
+class DockerfileRecipe:
+    """A user's Dockerfile built locally: its directory is the build context."""
+
+    dockerfile: Path
+
+    def build_context(self) -> bytes:
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            tar.add(self.dockerfile.parent, arcname=".", filter=_skip_git)
+            if self.dockerfile.name != "Dockerfile":
+                tar.add(self.dockerfile, arcname="Dockerfile")
+        return buf.getvalue()
+
+    def content_hash(self) -> str:
+        return hashlib.sha256(self.build_context()).hexdigest()
+
+
+def _skip_git(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+    return None if "/.git" in f"/{info.name}" else info
+
+
+def resolve_settings(
+    config: EffectiveConfig, agent: str | None, options: dict[str, Any], *, image_flag: str | None = None,
+) -> tuple[ContainerSettings, Path | None, list[dict[str, Any]]]:
+    """Image, network and mounts for a new container, and the repository settings that were ignored.
+
+    Returns (settings, dockerfile to build or None, ignored settings).
+    """
+    ignored: list[dict[str, Any]] = []
+    project, user = config.project, config.user
+    where = str(config.project_path)
+    for key in ("network", "privileged", "mounts"):
+        value = getattr(project, key)
+        if value not in (None, [], "none", False):
+            ignored.append({"key": key, "value": value, "file": where})
+
+    sources: dict[str, str] = {}
+    image, dockerfile = image_flag, None
+    sources["image"] = "flag"
+    if image is None:
+        levels: list[tuple[Settings, str, Path | None]] = []
+        for settings, name, base in ((project, "project", config.project_path),
+                                     (user, "user", config.user_path)):
+            agent_settings = settings.agents.get(agent) if agent else None
+            if agent_settings is not None:
+                levels.append((Settings(image=agent_settings.image, dockerfile=agent_settings.dockerfile),
+                               f"{name} agents.{agent}", base))
+        levels += [(project, "project", config.project_path), (user, "user", config.user_path)]
+        sources["image"] = "default"
+        for settings, name, settings_file in levels:
+            if settings.image or settings.dockerfile:
+                image = settings.image
+                if settings.dockerfile and not image:
+                    root = settings_file.parent.parent if name.startswith("project") and settings_file else (
+                        settings_file.parent if settings_file else Path.cwd())
+                    path = Path(settings.dockerfile).expanduser()
+                    dockerfile = path if path.is_absolute() else root / path
+                sources["image"] = name
+                break
+
+    network = options.get("network") or user.network or "none"
+    sources["network"] = "flag" if options.get("network") else ("user" if user.network else "default")
+    if network not in NETWORKS:
+        raise InvalidInput(f"network {network!r}: choose one of {', '.join(NETWORKS)}")
+    mounts = [_parse_mount(spec) for spec in user.mounts]
+    resolved = ContainerSettings(
+        image=image or "", default_image=image is None and dockerfile is None, network=str(network),
+        privileged=bool(user.privileged), mounts=mounts, sources=sources,
+    )
+    return resolved, dockerfile, ignored
+
+
+def _parse_mount(spec: str) -> dict[str, Any]:
+    parts = spec.split(":")
+    mode = "ro"
+    if parts[-1] in ("ro", "rw") and len(parts) > 1:
+        mode = parts.pop()
+    if len(parts) > 2 or not parts[0]:
+        raise InvalidInput(f"mount {spec!r} is not HOST[:CONTAINER][:ro|rw]")
+    source = str(Path(parts[0]).expanduser().resolve())
+    target = parts[1] if len(parts) == 2 else source
+    if not Path(target).is_absolute():
+        raise InvalidInput(f"mount {spec!r}: the container path must be absolute")
+    return {"source": source, "target": target, "read_only": mode == "ro"}
+
+
+# --- making an agent's program reachable inside ---------------------------------------------------
+
+
+def _under(path: Path, roots: list[Path]) -> bool:
+    return any(path == r or r in path.parents for r in roots)
+
+
+def install_root(real: Path) -> Path:
+    """The directory to mount so a program installed outside /usr runs: its whole node_modules tree
+    or virtualenv when it lives in one, else its own directory."""
+    parts = real.parts
+    if "node_modules" in parts:
+        return Path(*parts[: parts.index("node_modules") + 1])
+    for parent in real.parents:
+        if (parent / "pyvenv.cfg").exists():
+            return parent
+    return real.parent
+
+
+def agent_program(argv: list[str], worktree: Path, image_has_host_usr: bool) -> tuple[list[str], list[Path]]:
+    """argv for inside the container, and host directories to mount read-only (at the same path) so
+    its program is there. Programs in the host's /usr are there already (default image)."""
+    if not argv:
+        return argv, []
+    program = argv[0]
+    visible = [worktree] + ([Path("/usr")] if image_has_host_usr else [])
+    if "/" not in program:
+        if image_has_host_usr:
+            for directory in ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin"):
+                if os.access(os.path.join(directory, program), os.X_OK):
+                    return argv, []
+        found = shutil.which(program)
+        if found is None:
+            return argv, []  # maybe the image has it; the agent's own error will say otherwise
+        path = Path(found)
+    else:
+        path = Path(program)
+        if not path.is_absolute():
+            return argv, []  # relative to /workspace: it is in the worktree
+    path = Path(os.path.abspath(path))
+    real = path.resolve()
+    mounts: list[Path] = []
+    for p in (path, real):
+        if not _under(p, visible) and not any(_under(p, [m]) for m in mounts):
+            mounts.append(install_root(p) if p == real else p.parent)
+    return [str(path), *argv[1:]], mounts
+
+
+# --- the provider --------------------------------------------------------------------------------
+
+
+def _ping_engine() -> tuple[bool, str]:
+    """One ping on the shared client (what the session will use anyway); the full check, which says
+    how to start an engine, only when that fails."""
+    try:
+        from trails.infra import docker as d
+    except ModuleNotFoundError:
+        return False, "the docker Python package is not installed"
+    if os.environ.get("DOCKER_HOST") is None and not Path("/var/run/docker.sock").exists():
+        return d.engine_available()
+    try:
+        d.client().ping()
+    except Exception:
+        return d.engine_available()
+    return True, "Docker engine answering"
+
+
+def _progress_printer(say: Any, what: str) -> Any:
+    """Progress for an image build: a heading on the first line the build prints, then its lines."""
+    if not callable(say):
+        return None
+    started = False
+
+    def show(line: str) -> None:
+        nonlocal started
+        if not started:
+            say(f"building container image {what} (first use, or its recipe changed)...")
+            started = True
+        say(f"  {line}")
+
+    return show
+
+
+class Provider(WorktreeProvider):
+    mode = Mode.CONTAINER
+
+    def unavailable_reason(self, cwd: Path, repo_root: Path | None) -> str | None:
+        why = super().unavailable_reason(cwd, repo_root)
+        if why is not None:
+            return why
+        global _engine_check
+        if _engine_check is None or not _engine_check[0]:
+            _engine_check = _ping_engine()
+        ok, reason = _engine_check
+        return None if ok else reason
+
+    # --- create ----------------------------------------------------------------------------------
+
+    def prepare(self, request: CreateRequest) -> Placement:
+        # Settings and image first: a bad image fails before any worktree is made.
+        settings, ignored = self.configure(request.config, request.options, image=request.image)
+        placement = super().prepare(request)
+        placement.extra["container"] = settings.to_dict()
+        placement.extra["container_name"] = container_name(request.name)
+        if ignored:
+            placement.extra["ignored_settings"] = ignored
+        placement.notes += [_ignored_note(item) for item in ignored]
+        if settings.privileged:
+            placement.notes.append("privileged=true in your settings is not supported by container mode; ignored")
+        if settings.network != "none":
+            placement.notes.append(f"the container has network access ({settings.network}, "
+                                   f"from {settings.sources['network']})")
+        return placement
+
+    def configure(self, config: EffectiveConfig, options: dict[str, Any], *,
+                  image: str | None) -> tuple[ContainerSettings, list[dict[str, Any]]]:
+        """Resolve the container settings and make sure the image exists (built here when needed)."""
+        from trails.infra import docker as d
+        from trails.infra.default_image import DEFAULT_TAG, default_recipe
+
+        agent = options.get("agent")
+        settings, dockerfile, ignored = resolve_settings(config, str(agent) if agent else None, options,
+                                                         image_flag=image)
+        progress = options.get("progress")
+        try:
+            if settings.default_image:
+                settings.image = d.ensure_image(DEFAULT_TAG, default_recipe(), _progress_printer(progress, DEFAULT_TAG))
+            elif dockerfile is not None:
+                if not dockerfile.is_file():
+                    raise InvalidInput(f"dockerfile {dockerfile} does not exist ({settings.sources['image']})")
+                recipe = DockerfileRecipe(dockerfile)
+                tag = f"trails/custom-{hashlib.sha1(str(dockerfile).encode()).hexdigest()[:10]}:latest"
+                settings.image = d.ensure_image(tag, recipe, _progress_printer(progress, f"{tag} from {dockerfile}"))
+            else:
+                self._check_image(settings.image)
+        except d.DockerError as exc:
+            raise ContainerError(str(exc), hint=d.ENGINE_HINT) from None
+        return settings, ignored
+
+    @staticmethod
+    def _check_image(image: str) -> None:
+        import docker
+
+        from trails.infra import docker as d
+
+        try:
+            d.client().images.get(image)
+        except docker.errors.ImageNotFound:
+            raise ContainerError(
+                f"image {image!r} is not on this machine, and no registry is used",
+                hint="build it first (docker build -t NAME .), or set `dockerfile` in the settings",
+            ) from None
+
+    def discard(self, placement: Placement) -> None:
+        name = placement.extra.get("container_name")
+        if isinstance(name, str):
+            self._remove_named(name)
+        super().discard(placement)
+
+    # --- the agent's terminal --------------------------------------------------------------------
+
+    def launch(self, session: Session, argv: list[str], env: dict[str, str]) -> None:
+        from trails.infra import docker as d
+
+        settings = ContainerSettings.from_dict(session.extra["container"])
+        assert session.worktree_path is not None
+        worktree = Path(session.worktree_path)
+        inner_argv, program_dirs = agent_program(argv, worktree, settings.default_image)
+        cid = self._running_container(session)
+        try:
+            if cid is None:
+                cid = self._create(session, settings, worktree, program_dirs)
+            session.container_id = cid
+            names = [k for k in env if k in session.env or k in _PASS_NAMES or k.startswith(_PASS_PREFIXES)]
+            exec_argv = d.exec_argv(cid, inner_argv, user=host_user(), workdir=WORKSPACE, pass_env=sorted(names))
+        except d.DockerError as exc:
+            raise ContainerError(str(exc), hint=d.ENGINE_HINT) from None
+        self.host.tmux.new_session(
+            session.tmux_session, exec_argv, cwd=str(worktree), env=env, exit_file=self.host.exit_file(session)
+        )
+
+    def _running_container(self, session: Session) -> str | None:
+        """The session's container when it is up and has every mount it needs, else None."""
+        from trails.infra import docker as d
+
+        if session.container_id and d.status(session.container_id) == "running":
+            return session.container_id
+        return None
+
+    def _create(self, session: Session, settings: ContainerSettings, worktree: Path, program_dirs: list[Path]) -> str:
+        from trails.infra import docker as d
+        from trails.infra.default_image import DEFAULT_HOME, default_runtime_mounts
+
+        name = container_name(session.name)
+        self._remove_named(name)  # a leftover of a crash, or of a session that ended badly
+        mounts: list[d.Mount] = list(default_runtime_mounts()) if settings.default_image else []
+        mounts += [d.Mount(str(p), str(p), read_only=True) for p in program_dirs]
+        mounts.append(d.Mount(str(worktree), WORKSPACE, read_only=False))
+        mounts += self._git_mounts(worktree)
+        mounts += [d.Mount(m["source"], m["target"], read_only=bool(m["read_only"])) for m in settings.mounts]
+        limits = Limits.from_dict(session.limits)
+        cid = d.create_container(
+            name, settings.image, workdir=WORKSPACE, mounts=mounts, user=host_user(),
+            env={"TRAILS_SESSION": session.name}, network=settings.network,  # type: ignore[arg-type]
+            cpus=limits.cpus, memory=limits.memory, pids_limit=limits.pids_limit,
+            labels={LABEL_SESSION: session.name, LABEL_HOME: home_tag()}, home=DEFAULT_HOME,
+        )
+        try:
+            d.start(cid)
+        except Exception as exc:
+            d.remove(cid, force=True)
+            raise ContainerError(f"starting container {name}: {exc}", hint=d.ENGINE_HINT) from None
+        return cid
+
+    @staticmethod
+    def _git_mounts(worktree: Path) -> list[Any]:
+        """The repository's git database, at its host path so the worktree's .git file resolves.
+        Writable for commits; hooks and config read-only, as git on the host would run what they name."""
+        from trails.infra import docker as d
+
+        common = Git(worktree).common_dir()
+        mounts = [d.Mount(str(common), str(common), read_only=False)]
+        for guarded in ("hooks", "config"):
+            if (common / guarded).exists():
+                mounts.append(d.Mount(str(common / guarded), str(common / guarded), read_only=True))
+        return mounts
+
+    def stop(self, session: Session) -> None:
+        from trails.infra import docker as d
+
+        super().stop(session)
+        for cid in self._session_containers(session):
+            with contextlib.suppress(Exception):  # already stopped or gone: what stop wants
+                d.stop(cid, timeout=3)
+
+    # --- pause / resume (the container's processes stop with it) ---------------------------------
+
+    def pause(self, session: Session) -> None:
+        from trails.infra import docker as d
+
+        if session.container_id:
+            d.stop(session.container_id, timeout=3)
+
+    def resume(self, session: Session) -> None:
+        from trails.infra import docker as d
+
+        if session.container_id and d.status(session.container_id) not in (None, "running"):
+            d.start(session.container_id)
+
+    # --- ending ----------------------------------------------------------------------------------
+
+    def release(self, session: Session, *, force: bool, delete_branch: bool, stamp: str) -> Released:
+        out = super().release(session, force=force, delete_branch=delete_branch, stamp=stamp)
+        removed = self.remove_containers(session)
+        if removed:
+            out.notes.append(f"container {', '.join(c[:12] for c in removed)} removed")
+        return out
+
+    def remove_containers(self, session: Session) -> list[str]:
+        from trails.infra import docker as d
+
+        found = self._session_containers(session)
+        for cid in found:
+            d.remove(cid, force=True)
+        return found
+
+    def reconciled(self, session: Session) -> str | None:
+        """The agent is gone (crash, killed tmux): stop its container so nothing runs unseen."""
+        from trails.infra import docker as d
+
+        stopped = []
+        for cid in self._session_containers(session):
+            if d.status(cid) == "running":
+                d.stop(cid, timeout=3)
+                stopped.append(cid[:12])
+        return f"container {', '.join(stopped)} stopped" if stopped else None
+
+    def _session_containers(self, session: Session) -> list[str]:
+        """The session's containers: by id from the row and by label (a crash may have lost the id)."""
+        from trails.infra import docker as d
+
+        ids: list[str] = []
+        if session.container_id and d.status(session.container_id) is not None:
+            ids.append(session.container_id)
+        for info in d.find_by_label(LABEL_SESSION, session.name):
+            if info.labels.get(LABEL_HOME) == home_tag() and info.id not in ids:
+                ids.append(info.id)
+        return ids
+
+    @staticmethod
+    def _remove_named(name: str) -> None:
+        import docker
+
+        from trails.infra import docker as d
+
+        with contextlib.suppress(docker.errors.NotFound):
+            d.client().containers.get(name).remove(force=True)
+
+
+def _ignored_note(item: dict[str, Any]) -> str:
+    return (f"ignored {item['key']}={item['value']!r} from {item['file']}: settings that weaken isolation are "
+            "honoured only from flags or your own $TRAILS_HOME/settings.json")

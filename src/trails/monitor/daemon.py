@@ -1,0 +1,139 @@
+"""Starting, finding and stopping the supervisor: one per TRAILS_HOME, held by a lock file.
+
+`ensure_running` starts it on demand as a detached process (its own session, no terminal), so it
+outlives the command or terminal that started it. `python -m trails.monitor.daemon [--foreground]`
+is the process itself; it exits at once when another supervisor holds the lock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from trails.monitor import events as ev
+
+LOCK_NAME = "supervisor.lock"
+LOG_NAME = "supervisor.log"
+
+
+def lock_path(home: Path) -> Path:
+    return home / LOCK_NAME
+
+
+def is_running(home: Path) -> bool:
+    """True when a supervisor holds this home's lock (no socket round trip)."""
+    path = lock_path(home)
+    if not path.exists():
+        return False
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
+
+
+def ping(home: Path, timeout: float = 2.0) -> dict[str, Any] | None:
+    try:
+        return ev.request(ev.socket_path(home), {"cmd": "ping"}, timeout=timeout)
+    except (OSError, ValueError):
+        return None
+
+
+def ensure_running(home: Path, timeout: float = 10.0) -> int:
+    """The supervisor's pid, starting it first when none runs for this home."""
+    reply = ping(home)
+    if reply:
+        return int(reply["pid"])
+    log = open(home / LOG_NAME, "ab")  # noqa: SIM115 - handed to the child
+    env = dict(os.environ, TRAILS_HOME=str(home))
+    subprocess.Popen(
+        [sys.executable, "-m", "trails.monitor.daemon"], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+        env=env, start_new_session=True, close_fds=True, cwd="/",
+    )
+    log.close()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        reply = ping(home, timeout=1.0)
+        if reply:
+            return int(reply["pid"])
+        time.sleep(0.05)
+    raise RuntimeError(f"the supervisor did not start within {timeout}s; see {home / LOG_NAME}")
+
+
+def stop(home: Path, timeout: float = 10.0) -> bool:
+    """Ask the supervisor to exit and wait until its lock is free. False when none was running."""
+    reply = None
+    with contextlib.suppress(OSError, ValueError):
+        reply = ev.request(ev.socket_path(home), {"cmd": "stop"}, timeout=2.0)
+    if not reply and not is_running(home):
+        return False
+    deadline = time.monotonic() + timeout
+    while is_running(home) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return True
+
+
+def nudge(home: Path) -> None:
+    """Tell a running supervisor to look at the state database now (best effort)."""
+    with contextlib.suppress(OSError, ValueError):
+        ev.request(ev.socket_path(home), {"cmd": "rescan"}, timeout=1.0)
+
+
+def _hold_lock(home: Path) -> IO[str] | None:
+    handle = open(lock_path(home), "a+")  # noqa: SIM115 - held for the process's life
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+def serve(home: Path) -> int:
+    import signal
+
+    from trails.monitor.supervisor import Supervisor
+
+    lock = _hold_lock(home)
+    if lock is None:
+        return 0  # another supervisor already watches this home
+    supervisor = Supervisor(home)
+
+    def _stop(signum: int, frame: object) -> None:
+        supervisor.running = False
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        supervisor.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        lock.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from trails.core import paths
+
+    parser = argparse.ArgumentParser(prog="trails-supervisor")
+    parser.add_argument("--foreground", action="store_true", help="accepted for symmetry; this process never forks")
+    parser.parse_args(argv)
+    return serve(paths.trails_home())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,195 @@
+"""Status detection from a rendered screen, driven by per-agent patterns kept as data.
+
+Patterns live in `trails/agents/patterns/<agent>.json` (busy markers, ready markers, prompt kinds with
+the answer to give, and where a dialog starts and ends); settings can add patterns per agent under
+`detection`. Every regex is matched case-insensitively against each rendered line, so small wording
+or layout changes between agent versions still match.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+OPTION_CURSORS = "❯›>▶→●"
+_OPTION_RE = re.compile(rf"^\s*(?P<cursor>[{OPTION_CURSORS}])?\s*(?:(?P<num>\d{{1,2}})[.)]\s+)?(?P<label>\S.*?)\s*$")
+
+
+@dataclass(frozen=True)
+class Response:
+    """How to answer a prompt: pick the option whose label matches `option`, or type `keys`."""
+
+    option: str | None = None
+    keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PromptRule:
+    kind: str
+    match: tuple[re.Pattern[str], ...]
+    response: Response
+
+
+@dataclass(frozen=True)
+class Patterns:
+    agent: str
+    busy: tuple[re.Pattern[str], ...] = ()
+    ready: tuple[re.Pattern[str], ...] = ()
+    prompts: tuple[PromptRule, ...] = ()
+    dialog_start: re.Pattern[str] | None = None
+    dialog_end: re.Pattern[str] | None = None
+
+
+@dataclass
+class Detection:
+    """What a screen shows. `state` is busy | ready | prompt | None (nothing recognised)."""
+
+    state: str | None
+    kind: str | None = None  # prompt kind: trust, write, edit, command, ...
+    target: str | None = None  # file or command the prompt is about, when the pattern captures it
+    text: str = ""  # the prompt's own text (the dialog), for guards and the audit log
+    response: Response | None = None
+    lines: list[str] = field(default_factory=list)
+
+
+def _compile(items: Any) -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(p, re.IGNORECASE) for p in (items or []) if p)
+
+
+def _build(agent: str, data: dict[str, Any]) -> Patterns:
+    prompts = tuple(
+        PromptRule(
+            kind=p["kind"], match=_compile(p.get("match")),
+            response=Response(p.get("response", {}).get("option"), tuple(p.get("response", {}).get("keys", ()))),
+        )
+        for p in data.get("prompts", [])
+    )
+    start, end = data.get("dialog_start") or "", data.get("dialog_end") or ""
+    return Patterns(
+        agent=agent, busy=_compile(data.get("busy")), ready=_compile(data.get("ready")), prompts=prompts,
+        dialog_start=re.compile(start, re.IGNORECASE) if start else None,
+        dialog_end=re.compile(end, re.IGNORECASE) if end else None,
+    )
+
+
+@lru_cache(maxsize=16)
+def _builtin_data(agent: str) -> dict[str, Any]:
+    base = resources.files("trails.agents") / "patterns"
+    path = base / f"{agent}.json"
+    if not path.is_file():
+        path = base / "generic.json"
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def load_patterns(agent: str, extra: dict[str, Any] | None = None) -> Patterns:
+    """Built-in patterns of `agent` (a profile name; unknown → generic) plus settings' additions."""
+    data = dict(_builtin_data(agent))
+    if extra:
+        for key in ("busy", "ready"):
+            data[key] = [*extra.get(key, []), *data.get(key, [])]
+        added = [{"kind": k, "match": v, "response": {"option": "^Yes"}} for k, v in extra.get("prompts", {}).items()]
+        data["prompts"] = [*added, *data.get("prompts", [])]
+    return _build(agent, data)
+
+
+def _search(patterns: tuple[re.Pattern[str], ...], lines: list[str]) -> re.Match[str] | None:
+    for line in lines:
+        for pattern in patterns:
+            found = pattern.search(line)
+            if found:
+                return found
+    return None
+
+
+def dialog_text(patterns: Patterns, lines: list[str], anchor: int) -> str:
+    """The prompt's dialog around line `anchor`: from the last dialog start above to the end marker below."""
+    start, end = max(0, anchor - 3), min(len(lines), anchor + 1)
+    if patterns.dialog_start is not None:
+        for i in range(anchor, -1, -1):
+            if patterns.dialog_start.search(lines[i]):
+                start = i + 1 if set(lines[i].strip()) <= set("─━") else i
+                break
+    if patterns.dialog_end is not None:
+        for i in range(anchor, len(lines)):
+            if patterns.dialog_end.search(lines[i]):
+                end = i + 1
+                break
+    return "\n".join(ln.rstrip() for ln in lines[start:end] if ln.strip())
+
+
+def detect(patterns: Patterns, lines: list[str]) -> Detection:
+    """Classify a screen: a prompt beats busy, busy beats ready; None when nothing matches."""
+    for rule in patterns.prompts:
+        for index, line in enumerate(lines):
+            found = next((m for p in rule.match if (m := p.search(line))), None)
+            if found is None:
+                continue
+            if patterns.dialog_end is not None and not _search((patterns.dialog_end,), lines[index:]):
+                continue  # prompt-like words in the conversation, not a live dialog
+            target = found.groupdict().get("target")
+            return Detection(
+                "prompt", rule.kind, target.strip() if target else None,
+                dialog_text(patterns, lines, index), rule.response, lines,
+            )
+    if _search(patterns.busy, lines):
+        return Detection("busy", lines=lines)
+    if _search(patterns.ready, lines):
+        return Detection("ready", lines=lines)
+    return Detection(None, lines=lines)
+
+
+@dataclass(frozen=True)
+class Option:
+    row: int
+    number: int | None
+    label: str
+    selected: bool
+
+
+def options(text: str) -> list[Option]:
+    """The choices of a selection dialog, in screen order, with which one the cursor is on."""
+    found: list[Option] = []
+    for row, line in enumerate(text.splitlines()):
+        m = _OPTION_RE.match(line)
+        if not m:
+            continue
+        has_cursor = m.group("cursor") is not None
+        if m.group("num") is None and not has_cursor and not (found and found[-1].row == row - 1):
+            continue
+        # Unnumbered options count only next to the cursor's line (e.g. "❯ No, exit" / "  Yes, I trust").
+        found.append(Option(row, int(m.group("num")) if m.group("num") else None, m.group("label"), has_cursor))
+    numbered = [o for o in found if o.number is not None]
+    if len(numbered) >= 2:
+        return numbered
+    cursor = next((i for i, o in enumerate(found) if o.selected), None)
+    if cursor is None:
+        return []
+    # Keep the contiguous block of rows around the cursor.
+    block = [found[cursor]]
+    for o in reversed(found[:cursor]):
+        if o.row == block[0].row - 1:
+            block.insert(0, o)
+    for o in found[cursor + 1:]:
+        if o.row == block[-1].row + 1:
+            block.append(o)
+    return block
+
+
+def keys_for_option(text: str, wanted: str) -> list[str] | None:
+    """The next keys toward choosing the option matching `wanted`: arrows until the cursor is on it, then
+    Enter. Agents may ignore keys while they draw, so callers send one step and look again."""
+    opts = options(text)
+    pattern = re.compile(wanted, re.IGNORECASE)
+    target = next((i for i, o in enumerate(opts) if pattern.search(o.label)), None)
+    cursor = next((i for i, o in enumerate(opts) if o.selected), None)
+    if target is None or cursor is None:
+        return None
+    moves = target - cursor
+    if moves:
+        return ["Down"] * moves if moves > 0 else ["Up"] * -moves
+    return ["Enter"]

@@ -1,0 +1,50 @@
+"""Safety guards for auto-yes: a prompt whose command or file matches one is never approved."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+# name → regex, matched case-insensitively against the prompt's text.
+DEFAULT_GUARDS: dict[str, str] = {
+    "rm -rf": (r"\brm\s+(-[a-z]*r[a-z]*f[a-z]*|-[a-z]*f[a-z]*r[a-z]*|(-[a-z]+\s+)*-[rf]\s+(-[a-z]+\s+)*-[rf]"
+               r"|--recursive\s+--force|--force\s+--recursive)\b"),
+    "git push --force": r"\bgit\s+push\b[^\n]*(\s--force\b|\s-f\b|\s--force-with-lease\b|\s\+\S)",
+    "git reset --hard": r"\bgit\s+reset\b[^\n]*--hard\b",
+    "sudo": r"(^|[\s;&|(`$])sudo\b",
+    "download piped to a shell": r"\b(curl|wget)\b[^\n|]*\|\s*(sudo\s+)?(ba|z|da|k|fi)?sh\b",
+    "DROP TABLE": r"\bdrop\s+(table|database)\b",
+}
+
+_WRITE_TARGETS = re.compile(r"(?:>>?|\btee\s+(?:-a\s+)?)\s*(['\"]?)(?P<path>[^\s'\";|&]+)\1")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    guard: str
+    reason: str
+
+
+def check(text: str, *, kind: str | None, target: str | None, workdir: str,
+          guards: dict[str, str] | None = None) -> Refusal | None:
+    """Why this prompt must not be auto-approved, or None when no guard matches."""
+    for name, pattern in (DEFAULT_GUARDS if guards is None else guards).items():
+        if re.search(pattern, text, re.IGNORECASE | re.MULTILINE):
+            return Refusal(name, f"matches the guard {name!r}")
+    paths: list[str] = []
+    if kind in {"write", "edit"} and target:
+        paths.append(target)
+    paths += [m.group("path") for m in _WRITE_TARGETS.finditer(text)]
+    for path in paths:
+        if path.startswith("/dev/null") or path.startswith("&"):
+            continue
+        if not inside(path, workdir):
+            return Refusal("write outside the session", f"writes {path}, outside {workdir}")
+    return None
+
+
+def inside(path: str, workdir: str) -> bool:
+    base = os.path.realpath(workdir)
+    full = os.path.realpath(os.path.join(base, os.path.expanduser(path)))
+    return full == base or full.startswith(base + os.sep)

@@ -1,0 +1,516 @@
+"""The supervisor: one process per TRAILS_HOME watching every live session, cheaply.
+
+How it stays cheap: tmux appends each pane's output to a log file (see outputlog), and one inotify
+descriptor on the log directory wakes the supervisor only when some pane wrote something. New bytes go
+into that session's terminal emulator; the screen is classified only then (and on a per-session quiet
+timer for the "unchanged for a while = ready" rule). Process state (an agent that exited) comes from
+one `tmux list-panes` for all sessions every couple of seconds. No process is spawned per session per
+tick; with nothing written, the loop sleeps in select().
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import selectors
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trails.core.models import LIVE_STATUSES, Session, Status
+from trails.monitor import detect as detect_mod
+from trails.monitor import events as ev
+from trails.monitor import guards as guards_mod
+from trails.monitor import outputlog
+from trails.monitor.policy import Policy, load_for
+from trails.monitor.screen import Screen
+
+RESCAN_SECONDS = 1.0  # new/removed sessions, auto-yes switches (one SQLite read, no process)
+PANES_SECONDS = 2.0  # exited agents, pane sizes, logs to start or rotate (one tmux call)
+KEY_RETRY_SECONDS = 0.6
+PARTIAL_SCREEN_SECONDS = 1.5  # a dialog without the expected option this long is not half-drawn  # a sent answer that changed nothing is tried again after this
+REPLAY_LIMIT = 1024 * 1024  # logs up to this size are replayed into the emulator on pick-up
+_WATCHED = {Status.CREATING, Status.LOADING, Status.RUNNING, Status.READY, Status.WAITING}
+
+
+@dataclass
+class Watch:
+    """What the supervisor knows about one live session."""
+
+    session: Session
+    policy: Policy
+    screen: Screen
+    status: Status
+    log: Any = None  # open binary handle on the log, positioned after what was fed
+    inode: int | None = None
+    last_output: float = field(default_factory=time.monotonic)
+    evaluated_version: int = -1
+    last_state: str | None = None
+    prompt_sig: str | None = None
+    prompt_since: float = 0.0
+    keys_sent_at: float = 0.0
+    keys_version: int = -1
+    answered_sig: str | None = None
+    refused_sig: str | None = None
+    needs_user: bool = False
+    recheck_at: float | None = None
+
+
+class Supervisor:
+    def __init__(self, home: Path) -> None:
+        from trails.core.engine import Engine
+
+        self.home = home
+        self.engine = Engine(home)
+        self.store = self.engine.store
+        self.tmux = self.engine.tmux
+        self.watches: dict[str, Watch] = {}  # by tmux session name (= log file stem)
+        self.subscribers: list[Callable[[ev.Event], None]] = []
+        self.clients: dict[socket.socket, bytearray | None] = {}
+        self.sel = selectors.DefaultSelector()
+        self.running = False
+        self.idle_exit = float(os.environ.get("TRAILS_SUPERVISOR_IDLE_EXIT", "0") or 0)
+        self._next_rescan = 0.0
+        self._next_panes = 0.0
+        self._idle_since = time.monotonic()
+        self._inotify: Any = None
+        self._pending_in: dict[socket.socket, bytes] = {}
+
+    # --- events -------------------------------------------------------------------------------
+
+    def emit(self, kind: str, session: str | None, **data: Any) -> ev.Event:
+        event = ev.persist(self.store, ev.Event(kind, session, data))
+        line = event.to_line()
+        for client, out in list(self.clients.items()):
+            if out is not None:
+                out.extend(line)
+                self._flush(client)
+        for callback in list(self.subscribers):
+            callback(event)
+        return event
+
+    # --- socket -------------------------------------------------------------------------------
+
+    def _listen(self) -> socket.socket:
+        path = ev.socket_path(self.home)
+        if path.exists() or path.is_symlink():
+            path.unlink()
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        server.bind(str(path))
+        os.chmod(path, 0o600)
+        server.listen(64)
+        server.setblocking(False)
+        self.sel.register(server, selectors.EVENT_READ, "accept")
+        return server
+
+    def _accept(self, server: socket.socket) -> None:
+        client, _ = server.accept()
+        client.setblocking(False)
+        self.clients[client] = None  # None: not subscribed yet
+        self._pending_in[client] = b""
+        self.sel.register(client, selectors.EVENT_READ, "client")
+
+    def _client_readable(self, client: socket.socket) -> None:
+        try:
+            data = client.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._drop(client)
+            return
+        buf = self._pending_in.get(client, b"") + data
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            self._handle_request(client, line)
+            if client not in self.clients:
+                return
+        self._pending_in[client] = buf
+
+    def _handle_request(self, client: socket.socket, line: bytes) -> None:
+        try:
+            msg = json.loads(line or b"{}")
+        except ValueError:
+            msg = {}
+        if msg.get("subscribe"):
+            out = bytearray()
+            if msg.get("since") is not None:
+                for event in ev.stored(self.store, since=int(msg["since"])):
+                    out.extend(event.to_line())
+            self.clients[client] = out
+            self._flush(client)
+            return
+        cmd = msg.get("cmd")
+        reply: dict[str, Any] = {"ok": True, "pid": os.getpid()}
+        if cmd == "rescan":
+            self._next_rescan = 0.0
+            self._next_panes = 0.0
+        elif cmd == "stop":
+            self.running = False
+        elif cmd != "ping":
+            reply = {"ok": False, "error": f"unknown request {msg!r}"}
+        self.clients[client] = bytearray(json.dumps(reply).encode() + b"\n")
+        self._flush(client)
+
+    def _flush(self, client: socket.socket) -> None:
+        out = self.clients.get(client)
+        if not out:
+            return
+        try:
+            sent = client.send(out)
+            del out[:sent]
+        except (BlockingIOError, InterruptedError):
+            pass
+        except OSError:
+            self._drop(client)
+            return
+        if len(out) > 8 * 1024 * 1024:  # a subscriber that stopped reading
+            self._drop(client)
+            return
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if out else 0)
+        with contextlib.suppress(KeyError, ValueError):
+            self.sel.modify(client, events, "client")
+
+    def _drop(self, client: socket.socket) -> None:
+        self.clients.pop(client, None)
+        self._pending_in.pop(client, None)
+        with contextlib.suppress(KeyError, ValueError):
+            self.sel.unregister(client)
+        client.close()
+
+    # --- sessions -----------------------------------------------------------------------------
+
+    def _rescan(self) -> None:
+        """Start watching new live sessions, stop watching ended ones, note changes made elsewhere."""
+        current = {s.tmux_session: s for s in self.store.list_sessions() if s.status in _WATCHED}
+        for tname, watch in list(self.watches.items()):
+            fresh = current.get(tname)
+            if fresh is None or fresh.id != watch.session.id:
+                self._unwatch(tname)
+                continue
+            if fresh.status is not watch.status:  # changed by the engine (exit, kill, resume, …)
+                self.emit("status", fresh.name, status=fresh.status.value, previous=watch.status.value,
+                          reason=fresh.status_reason, needs_user=False)
+                watch.status = fresh.status
+            if fresh.auto_yes != watch.session.auto_yes:
+                watch.recheck_at = time.monotonic()  # a waiting prompt may now be answered
+                watch.refused_sig = None
+            watch.session = fresh
+        for tname, session in current.items():
+            if tname not in self.watches:
+                self._watch(session)
+
+    def _watch(self, session: Session) -> None:
+        profile = str(session.extra.get("agent_profile") or "command")
+        from trails.agents.registry import BUILTIN, profile_for_argv
+
+        if profile not in BUILTIN:
+            profile = profile_for_argv(session.command).name
+        policy = load_for(profile, session.workdir)
+        watch = Watch(session, policy, Screen(), session.status)
+        self.watches[session.tmux_session] = watch
+        self._open_log(watch, replay=True)
+        if session.status is Status.CREATING or (session.status is Status.RUNNING and watch.screen.version == 0):
+            self._set_status(watch, Status.LOADING, "the agent is starting")
+        else:
+            self.emit("status", session.name, status=watch.status.value, previous=None,
+                      reason=session.status_reason or "watched", needs_user=False)
+        self._evaluate(watch, time.monotonic())
+
+    def _unwatch(self, tname: str) -> None:
+        watch = self.watches.pop(tname)
+        if watch.log is not None:
+            watch.log.close()
+        fresh = None
+        try:
+            fresh = self.store.get_session(watch.session.name)
+        except Exception:
+            rows = self.store.list_sessions(include_ended=True)
+            fresh = next((s for s in rows if s.id == watch.session.id), None)
+        if fresh is not None and fresh.status is not watch.status:
+            self.emit("status", fresh.name, status=fresh.status.value, previous=watch.status.value,
+                      reason=fresh.status_reason, needs_user=False)
+
+    def _open_log(self, watch: Watch, *, replay: bool) -> None:
+        path = outputlog.log_path(self.home, watch.session.tmux_session)
+        if not path.exists():
+            return
+        handle = path.open("rb")
+        watch.inode = os.fstat(handle.fileno()).st_ino
+        size = os.fstat(handle.fileno()).st_size
+        if replay and size > REPLAY_LIMIT:
+            # A long history: start from what tmux shows now instead of replaying megabytes.
+            handle.seek(0, os.SEEK_END)
+            try:
+                shown = self.tmux.capture(watch.session.tmux_session, ansi=True)
+            except Exception:
+                shown = ""
+            watch.screen.feed(shown.replace("\n", "\r\n").encode())
+        elif replay:
+            watch.screen.feed(handle.read())
+        watch.log = handle
+
+    def _read_log(self, watch: Watch, now: float) -> None:
+        if watch.log is None:
+            self._open_log(watch, replay=True)
+            if watch.log is None:
+                return
+            watch.last_output = now
+            return
+        data = watch.log.read()
+        if data:
+            watch.screen.feed(data)
+            watch.last_output = now
+        try:
+            st = os.stat(outputlog.log_path(self.home, watch.session.tmux_session))
+            rotated = st.st_ino != watch.inode
+        except FileNotFoundError:
+            rotated = False
+        if rotated:
+            watch.log.close()
+            watch.log = None
+            self._open_log(watch, replay=True)
+
+    # --- classification and answers ---------------------------------------------------------------
+
+    def _evaluate(self, watch: Watch, now: float) -> None:
+        if watch.screen.version == watch.evaluated_version and (watch.recheck_at is None or now < watch.recheck_at):
+            return
+        watch.evaluated_version = watch.screen.version
+        watch.recheck_at = None
+        det = detect_mod.detect(watch.policy.patterns, watch.screen.lines())
+        watch.last_state = det.state
+        if det.state != "prompt":
+            watch.prompt_sig = watch.answered_sig = watch.refused_sig = None
+            if watch.needs_user:
+                watch.needs_user = False
+                self._set_needs_user(watch, None)
+        if det.state == "prompt":
+            self._on_prompt(watch, det, now)
+        elif det.state == "busy":
+            self._set_status(watch, Status.RUNNING, "working")
+        elif det.state == "ready":
+            self._set_status(watch, Status.READY, "at its prompt")
+        elif watch.status is not Status.LOADING and now - watch.last_output < watch.policy.quiet_seconds:
+            self._set_status(watch, Status.RUNNING, "writing output")
+
+    def _quiet_applies(self, watch: Watch) -> bool:
+        # Agents with known screens leave loading by showing one; the quiet rule is for the rest.
+        if watch.last_state is not None or watch.screen.version == 0:
+            return False
+        return watch.status is Status.RUNNING or (watch.status is Status.LOADING and not watch.policy.patterns.ready)
+
+    def _quiet_check(self, watch: Watch, now: float) -> None:
+        if self._quiet_applies(watch) and now - watch.last_output >= watch.policy.quiet_seconds:
+            self._set_status(watch, Status.READY, f"screen unchanged for {watch.policy.quiet_seconds:g}s")
+
+    def _on_prompt(self, watch: Watch, det: detect_mod.Detection, now: float) -> None:
+        sig = hashlib.sha1(f"{det.kind}\0{det.text}".encode()).hexdigest()
+        if sig != watch.prompt_sig:
+            watch.prompt_sig, watch.prompt_since = sig, now
+        first_line = next((ln.strip() for ln in det.text.splitlines() if "?" in ln), det.kind or "prompt")
+        is_trust = det.kind == "trust"
+        wants_answer = watch.policy.answer_trust if is_trust else watch.session.auto_yes
+        if not is_trust or not wants_answer:
+            self._set_status(watch, Status.WAITING, first_line)
+        if not wants_answer:
+            return
+        refusal = None
+        if not is_trust:
+            refusal = guards_mod.check(det.text, kind=det.kind, target=det.target, workdir=watch.session.workdir,
+                                       guards=watch.policy.guards)
+        response = watch.policy.response(det.kind, det.response)
+        keys: list[str] | None = None
+        if refusal is None and response is not None:
+            keys = list(response.keys) if response.keys else (
+                detect_mod.keys_for_option(det.text, response.option) if response.option else None)
+            if keys is None:
+                if now - watch.prompt_since < PARTIAL_SCREEN_SECONDS:
+                    watch.recheck_at = now + 0.2  # the dialog may still be drawing
+                    return
+                refusal = guards_mod.Refusal("no answer", f"no option matching {response.option!r} on screen")
+        elif refusal is None:
+            refusal = guards_mod.Refusal("no answer", f"no auto-yes response configured for {det.kind!r} prompts")
+        if refusal is not None:
+            if watch.refused_sig != sig:
+                watch.refused_sig = sig
+                self.store.audit("auto_yes_refused", watch.session.name, prompt_kind=det.kind, prompt=det.text,
+                                 guard=refusal.guard, reason=refusal.reason)
+                self.emit("refused", watch.session.name, prompt_kind=det.kind, prompt=det.text,
+                          guard=refusal.guard, reason=refusal.reason)
+                watch.needs_user = True
+                self._set_status(watch, Status.WAITING, f"needs you: {first_line} ({refusal.reason})", force=True)
+                self._set_needs_user(watch, refusal.reason)
+            return
+        assert keys is not None
+        if watch.keys_version == watch.screen.version and now - watch.keys_sent_at < KEY_RETRY_SECONDS:
+            watch.recheck_at = watch.keys_sent_at + KEY_RETRY_SECONDS
+            return
+        self.tmux.send_keys(watch.session.tmux_session, *keys)
+        watch.keys_sent_at, watch.keys_version = now, watch.screen.version
+        watch.recheck_at = now + KEY_RETRY_SECONDS
+        if keys[-1] == "Enter" and watch.answered_sig != sig:
+            watch.answered_sig = sig
+            action = "trust_answered" if is_trust else "auto_yes_answered"
+            self.store.audit(action, watch.session.name, prompt_kind=det.kind, prompt=det.text,
+                             response=response.option if response else None, keys=keys)
+            self.emit("trust" if is_trust else "auto_yes", watch.session.name, prompt_kind=det.kind,
+                      prompt=det.text, keys=keys)
+
+    def _set_status(self, watch: Watch, status: Status, reason: str, *, force: bool = False) -> None:
+        if status is watch.status and not force:
+            return
+        live = tuple(s.value for s in LIVE_STATUSES)
+        with self.store.write() as tx:
+            cur = tx.execute(
+                f"UPDATE sessions SET status = ?, status_reason = ?, updated_at = ? WHERE id = ?"
+                f" AND status IN ({', '.join('?' * len(live))})",
+                (status.value, reason, time.time(), watch.session.id, *live),
+            )
+        if cur.rowcount == 0:  # ended or paused meanwhile: the next rescan drops it
+            self._next_rescan = 0.0
+            return
+        previous = watch.status
+        watch.status = status
+        if previous is not status or force:
+            self.emit("status", watch.session.name, status=status.value, previous=previous.value, reason=reason,
+                      needs_user=watch.needs_user)
+
+    def _set_needs_user(self, watch: Watch, reason: str | None) -> None:
+        with self.store.write() as tx:
+            row = tx.execute("SELECT extra FROM sessions WHERE id = ?", (watch.session.id,)).fetchone()
+            if row is None:
+                return
+            extra = json.loads(row["extra"])
+            if reason:
+                extra["needs_user"] = reason
+            else:
+                extra.pop("needs_user", None)
+            tx.execute("UPDATE sessions SET extra = ? WHERE id = ?", (json.dumps(extra), watch.session.id))
+
+    # --- panes ----------------------------------------------------------------------------------
+
+    def _check_panes(self) -> None:
+        if not self.watches:
+            return
+        fmt = "#{session_name}\t#{pane_width}\t#{pane_height}\t#{pane_pipe}\t#{pane_dead}"
+        res = self.tmux._run("list-panes", "-a", "-F", fmt, check=False)
+        seen: dict[str, list[str]] = {}
+        for line in res.stdout.splitlines():
+            parts = line.split("\t")
+            if len(parts) == 5 and parts[0] not in seen:
+                seen[parts[0]] = parts
+        any_dead = False
+        for tname, watch in self.watches.items():
+            info = seen.get(tname)
+            if info is None or info[4] == "1":
+                any_dead = True
+                continue
+            if info[1].isdigit() and info[2].isdigit():
+                watch.screen.resize(int(info[1]), int(info[2]))
+            path = outputlog.log_path(self.home, tname)
+            if info[3] != "1":
+                self.tmux._run("pipe-pane", "-o", "-t", f"={tname}:", outputlog.pipe_command(self.home, tname),
+                               check=False)
+            elif path.exists() and path.stat().st_size > outputlog.MAX_BYTES:
+                outputlog.rotate(self.home, tname)
+                self.tmux._run("pipe-pane", "-t", f"={tname}:", outputlog.pipe_command(self.home, tname),
+                               check=False)
+        if any_dead:
+            self.engine.list_sessions()  # reconciles exited agents into completed/error
+            self._next_rescan = 0.0
+
+    def _install_hook(self) -> None:
+        command = outputlog.hook_command(self.home)
+        if command and self.tmux.socket.exists():
+            self.tmux._run("set-hook", "-g", "session-created", command, check=False)
+
+    # --- loop -----------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        from trails.monitor.inotify import Inotify
+
+        server = self._listen()
+        log_dir = outputlog.output_dir(self.home)
+        try:
+            self._inotify = Inotify()
+            self._inotify.watch(str(log_dir))
+            self.sel.register(self._inotify.fd, selectors.EVENT_READ, "inotify")
+        except OSError:
+            self._inotify = None  # no inotify: poll the logs on the rescan timer instead
+        self._install_hook()
+        self.running = True
+        self.emit("supervisor", None, state="started", pid=os.getpid())
+        try:
+            while self.running:
+                self._tick(self._timeout())
+        finally:
+            self.emit("supervisor", None, state="stopping", pid=os.getpid())
+            for client in list(self.clients):
+                self._drop(client)
+            self.sel.unregister(server)
+            server.close()
+            path = ev.socket_path(self.home)
+            if path.exists():
+                path.unlink()
+
+    def _timeout(self) -> float:
+        now = time.monotonic()
+        deadline = min(self._next_rescan, self._next_panes)
+        for watch in self.watches.values():
+            if watch.recheck_at is not None:
+                deadline = min(deadline, watch.recheck_at)
+            if self._quiet_applies(watch):
+                deadline = min(deadline, watch.last_output + watch.policy.quiet_seconds)
+        if self._inotify is None and self.watches:
+            deadline = min(deadline, now + 0.1)
+        return max(0.0, deadline - now)
+
+    def _tick(self, timeout: float) -> None:
+        changed: set[str] = set()
+        for key, mask in self.sel.select(timeout):
+            tag = key.data
+            if tag == "inotify":
+                changed |= self._inotify.read()
+            elif tag == "accept":
+                self._accept(key.fileobj)  # type: ignore[arg-type]
+            elif tag == "client":
+                sock: socket.socket = key.fileobj  # type: ignore[assignment]
+                if mask & selectors.EVENT_READ:
+                    self._client_readable(sock)
+                if sock in self.clients and mask & selectors.EVENT_WRITE:
+                    self._flush(sock)
+        now = time.monotonic()
+        if self._inotify is None:
+            changed = {f"{t}.log" for t in self.watches}
+        for name in changed:
+            tname = name.removesuffix(".log")
+            if tname in self.watches:
+                self._read_log(self.watches[tname], now)
+            elif name.endswith(".log"):
+                self._next_rescan = 0.0  # a session we do not know yet
+        if now >= self._next_rescan:
+            self._next_rescan = now + RESCAN_SECONDS
+            self._rescan()
+            self._maybe_exit(now)
+        if now >= self._next_panes:
+            self._next_panes = now + PANES_SECONDS
+            self._check_panes()
+        for watch in list(self.watches.values()):
+            self._evaluate(watch, now)
+            self._quiet_check(watch, now)
+
+    def _maybe_exit(self, now: float) -> None:
+        if not self.home.exists():
+            self.running = False
+            return
+        if self.watches or any(v is not None for v in self.clients.values()):
+            self._idle_since = now
+        elif self.idle_exit and now - self._idle_since > self.idle_exit:
+            self.running = False

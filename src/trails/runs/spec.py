@@ -1,0 +1,151 @@
+"""Run files: the YAML schema, and validation whose every message names the line of the problem."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from trails.core.errors import RunFileError
+
+PosInt = Annotated[int, msgspec.Meta(ge=1)]
+PosFloat = Annotated[float, msgspec.Meta(gt=0)]
+SessionMode = Literal["isolated", "chained", "forked"]
+
+
+class SessionSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
+    """Settings a run file gives once at the top and any session may override."""
+
+    agent: str | None = None
+    model: str | None = None
+    max_turns: PosInt | None = None
+    timeout: PosFloat | None = None  # seconds
+    permission_mode: str | None = None
+    env: dict[str, str] | None = None
+    pre_run_commands: list[str] | None = None  # shell lines run in the work dir before the agent
+    post_run_commands: list[str] | None = None  # ... and after it, before the snapshot
+
+
+class SessionEntry(SessionSettings, kw_only=True):
+    session_index: int
+    prompt: str | None = None
+    prompt_file: str | None = None
+    fork_from: int | None = None
+    count: int = 1
+
+
+class RunFile(SessionSettings, kw_only=True):
+    work_dir: str
+    session_mode: SessionMode = "isolated"
+    memory_file: str | None = None
+    memory_seed: str | None = None  # content of memory_file when it does not exist yet
+    prompt_input: Literal["argument", "stdin"] = "argument"  # for plain commands
+    sessions: list[SessionEntry]
+
+
+Path_ = tuple[str | int, ...]
+
+
+class LocatedDoc:
+    """A parsed YAML document plus the line of every mapping key and list item."""
+
+    def __init__(self, source: Path, text: str) -> None:
+        import yaml
+
+        self.source = source
+        self.lines: dict[Path_, int] = {}
+        try:
+            node = yaml.compose(text, Loader=yaml.SafeLoader)
+            self.data: Any = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = mark.line + 1 if mark is not None else 1
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise RunFileError(f"{source}:{line}: not valid YAML: {problem}") from None
+        if node is None:
+            raise RunFileError(f"{source}:1: the run file is empty")
+        self.lines[()] = node.start_mark.line + 1
+        self._walk(node, ())
+
+    def _walk(self, node: Any, path: Path_) -> None:
+        import yaml
+
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for key, value in node.value:
+                name = str(key.value)
+                line = key.start_mark.line + 1
+                if name in seen:
+                    raise RunFileError(f"{self.source}:{line}: duplicate key {name!r}")
+                seen.add(name)
+                self.lines[(*path, name)] = line
+                self._walk(value, (*path, name))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                self.lines[(*path, i)] = item.start_mark.line + 1
+                self._walk(item, (*path, i))
+
+    def line(self, path: Path_) -> int:
+        """Line of `path`, or of its nearest ancestor the document has."""
+        while path not in self.lines and path:
+            path = path[:-1]
+        return self.lines.get(path, 1)
+
+    def error(self, path: Path_, message: str) -> str:
+        return f"{self.source}:{self.line(path)}: {message}"
+
+
+_MSGSPEC_PATH = re.compile(r" - at `\$([^`]*)`$")
+_PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
+_UNKNOWN = re.compile(r"Object contains unknown field `([^`]+)`")
+
+
+def _msgspec_problem(doc: LocatedDoc, exc: msgspec.ValidationError) -> str:
+    text = str(exc)
+    match = _MSGSPEC_PATH.search(text)
+    message = _MSGSPEC_PATH.sub("", text)
+    path: Path_ = ()
+    if match:
+        raw = match.group(1)
+        mapping_value = raw.endswith("[...]")  # msgspec does not say which key of a mapping
+        path = tuple(name if name else int(idx) for name, idx in _PATH_PART.findall(raw.removesuffix("[...]")))
+        if mapping_value:
+            path = (*path, *_first_non_string_key(doc.data, path))
+    unknown = _UNKNOWN.match(message)
+    if unknown:
+        path = (*path, unknown.group(1))
+        message = f"unknown key {unknown.group(1)!r}"
+    where = _dotted(path)
+    return doc.error(path, f"{where}: {message}" if where else message)
+
+
+def _first_non_string_key(data: Any, path: Path_) -> Path_:
+    for part in path:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return ()
+    if isinstance(data, dict):
+        return next(((str(k),) for k, v in data.items() if not isinstance(v, str)), ())
+    return ()
+
+
+def _dotted(path: Path_) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+def parse(source: Path, text: str) -> tuple[RunFile, LocatedDoc]:
+    """Types and structure; cross-field rules are in `trails.runs.plan`."""
+    doc = LocatedDoc(source, text)
+    if not isinstance(doc.data, dict):
+        raise RunFileError(doc.error((), "the run file must be a mapping of keys (agent, work_dir, sessions, ...)"))
+    try:
+        run = msgspec.convert(doc.data, RunFile, strict=True)
+    except msgspec.ValidationError as exc:
+        raise RunFileError(_msgspec_problem(doc, exc)) from None
+    return run, doc

@@ -1,0 +1,123 @@
+"""Record real Claude Code screens (``tmux capture-pane -p``) into tests/data/screens/claude/.
+
+Run from the project root: ``python -m tests.fakes.record_screens`` (needs ``npm ci --prefix tests/agents``).
+
+States recorded: trust_prompt, idle, busy, permission_write, permission_bash, finished.
+The session runs in a fixed folder (``/tmp/trails-screens/demo``) so paths in the screens are stable;
+only the clock time in the "done" line changes between recordings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+from tests.fakes.anthropic_server import ScriptedAnthropicServer
+from tests.fakes.claude_env import (
+    BUSY,
+    IDLE,
+    TRUST_PROMPT,
+    TRUST_SELECTED,
+    claude_bin,
+    make_claude_env,
+    submit_prompt,
+)
+from tests.fakes.tmux_screen import (
+    kill_server,
+    new_session,
+    send_keys,
+    wait_for_screen,
+    wait_for_screen_gone,
+    wait_for_stable,
+)
+
+OUT_DIR = Path(__file__).resolve().parent.parent / "data" / "screens" / "claude"
+BASE = Path("/tmp/trails-screens")
+
+
+def record(out_dir: Path = OUT_DIR, width: int = 120, height: int = 40) -> list[Path]:
+    if BASE.exists():
+        shutil.rmtree(BASE)
+    repo = BASE / "demo"
+    repo.mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    (repo / "README.md").write_text("# demo\n")
+    socket = BASE / "tmux.sock"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+
+    def save(name: str, screen: str) -> None:
+        path = out_dir / f"{name}.txt"
+        path.write_text(screen)
+        written.append(path)
+        print(f"wrote {path}")
+
+    gate = threading.Event()
+    with ScriptedAnthropicServer() as server:
+        script = server.script
+        script.reply_text("Thought about it. All good.", gate=gate)
+        script.reply_tool_use(
+            "Write", {"file_path": str(repo / "hello.py"), "content": 'print("hello")\n'}, text="Creating it."
+        )
+        script.reply_text("Created hello.py.")
+        script.reply_tool_use(
+            "Bash", {"command": "python3 hello.py", "description": "Run hello.py"}, text="Running it."
+        )
+        script.reply_text("It printed hello. Done.")
+        env = make_claude_env(BASE, server.base_url)
+        target = "claude"
+        try:
+            new_session(socket, target, [str(claude_bin())], cwd=repo, env=env, width=width, height=height)
+            wait_for_screen(socket, target, TRUST_PROMPT)
+            save("trust_prompt", wait_for_stable(socket, target, quiet=0.5))
+
+            send_keys(socket, target, "Down")
+            wait_for_screen(socket, target, TRUST_SELECTED, timeout=5)
+            send_keys(socket, target, "Enter")
+            wait_for_screen_gone(socket, target, TRUST_PROMPT)
+            wait_for_screen(socket, target, IDLE)
+            save("idle", wait_for_stable(socket, target, quiet=1.0))
+
+            submit_prompt(socket, target, "Think about the project")
+            server.wait_for_requests(1)
+            # While the reply is held back the CLI shows a spinner word ("✢ Wandering…", no timer)
+            # and "esc to interrupt" in the footer.
+            save("busy", wait_for_screen(socket, target, BUSY))
+            gate.set()
+            wait_for_screen(socket, target, "All good")
+            wait_for_screen(socket, target, IDLE)
+            wait_for_stable(socket, target, quiet=0.5)
+
+            submit_prompt(socket, target, "Create hello.py")
+            wait_for_screen(socket, target, r"Do you want to create hello\.py\?")
+            save("permission_write", wait_for_stable(socket, target, quiet=0.5))
+            send_keys(socket, target, "1")
+            wait_for_screen(socket, target, r"Created hello\.py\.")
+            wait_for_screen(socket, target, IDLE)
+            wait_for_stable(socket, target, quiet=0.5)
+
+            submit_prompt(socket, target, "Run it")
+            wait_for_screen(socket, target, r"Do you want to proceed\?")
+            save("permission_bash", wait_for_stable(socket, target, quiet=0.5))
+            send_keys(socket, target, "1")
+            wait_for_screen(socket, target, r"It printed hello\. Done\.")
+            wait_for_screen(socket, target, IDLE)
+            save("finished", wait_for_stable(socket, target, quiet=1.0))
+        finally:
+            kill_server(socket)
+            shutil.rmtree(BASE, ignore_errors=True)
+    return written
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=OUT_DIR)
+    args = parser.parse_args()
+    record(args.out)
+
+
+if __name__ == "__main__":
+    main()

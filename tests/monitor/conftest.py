@@ -1,0 +1,63 @@
+"""Monitor tests: a supervisor per test (stopped afterwards) and a fake agent installed as `claude`."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import wait_until
+
+FAKE = Path(__file__).resolve().parent / "fake_claude.py"
+
+
+@pytest.fixture
+def supervisor(engine: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    monkeypatch.delenv("TRAILS_SUPERVISOR", raising=False)
+    pid = engine.ensure_supervisor()
+    yield pid
+    engine.stop_supervisor()
+
+
+@pytest.fixture
+def fake_claude(tmp_path: Path) -> Path:
+    """The fake agent under the name `claude` in its own bin dir: a full path that must match the profile."""
+    bindir = tmp_path / "tools" / "bin"
+    bindir.mkdir(parents=True)
+    exe = bindir / "claude"
+    exe.write_text(f"#!/bin/sh\nexec {sys.executable} {FAKE} \"$@\"\n")
+    exe.chmod(0o755)
+    return exe
+
+
+def status_of(engine: Any, name: str) -> str:
+    return str(engine.store.get_session(name).status.value)
+
+
+def wait_status(engine: Any, name: str, *wanted: str, timeout: float = 15.0) -> str:
+    return wait_until(lambda: (s := status_of(engine, name)) in wanted and s, timeout=timeout,
+                      message=f"{name} to be {'/'.join(wanted)} (screen: {screen_of(engine, name)!r})")
+
+
+def screen_of(engine: Any, name: str) -> str:
+    try:
+        return str(engine.tmux.capture(engine.store.get_session(name).tmux_session))
+    except Exception as exc:  # the session may be gone
+        return f"<{exc}>"
+
+
+def statuses(engine: Any, name: str) -> list[str]:
+    """The session's status history from the stored events, without repeats."""
+    out: list[str] = []
+    for event in engine.events(session=name):
+        if event["kind"] == "status" and (not out or out[-1] != event["data"]["status"]):
+            out.append(event["data"]["status"])
+    return out
+
+
+def env_without_supervisor_off() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "TRAILS_SUPERVISOR"}

@@ -1,0 +1,107 @@
+"""The supervisor on the REAL Claude Code CLI (tests/agents, pinned) against the scripted API server."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakes.anthropic_server import ScriptedAnthropicServer, user_texts
+from tests.fakes.claude_env import claude_bin, make_claude_env
+from tests.helpers import git, wait_until
+from tests.monitor.conftest import statuses, wait_status
+
+try:
+    CLAUDE = claude_bin()
+except FileNotFoundError as exc:  # pragma: no cover - depends on `npm ci --prefix tests/agents`
+    pytest.skip(str(exc), allow_module_level=True)
+
+pytestmark = pytest.mark.timeout(90)
+
+
+@pytest.fixture
+def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedAnthropicServer]:
+    with ScriptedAnthropicServer() as server:
+        for key in list(os.environ):
+            if key.startswith(("ANTHROPIC_", "CLAUDE_")):
+                monkeypatch.delenv(key)
+        for key, value in make_claude_env(tmp_path, server.base_url).items():
+            monkeypatch.setenv(key, value)
+        yield server
+
+
+def subsequence(wanted: list[str], got: list[str]) -> bool:
+    it = iter(got)
+    return all(any(w == g for g in it) for w in wanted)
+
+
+def test_statuses_and_auto_yes_write(engine: Any, supervisor: int, repo: Path,
+                                     api: ScriptedAnthropicServer) -> None:
+    session = engine.create_session("c1", str(CLAUDE), cwd=repo).session
+    wt = Path(session.worktree_path)
+    wait_status(engine, "c1", "ready", timeout=30)
+    gate = threading.Event()
+    api.script.reply_tool_use("Write", {"file_path": str(wt / "hello.txt"), "content": "hi\n"}, gate=gate)
+    api.script.reply_text("done writing")
+    engine.send("c1", "please write hello")
+    wait_status(engine, "c1", "running")
+    gate.set()
+    wait_status(engine, "c1", "waiting")
+    assert not (wt / "hello.txt").exists()
+    engine.set_auto_yes("c1", True)
+    wait_until(lambda: (wt / "hello.txt").exists(), timeout=20, message="hello.txt")
+    api.wait_for_requests(2, answered=True)
+    wait_status(engine, "c1", "ready")
+    assert subsequence(["loading", "ready", "running", "waiting", "ready"], statuses(engine, "c1")), \
+        [(e["data"]["status"], e["data"]["reason"]) for e in engine.events(session="c1") if e["kind"] == "status"]
+    assert (wt / "hello.txt").read_text() == "hi\n"
+
+
+def test_guarded_bash_is_not_approved(engine: Any, supervisor: int, repo: Path,
+                                      api: ScriptedAnthropicServer) -> None:
+    engine.create_session("c2", str(CLAUDE), cwd=repo, auto_yes=True)
+    wait_status(engine, "c2", "ready", timeout=30)
+    api.script.reply_tool_use("Bash", {"command": "rm -rf build", "description": "clean the build"})
+    engine.send("c2", "clean up")
+    wait_until(lambda: engine.store.get_session("c2").extra.get("needs_user"), timeout=20, message="needs_user")
+    assert engine.store.get_session("c2").status.value == "waiting"
+    refused = [a for a in engine.audit_log("c2") if a["action"] == "auto_yes_refused"]
+    assert refused[0]["detail"]["guard"] == "rm -rf" and "rm -rf build" in refused[0]["detail"]["prompt"]
+    assert not [a for a in engine.audit_log("c2") if a["action"] == "auto_yes_answered"]
+    assert len(api.requests) == 1  # no tool result went back: nothing ran
+
+
+def test_pause_resume_keeps_files_and_conversation(engine: Any, supervisor: int, repo: Path,
+                                                   api: ScriptedAnthropicServer) -> None:
+    session = engine.create_session("c3", str(CLAUDE), cwd=repo, auto_yes=True).session
+    wt = Path(session.worktree_path)
+    wait_status(engine, "c3", "ready", timeout=30)
+    api.script.reply_tool_use("Write", {"file_path": str(wt / "notes.md"), "content": "remember me\n"})
+    api.script.reply_text("wrote notes")
+    engine.send("c3", "remember the magic word pineapple")
+    wait_until(lambda: (wt / "notes.md").exists(), timeout=20, message="notes.md")
+    api.wait_for_requests(2, answered=True)
+    wait_status(engine, "c3", "ready")
+    (wt / "README.md").write_text("changed\n")
+    (wt / "staged.txt").write_text("staged\n")
+    git(wt, "add", "staged.txt")
+    before = {p: (wt / p).read_text() for p in ("notes.md", "README.md", "staged.txt")}
+
+    paused = engine.pause("c3")
+    assert not wt.exists() and paused["ref"].startswith("refs/trails/paused/c3/")
+    assert engine.store.get_session("c3").status.value == "paused"
+    assert git(repo, "rev-parse", "--verify", "trails/c3")  # the branch stays
+
+    resumed = engine.resume("c3")
+    assert "--resume" in resumed["command"] and resumed["conversation_id"] in resumed["command"]
+    assert {p: (wt / p).read_text() for p in before} == before
+    assert "A  staged.txt" in git(wt, "status", "--porcelain")
+    wait_status(engine, "c3", "ready", timeout=30)
+    api.script.reply_text("the word was pineapple")
+    engine.send("c3", "what was the word?")
+    later = api.wait_for(lambda body: "what was the word?" in " ".join(user_texts(body)), timeout=30)
+    assert any("pineapple" in text for text in user_texts(later))

@@ -1,0 +1,92 @@
+"""The supervisor with a scripted fake agent in real tmux: statuses, auto-yes, guards, restarts."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.helpers import wait_until
+from tests.monitor.conftest import statuses, wait_status
+
+
+def test_status_follows_the_agent_and_auto_yes_answers(engine: Any, supervisor: int, repo: Path,
+                                                      fake_claude: Path) -> None:
+    created = engine.create_session("s1", str(fake_claude), cwd=repo)
+    assert created.session.status.value == "loading"
+    assert created.session.extra["agent_profile"] == "claude"  # a full path still means claude
+    wt = Path(created.session.worktree_path)
+    wait_status(engine, "s1", "ready")  # the trust prompt was answered on its own
+    assert any(a["action"] == "trust_answered" for a in engine.audit_log("s1"))
+
+    engine.send("s1", "write a.txt")
+    wait_status(engine, "s1", "waiting")
+    assert not (wt / "a.txt").exists()  # auto-yes is off: it waits for the user
+    engine.set_auto_yes("s1", True)
+    wait_until(lambda: (wt / "a.txt").exists(), message="the file to be written")
+    wait_status(engine, "s1", "ready")
+    assert statuses(engine, "s1") == ["loading", "ready", "running", "waiting", "running", "ready"] or \
+        statuses(engine, "s1")[:4] == ["loading", "ready", "running", "waiting"]
+    answered = [a for a in engine.audit_log("s1") if a["action"] == "auto_yes_answered"]
+    assert answered and "Do you want to create a.txt?" in answered[0]["detail"]["prompt"]
+
+
+def test_guarded_command_is_refused_and_flagged(engine: Any, supervisor: int, repo: Path, fake_claude: Path) -> None:
+    engine.create_session("s2", str(fake_claude), cwd=repo, auto_yes=True)
+    wait_status(engine, "s2", "ready")
+    engine.send("s2", "run rm -rf /")
+    wait_until(lambda: engine.store.get_session("s2").extra.get("needs_user"), message="the needs_user flag")
+    session = engine.store.get_session("s2")
+    assert session.status.value == "waiting" and "rm -rf" in session.status_reason
+    refusal = [a for a in engine.audit_log("s2") if a["action"] == "auto_yes_refused"][0]
+    assert refusal["detail"]["guard"] == "rm -rf" and "rm -rf /" in refusal["detail"]["prompt"]
+    assert "Ran" not in engine.tmux.capture(session.tmux_session)
+    # The user answers "No" by hand: the flag clears.
+    engine.tmux.send_keys(session.tmux_session, "3")
+    wait_until(lambda: "needs_user" not in engine.store.get_session("s2").extra, message="the flag to clear")
+    wait_status(engine, "s2", "ready")
+
+
+def test_generic_agent_uses_the_quiet_rule_and_exit_codes(engine: Any, supervisor: int, tmp_path: Path) -> None:
+    agent = Path(__file__).resolve().parent.parent / "core" / "echo_agent.py"
+    engine.create_session("g1", f"{sys.executable} {agent}", cwd=tmp_path, mode="direct")
+    wait_status(engine, "g1", "ready")
+    engine.send("g1", "hello")
+    wait_status(engine, "g1", "ready")
+    engine.send("g1", "exit")
+    wait_status(engine, "g1", "completed")
+    wait_until(lambda: statuses(engine, "g1")[-1] == "completed", message="a completed event")
+    assert "got: hello" in engine.output("g1")
+
+
+def test_restart_picks_up_sessions_and_only_one_runs(engine: Any, repo: Path, fake_claude: Path,
+                                                     monkeypatch: Any) -> None:
+    engine.create_session("r1", str(fake_claude), cwd=repo)  # no supervisor yet
+    assert engine.store.get_session("r1").status.value == "running"
+    pid = engine.ensure_supervisor()
+    try:
+        wait_status(engine, "r1", "ready")
+        again = subprocess.run([sys.executable, "-m", "trails.monitor.daemon"], capture_output=True, timeout=20)
+        assert again.returncode == 0 and engine.supervisor_status()["pid"] == pid
+        engine.stop_supervisor()
+        engine.send("r1", "write b.txt")  # changes while nobody watches
+        pid2 = engine.ensure_supervisor()
+        assert pid2 != pid
+        wait_status(engine, "r1", "waiting")
+    finally:
+        engine.stop_supervisor()
+
+
+def test_events_stream_over_the_socket(engine: Any, supervisor: int, tmp_path: Path) -> None:
+    agent = Path(__file__).resolve().parent.parent / "core" / "echo_agent.py"
+    stream = engine.subscribe_events(timeout=15)
+    engine.create_session("e1", f"{sys.executable} {agent}", cwd=tmp_path, mode="direct")
+    seen = []
+    for event in stream:
+        seen.append(event)
+        if event["kind"] == "status" and event["session"] == "e1" and event["data"]["status"] == "ready":
+            break
+    assert {"id", "ts", "session", "kind", "data"} <= set(seen[-1])
+    replay = list(engine.subscribe_events(since=seen[-1]["id"] - 1, timeout=1))
+    assert replay and replay[0]["id"] == seen[-1]["id"]
