@@ -83,7 +83,8 @@ def session_bench(n: int = 5) -> None:
     from pathlib import Path
 
     tmp = Path(tempfile.mkdtemp(prefix="trails-bench-"))
-    env = dict(os.environ, TRAILS_HOME=str(tmp / "home"), TRAILS_TMUX_SOCKET=str(tmp / "tmux.sock"))
+    env = dict(os.environ, TRAILS_HOME=str(tmp / "home"), TRAILS_TMUX_SOCKET=str(tmp / "tmux.sock"),
+               MAX_WORKTREES_PER_WORKSPACE="100")
     repo = tmp / "repo"
     repo.mkdir()
     git = ["git", "-C", str(repo), "-c", "user.name=b", "-c", "user.email=b@b"]
@@ -103,13 +104,20 @@ def session_bench(n: int = 5) -> None:
         subprocess.run([*trails_cli, "kill", "warm"], cwd=repo, env=env, check=True, capture_output=True)
         for i in range(n):
             wt = tmp / f"wt{i}"
+            # The same container trails makes: read-only root, tmpfs /tmp and home, no capabilities,
+            # the host runtime, the repository's git database (hooks and config read-only), same limits.
             run = ["docker", "run", "-d", "--read-only", "--network", "none", "--cap-drop", "ALL", "-u", user,
-                   "--memory", "4g", "--pids-limit", "1024", "-w", "/workspace", "--label", f"{LABEL}=floor"]
+                   "--security-opt", "no-new-privileges", "--memory", "4g", "--memory-swap", "4g",
+                   "--pids-limit", "1024", "--cpus", "1", "-w", "/workspace", "--label", f"{LABEL}=floor",
+                   "--tmpfs", "/tmp:rw,exec,nosuid,nodev,size=512m,mode=1777",
+                   "--tmpfs", "/home/agent:rw,exec,nosuid,nodev,size=512m,mode=0700",
+                   "-e", "HOME=/home/agent", "-v", f"{repo}/.git:{repo}/.git",
+                   "-v", f"{repo}/.git/hooks:{repo}/.git/hooks:ro", "-v", f"{repo}/.git/config:{repo}/.git/config:ro"]
             for m in mounts:
                 run += ["-v", f"{m.source}:{m.target}:ro"]
             t0 = time.perf_counter()
-            cid = subprocess.run([*run, DEFAULT_TAG, "/usr/bin/sleep", "600"], check=True, capture_output=True,
-                                 text=True).stdout.strip()
+            cid = subprocess.run([*run, "-v", f"{repo}:/workspace", DEFAULT_TAG, "/usr/bin/sleep", "600"],
+                                 check=True, capture_output=True, text=True).stdout.strip()
             t1 = time.perf_counter()
             subprocess.run(["docker", "rm", "-f", cid], check=True, capture_output=True)
             t2 = time.perf_counter()
