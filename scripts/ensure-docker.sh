@@ -42,7 +42,8 @@ else
     rm -f "$CPIDFILE"
     say "starting dockerd (log: $LOG)"
     mkdir -p "$(dirname "$LOG")"
-    nohup dockerd >>"$LOG" 2>&1 </dev/null &
+    # setsid: the engine must outlive the shell (and process group) that happened to start it.
+    setsid nohup dockerd >>"$LOG" 2>&1 </dev/null &
 fi
 
 for _ in $(seq 1 "$WAIT_SECONDS"); do

@@ -80,13 +80,15 @@ class IsolationProvider(ABC):
     def discard(self, placement: Placement) -> None:
         """Undo a prepare whose session never started (nothing of the user's is in it yet)."""
 
-    @abstractmethod
     def launch(self, session: Session, argv: list[str], env: dict[str, str]) -> None:
-        """Start the agent's terminal: a tmux session on trails' server."""
+        """Start the agent's terminal: a tmux session on trails' server (on the host, unless overridden)."""
+        self.host.tmux.new_session(
+            session.tmux_session, argv, cwd=session.workdir, env=env, exit_file=self.host.exit_file(session)
+        )
 
-    @abstractmethod
     def stop(self, session: Session) -> None:
         """Stop the agent and its terminal; the place stays."""
+        self.host.tmux.kill_session(session.tmux_session)
 
     @abstractmethod
     def check_release(self, session: Session, *, force: bool, delete_branch: bool) -> None:

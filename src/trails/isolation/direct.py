@@ -29,14 +29,6 @@ class Provider(IsolationProvider):
     def discard(self, placement: Placement) -> None:
         return None
 
-    def launch(self, session: Session, argv: list[str], env: dict[str, str]) -> None:
-        self.host.tmux.new_session(
-            session.tmux_session, argv, cwd=session.workdir, env=env, exit_file=self.host.exit_file(session)
-        )
-
-    def stop(self, session: Session) -> None:
-        self.host.tmux.kill_session(session.tmux_session)
-
     def check_release(self, session: Session, *, force: bool, delete_branch: bool) -> None:
         return None  # the work stays where it is: in the user's own directory
 

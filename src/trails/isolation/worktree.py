@@ -139,14 +139,6 @@ class Provider(IsolationProvider):
         if placement.created_branch and placement.branch:
             repo.run("branch", "-D", placement.branch, check=False)
 
-    def launch(self, session: Session, argv: list[str], env: dict[str, str]) -> None:
-        self.host.tmux.new_session(
-            session.tmux_session, argv, cwd=session.workdir, env=env, exit_file=self.host.exit_file(session)
-        )
-
-    def stop(self, session: Session) -> None:
-        self.host.tmux.kill_session(session.tmux_session)
-
     # --- ending a session ------------------------------------------------------------------------
 
     def check_release(self, session: Session, *, force: bool, delete_branch: bool) -> None:
