@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from trails.core import paths
-from trails.core.errors import InvalidInput, SessionStateError, TrailsError
+from trails.core.errors import InvalidInput, SessionStateError, TmuxError, TrailsError
 from trails.core.models import LIVE_STATUSES, Mode, Session, Status
 from trails.core.names import tmux_name, validate_session_name
 from trails.core.store import Store
@@ -224,9 +224,15 @@ class Engine:
         session.base_commit = placement.base_commit
         session.extra.update(placement.extra)
         try:
-            self.tmux.kill_session(session.tmux_session)  # a stale pane of an ended session
             live.start_output_log(self.home, session.tmux_session)
-            placement.notes += self.launch_agent(provider, session, argv)
+            try:
+                placement.notes += self.launch_agent(provider, session, argv)
+            except TmuxError as exc:
+                if "duplicate session" not in exc.message:
+                    raise
+                # A pane trails no longer tracks (its state was lost) holds the name: replace it.
+                self.tmux.kill_session(session.tmux_session)
+                placement.notes += self.launch_agent(provider, session, argv)
         except BaseException:
             provider.discard(placement)
             self.store.delete_session(session.id)
@@ -462,10 +468,10 @@ class Engine:
 
     def ensure_supervisor(self) -> int:
         """Start this home's supervisor unless one runs; its pid. TRAILS_SUPERVISOR=off disables it."""
-        from trails.monitor import daemon
-
         if os.environ.get("TRAILS_SUPERVISOR", "").lower() in {"off", "0", "no"}:
             return 0
+        from trails.monitor import daemon
+
         return daemon.ensure_running(self.home)
 
     def supervisor_status(self) -> dict[str, Any]:

@@ -87,13 +87,9 @@ class MoveContext:
 
 def record_start(repo: Git, name: str) -> dict[str, Any]:
     """Commit the main checkout's state (HEAD, index, files) under refs/trails/start/<name>."""
-    ref = f"refs/trails/start/{name}"
-    head = repo.rev_parse("HEAD")
-    parents = [head] if head else []
-    index_commit = repo.commit_tree(repo.index_tree(), parents, f"index: before session {name}")
-    commit = repo.commit_tree(repo.snapshot_tree(), [*parents, index_commit], f"trails: before session {name}")
-    repo.update_ref(ref, commit)  # a name reused after `kill` takes the ref over
-    return {"ref": ref, "commit": commit, "head": head}
+    # A name reused after `kill` takes the ref over.
+    saved = workstate.save_work(repo, f"refs/trails/start/{name}", f"trails: before session {name}", replace=True)
+    return {"ref": saved.ref, "commit": saved.commit, "head": saved.head}
 
 
 # --- entry point ---------------------------------------------------------------------------------

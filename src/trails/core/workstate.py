@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from trails.core.errors import GitError
 from trails.infra.git import Git
 
 
@@ -16,6 +17,7 @@ from trails.infra.git import Git
 class SavedWork:
     commit: str
     ref: str
+    head: str | None
     changed: bool  # False when there was nothing uncommitted to save
 
 
@@ -23,18 +25,20 @@ def has_uncommitted_work(git: Git) -> bool:
     return bool(git.status_porcelain())
 
 
-def save_work(git: Git, ref: str, message: str) -> SavedWork:
-    """Record the working state under `ref` (a new ref; existing refs are never overwritten)."""
+def save_work(git: Git, ref: str, message: str, *, replace: bool = False) -> SavedWork:
+    """Record the working state under `ref`; an existing ref is only overwritten with `replace`."""
     head = git.rev_parse("HEAD")
     parents = [head] if head else []
-    index_commit = git.commit_tree(git.index_tree(), parents, f"index: {message}")
+    index_tree = git.index_tree()
     work_tree = git.snapshot_tree()
+    index_commit = git.commit_tree(index_tree, parents, f"index: {message}")
     commit = git.commit_tree(work_tree, [*parents, index_commit], message)
-    if git.run("show-ref", "--verify", "--quiet", ref, check=False).ok:
-        raise ValueError(f"ref {ref} already exists")
-    git.update_ref(ref, commit)
-    changed = bool(git.status_porcelain())
-    return SavedWork(commit, ref, changed)
+    # An empty old value makes update-ref refuse to overwrite: one call instead of check-then-write.
+    res = git.run("update-ref", ref, commit, *([] if replace else [""]), check=False)
+    if not res.ok:
+        raise GitError(f"could not record {ref}: {res.stderr.strip()}")
+    head_tree = git.out("rev-parse", f"{head}^{{tree}}") if head else None
+    return SavedWork(commit, ref, head, changed=not (index_tree == work_tree == head_tree))
 
 
 def restore_work(git: Git, commit: str) -> None:

@@ -61,6 +61,7 @@ class Git:
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
+        self._git_dir: Path | None = None
 
     def run(self, *args: str, env: Mapping[str, str] | None = None, input: str | None = None,
             check: bool = True, timeout: float | None = 300) -> Result:
@@ -82,7 +83,9 @@ class Git:
         return self.run("show-ref", "--verify", "--quiet", f"refs/heads/{branch}", check=False).ok
 
     def git_dir(self) -> Path:
-        return Path(self.out("rev-parse", "--absolute-git-dir"))
+        if self._git_dir is None:
+            self._git_dir = Path(self.out("rev-parse", "--absolute-git-dir"))
+        return self._git_dir
 
     def common_dir(self) -> Path:
         path = Path(self.out("rev-parse", "--git-common-dir"))
