@@ -86,7 +86,13 @@ class MoveContext:
 
 
 def record_start(repo: Git, name: str) -> dict[str, Any]:
-    """Commit the main checkout's state (HEAD, index, files) under refs/trails/start/<name>."""
+    """The main checkout's state (HEAD, index, files) before the session, to put it back after a move.
+
+    A clean checkout is just its HEAD (one `git status`); only a dirty one is committed, under
+    refs/trails/start/<name>.
+    """
+    if not workstate.has_uncommitted_work(repo):
+        return {"ref": None, "commit": None, "head": repo.rev_parse("HEAD"), "clean": True}
     # A name reused after `kill` takes the ref over.
     saved = workstate.save_work(repo, f"refs/trails/start/{name}", f"trails: before session {name}", replace=True)
     return {"ref": saved.ref, "commit": saved.commit, "head": saved.head}
@@ -303,7 +309,7 @@ def reset_main_checkout(ctx: MoveContext) -> None:
     repo = Git(ctx.original.repo_root)
     start = ctx.original.extra.get("start") or {}
     target = start.get("commit")
-    if target is None:  # no snapshot (forced): HEAD with a clean index
+    if target is None:  # clean at the start, or no snapshot (forced): HEAD with a clean index
         head = repo.rev_parse("HEAD")
         assert head is not None
         target = repo.commit_tree(f"{head}^{{tree}}", [head, head], "trails: clean checkout")
