@@ -26,7 +26,7 @@ def claude_path() -> Path:
     try:
         return claude_bin()
     except FileNotFoundError:
-        pytest.skip(f"Claude Code CLI not installed; run: {INSTALL_COMMAND}")
+        pytest.fail(f"Claude Code CLI not installed; run: {INSTALL_COMMAND} (./dev test does)")
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def tmux_socket() -> Iterator[Path]:
     Kept in a short mkdtemp() folder: unix socket paths are limited to ~108 bytes.
     """
     if shutil.which("tmux") is None:
-        pytest.skip("tmux not installed")
+        pytest.fail("tmux not installed (./dev test installs it)")
     sock_dir = Path(tempfile.mkdtemp(prefix="trails-fk-"))
     socket = sock_dir / "tmux.sock"
     yield socket

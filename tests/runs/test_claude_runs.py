@@ -19,7 +19,7 @@ def claude() -> Path:
     try:
         return claude_bin()
     except FileNotFoundError:
-        pytest.skip(f"the Claude Code CLI is not installed: {INSTALL_COMMAND}")
+        pytest.fail(f"the Claude Code CLI is not installed: {INSTALL_COMMAND} (./dev test does)")
 
 
 @pytest.fixture
