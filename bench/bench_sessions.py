@@ -80,14 +80,17 @@ def main() -> None:
             run([*tmux, "new-session", "-d", "-s", f"w{i}", "-c", str(path), "--", "sleep", "600"], repo, env)
 
         floor_worktree = timed(floor_wt, n)
-        trails_worktree = timed(lambda i: run([TRAILS, "new", f"w{i}", "sleep 600", "--mode", "worktree"], repo, env), n)
+        trails_worktree = timed(
+            lambda i: run([TRAILS, "new", f"w{i}", "sleep 600", "--mode", "worktree"], repo, env), n
+        )
         ls_time = timed(lambda i: run([TRAILS, "ls", "--json"], repo, env), n)
         python_floor = timed(lambda i: run([sys.executable, "-S", "-c", "pass"], repo, env), n)
 
         sessions = 2 * n + 1
         print(f"repo: {args.files} files; median of {n} rounds each")
-        print(f"direct:   trails new {trails_direct * 1000:6.1f} ms   floor(tmux new-session) {floor_direct * 1000:6.1f} ms"
-              f"   overhead {(trails_direct - floor_direct) * 1000:5.1f} ms (target < 60 ms)")
+        print(f"direct:   trails new {trails_direct * 1000:6.1f} ms   "
+              f"floor(tmux new-session) {floor_direct * 1000:6.1f} ms   "
+              f"overhead {(trails_direct - floor_direct) * 1000:5.1f} ms (target < 60 ms)")
         print(f"worktree: trails new {trails_worktree * 1000:6.1f} ms   floor(git worktree add + tmux) "
               f"{floor_worktree * 1000:6.1f} ms   ratio {trails_worktree / floor_worktree:4.2f}x (target <= 1.3x)")
         print(f"ls --json with {sessions} sessions: {ls_time * 1000:6.1f} ms (target < 150 ms); "
