@@ -15,6 +15,11 @@ from tests.helpers import wait_until
 FAKE = Path(__file__).resolve().parent / "fake_claude.py"
 
 
+@pytest.fixture(autouse=True)
+def _supervisor_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TRAILS_SUPERVISOR", raising=False)
+
+
 @pytest.fixture
 def supervisor(engine: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
     monkeypatch.delenv("TRAILS_SUPERVISOR", raising=False)

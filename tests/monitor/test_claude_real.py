@@ -43,7 +43,7 @@ def test_statuses_and_auto_yes_write(engine: Any, supervisor: int, repo: Path,
                                      api: ScriptedAnthropicServer) -> None:
     session = engine.create_session("c1", str(CLAUDE), cwd=repo).session
     wt = Path(session.worktree_path)
-    wait_status(engine, "c1", "ready", timeout=30)
+    wait_status(engine, "c1", "ready", timeout=60)
     gate = threading.Event()
     api.script.reply_tool_use("Write", {"file_path": str(wt / "hello.txt"), "content": "hi\n"}, gate=gate)
     api.script.reply_text("done writing")
@@ -64,7 +64,7 @@ def test_statuses_and_auto_yes_write(engine: Any, supervisor: int, repo: Path,
 def test_guarded_bash_is_not_approved(engine: Any, supervisor: int, repo: Path,
                                       api: ScriptedAnthropicServer) -> None:
     engine.create_session("c2", str(CLAUDE), cwd=repo, auto_yes=True)
-    wait_status(engine, "c2", "ready", timeout=30)
+    wait_status(engine, "c2", "ready", timeout=60)
     api.script.reply_tool_use("Bash", {"command": "rm -rf build", "description": "clean the build"})
     engine.send("c2", "clean up")
     wait_until(lambda: engine.store.get_session("c2").extra.get("needs_user"), timeout=20, message="needs_user")
@@ -79,7 +79,7 @@ def test_pause_resume_keeps_files_and_conversation(engine: Any, supervisor: int,
                                                    api: ScriptedAnthropicServer) -> None:
     session = engine.create_session("c3", str(CLAUDE), cwd=repo, auto_yes=True).session
     wt = Path(session.worktree_path)
-    wait_status(engine, "c3", "ready", timeout=30)
+    wait_status(engine, "c3", "ready", timeout=60)
     api.script.reply_tool_use("Write", {"file_path": str(wt / "notes.md"), "content": "remember me\n"})
     api.script.reply_text("wrote notes")
     engine.send("c3", "remember the magic word pineapple")
@@ -100,7 +100,7 @@ def test_pause_resume_keeps_files_and_conversation(engine: Any, supervisor: int,
     assert "--resume" in resumed["command"] and resumed["conversation_id"] in resumed["command"]
     assert {p: (wt / p).read_text() for p in before} == before
     assert "A  staged.txt" in git(wt, "status", "--porcelain")
-    wait_status(engine, "c3", "ready", timeout=30)
+    wait_status(engine, "c3", "ready", timeout=60)
     api.script.reply_text("the word was pineapple")
     engine.send("c3", "what was the word?")
     later = api.wait_for(lambda body: "what was the word?" in " ".join(user_texts(body)), timeout=30)

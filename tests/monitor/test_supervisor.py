@@ -39,7 +39,7 @@ def test_guarded_command_is_refused_and_flagged(engine: Any, supervisor: int, re
     wait_until(lambda: engine.store.get_session("s2").extra.get("needs_user"), message="the needs_user flag")
     session = engine.store.get_session("s2")
     assert session.status.value == "waiting" and "rm -rf" in session.status_reason
-    refusal = [a for a in engine.audit_log("s2") if a["action"] == "auto_yes_refused"][0]
+    refusal = next(a for a in engine.audit_log("s2") if a["action"] == "auto_yes_refused")
     assert refusal["detail"]["guard"] == "rm -rf" and "rm -rf /" in refusal["detail"]["prompt"]
     assert "Ran" not in engine.tmux.capture(session.tmux_session)
     # The user answers "No" by hand: the flag clears.

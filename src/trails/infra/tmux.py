@@ -129,8 +129,18 @@ class Tmux:
     def send_keys(self, name: str, *keys: str) -> None:
         self._run("send-keys", "-t", f"={name}:", *keys)
 
-    def pipe_pane(self, name: str, shell_command: str) -> None:
-        self._run("pipe-pane", "-o", "-t", f"={name}:", shell_command)
+    def pipe_pane(self, name: str, shell_command: str, *, replace: bool = False) -> None:
+        """Pipe the pane's output into shell_command; without `replace`, only if no pipe is open yet."""
+        self._run("pipe-pane", *([] if replace else ["-o"]), "-t", f"={name}:", shell_command, check=False)
+
+    def pane_fields(self, *fields: str) -> list[list[str]]:
+        """Chosen format fields (e.g. "session_name", "pane_width") of every pane, in one call."""
+        res = self._run("list-panes", "-a", "-F", "\t".join(f"#{{{f}}}" for f in fields), check=False)
+        rows = [line.split("\t") for line in res.stdout.splitlines()] if res.ok else []
+        return [row for row in rows if len(row) == len(fields)]
+
+    def set_global_hook(self, hook: str, command: str) -> None:
+        self._run("set-hook", "-g", hook, command, check=False)
 
     def attach_argv(self, name: str) -> list[str]:
         return self._argv("attach-session", "-t", f"={name}")

@@ -71,11 +71,17 @@ def ensure_running(home: Path, timeout: float = 10.0) -> int:
 
 def stop(home: Path, timeout: float = 10.0) -> bool:
     """Ask the supervisor to exit and wait until its lock is free. False when none was running."""
-    reply = None
-    with contextlib.suppress(OSError, ValueError):
-        reply = ev.request(ev.socket_path(home), {"cmd": "stop"}, timeout=2.0)
-    if not reply and not is_running(home):
+    import signal
+
+    if not is_running(home):
         return False
+    try:
+        ev.request(ev.socket_path(home), {"cmd": "stop"}, timeout=timeout)
+    except (OSError, ValueError):
+        pid = lock_path(home).read_text().strip()
+        if pid.isdigit():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while is_running(home) and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -222,12 +222,13 @@ def resume(engine: Engine, name: str) -> dict[str, Any]:
     argv = resume_argv(session)
     provider = engine.provider(session.mode)
     engine.tmux.kill_session(session.tmux_session)
+    start_output_log(engine.home, session.tmux_session)  # the screen starts afresh; `output` reads both
     engine.launch_agent(provider, session, argv)
     session.extra.pop("paused", None)
     session.extra["started_at"] = time.time()
     status = Status.LOADING if supervisor_running(engine.home) else Status.RUNNING
     engine.store.update_session(session.id, status=status, status_reason="resumed", extra=session.extra,
-                                limits=session.limits)
+                                limits=session.limits, command=argv)
     engine.store.audit("session_resumed", name, command=argv, notes=notes)
     _event(engine, "resumed", name, conversation_id=session.conversation_id, command=argv)
     nudge_supervisor(engine.home)

@@ -2,11 +2,12 @@
 
 tmux itself writes the file: a server hook pipes each new session's pane into `cat >> LOG` before the
 pane's first byte is read, so nothing is missed and the log survives the agent, the supervisor and
-trails. The supervisor rotates a log above `MAX_BYTES` to `.log.1` (one generation kept).
+trails. The supervisor rotates a log above `max_bytes()` to `.log.1` (one generation kept).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shlex
@@ -16,14 +17,23 @@ from pathlib import Path
 
 MAX_BYTES = 8 * 1024 * 1024
 
-_ANSI = re.compile(
-    rb"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI
-    rb"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"  # OSC
-    rb"|\x1bP[^\x1b]*\x1b\\"  # DCS
-    rb"|\x1b[()*+][0-9A-Za-z]"  # charset selection
-    rb"|\x1b[@-Z\\-_=>78]"  # other two-byte escapes
-)
-_CURSOR_MOVES = re.compile(rb"\x1b\[\d*[ABEFHf]|\x1b\[\d+;\d+[Hf]")
+
+def max_bytes() -> int:
+    """The size above which a log is rotated (TRAILS_OUTPUT_MAX_BYTES overrides the 8 MiB default)."""
+    value = os.environ.get("TRAILS_OUTPUT_MAX_BYTES", "")
+    return int(value) if value.isdigit() and int(value) > 0 else MAX_BYTES
+
+@functools.cache
+def _patterns() -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+    # Compiled on first use: the engine imports this module on every command, `trails ls` included.
+    ansi = re.compile(
+        rb"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI
+        rb"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"  # OSC
+        rb"|\x1bP[^\x1b]*\x1b\\"  # DCS
+        rb"|\x1b[()*+][0-9A-Za-z]"  # charset selection
+        rb"|\x1b[@-Z\\-_=>78]"  # other two-byte escapes
+    )
+    return ansi, re.compile(rb"\x1b\[\d*[ABEFHf]|\x1b\[\d+;\d+[Hf]")
 
 
 def output_dir(home: Path) -> Path:
@@ -34,9 +44,6 @@ def output_dir(home: Path) -> Path:
 
 def log_path(home: Path, tmux_session: str) -> Path:
     return output_dir(home) / f"{tmux_session}.log"
-
-
-_SAFE_PATH = re.compile(r"[A-Za-z0-9_./+-]+")
 
 
 def pipe_command(home: Path, tmux_session: str = "#{session_name}") -> str:
@@ -51,7 +58,7 @@ def hook_command(home: Path) -> str | None:
     then starts each log itself, a moment later.
     """
     directory = str(output_dir(home))
-    if not _SAFE_PATH.fullmatch(directory):
+    if not re.fullmatch(r"[A-Za-z0-9_./+-]+", directory):
         return None
     return f'pipe-pane -o "exec cat >> {directory}/#{{session_name}}.log"'
 
@@ -77,8 +84,9 @@ def rotate(home: Path, tmux_session: str) -> Path:
 
 def to_text(data: bytes) -> str:
     """Terminal bytes → plain text: escapes dropped, cursor jumps and carriage returns as line breaks."""
-    data = _CURSOR_MOVES.sub(b"\n", data)
-    data = _ANSI.sub(b"", data).replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    ansi, cursor_moves = _patterns()
+    data = cursor_moves.sub(b"\n", data)
+    data = ansi.sub(b"", data).replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     text = data.decode("utf-8", errors="replace")
     return "".join(ch for ch in text if ch in "\n\t" or ch >= " ")
 

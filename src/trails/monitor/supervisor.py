@@ -32,10 +32,11 @@ from trails.monitor.screen import Screen
 
 RESCAN_SECONDS = 1.0  # new/removed sessions, auto-yes switches (one SQLite read, no process)
 PANES_SECONDS = 2.0  # exited agents, pane sizes, logs to start or rotate (one tmux call)
-KEY_RETRY_SECONDS = 0.6
-PARTIAL_SCREEN_SECONDS = 1.5  # a dialog without the expected option this long is not half-drawn  # a sent answer that changed nothing is tried again after this
+KEY_RETRY_SECONDS = 0.6  # a sent answer that changed nothing is tried again after this
+PARTIAL_SCREEN_SECONDS = 1.5  # a dialog without the expected option this long is not half-drawn
 REPLAY_LIMIT = 1024 * 1024  # logs up to this size are replayed into the emulator on pick-up
-_WATCHED = {Status.CREATING, Status.LOADING, Status.RUNNING, Status.READY, Status.WAITING}
+# Not "creating": the engine is still writing that row; it nudges the supervisor when done.
+_WATCHED = {Status.LOADING, Status.RUNNING, Status.READY, Status.WAITING}
 
 
 @dataclass
@@ -399,13 +400,9 @@ class Supervisor:
     def _check_panes(self) -> None:
         if not self.watches:
             return
-        fmt = "#{session_name}\t#{pane_width}\t#{pane_height}\t#{pane_pipe}\t#{pane_dead}"
-        res = self.tmux._run("list-panes", "-a", "-F", fmt, check=False)
         seen: dict[str, list[str]] = {}
-        for line in res.stdout.splitlines():
-            parts = line.split("\t")
-            if len(parts) == 5 and parts[0] not in seen:
-                seen[parts[0]] = parts
+        for row in self.tmux.pane_fields("session_name", "pane_width", "pane_height", "pane_pipe", "pane_dead"):
+            seen.setdefault(row[0], row)
         any_dead = False
         for tname, watch in self.watches.items():
             info = seen.get(tname)
@@ -416,12 +413,10 @@ class Supervisor:
                 watch.screen.resize(int(info[1]), int(info[2]))
             path = outputlog.log_path(self.home, tname)
             if info[3] != "1":
-                self.tmux._run("pipe-pane", "-o", "-t", f"={tname}:", outputlog.pipe_command(self.home, tname),
-                               check=False)
-            elif path.exists() and path.stat().st_size > outputlog.MAX_BYTES:
+                self.tmux.pipe_pane(tname, outputlog.pipe_command(self.home, tname))
+            elif path.exists() and path.stat().st_size > outputlog.max_bytes():
                 outputlog.rotate(self.home, tname)
-                self.tmux._run("pipe-pane", "-t", f"={tname}:", outputlog.pipe_command(self.home, tname),
-                               check=False)
+                self.tmux.pipe_pane(tname, outputlog.pipe_command(self.home, tname), replace=True)
         if any_dead:
             self.engine.list_sessions()  # reconciles exited agents into completed/error
             self._next_rescan = 0.0
@@ -429,7 +424,7 @@ class Supervisor:
     def _install_hook(self) -> None:
         command = outputlog.hook_command(self.home)
         if command and self.tmux.socket.exists():
-            self.tmux._run("set-hook", "-g", "session-created", command, check=False)
+            self.tmux.set_global_hook("session-created", command)
 
     # --- loop -----------------------------------------------------------------------------------
 

@@ -41,7 +41,9 @@ def new(name: str, agent: str, mode: str | None, prompt: str | None, branch: str
         scope: list[str], env_pairs: list[str], carry_changes: bool, auto_yes: bool,
         force: bool, image: str | None, network: str | None, cpus: float | None, memory: str | None,
         pids_limit: int | None, as_json: bool) -> None:
-    result = engine().create_session(
+    eng = engine()
+    eng.ensure_supervisor()  # statuses, auto-yes and output logs need it (TRAILS_SUPERVISOR=off: not started)
+    result = eng.create_session(
         name, agent, mode=mode, prompt=prompt, branch=branch, base=base, scope=scope,
         env=_parse_env(env_pairs), carry_changes=carry_changes, force=force, auto_yes=auto_yes,
         image=image, network=network, cpus=cpus, memory=memory, pids_limit=pids_limit, progress=note,

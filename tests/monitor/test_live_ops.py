@@ -1,0 +1,120 @@
+"""Output logs, pause/resume and the live CLI commands, with the scripted fake agent."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.helpers import git, trails, wait_until
+from tests.monitor.conftest import wait_status
+
+
+def test_output_log_keeps_everything_and_survives_the_pane(engine: Any, supervisor: int, tmp_path: Path) -> None:
+    script = tmp_path / "chatty.py"
+    script.write_text("import sys\nfor i in range(3000):\n    print(f'line {i}')\nsys.stdin.readline()\n")
+    engine.create_session("o1", f"{sys.executable} {script}", cwd=tmp_path, mode="direct")
+    wait_status(engine, "o1", "ready")
+    tname = engine.store.get_session("o1").tmux_session
+    engine.tmux.kill_session(tname)  # gone outside trails: only the log remains
+    text = engine.output("o1")
+    assert "line 0" in text.splitlines()[0] and text.splitlines()[-1] == "line 2999"
+    assert engine.output("o1", 2).splitlines() == ["line 2998", "line 2999"]
+    cli = trails("output", "o1", "--lines", "1", "--json")
+    assert cli.code == 0 and cli.json["output"] == "line 2999"
+
+
+def test_output_follow_streams(engine: Any, supervisor: int, tmp_path: Path) -> None:
+    agent = Path(__file__).resolve().parent.parent / "core" / "echo_agent.py"
+    engine.create_session("f1", f"{sys.executable} {agent}", cwd=tmp_path, mode="direct")
+    wait_status(engine, "f1", "ready")
+    proc = subprocess.Popen([sys.executable, "-m", "trails", "output", "f1", "--follow"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        wait_until(lambda: "echo-agent ready" in proc.stdout.readline(), message="the first lines")  # type: ignore[union-attr]
+        engine.send("f1", "streamed words")
+        wait_until(lambda: "got: streamed words" in proc.stdout.readline(), message="new output")  # type: ignore[union-attr]
+        engine.send("f1", "exit")
+        assert proc.wait(timeout=15) == 0  # it stops once the session has ended
+    finally:
+        proc.kill()
+
+
+def test_pause_and_resume_a_worktree_session(engine: Any, supervisor: int, repo: Path, fake_claude: Path) -> None:
+    session = engine.create_session("p1", str(fake_claude), cwd=repo).session
+    wt = Path(session.worktree_path)
+    wait_status(engine, "p1", "ready")
+    (wt / "README.md").write_text("edited\n")
+    (wt / "new.txt").write_text("untracked\n")
+    (wt / "staged.txt").write_text("staged\n")
+    git(wt, "add", "staged.txt")
+    (wt / "staged.txt").write_text("staged, then edited\n")
+    status_before = git(wt, "status", "--porcelain")
+
+    result = trails("pause", "p1", "--json", cwd=repo)
+    assert result.code == 0, result.stderr
+    assert not wt.exists() and git(repo, "rev-parse", "--verify", "refs/heads/trails/p1")
+    ref = result.json["ref"]
+    assert ref.startswith("refs/trails/paused/p1/") and git(repo, "rev-parse", ref) == result.json["commit"]
+    shown = engine.show("p1")
+    assert shown["session"]["status"] == "paused" and shown["checkpoints"][-1]["ref"] == ref
+    assert not engine.tmux.has_session(session.tmux_session)
+
+    result = trails("resume", "p1", "--json", cwd=repo)
+    assert result.code == 0, result.stderr
+    assert result.json["command"][-2:] == ["--session-id", session.conversation_id]  # nothing said yet
+    assert git(wt, "status", "--porcelain") == status_before
+    assert (wt / "staged.txt").read_text() == "staged, then edited\n" and (wt / "new.txt").exists()
+    wait_status(engine, "p1", "ready")
+    assert [e["kind"] for e in engine.events(session="p1") if e["kind"] in ("paused", "resumed")] == \
+        ["paused", "resumed"]
+
+
+def test_pause_in_direct_mode_only_stops_the_agent(engine: Any, supervisor: int, tmp_path: Path) -> None:
+    agent = Path(__file__).resolve().parent.parent / "core" / "echo_agent.py"
+    (tmp_path / "keep.txt").write_text("mine\n")
+    engine.create_session("d1", f"{sys.executable} {agent}", cwd=tmp_path, mode="direct")
+    wait_status(engine, "d1", "ready")
+    engine.pause("d1")
+    assert (tmp_path / "keep.txt").read_text() == "mine\n"
+    assert engine.store.get_session("d1").status.value == "paused"
+    engine.resume("d1")
+    wait_status(engine, "d1", "ready")
+
+
+def test_auto_yes_and_daemon_commands(engine: Any, repo: Path, fake_claude: Path) -> None:
+    assert trails("daemon", "--status", "--json").json["running"] is False
+    started = trails("daemon", "--json")
+    try:
+        assert started.code == 0 and started.json["running"] and started.json["pid"]
+        assert trails("new", "a1", str(fake_claude), "--json", cwd=repo).code == 0
+        wait_status(engine, "a1", "ready")
+        assert trails("auto-yes", "a1", "on", "--json").json["auto_yes"] is True
+        assert engine.store.get_session("a1").auto_yes
+        assert any(a["action"] == "auto_yes_set" for a in engine.audit_log("a1"))
+        listed = trails("events", "--session", "a1", "--json").json["events"]
+        assert listed and listed[0]["data"]["status"] == "loading"
+    finally:
+        assert trails("daemon", "--stop", "--json").json["stopped"] is True
+
+
+def test_output_log_is_rotated_and_both_generations_read(engine: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.setenv("TRAILS_OUTPUT_MAX_BYTES", "20000")
+    engine.ensure_supervisor()
+    try:
+        script = tmp_path / "chatty.py"
+        script.write_text("import sys\nfor i in range(3000):\n    print(f'old {i}')\nsys.stdin.readline()\n"
+                          "print('new line after rotation')\nsys.stdin.readline()\n")
+        engine.create_session("rot", f"{sys.executable} {script}", cwd=tmp_path, mode="direct")
+        log = engine.home / "output" / f"{engine.store.get_session('rot').tmux_session}.log"
+        wait_until(lambda: log.with_name(log.name + ".1").exists(), message="the log to rotate")
+        engine.send("rot", "go")
+        wait_until(lambda: log.exists() and b"new line after rotation" in log.read_bytes(), message="the new log")
+        assert log.stat().st_size < 20000
+        engine.tmux.kill_session(engine.store.get_session("rot").tmux_session)
+        text = engine.output("rot")
+        assert "old 0" in text and "old 2999" in text and text.endswith("new line after rotation")
+    finally:
+        engine.stop_supervisor()
