@@ -189,7 +189,8 @@ class Engine:
         from trails.monitor import live
 
         conversation_id, argv = live.with_conversation_id(agent_spec.profile, argv)
-        auto_yes = auto_yes or live.auto_yes_default(config)
+        auto_yes_by_default, ignored_auto_yes = live.auto_yes_default(config)
+        auto_yes = auto_yes or auto_yes_by_default
         typed_prompt = None
         if prompt:
             with_prompt = agent_spec.profile.with_prompt(argv, prompt)
@@ -223,6 +224,12 @@ class Engine:
         session.branch = placement.branch
         session.base_commit = placement.base_commit
         session.extra.update(placement.extra)
+        if ignored_auto_yes:
+            placement.extra["ignored_settings"] = [*placement.extra.get("ignored_settings", []), *ignored_auto_yes]
+            placement.notes.append(
+                f"{config.project_path}: ignored {', '.join(ignored_auto_yes)} (settings that make auto-yes approve "
+                "more are honoured only from your own settings or flags)"
+            )
         try:
             live.start_output_log(self.home, session.tmux_session)
             try:

@@ -41,10 +41,13 @@ def with_conversation_id(profile: AgentProfile, argv: list[str]) -> tuple[str | 
     return conversation, [*argv, flag, conversation]
 
 
-def auto_yes_default(config: EffectiveConfig) -> bool:
-    from trails.monitor.policy import auto_yes_default as default
+def auto_yes_default(config: EffectiveConfig) -> tuple[bool, list[str]]:
+    """Whether new sessions answer prompts by default, and the repository auto_yes keys ignored."""
+    if config.project.auto_yes is None and config.user.auto_yes is None:
+        return False, []  # the common case, without importing the policy machinery
+    from trails.monitor import policy
 
-    return default(config)
+    return policy.auto_yes_default(config), policy.project_auto_yes_ignored(config)
 
 
 def start_output_log(home: Path, tmux_session: str) -> None:

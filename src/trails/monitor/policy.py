@@ -31,15 +31,34 @@ def _layers(config: EffectiveConfig) -> list[Any]:
 
 
 def auto_yes_default(config: EffectiveConfig) -> bool:
-    value = False
-    for layer in _layers(config):
-        if layer.auto_yes is not None and layer.auto_yes.default is not None:
-            value = layer.auto_yes.default
-    return value
+    # Only the user's own settings may turn automatic answers on: a repository cannot.
+    ay = config.user.auto_yes
+    return bool(ay is not None and ay.default)
+
+
+def project_auto_yes_ignored(config: EffectiveConfig) -> list[str]:
+    """The repository's auto_yes settings that would weaken safety, which trails ignores."""
+    ay = config.project.auto_yes
+    if ay is None:
+        return []
+    ignored = []
+    if ay.default:
+        ignored.append("auto_yes.default")
+    if ay.responses:
+        ignored.append("auto_yes.responses")
+    if ay.answer_trust:
+        ignored.append("auto_yes.answer_trust")
+    known = set(guards_mod.DEFAULT_GUARDS) | set(config.user.auto_yes.guards if config.user.auto_yes else {})
+    ignored += [f"auto_yes.guards.{name}" for name, pattern in ay.guards.items() if name in known or not pattern]
+    return ignored
 
 
 def build(agent: str, config: EffectiveConfig) -> Policy:
-    """The policy of sessions whose agent profile is `agent` (claude, codex, ... or command)."""
+    """The policy of sessions whose agent profile is `agent` (claude, codex, ... or command).
+
+    Answers, the trust default and guard removals come from the user's settings only; a repository
+    may add guards and switch trust answers off, nothing that makes auto-yes approve more.
+    """
     extra: dict[str, Any] = {"busy": [], "ready": [], "prompts": {}}
     quiet = DEFAULT_QUIET_SECONDS
     responses: dict[str, Response] = {}
@@ -52,18 +71,23 @@ def build(agent: str, config: EffectiveConfig) -> Policy:
             extra["ready"] += det.ready
             extra["prompts"].update(det.prompts)
             quiet = det.quiet_seconds if det.quiet_seconds is not None else quiet
-        ay = layer.auto_yes
-        if ay is None:
-            continue
-        for kind, resp in ay.responses.get(agent, {}).items():
+    user_ay, project_ay = config.user.auto_yes, config.project.auto_yes
+    if user_ay is not None:
+        for kind, resp in user_ay.responses.get(agent, {}).items():
             responses[kind] = Response(resp.option, tuple(resp.keys or ()))
-        for name, pattern in ay.guards.items():
+        for name, pattern in user_ay.guards.items():
             if pattern:
                 guards[name] = pattern
             else:
                 guards.pop(name, None)
-        if ay.answer_trust is not None:
-            answer_trust = ay.answer_trust
+        if user_ay.answer_trust is not None:
+            answer_trust = user_ay.answer_trust
+    if project_ay is not None:
+        for name, pattern in project_ay.guards.items():
+            if pattern and name not in guards:
+                guards[name] = pattern
+        if project_ay.answer_trust is False:
+            answer_trust = False
     return Policy(agent, load_patterns(agent, extra), responses, guards, answer_trust, quiet)
 
 
