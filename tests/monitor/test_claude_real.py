@@ -17,8 +17,8 @@ from tests.monitor.conftest import statuses, wait_status
 
 try:
     CLAUDE = claude_bin()
-except FileNotFoundError as exc:  # pragma: no cover - depends on `npm ci --prefix tests/agents`
-    pytest.skip(str(exc), allow_module_level=True)
+except FileNotFoundError as exc:  # ./dev test installs it; a missing CLI must fail, never skip
+    raise RuntimeError(str(exc)) from None
 
 pytestmark = pytest.mark.timeout(90)
 
