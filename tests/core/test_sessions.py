@@ -383,3 +383,32 @@ def test_worktree_dir_setting(tmp_path: Path) -> None:
     assert res.code == 0, res.stderr
     assert res.json["session"]["branch"] == "agent/s1"
     assert res.json["session"]["worktree_path"] == str(tmp_path / "wts" / "agent-s1")
+
+
+def test_attach_hands_a_real_terminal_to_the_session_and_returns_on_detach(
+    repo: Path, tmp_path: Path, trails_env: dict[str, Path]
+) -> None:
+    assert trails("new", "s1", ECHO_AGENT, "--mode", "direct", cwd=repo).code == 0
+    # The user's own terminal: a pane on a separate tmux server, running `trails attach`.
+    outer = trails_env["socket"].with_name("outer.sock")  # a short path: unix sockets have a length limit
+    done = tmp_path / "attach.done"
+    script = f"{sys.executable} -m trails attach s1; echo $? > {done}"
+    subprocess.run(["tmux", "-S", str(outer), "new-session", "-d", "-s", "user", "-x", "120", "-y", "30",
+                    "-c", str(repo), "sh", "-c", script], check=True, env=dict(os.environ))
+    try:
+        wait_until(lambda: "echo-agent ready" in tmux_capture(outer, "user"), message="attached screen")
+        subprocess.run(["tmux", "-S", str(outer), "send-keys", "-t", "=user:", "-l", "hello"], check=True)
+        subprocess.run(["tmux", "-S", str(outer), "send-keys", "-t", "=user:", "Enter"], check=True)
+        wait_until(lambda: "got: hello" in trails("output", "s1", cwd=repo).stdout, message="typed through attach")
+        subprocess.run(["tmux", "-S", str(outer), "send-keys", "-t", "=user:", "C-b", "d"], check=True)
+        wait_until(done.exists, message="attach to return after detach")
+        assert done.read_text().strip() == "0"
+        assert trails("ls", "--json", cwd=repo).json["sessions"][0]["status"] == "running"
+    finally:
+        subprocess.run(["tmux", "-S", str(outer), "kill-server"], capture_output=True, check=False)
+
+
+def test_attach_without_a_terminal_is_a_clear_error(repo: Path) -> None:
+    trails("new", "s1", "sleep 600", "--mode", "direct", cwd=repo)
+    res = trails("attach", "s1", "--json", cwd=repo)
+    assert res.code == 2 and "needs a terminal" in res.error["message"]
