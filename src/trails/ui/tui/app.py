@@ -19,7 +19,7 @@ from textual.app import App, ComposeResult, SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import ContentSwitcher, DataTable, Footer, Header, Input, Static, TabbedContent, TabPane
+from textual.widgets import ContentSwitcher, Footer, Header, Input, Static, TabbedContent, TabPane
 
 from trails.core.errors import TrailsError, UncommittedWork
 from trails.core.models import Mode, Session, Status
@@ -34,9 +34,9 @@ from trails.ui.tui.new_session import NewSession, NewSessionScreen
 from trails.ui.tui.preview import Preview
 from trails.ui.tui.prompt import PromptScreen
 from trails.ui.tui.session_grid import SessionCard, SessionGrid
-from trails.ui.tui.session_table import SessionTable
+from trails.ui.tui.session_table import SessionList
 
-FeedFactory = Callable[[Any, Callable[[dict[str, Any]], None], Callable[[str], None]], Feed]
+FeedFactory = Callable[[Any, Callable[[dict[str, Any]], object], Callable[[str], object]], Feed]
 
 
 class EngineEvent(Message):
@@ -53,7 +53,7 @@ class FeedProblem(Message):
         self.text = text
 
 
-def default_feed(engine: Any, callback: Callable[[dict[str, Any]], None], on_error: Callable[[str], None]) -> Feed:
+def default_feed(engine: Any, callback: Callable[[dict[str, Any]], object], on_error: Callable[[str], object]) -> Feed:
     return EventFeed(engine, callback, since=latest_event_id(engine), on_error=on_error)
 
 
@@ -61,8 +61,8 @@ class TrailsApp(App[None]):
     TITLE = "trails"
     CSS = """
     #main { height: 1fr; }
-    #left { width: 3fr; }
-    #right { width: 2fr; border-left: vkey $panel-lighten-2; }
+    #left { width: 62%; }
+    #right { width: 38%; border-left: vkey $panel-lighten-2; }
     #filterbar { height: 1; padding: 0 1; background: $boost; color: $text-muted; }
     #filter { display: none; }
     #filter.-active { display: block; }
@@ -86,7 +86,8 @@ class TrailsApp(App[None]):
         Binding("slash", "filter", "filter", show=False, key_display="/", tooltip="filter by text"),
         Binding("f", "cycle_status", "status filter", show=False,
                 tooltip="status filter: all → attention → live → paused → ended"),
-        Binding("m", "cycle_mode", "mode filter", show=False, tooltip="mode filter: all → direct → worktree → container"),
+        Binding("m", "cycle_mode", "mode filter", show=False,
+                tooltip="mode filter: all → direct → worktree → container"),
         Binding("o", "cycle_sort", "sort", show=False, tooltip="sort: name → status → age → mode"),
         Binding("1", "tab('preview')", "preview", show=False, tooltip="preview tab"),
         Binding("2", "tab('diff')", "diff", show=False, tooltip="diff tab"),
@@ -100,6 +101,7 @@ class TrailsApp(App[None]):
     def __init__(self, engine: Any = None, *, clock: Callable[[], float] | None = None,
                  feed: FeedFactory | None = default_feed, stats: bool = True) -> None:
         super().__init__()
+        self._owns_engine = engine is None
         if engine is None:
             from trails.core.engine import Engine
 
@@ -121,6 +123,8 @@ class TrailsApp(App[None]):
         self.filter_text = ""
         self.grid = False
         self.loaded = asyncio.Event()
+        self._summary = ""
+        self.tab_loaded: tuple[str | None, str] | None = None  # (session, tab) last drawn, for tests
         # Called with a session name once a status event for it is on screen (benchmarks, tests).
         self.repaint_listener: Callable[[str], None] | None = None
 
@@ -134,7 +138,7 @@ class TrailsApp(App[None]):
                             id="filter")
                 yield Static("", id="filterbar")
                 with ContentSwitcher(initial="table", id="views"):
-                    yield SessionTable(id="table")
+                    yield SessionList(id="table")
                     with VerticalScroll(id="grid"):
                         yield SessionGrid(id="cards")
             with TabbedContent(initial="preview", id="right"):
@@ -147,7 +151,9 @@ class TrailsApp(App[None]):
         yield Footer()
 
     async def on_mount(self) -> None:
-        self.query_one(SessionTable).focus()
+        # Dialogs stack screens on top; widgets of the dashboard are always looked up on its own screen.
+        self.main = self.screen
+        self.main.query_one(SessionList).focus()
         await self.reload_sessions()
         self.loaded.set()
         if self._feed_factory is not None:
@@ -160,7 +166,10 @@ class TrailsApp(App[None]):
     async def on_unmount(self) -> None:
         if self._feed is not None:
             self._feed.stop()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        # Queued calls are dropped; one already running finishes before the engine it uses is closed.
+        self._pool.shutdown(wait=self._owns_engine, cancel_futures=True)
+        if self._owns_engine:
+            self.engine.close()
 
     # --- the engine, off the UI thread ------------------------------------------------------------
 
@@ -192,43 +201,52 @@ class TrailsApp(App[None]):
         if self._want_stats:
             self.load_stats(list(self.sessions))
 
-    def visible(self) -> list[Session]:
+    def shown_sessions(self) -> list[Session]:
         shown = [s for s in self.sessions.values()
                  if view.matches(s, text=self.filter_text, status=self.status_filter, mode=self.mode_filter)]
         return view.ordered(shown, self.sort)
 
     def refresh_view(self) -> None:
-        sessions = self.visible()
+        sessions = self.shown_sessions()
         names = [s.name for s in sessions]
         if self.selected not in names:
             self.select(names[0] if names else None)
         now = self.clock()
-        self.query_one(SessionTable).show(sessions, self.stats, self.marked, now, self.selected)
+        self.main.query_one(SessionList).show(sessions, self.stats, self.marked, now, self.selected)
         if self.grid:
-            self.query_one(SessionGrid).show(sessions, self.stats, self.marked, now, self.selected)
+            self.main.query_one(SessionGrid).show(sessions, self.stats, self.marked, now, self.selected)
         self._describe(len(sessions))
+
+    def _show_grid(self) -> None:
+        grid = self.main.query_one(SessionGrid)
+        grid.show(self.shown_sessions(), self.stats, self.marked, self.clock(), self.selected)
 
     def _describe(self, shown: int) -> None:
         attention = sum(1 for s in self.sessions.values() if view.needs_attention(s))
-        self.sub_title = f"{len(self.sessions)} sessions" + (f" · {attention} need you" if attention else "")
+        sub_title = f"{len(self.sessions)} sessions" + (f" · {attention} need you" if attention else "")
+        if sub_title != self.sub_title:
+            self.sub_title = sub_title
         parts = [f"{shown} shown", f"sort: {self.sort}", f"status: {self.status_filter}", f"mode: {self.mode_filter}"]
         if self.filter_text:
             parts.append(f"text: {self.filter_text!r}")
         if self.marked:
             parts.append(f"{len(self.marked)} marked")
-        self.query_one("#filterbar", Static).update(" · ".join(parts))
+        summary = " · ".join(parts)
+        if summary != self._summary:  # an unchanged bar must not cost a layout pass per event
+            self._summary = summary
+            self.main.query_one("#filterbar", Static).update(summary)
 
     def repaint_session(self, name: str) -> None:
         """One session changed: touch its row only, unless it moved in or out of the filter or the order."""
         session = self.sessions.get(name)
-        order = [s.name for s in self.visible()]
-        table = self.query_one(SessionTable)
+        order = [s.name for s in self.shown_sessions()]
+        table = self.main.query_one(SessionList)
         if session is None or order != table._order:
             self.refresh_view()
         else:
             table.update(session, self.stats.get(name), name in self.marked, self.clock())
             if self.grid:
-                self.query_one(SessionGrid).show(self.visible(), self.stats, self.marked, self.clock(), self.selected)
+                self._show_grid()
             self._describe(len(order))
         if self.repaint_listener is not None:
             listener = self.repaint_listener
@@ -239,19 +257,15 @@ class TrailsApp(App[None]):
             return
         self.selected = name
         if name is not None:
-            self.query_one(SessionTable).select(name)
+            self.main.query_one(SessionList).select(name)
         if self.grid:
-            self.query_one(SessionGrid).highlight(name)
+            self.main.query_one(SessionGrid).highlight(name)
         self.load_tab()
 
-    @on(DataTable.RowHighlighted)
-    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.row_key.value is not None and event.row_key.value != self.selected:
-            self.select(event.row_key.value)
-
-    @on(DataTable.RowSelected)
-    async def _row_selected(self) -> None:
-        await self.action_attach()
+    @on(SessionList.Highlighted)
+    def _row_highlighted(self, event: SessionList.Highlighted) -> None:
+        if event.name != self.selected and self.is_running:
+            self.select(event.name)
 
     @on(TabbedContent.TabActivated)
     def _tab_activated(self) -> None:
@@ -262,29 +276,33 @@ class TrailsApp(App[None]):
     @work(exclusive=True, group="tab", exit_on_error=False)
     async def load_tab(self) -> None:
         await asyncio.sleep(0.05)  # let fast cursor movement settle before asking the engine
-        name, tab = self.selected, self.query_one(TabbedContent).active
+        name, tab = self.selected, self.main.query_one(TabbedContent).active
         if name is None:
             note = "no sessions yet: press n to create one" if not self.sessions else "no session selected"
-            self.query_one(Preview).show(None, note)
-            self.query_one(DiffView).show(None, note=note)
-            self.query_one(Details).show(None, note)
+            self.main.query_one(Preview).show(None, note)
+            self.main.query_one(DiffView).show(None, note=note)
+            self.main.query_one(Details).show(None, note)
             return
         try:
             if tab == "preview":
                 text = await self.call(self.engine.output, name, 400)
-                self.query_one(Preview).show(text)
+                self.main.query_one(Preview).show(text)
             elif tab == "diff":
                 result = await self.call(self.engine.diff, name)
                 self.stats[name] = view.DiffStats(result.insertions, result.deletions, result.files)
                 stat = f"{result.files} files changed, +{result.insertions} −{result.deletions}"
-                self.query_one(DiffView).show(result.text, stat)
+                self.main.query_one(DiffView).show(result.text, stat)
                 self.repaint_session(name)
             else:
-                self.query_one(Details).show(await self.call(self.engine.show, name))
+                self.main.query_one(Details).show(await self.call(self.engine.show, name))
         except TrailsError as exc:
-            {"preview": lambda: self.query_one(Preview).show(None, exc.message),
-             "diff": lambda: self.query_one(DiffView).show(None, note=exc.message),
-             "details": lambda: self.query_one(Details).show(None, exc.message)}[tab]()
+            if tab == "preview":
+                self.main.query_one(Preview).show(None, exc.message)
+            elif tab == "diff":
+                self.main.query_one(DiffView).show(None, note=exc.message)
+            else:
+                self.main.query_one(Details).show(None, exc.message)
+        self.tab_loaded = (name, tab)
 
     @work(group="stats", exit_on_error=False)
     async def load_stats(self, names: list[str]) -> None:
@@ -303,13 +321,23 @@ class TrailsApp(App[None]):
 
     @on(EngineEvent)
     async def _engine_event(self, message: EngineEvent) -> None:
-        event = message.event
+        try:
+            await self.apply_event(message.event)
+        except Exception as exc:  # a malformed or unexpected event must not take the dashboard down
+            self.notify(f"{type(exc).__name__}: {exc}", title="could not apply an event", severity="warning",
+                        markup=False)
+
+    async def apply_event(self, event: dict[str, Any]) -> None:
+        """Bring one session's row up to date from an engine event (no engine call for a status change)."""
         name, kind, data = event.get("session"), event.get("kind"), event.get("data") or {}
         if not name:
             return
         session = self.sessions.get(name)
         if session is None:
             await self.reload_sessions()
+            return
+        if kind == "status" and data.get("status") == Status.KILLED.value:
+            await self.reload_sessions()  # ended elsewhere: it leaves the list, as in `trails ls`
             return
         if kind == "status" and data.get("status"):
             session.status = Status(data["status"])
@@ -340,7 +368,7 @@ class TrailsApp(App[None]):
 
     def targets(self) -> list[str]:
         """The marked sessions (in screen order), or else the highlighted one."""
-        shown = [s.name for s in self.visible()]
+        shown = [s.name for s in self.shown_sessions()]
         if self.marked:
             return [n for n in shown if n in self.marked] or sorted(self.marked)
         return [self.selected] if self.selected else []
@@ -454,10 +482,12 @@ class TrailsApp(App[None]):
                 blocked.append(name)
             except TrailsError as exc:
                 self.notify(exc.message, title=f"kill {name}", severity="error", markup=False)
-        if blocked and await self.push_screen_wait(ConfirmScreen(
+        if blocked:
+            force: bool = await self.push_screen_wait(ConfirmScreen(
                 f"{', '.join(blocked)}: uncommitted work", "Save it to refs/trails/saved/<name>/… and kill anyway "
-                "(--force)? Nothing is deleted: the saved ref keeps every file.", yes="Save and kill", danger=True)):
-            killed += await self._each_quiet("kill --force", blocked)
+                "(--force)? Nothing is deleted: the saved ref keeps every file.", yes="Save and kill", danger=True))
+            if force:
+                killed += await self._each_quiet("kill --force", blocked)
         if killed:
             self.notify(f"killed: {', '.join(killed)}", markup=False)
             self.marked -= set(killed)
@@ -526,29 +556,29 @@ class TrailsApp(App[None]):
         self.repaint_session(self.selected)
 
     def action_mark_all(self) -> None:
-        shown = {s.name for s in self.visible()}
+        shown = {s.name for s in self.shown_sessions()}
         self.marked = set() if shown and shown <= self.marked else shown
         self.refresh_view()
 
     def action_clear(self) -> None:
         self.marked.clear()
         self.filter_text, self.status_filter, self.mode_filter = "", "all", "all"
-        filter_input = self.query_one("#filter", Input)
+        filter_input = self.main.query_one("#filter", Input)
         filter_input.value = ""
         filter_input.remove_class("-active")
-        self.query_one(SessionTable).focus()
+        self.main.query_one(SessionList).focus()
         self.refresh_view()
 
     def action_toggle_view(self) -> None:
         self.grid = not self.grid
-        self.query_one(ContentSwitcher).current = "grid" if self.grid else "table"
+        self.main.query_one(ContentSwitcher).current = "grid" if self.grid else "table"
         if self.grid:
-            self.query_one(SessionGrid).show(self.visible(), self.stats, self.marked, self.clock(), self.selected)
+            self._show_grid()
         else:
-            self.query_one(SessionTable).focus()
+            self.main.query_one(SessionList).focus()
 
     def action_filter(self) -> None:
-        filter_input = self.query_one("#filter", Input)
+        filter_input = self.main.query_one("#filter", Input)
         filter_input.add_class("-active")
         filter_input.focus()
 
@@ -559,7 +589,7 @@ class TrailsApp(App[None]):
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self) -> None:
-        self.query_one(SessionTable).focus()
+        self.main.query_one(SessionList).focus()
 
     def action_cycle_status(self) -> None:
         self.status_filter = view.cycle(view.STATUS_FILTERS, self.status_filter)
@@ -574,7 +604,7 @@ class TrailsApp(App[None]):
         self.refresh_view()
 
     def action_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
+        self.main.query_one(TabbedContent).active = tab
 
     async def action_reload(self) -> None:
         await self.reload_sessions()
@@ -587,7 +617,7 @@ class TrailsApp(App[None]):
     def on_key(self, event: Any) -> None:
         if not self.grid or event.key not in ("left", "right", "up", "down") or isinstance(self.focused, Input):
             return
-        names = [s.name for s in self.visible()]
+        names = [s.name for s in self.shown_sessions()]
         if not names:
             return
         step = {"left": -1, "right": 1, "up": -3, "down": 3}[event.key]

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
-EventCallback = Callable[[dict[str, Any]], None]
+EventCallback = Callable[[dict[str, Any]], object]
 # The stream returns after this long without events; the thread then checks whether it should stop.
 _IDLE_TIMEOUT = 5.0
 _RETRY_DELAY = 3.0
@@ -26,7 +26,7 @@ class EventFeed:
     """Engine events delivered to `callback` from a daemon thread (the callback must be thread-safe)."""
 
     def __init__(self, engine: Any, callback: EventCallback, *, since: int | None = None,
-                 on_error: Callable[[str], None] | None = None) -> None:
+                 on_error: Callable[[str], object] | None = None) -> None:
         self.engine = engine
         self.callback = callback
         self.on_error = on_error

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -21,8 +23,9 @@ def key_rows(bindings: list[BindingType]) -> list[tuple[str, str]]:
 
 
 class HelpScreen(ModalScreen[None]):
-    DEFAULT_CSS = DIALOG_CSS.format(name="HelpScreen") + "HelpScreen > Vertical { width: 84; }"
-    BINDINGS = [Binding("escape,q,question_mark", "close", "close")]
+    DEFAULT_CSS = DIALOG_CSS.format(name="HelpScreen") + (
+        "HelpScreen > Vertical { width: 84; } HelpScreen VerticalScroll { height: auto; max-height: 24; }")
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "close", "close")]
 
     def __init__(self, bindings: list[BindingType]) -> None:
         super().__init__()

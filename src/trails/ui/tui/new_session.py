@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
@@ -48,7 +48,7 @@ def field_for(error: TrailsError) -> str:
     text = error.message.lower()
     if isinstance(error, InvalidName) or "session name" in text or "already exists" in text:
         return "name"
-    if isinstance(error, ModeUnavailable | RuleViolation) or "mode" in text and "--" not in text:
+    if isinstance(error, ModeUnavailable | RuleViolation) or ("mode" in text and "--" not in text):
         return "mode"
     for key in ("branch", "base"):
         if f"--{key}" in text or f"{key} " in text.split(":")[0]:
@@ -63,9 +63,9 @@ class NewSessionScreen(ModalScreen[str | None]):
     NewSessionScreen > Vertical { width: 84; }
     NewSessionScreen Label { margin-top: 1; }
     NewSessionScreen .error { color: $error; height: auto; }
-    NewSessionScreen .error:blank { display: none; }
     """
-    BINDINGS = [Binding("escape", "cancel", "cancel"), Binding("ctrl+s", "create", "create")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "cancel"), Binding("ctrl+s", "create", "create")]
 
     def __init__(self, submit: Submit) -> None:
         super().__init__()

@@ -7,8 +7,8 @@ from textual.containers import Grid
 from textual.widgets import Static
 
 from trails.core.models import Session
-from trails.ui.tui.view import DiffStats, age
 from trails.ui.tui.session_table import status_cell
+from trails.ui.tui.view import DiffStats, age
 
 
 def card_text(session: Session, stats: DiffStats | None, marked: bool, now: float) -> Text:
@@ -33,7 +33,7 @@ class SessionCard(Static):
 class SessionGrid(Grid):
     """Cards in a grid; the selected one is highlighted. Selection moves through the app's keys."""
 
-    DEFAULT_CSS = "SessionGrid { grid-size: 3; grid-gutter: 0 1; height: auto; }"
+    DEFAULT_CSS = "SessionGrid { grid-size: 3; grid-rows: 6; grid-gutter: 0 1; height: auto; }"
 
     def show(self, sessions: list[Session], stats: dict[str, DiffStats], marked: set[str], now: float,
              selected: str | None) -> None:

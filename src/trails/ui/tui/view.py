@@ -34,7 +34,7 @@ class DiffStats:
     files: int
 
     def label(self) -> str:
-        return f"+{self.insertions} -{self.deletions} {self.files}f"
+        return f"+{self.insertions} −{self.deletions} {self.files}f"
 
 
 def needs_attention(session: Session) -> bool:

@@ -1,0 +1,83 @@
+"""The dashboard over the real engine, real tmux and a real supervisor: live status arrives as events."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.tui.tuihelp import SIZE, status_text, until
+from trails.core.engine import Engine
+from trails.ui.tui.app import TrailsApp
+from trails.ui.tui.confirm import ConfirmScreen
+from trails.ui.tui.new_session import NewSessionScreen
+
+ECHO_AGENT = f"{sys.executable} {Path(__file__).resolve().parent.parent / 'core' / 'echo_agent.py'}"
+
+
+@pytest.fixture
+def live_engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    monkeypatch.delenv("TRAILS_SUPERVISOR", raising=False)
+    engine = Engine()
+    engine.ensure_supervisor()
+    yield engine
+    engine.stop_supervisor()
+    engine.close()
+
+
+def _count_lists(engine: Engine) -> list[int]:
+    count = [0]
+    original = engine.list_sessions
+
+    def counted(**kwargs: Any) -> Any:
+        count[0] += 1
+        return original(**kwargs)
+
+    engine.list_sessions = counted  # type: ignore[method-assign]
+    return count
+
+
+async def test_status_changes_of_real_sessions_arrive_live(live_engine: Engine, tmp_path: Path) -> None:
+    live_engine.create_session("g1", ECHO_AGENT, cwd=tmp_path, mode="direct")
+    lists = _count_lists(live_engine)
+    app = TrailsApp(live_engine, stats=False)
+    other = Engine()  # another process's view: the test acts on the session behind the dashboard's back
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: "g1" in app.sessions, message="g1 listed")
+            await until(pilot, lambda: status_text(app, "g1") == "ready", timeout=30, message="ready via events")
+            asked = lists[0]
+            other.send("g1", "exit")
+            await until(pilot, lambda: status_text(app, "g1") == "completed", timeout=30,
+                        message="completed via events")
+            assert lists[0] == asked  # the row changed from the event alone: nothing was re-listed
+            await pilot.press("1")
+            await until(pilot, lambda: "echo-agent ready" in str(app.main.query_one("#preview-text").render()),
+                        message="preview of the agent's screen")
+    finally:
+        other.close()
+
+
+async def test_form_creates_a_real_session_and_batch_kill_confirms(live_engine: Engine, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    live_engine.create_session("b1", "sleep 600", cwd=tmp_path, mode="direct")
+    app = TrailsApp(live_engine, stats=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: "b1" in app.sessions, message="b1 listed")
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, NewSessionScreen))
+        await pilot.press(*"b2", "tab", *"sleep 600", "tab")
+        app.screen.query_one("#mode").value = "direct"  # type: ignore[attr-defined]
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "b2" in app.sessions, timeout=20, message="b2 created from the form")
+        assert live_engine.get_session("b2").status.live
+        await pilot.press("asterisk", "k")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await until(pilot, lambda: not app.sessions, timeout=20, message="both killed")
+        assert {s.name for s in live_engine.list_sessions()} == set()
+        assert {s.status.value for s in live_engine.list_sessions(include_ended=True)} == {"killed"}
