@@ -81,3 +81,21 @@ def test_direct_session_has_nothing_to_merge(engine: Engine, repo: Path) -> None
     engine.create_session("d1", "sleep 600", mode="direct", cwd=repo)
     with pytest.raises(InvalidInput, match="no branch"):
         engine.merge("d1")
+
+
+def test_cli_merge_and_conflict_json(repo: Path) -> None:
+    from tests.helpers import trails
+
+    wt = Path(trails("new", "c1", "sleep 600", "--json", cwd=repo).json["session"]["worktree_path"])
+    _commit(wt, "feature.txt", "from the agent\n", "agent")
+    res = trails("merge", "c1", "--json", cwd=repo)
+    assert res.code == 0, res.stderr
+    assert res.json["into"] == "main" and (repo / "feature.txt").read_text() == "from the agent\n"
+    wt2 = Path(trails("new", "c2", "sleep 600", "--json", cwd=repo).json["session"]["worktree_path"])
+    _commit(wt2, "README.md", "agent version\n", "agent edit")
+    _commit(repo, "README.md", "user version\n", "user edit")
+    head = git(repo, "rev-parse", "HEAD")
+    conflict = trails("merge", "c2", "--json", cwd=repo)
+    assert conflict.code == 1 and conflict.error["code"] == "merge_conflict"
+    assert conflict.error["files"] == ["README.md"]
+    assert git(repo, "rev-parse", "HEAD") == head and git(repo, "status", "--porcelain") == ""

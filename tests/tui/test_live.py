@@ -81,3 +81,22 @@ async def test_form_creates_a_real_session_and_batch_kill_confirms(live_engine: 
         await until(pilot, lambda: not app.sessions, timeout=20, message="both killed")
         assert {s.name for s in live_engine.list_sessions()} == set()
         assert {s.status.value for s in live_engine.list_sessions(include_ended=True)} == {"killed"}
+
+
+async def test_preview_follows_the_selected_agent_without_a_key(live_engine: Engine, tmp_path: Path) -> None:
+    live_engine.create_session("p1", ECHO_AGENT, cwd=tmp_path, mode="direct")
+    app = TrailsApp(live_engine, stats=False)
+    other = Engine()
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: "p1" in app.sessions, message="p1 listed")
+
+            def preview() -> str:
+                return str(app.main.query_one("#preview-text").render())
+
+            await until(pilot, lambda: "echo-agent ready" in preview(), timeout=30, message="first screen")
+            other.send("p1", "typed elsewhere")
+            await until(pilot, lambda: "got: typed elsewhere" in preview(), timeout=15,
+                        message="the preview to follow the agent's output")
+    finally:
+        other.close()

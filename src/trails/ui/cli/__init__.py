@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "output": ("trails.ui.cli.live", "output"),
     "diff": ("trails.ui.cli.sessions", "diff"),
     "kill": ("trails.ui.cli.sessions", "kill"),
+    "merge": ("trails.ui.cli.sessions", "merge"),
     "daemon": ("trails.ui.cli.live", "daemon"),
     "pause": ("trails.ui.cli.live", "pause"),
     "resume": ("trails.ui.cli.live", "resume"),

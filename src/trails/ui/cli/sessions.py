@@ -162,3 +162,18 @@ def kill(name: str, force: bool, delete_branch: bool, as_json: bool) -> None:
             echo(f"  {line}")
 
     emit(as_json, result.to_dict(), human)
+
+
+@command(help="Merge the session's branch into the branch the main checkout is on (--no-ff; conflicts abort).")
+@argument("name")
+@json_option
+def merge(name: str, as_json: bool) -> None:
+    result = engine().merge(name)
+
+    def human() -> None:
+        if result.commit:
+            echo(f"merged {result.branch} into {result.into} ({result.commit[:12]})")
+        for line in result.notes:
+            echo(f"  {line}")
+
+    emit(as_json, result.to_dict(), human)

@@ -22,7 +22,7 @@ from textual.message import Message
 from textual.widgets import ContentSwitcher, Footer, Header, Input, Static, TabbedContent, TabPane
 
 from trails.core.errors import TrailsError, UncommittedWork
-from trails.core.models import Mode, Session, Status
+from trails.core.models import LIVE_STATUSES, Mode, Session, Status
 from trails.ui.tui import view
 from trails.ui.tui.choice import ChoiceScreen
 from trails.ui.tui.confirm import ConfirmScreen
@@ -38,6 +38,8 @@ from trails.ui.tui.session_table import SessionList
 
 FeedFactory = Callable[[Any, Callable[[dict[str, Any]], object], Callable[[str], object]], Feed]
 
+
+PREVIEW_REFRESH_SECONDS = 1.0
 
 class EngineEvent(Message):
     """An engine event (see trails.monitor.events) arrived from the feed thread."""
@@ -162,6 +164,8 @@ class TrailsApp(App[None]):
             self._feed.start()
         if not self._fixed_clock:
             self.set_interval(60, self.refresh_view)  # ages only; nothing is asked of the engine
+            # The preview follows the selected live agent's screen; statuses come from events only.
+            self.set_interval(PREVIEW_REFRESH_SECONDS, self._follow_preview)
 
     async def on_unmount(self) -> None:
         if self._feed is not None:
@@ -270,6 +274,13 @@ class TrailsApp(App[None]):
     @on(TabbedContent.TabActivated)
     def _tab_activated(self) -> None:
         self.load_tab()
+
+    def _follow_preview(self) -> None:
+        session = self.sessions.get(self.selected) if self.selected else None
+        if session is None or session.status not in LIVE_STATUSES:
+            return
+        if self.main.query_one(TabbedContent).active == "preview" and self.screen is self.main:
+            self.load_tab()
 
     # --- the tabs: loaded for the selected session, only the one on screen -----------------------
 
