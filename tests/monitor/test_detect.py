@@ -34,6 +34,7 @@ def screen(agent: str, name: str) -> list[str]:
     ("gemini", "approval_shell.txt", "prompt", "command"),
     ("gemini", "busy.txt", "busy", None),
     ("gemini", "trust.txt", "prompt", "trust"),
+    ("gemini", "trust_recorded.txt", "prompt", "trust"),  # recorded: @google/gemini-cli 0.61.0
 ])
 def test_screens_are_classified(agent: str, name: str, state: str, kind: str | None) -> None:
     got = detect(load_patterns(agent), screen(agent, name))
