@@ -3,14 +3,18 @@
     python bench/bench_sessions.py [--rounds N] [--files N]
 
 Floors: `tmux new-session` alone (direct), `git worktree add` + `tmux new-session` (worktree).
+Each figure is printed twice: through the warm CLI server (the default; the first call starts it)
+and run locally (TRAILS_WARM=off).
 Targets (issue 2): worktree ≤ 1.3× floor, direct < 60 ms over tmux, `trails ls --json` < 150 ms.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -33,6 +37,22 @@ def timed(fn: Callable[[int], None], rounds: int) -> float:
 
 def run(argv: list[str], cwd: Path, env: dict[str, str]) -> None:
     subprocess.run(argv, cwd=cwd, env=env, check=True, capture_output=True)
+
+
+def wait_for_server(home: Path, timeout: float = 30.0) -> None:
+    """The first `trails` call starts the warm server in the background; let it finish importing."""
+    deadline = time.monotonic() + timeout
+    while not (home / "cli.sock").exists():
+        if time.monotonic() > deadline:
+            sys.exit("the warm server did not start (TRAILS_WARM=off in the environment?)")
+        time.sleep(0.05)
+
+
+def stop_server(home: Path) -> None:
+    pid = (home / "cli.lock").read_text() if (home / "cli.lock").exists() else ""
+    if pid.isdigit():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(pid), signal.SIGTERM)
 
 
 def make_repo(root: Path, files: int, env: dict[str, str]) -> Path:
@@ -68,11 +88,13 @@ def main() -> None:
         n = args.rounds
         tmux = ["tmux", "-f", "/dev/null", "-S", floor_sock]
         run([*tmux, "new-session", "-d", "-s", "warm", "sleep", "600"], repo, env)  # server already up, as for trails
-        run([TRAILS, "new", "warm", "sleep 600", "--mode", "direct"], repo, env)
+        run([TRAILS, "new", "warm", "sleep 600", "--mode", "direct"], repo, env)  # also starts the warm server
+        warm_env = dict(env, TRAILS_WARM="on")
+        local_env = dict(env, TRAILS_WARM="off")
+        wait_for_server(root / "home")
 
         floor_direct = timed(lambda i: run([*tmux, "new-session", "-d", "-s", f"f{i}", "-c", str(repo), "--",
                                             "sleep", "600"], repo, env), n)
-        trails_direct = timed(lambda i: run([TRAILS, "new", f"d{i}", "sleep 600", "--mode", "direct"], repo, env), n)
 
         def floor_wt(i: int) -> None:
             path = root / f"floor-wt-{i}"
@@ -80,21 +102,28 @@ def main() -> None:
             run([*tmux, "new-session", "-d", "-s", f"w{i}", "-c", str(path), "--", "sleep", "600"], repo, env)
 
         floor_worktree = timed(floor_wt, n)
-        trails_worktree = timed(
-            lambda i: run([TRAILS, "new", f"w{i}", "sleep 600", "--mode", "worktree"], repo, env), n
-        )
-        ls_time = timed(lambda i: run([TRAILS, "ls", "--json"], repo, env), n)
         python_floor = timed(lambda i: run([sys.executable, "-S", "-c", "pass"], repo, env), n)
-
-        sessions = 2 * n + 1
-        print(f"repo: {args.files} files; median of {n} rounds each")
-        print(f"direct:   trails new {trails_direct * 1000:6.1f} ms   "
-              f"floor(tmux new-session) {floor_direct * 1000:6.1f} ms   "
-              f"overhead {(trails_direct - floor_direct) * 1000:5.1f} ms (target < 60 ms)")
-        print(f"worktree: trails new {trails_worktree * 1000:6.1f} ms   floor(git worktree add + tmux) "
-              f"{floor_worktree * 1000:6.1f} ms   ratio {trails_worktree / floor_worktree:4.2f}x (target <= 1.3x)")
-        print(f"ls --json with {sessions} sessions: {ls_time * 1000:6.1f} ms (target < 150 ms); "
-              f"bare python start-up {python_floor * 1000:5.1f} ms")
+        print(f"repo: {args.files} files; median of {n} rounds each; "
+              f"floors: tmux new-session {floor_direct * 1000:.1f} ms, git worktree add + tmux "
+              f"{floor_worktree * 1000:.1f} ms, bare python start-up {python_floor * 1000:.1f} ms")
+        sessions = 1
+        for label, path_env in (("warm", warm_env), ("local", local_env)):
+            p = label[0]
+            trails_direct = timed(
+                lambda i, p=p, e=path_env: run([TRAILS, "new", f"{p}d{i}", "sleep 600", "--mode", "direct"], repo, e), n
+            )
+            trails_worktree = timed(
+                lambda i, p=p, e=path_env: run([TRAILS, "new", f"{p}w{i}", "sleep 600", "--mode", "worktree"], repo, e),
+                n,
+            )
+            sessions += 2 * n
+            ls_time = timed(lambda i, e=path_env: run([TRAILS, "ls", "--json"], repo, e), n)
+            print(f"{label + ':':7}direct   trails new {trails_direct * 1000:6.1f} ms   "
+                  f"overhead {(trails_direct - floor_direct) * 1000:5.1f} ms over tmux (target < 60 ms)")
+            print(f"{label + ':':7}worktree trails new {trails_worktree * 1000:6.1f} ms   "
+                  f"ratio {trails_worktree / floor_worktree:4.2f}x the floor (target <= 1.3x)")
+            print(f"{label + ':':7}ls --json with {sessions} sessions {ls_time * 1000:6.1f} ms (target < 150 ms)")
+        stop_server(root / "home")
     finally:
         subprocess.run(["tmux", "-S", str(sock_dir / "t.sock"), "kill-server"], capture_output=True, check=False)
         subprocess.run(["tmux", "-S", floor_sock, "kill-server"], capture_output=True, check=False)

@@ -28,6 +28,8 @@ def trails_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     # The live supervisor is opted into by the tests that exercise it (tests/monitor).
     monkeypatch.setenv("TRAILS_SUPERVISOR", "off")
+    # Likewise the warm CLI server (tests/cli/test_warm.py): every other test runs commands locally.
+    monkeypatch.setenv("TRAILS_WARM", "off")
     for var in ("TRAILS_MODE", "MAX_WORKTREES_PER_WORKSPACE", "TMUX", "TMUX_PANE"):
         monkeypatch.delenv(var, raising=False)
     yield {"home": home, "socket": socket}

@@ -1,3 +1,3 @@
-from trails.ui.cli import main
+from trails.fast import main
 
 main()

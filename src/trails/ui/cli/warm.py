@@ -1,0 +1,277 @@
+"""The warm CLI server: trails' modules imported once, one forked child per command.
+
+    python -m trails.ui.cli.warm HOME
+
+Started in the background by trails.fast when no server answers. One server per TRAILS_HOME (a
+lock file); it exits after TRAILS_WARM_IDLE seconds without a command (default 300), when its home
+or socket disappears, or when a client runs newer code than it imported (it answers "stale" and the
+client runs the command itself).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import fcntl
+import importlib
+import os
+import signal
+import socket
+import stat
+import struct
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from trails.fast import code_stamp, compat, recv_exact, send_frame, socket_path
+
+DEFAULT_IDLE = 300.0
+TICK = 0.5
+MAX_REQUEST = 16 * 1024 * 1024
+# Everything a command may import; the dashboard (textual) is left out: it always runs locally.
+PRELOAD = (
+    "trails.ui.cli", "trails.ui.cli.common", "trails.ui.cli.framework", "trails.ui.cli.sessions",
+    "trails.ui.cli.system", "trails.ui.cli.live", "trails.ui.cli.runs", "trails.ui.cli.moves",
+    "trails.core.engine", "trails.core.config", "trails.core.modes", "trails.core.store", "trails.core.doctor",
+    "trails.core.limits", "trails.core.locks", "trails.core.merge", "trails.core.moves", "trails.core.workstate",
+    "trails.agents.registry", "trails.agents.headless", "trails.isolation", "trails.isolation.direct",
+    "trails.isolation.worktree", "trails.isolation.container", "trails.infra.git", "trails.infra.tmux",
+    "trails.monitor.daemon", "trails.monitor.events", "trails.monitor.live", "trails.monitor.outputlog",
+    "trails.monitor.detect", "trails.runs.executor", "trails.runs.plan", "trails.runs.spec", "trails.runs.shadow",
+    "msgspec", "json", "sqlite3", "subprocess", "shlex", "fnmatch", "datetime", "hashlib", "tempfile",
+)
+
+
+def idle_timeout() -> float:
+    try:
+        return float(os.environ.get("TRAILS_WARM_IDLE", "") or DEFAULT_IDLE)
+    except ValueError:
+        return DEFAULT_IDLE
+
+
+def preload() -> None:
+    for name in PRELOAD:
+        with contextlib.suppress(Exception):  # an optional dependency missing: that command imports it itself
+            importlib.import_module(name)
+
+
+class Server:
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.path = socket_path(str(home))
+        self.stamp = code_stamp()  # before importing: code changed since then counts as stale
+        self.compat = compat()
+        self.idle = idle_timeout()
+        self.lock_fd = -1
+        self.listener: socket.socket | None = None
+        self.inode = 0
+
+    def acquire(self) -> bool:
+        """The per-home lock: a second server gives way to the first."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.lock_fd = os.open(self.home / "cli.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(self.lock_fd)
+            return False
+        os.ftruncate(self.lock_fd, 0)
+        os.write(self.lock_fd, str(os.getpid()).encode())  # who holds it, for people and tests
+        return True
+
+    def bind(self) -> None:
+        Path(self.path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)  # left by a server that died; we hold the lock, so it is not live
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old = os.umask(0o177)  # only this user may connect: a command runs with our rights
+        try:
+            listener.bind(self.path)
+        finally:
+            os.umask(old)
+        listener.listen(64)
+        listener.settimeout(TICK)
+        self.listener = listener
+        self.inode = os.stat(self.path).st_ino
+
+    def still_ours(self) -> bool:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return False
+        return self.home.is_dir() and st.st_ino == self.inode and stat.S_ISSOCK(st.st_mode)
+
+    def release(self) -> None:
+        """Give up the socket and the lock, so a new server can start at once."""
+        if self.listener is not None:
+            if self.still_ours():
+                with contextlib.suppress(OSError):
+                    os.unlink(self.path)
+            self.listener.close()
+            self.listener = None
+        if self.lock_fd >= 0:
+            os.close(self.lock_fd)
+            self.lock_fd = -1
+
+    def serve(self) -> None:
+        assert self.listener is not None
+        last = time.monotonic()
+        while self.still_ours() and time.monotonic() - last < self.idle:
+            _reap()
+            try:
+                conn, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            last = time.monotonic()
+            with conn:
+                if self.handle(conn) == "stale":
+                    return
+
+    def handle(self, conn: socket.socket) -> str:
+        fds: list[int] = []
+        try:
+            conn.settimeout(5)
+            uid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[1]
+            if uid != os.getuid():
+                return "refused"
+            fds, request = _receive(conn)
+            if request.get("stamp") != self.stamp:
+                self.release()
+                send_frame(conn, {"stale": True})
+                return "stale"
+            if request.get("compat") != self.compat:
+                send_frame(conn, {"mismatch": True})
+                return "mismatch"
+            if len(fds) != 3:
+                return "bad request"
+            pid = os.fork()
+            if pid == 0:
+                _child(conn, fds, request, self)
+            return "forked"
+        except Exception:
+            return "bad request"
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+
+def _receive(conn: socket.socket) -> tuple[list[int], dict[str, Any]]:
+    head, fds, _, _ = socket.recv_fds(conn, 4, 3)
+    head += _recv_exact(conn, 4 - len(head))
+    size = int.from_bytes(head, "big")
+    if size > MAX_REQUEST:
+        raise ValueError("request too large")
+    import marshal
+
+    request = marshal.loads(_recv_exact(conn, size))
+    if not isinstance(request, dict):
+        raise ValueError("bad request")
+    return fds, request
+
+
+def _recv_exact(conn: socket.socket, size: int) -> bytes:
+    return recv_exact(conn, size) if size else b""
+
+
+def _reap() -> None:
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+
+
+def _child(conn: socket.socket, fds: list[int], request: dict[str, Any], server: Server) -> None:
+    """In the forked child: become the client's process, run the command, report its exit code."""
+    code = 1
+    try:
+        if server.listener is not None:
+            server.listener.close()
+        if server.lock_fd >= 0:
+            os.close(server.lock_fd)  # a long command must not keep the next server from starting
+        _become_client(fds, request)
+        send_frame(conn, {"pid": os.getpid()})
+    except BaseException:
+        os._exit(1)
+    try:
+        code = _run(request["argv"])
+    finally:
+        with contextlib.suppress(BaseException):
+            send_frame(conn, {"exit": code})
+        os._exit(code)
+
+
+def _become_client(fds: list[int], request: dict[str, Any]) -> None:
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+        os.close(fd)
+    fds.clear()
+    os.setpgid(0, 0)  # the client forwards Ctrl-C to this group: the command and what it started
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGCHLD, signal.SIGTSTP):
+        signal.signal(signum, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    os.umask(request["umask"])
+    time.tzset()
+    sys.argv = [request.get("argv0") or "trails", *request["argv"]]
+    # stdout was /dev/null when the server started; on a terminal it is line-buffered, as locally.
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.reconfigure(line_buffering=stream.isatty() or stream is sys.stderr)  # type: ignore[union-attr]
+
+
+def _run(argv: list[str]) -> int:
+    """The command, ended the way the interpreter would end it: exit code, threads, atexit, flush."""
+    try:
+        from trails.ui.cli import main
+
+        code = _exit_code(main(argv))
+    except SystemExit as exc:
+        code = _exit_code(exc.code)
+    except KeyboardInterrupt:
+        traceback.print_exc()
+        code = 130
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    threading = sys.modules.get("threading")
+    with contextlib.suppress(BaseException):
+        if threading is not None:
+            threading._shutdown()
+        atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(BaseException):
+            stream.flush()
+    return code
+
+
+def _exit_code(value: object) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, int):
+        return value & 0xFF
+    with contextlib.suppress(BaseException):
+        sys.stderr.write(f"{value}\n")
+    return 1
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        sys.exit("usage: python -m trails.ui.cli.warm HOME")
+    server = Server(Path(args[0]))
+    os.chdir("/")  # hold no directory of the user's
+    if not server.acquire():
+        return
+    try:
+        preload()
+        server.bind()
+        server.serve()
+    finally:
+        server.release()
+
+
+if __name__ == "__main__":
+    main()
