@@ -85,14 +85,14 @@ class MoveContext:
 # --- the snapshot a direct session takes when it starts ------------------------------------------
 
 
-def record_start(repo: Git, name: str) -> dict[str, Any]:
+def record_start(repo: Git, name: str, *, head: str | None) -> dict[str, Any]:
     """The main checkout's state (HEAD, index, files) before the session, to put it back after a move.
 
-    A clean checkout is just its HEAD (one `git status`); only a dirty one is committed, under
-    refs/trails/start/<name>.
+    `head` is HEAD as the caller just read it. A clean checkout is just that (one `git status`);
+    only a dirty one is committed, under refs/trails/start/<name>.
     """
     if not workstate.has_uncommitted_work(repo):
-        return {"ref": None, "commit": None, "head": repo.rev_parse("HEAD"), "clean": True}
+        return {"ref": None, "commit": None, "head": head, "clean": True}
     # A name reused after `kill` takes the ref over.
     saved = workstate.save_work(repo, f"refs/trails/start/{name}", f"trails: before session {name}", replace=True)
     return {"ref": saved.ref, "commit": saved.commit, "head": saved.head}

@@ -23,7 +23,7 @@ class Provider(IsolationProvider):
 
             # The main checkout as it was before the agent touched it: a later move to a worktree
             # puts it back exactly so (see core/moves.py).
-            placement.extra["start"] = record_start(Git(request.repo_root), request.name)
+            placement.extra["start"] = record_start(Git(request.repo_root), request.name, head=base)
         return placement
 
     def discard(self, placement: Placement) -> None:
