@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trails.core.errors import GitError
-from trails.infra.proc import Result, run
+from trails.infra.proc import Pending, Result, run, start
 
 # Files git leaves in its directory while an operation is half done.
 _IN_PROGRESS = {
@@ -28,6 +28,11 @@ _IDENTITY = {
     "GIT_COMMITTER_NAME": "trails",
     "GIT_COMMITTER_EMAIL": "trails@localhost",
 }
+
+
+_STATUS = ("status", "--porcelain=v1", "-z", "--untracked-files=all")
+# A read must not take the index lock the user's own git commands may be waiting for.
+_READ_ONLY = {"GIT_OPTIONAL_LOCKS": "0"}
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,7 @@ class Git:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self._git_dir: Path | None = None
+        self._common_dir: Path | None = None
 
     def run(self, *args: str, env: Mapping[str, str] | None = None, input: str | None = None,
             check: bool = True, timeout: float | None = 300) -> Result:
@@ -82,14 +88,23 @@ class Git:
     def branch_exists(self, branch: str) -> bool:
         return self.run("show-ref", "--verify", "--quiet", f"refs/heads/{branch}", check=False).ok
 
+    def _read_dirs(self) -> None:
+        git_dir, common = self.out("rev-parse", "--absolute-git-dir", "--git-common-dir").splitlines()
+        self._git_dir = Path(git_dir)
+        path = Path(common)
+        self._common_dir = path if path.is_absolute() else (self.root / path).resolve()
+
     def git_dir(self) -> Path:
         if self._git_dir is None:
-            self._git_dir = Path(self.out("rev-parse", "--absolute-git-dir"))
+            self._read_dirs()
+        assert self._git_dir is not None
         return self._git_dir
 
     def common_dir(self) -> Path:
-        path = Path(self.out("rev-parse", "--git-common-dir"))
-        return path if path.is_absolute() else (self.root / path).resolve()
+        if self._common_dir is None:
+            self._read_dirs()
+        assert self._common_dir is not None
+        return self._common_dir
 
     def operation_in_progress(self) -> str | None:
         git_dir = self.git_dir()
@@ -140,7 +155,16 @@ class Git:
 
     def status_porcelain(self) -> list[str]:
         """Changed and untracked (not ignored) paths; empty when the tree is clean."""
-        res = self.run("status", "--porcelain=v1", "-z", "--untracked-files=all")
+        return self.status_result(self.run(*_STATUS, env=_READ_ONLY))
+
+    def start_status(self) -> Pending:
+        """status_porcelain, running in the background: pass `.wait()` to status_result."""
+        return start(["git", "-C", str(self.root), *_STATUS], env=_READ_ONLY)
+
+    @staticmethod
+    def status_result(res: Result) -> list[str]:
+        if not res.ok:
+            raise GitError(f"git status failed: {(res.stderr or res.stdout).strip()}")
         return [p for p in res.stdout.split("\0") if p]
 
     def ls_files(self) -> list[str]:

@@ -41,3 +41,27 @@ def run(
     except FileNotFoundError:
         return Result(tuple(argv), 127, "", f"{argv[0]}: command not found")
     return Result(tuple(argv), cp.returncode, cp.stdout, cp.stderr)
+
+
+class Pending:
+    """A program started with `start`, running while the caller does other work."""
+
+    def __init__(self, argv: Sequence[str], popen: subprocess.Popen[str]) -> None:
+        self.argv = tuple(argv)
+        self._popen = popen
+
+    def wait(self, timeout: float | None = 60) -> Result:
+        out, err = self._popen.communicate(timeout=timeout)
+        return Result(self.argv, self._popen.returncode, out, err)
+
+
+def start(argv: Sequence[str], *, cwd: str | os.PathLike[str] | None = None,
+          env: Mapping[str, str] | None = None) -> Pending:
+    """Start argv without waiting for it (output captured); `.wait()` gives the Result."""
+    full_env = None
+    if env is not None:
+        full_env = dict(os.environ)
+        full_env.update(env)
+    popen = subprocess.Popen(list(argv), cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL, text=True)
+    return Pending(argv, popen)

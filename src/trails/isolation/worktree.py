@@ -82,42 +82,53 @@ class Provider(IsolationProvider):
         path = worktree_path_for(request.repo_root, branch, config)
         notes: list[str] = []
 
+        # Whether the main tree is dirty only decides a note (unless carrying): learn it while git
+        # checks the worktree out, off the critical path.
+        main_status = None if request.carry_changes else repo.start_status()
         # One creator per repository at a time: the worktree count and the add must not interleave.
-        with file_lock(f"worktrees:{repo.common_dir()}"):
-            entries = repo.worktrees()
-            limit = max_worktrees(config)
-            if len(entries) + 1 > limit:
-                raise WorktreeLimit(
-                    f"{request.repo_root} already has {len(entries)} worktrees (counting the main one);"
-                    f" the limit is {limit}",
-                    hint="end a session, or raise max_worktrees / MAX_WORKTREES_PER_WORKSPACE",
-                )
-            holder = next((e for e in entries if e.branch == branch), None)
-            if holder is not None:
-                raise BranchError(f"branch {branch!r} is already checked out at {holder.path}")
-            if path.exists() or path.is_symlink():
-                raise WorktreeError(f"the worktree path {path} already exists", hint="use --branch to pick another")
-            created_branch = not repo.branch_exists(branch)
-            if created_branch:
-                repo.worktree_add(path, branch, base_commit)
-            else:
-                repo.worktree_add_existing(path, branch)
-                base_commit = repo.rev_parse(branch) or base_commit
-                notes.append(f"branch {branch} already existed: the session continues it")
+        try:
+            with file_lock(f"worktrees:{repo.common_dir()}"):
+                entries = repo.worktrees()
+                limit = max_worktrees(config)
+                if len(entries) + 1 > limit:
+                    raise WorktreeLimit(
+                        f"{request.repo_root} already has {len(entries)} worktrees (counting the main one);"
+                        f" the limit is {limit}",
+                        hint="end a session, or raise max_worktrees / MAX_WORKTREES_PER_WORKSPACE",
+                    )
+                holder = next((e for e in entries if e.branch == branch), None)
+                if holder is not None:
+                    raise BranchError(f"branch {branch!r} is already checked out at {holder.path}")
+                if path.exists() or path.is_symlink():
+                    raise WorktreeError(f"the worktree path {path} already exists", hint="use --branch to pick another")
+                created_branch = not repo.branch_exists(branch)
+                if created_branch:
+                    repo.worktree_add(path, branch, base_commit)
+                else:
+                    repo.worktree_add_existing(path, branch)
+                    base_commit = repo.rev_parse(branch) or base_commit
+                    notes.append(f"branch {branch} already existed: the session continues it")
+        except BaseException:
+            if main_status is not None:
+                main_status.wait()  # reap it: nothing will read its answer
+            raise
 
         placement = Placement(
             workdir=path, repo_root=request.repo_root, worktree_path=path, branch=branch,
             base_commit=base_commit, created_branch=created_branch, notes=notes,
         )
         try:
-            self._carry_or_note(repo, placement, request.carry_changes)
+            dirty = bool(repo.status_result(main_status.wait())) if main_status else None
+            self._carry_or_note(repo, placement, request.carry_changes, dirty)
         except Exception:
             self.discard(placement)
             raise
         return placement
 
-    def _carry_or_note(self, repo: Git, placement: Placement, carry: bool) -> None:
-        if not workstate.has_uncommitted_work(repo):
+    def _carry_or_note(self, repo: Git, placement: Placement, carry: bool, dirty: bool | None) -> None:
+        if dirty is None:
+            dirty = workstate.has_uncommitted_work(repo)
+        if not dirty:
             return
         if not carry:
             placement.notes.append(
