@@ -161,6 +161,8 @@ class Engine:
         if branch is not None and not branch:
             raise InvalidInput("--branch is empty")
         repo_root = gitinfra.find_toplevel(cwd)
+        # The main checkout's status is the slowest read a create needs: it runs while we decide the rest.
+        main_status = gitinfra.Git(repo_root).start_status() if repo_root else None
         config = config_mod.load(repo_root)
         agent_spec = registry.resolve(agent, config)
         scope = list(scope)
@@ -213,6 +215,7 @@ class Engine:
             name=name, cwd=cwd, repo_root=repo_root, config=config, branch=branch, base=base,
             carry_changes=carry_changes, force=force, image=image,
             options={"agent": agent_spec.name, "network": network, "progress": progress},
+            main_status=main_status,
         )
         try:
             placement = provider.prepare(request)

@@ -85,13 +85,13 @@ class MoveContext:
 # --- the snapshot a direct session takes when it starts ------------------------------------------
 
 
-def record_start(repo: Git, name: str, *, head: str | None) -> dict[str, Any]:
+def record_start(repo: Git, name: str, *, head: str | None, dirty: bool | None = None) -> dict[str, Any]:
     """The main checkout's state (HEAD, index, files) before the session, to put it back after a move.
 
-    `head` is HEAD as the caller just read it. A clean checkout is just that (one `git status`);
-    only a dirty one is committed, under refs/trails/start/<name>.
+    `head` is HEAD as the caller just read it, `dirty` what its `git status` said (None: ask). A clean
+    checkout is just its HEAD; only a dirty one is committed, under refs/trails/start/<name>.
     """
-    if not workstate.has_uncommitted_work(repo):
+    if not (workstate.has_uncommitted_work(repo) if dirty is None else dirty):
         return {"ref": None, "commit": None, "head": head, "clean": True}
     # A name reused after `kill` takes the ref over.
     saved = workstate.save_work(repo, f"refs/trails/start/{name}", f"trails: before session {name}", replace=True)

@@ -49,10 +49,14 @@ class Pending:
     def __init__(self, argv: Sequence[str], popen: subprocess.Popen[str]) -> None:
         self.argv = tuple(argv)
         self._popen = popen
+        self._result: Result | None = None
 
     def wait(self, timeout: float | None = 60) -> Result:
-        out, err = self._popen.communicate(timeout=timeout)
-        return Result(self.argv, self._popen.returncode, out, err)
+        """The program's Result (waiting for it the first time; later calls return the same)."""
+        if self._result is None:
+            out, err = self._popen.communicate(timeout=timeout)
+            self._result = Result(self.argv, self._popen.returncode, out, err)
+        return self._result
 
 
 def start(argv: Sequence[str], *, cwd: str | os.PathLike[str] | None = None,

@@ -9,6 +9,7 @@ from typing import ClassVar
 
 from trails.core.config import EffectiveConfig
 from trails.core.models import Mode, Session
+from trails.infra.proc import Pending
 from trails.infra.tmux import Tmux
 
 
@@ -38,6 +39,8 @@ class CreateRequest:
     force: bool = False
     image: str | None = None
     options: dict[str, object] = field(default_factory=dict)
+    # `git status` of the main checkout, started as early as possible (it is the slowest read).
+    main_status: Pending | None = None
 
 
 @dataclass

@@ -23,7 +23,9 @@ class Provider(IsolationProvider):
 
             # The main checkout as it was before the agent touched it: a later move to a worktree
             # puts it back exactly so (see core/moves.py).
-            placement.extra["start"] = record_start(Git(request.repo_root), request.name, head=base)
+            repo = Git(request.repo_root)
+            dirty = bool(repo.status_result(request.main_status.wait())) if request.main_status else None
+            placement.extra["start"] = record_start(repo, request.name, head=base, dirty=dirty)
         return placement
 
     def discard(self, placement: Placement) -> None:

@@ -84,7 +84,7 @@ class Provider(IsolationProvider):
 
         # Whether the main tree is dirty only decides a note (unless carrying): learn it while git
         # checks the worktree out, off the critical path.
-        main_status = None if request.carry_changes else repo.start_status()
+        main_status = request.main_status or repo.start_status()
         # One creator per repository at a time: the worktree count and the add must not interleave.
         try:
             with file_lock(f"worktrees:{repo.common_dir()}"):

@@ -44,7 +44,13 @@ def _canonical(word: str) -> str | None:
     return next((name for name, alias in ALIASES.items() if word in alias), None)
 
 
+_PARSERS: dict[str | None, Any] = {}
+
+
 def build_parser(only: str | None = None) -> Any:
+    """The parser for one command (or all). Built once per process; the warm server builds them all."""
+    if only in _PARSERS:
+        return _PARSERS[only]
     from trails import __version__
     from trails.ui.cli.framework import Parser, add_command
 
@@ -55,6 +61,7 @@ def build_parser(only: str | None = None) -> Any:
     for name in [only] if only else sorted(COMMANDS):
         module, attr = COMMANDS[name]
         add_command(subparsers, name, getattr(importlib.import_module(module), attr), ALIASES.get(name, []))
+    _PARSERS[only] = parser
     return parser
 
 

@@ -39,7 +39,9 @@ PRELOAD = (
     "trails.agents.registry", "trails.agents.headless", "trails.isolation", "trails.isolation.direct",
     "trails.isolation.worktree", "trails.isolation.container", "trails.infra.git", "trails.infra.tmux",
     "trails.monitor.daemon", "trails.monitor.events", "trails.monitor.live", "trails.monitor.outputlog",
-    "trails.monitor.detect", "trails.runs.executor", "trails.runs.plan", "trails.runs.spec", "trails.runs.shadow",
+    "trails.monitor.detect", "trails.monitor.policy", "trails.monitor.guards", "trails.infra.docker",
+    "trails.infra.default_image", "docker", "yaml",
+    "trails.runs.executor", "trails.runs.plan", "trails.runs.spec", "trails.runs.shadow",
     "msgspec", "json", "sqlite3", "subprocess", "shlex", "fnmatch", "datetime", "hashlib", "tempfile",
 )
 
@@ -55,6 +57,13 @@ def preload() -> None:
     for name in PRELOAD:
         with contextlib.suppress(Exception):  # an optional dependency missing: that command imports it itself
             importlib.import_module(name)
+    # Parsers too: argparse looks up a translation for every help string it registers.
+    with contextlib.suppress(Exception):
+        from trails.ui.cli import COMMANDS, build_parser
+
+        build_parser(None)
+        for name in COMMANDS:
+            build_parser(name)
 
 
 class Server:
