@@ -249,16 +249,18 @@ class Engine:
             raise
         # With a supervisor watching, the agent is "loading" until its screen says otherwise.
         session.status = Status.LOADING if live.supervisor_running(self.home) else Status.RUNNING
+        audits: list[tuple[str, str | None, dict[str, Any]]] = [
+            ("mode_selected", name, {**decision.to_dict(), "agent": agent_spec.spec}),
+        ]
+        if placement.extra.get("ignored_settings"):
+            audits.append(("settings_ignored", name, {"settings": placement.extra["ignored_settings"]}))
+        audits.append(("session_created", name, {"mode": decision.mode.value, "workdir": session.workdir,
+                                                 "branch": session.branch, "notes": placement.notes}))
         self.store.update_session(
             session.id, status=session.status, workdir=session.workdir,
             worktree_path=session.worktree_path, branch=session.branch, base_commit=session.base_commit,
-            container_id=session.container_id, limits=session.limits, extra=session.extra,
+            container_id=session.container_id, limits=session.limits, extra=session.extra, audits=audits,
         )
-        self.store.audit("mode_selected", name, **decision.to_dict(), agent=agent_spec.spec)
-        if placement.extra.get("ignored_settings"):
-            self.store.audit("settings_ignored", name, settings=placement.extra["ignored_settings"])
-        self.store.audit("session_created", name, mode=decision.mode.value, workdir=session.workdir,
-                         branch=session.branch, notes=placement.notes)
         live.nudge_supervisor(self.home)
         if typed_prompt:
             self._type_first_prompt(session, typed_prompt)

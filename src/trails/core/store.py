@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -153,14 +153,19 @@ class Store:
         session.created_at = session.updated_at = now
         return session
 
-    def update_session(self, session_id: int, **fields: Any) -> None:
-        if not fields:
+    def update_session(self, session_id: int, *, audits: Sequence[tuple[str, str | None, dict[str, Any]]] = (),
+                       **fields: Any) -> None:
+        """Change a session's fields, and append `audits` (action, session name, detail) in the same commit."""
+        if not fields and not audits:
             return
-        fields["updated_at"] = time.time()
-        sets = ", ".join(f"{k} = ?" for k in fields)
-        values = [_encode(k, v) for k, v in fields.items()]
         with self.write() as tx:
-            tx.execute(f"UPDATE sessions SET {sets} WHERE id = ?", (*values, session_id))
+            if fields:
+                fields["updated_at"] = time.time()
+                sets = ", ".join(f"{k} = ?" for k in fields)
+                values = [_encode(k, v) for k, v in fields.items()]
+                tx.execute(f"UPDATE sessions SET {sets} WHERE id = ?", (*values, session_id))
+            for action, session_name, detail in audits:
+                _insert_audit(tx, action, session_name, detail)
 
     def delete_session(self, session_id: int) -> None:
         with self.write() as tx:
@@ -208,10 +213,7 @@ class Store:
 
     def audit(self, action: str, session_name: str | None = None, **detail: Any) -> None:
         with self.write() as tx:
-            tx.execute(
-                "INSERT INTO audit (ts, session_name, action, detail) VALUES (?, ?, ?, ?)",
-                (time.time(), session_name, action, json.dumps(detail, default=str)),
-            )
+            _insert_audit(tx, action, session_name, detail)
 
     def audit_entries(self, session_name: str | None = None, limit: int | None = None) -> list[AuditEntry]:
         sql, args = "SELECT * FROM audit", list[object]()
@@ -241,6 +243,13 @@ class _Tx:
         # executescript() would COMMIT first; run statement by statement to stay in the transaction.
         for statement in _split_sql(script):
             self._conn.execute(statement)
+
+
+def _insert_audit(tx: _Tx, action: str, session_name: str | None, detail: dict[str, Any]) -> None:
+    tx.execute(
+        "INSERT INTO audit (ts, session_name, action, detail) VALUES (?, ?, ?, ?)",
+        (time.time(), session_name, action, json.dumps(detail, default=str)),
+    )
 
 
 def _split_sql(script: str) -> list[str]:
