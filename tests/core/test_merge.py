@@ -99,3 +99,15 @@ def test_cli_merge_and_conflict_json(repo: Path) -> None:
     assert conflict.code == 1 and conflict.error["code"] == "merge_conflict"
     assert conflict.error["files"] == ["README.md"]
     assert git(repo, "rev-parse", "HEAD") == head and git(repo, "status", "--porcelain") == ""
+
+
+def test_merge_goes_back_into_the_branch_the_session_started_from(engine: Engine, repo: Path) -> None:
+    wt = _session(engine, repo)
+    assert engine.get_session("m1").extra["base_branch"] == "main"
+    _commit(wt, "feature.txt", "new\n", "add feature")
+    git(repo, "checkout", "-qb", "elsewhere")
+    with pytest.raises(InvalidInput, match="branched from 'main', but the main checkout is on 'elsewhere'"):
+        engine.merge("m1")
+    assert not (repo / "feature.txt").exists()
+    git(repo, "checkout", "-q", "main")
+    assert engine.merge("m1").into == "main"

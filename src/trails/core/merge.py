@@ -58,7 +58,8 @@ def _tracked_changes(repo: Git) -> list[str]:
 
 
 def merge_session(engine: Engine, name: str) -> MergeResult:
-    """Merge the session's branch into the main checkout's branch with --no-ff; abort on conflict."""
+    """Merge the session's branch into the branch it started from (checked out in the main checkout)
+    with --no-ff; abort on conflict."""
     session = engine.get_session(name)
     if not session.branch or not session.repo_root:
         raise InvalidInput(f"session {name!r} has no branch of its own ({session.mode.value} mode): nothing to merge")
@@ -72,6 +73,12 @@ def merge_session(engine: Engine, name: str) -> MergeResult:
                            hint="check out the branch to merge into")
     if into == session.branch:
         raise InvalidInput(f"the main checkout is on the session's own branch {into!r}")
+    base_branch = session.extra.get("base_branch")
+    if base_branch and base_branch != into:
+        raise InvalidInput(
+            f"session {name!r} branched from {base_branch!r}, but the main checkout is on {into!r}",
+            hint=f"check out {base_branch} in {session.repo_root} to merge the session back into it",
+        )
     dirty = _tracked_changes(repo)
     if dirty:
         shown = ", ".join(dirty[:5]) + (" …" if len(dirty) > 5 else "")

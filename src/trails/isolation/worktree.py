@@ -50,6 +50,15 @@ def max_worktrees(config: EffectiveConfig) -> int:
     return config.max_worktrees or DEFAULT_MAX_WORKTREES
 
 
+def _branch_named(repo: Git, base: str | None) -> str | None:
+    """The branch a session forks from (what `merge` goes back into): --base if it names a local
+    branch, else the branch the main checkout is on."""
+    if base:
+        return base if repo.branch_exists(base) else None
+    res = repo.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False)
+    return res.stdout.strip() if res.ok else None
+
+
 class Provider(IsolationProvider):
     mode = Mode.WORKTREE
 
@@ -116,6 +125,7 @@ class Provider(IsolationProvider):
         placement = Placement(
             workdir=path, repo_root=request.repo_root, worktree_path=path, branch=branch,
             base_commit=base_commit, created_branch=created_branch, notes=notes,
+            extra={"base_branch": _branch_named(repo, request.base)},
         )
         try:
             dirty = bool(repo.status_result(main_status.wait())) if main_status else None
