@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import wait_until
 from trails.infra import docker as d
 from trails.infra.default_image import DEFAULT_TAG, default_recipe, default_runtime_mounts
 
@@ -23,11 +24,7 @@ OTHER_UID = 4242  # a uid that is not the host user's, to show files keep the ui
 
 
 def wait_for(cond: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
+    wait_until(cond, timeout=timeout, message=what)
 
 
 @pytest.fixture(scope="session")
