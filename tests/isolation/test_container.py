@@ -187,3 +187,65 @@ def test_no_engine_falls_back_and_doctor_says_how(repo: Path, monkeypatch: pytes
     finally:
         eng.close()
         monkeypatch.undo()  # the engine is back for the fixture that tidies containers
+
+
+def _nothing_left(engine: Any, repo: Path, name: str) -> None:
+    from trails.infra import docker as d
+    from trails.isolation.container import LABEL_HOME, home_tag
+
+    assert not (repo.parent / f"repo-wt-trails-{name}").exists()
+    assert [i for i in d.find_by_label(LABEL_HOME, home_tag()) if i.labels.get("trails.session") == name] == []
+    assert git(repo, "branch", "--list", f"trails/{name}") == ""
+    assert name not in [s.name for s in engine.list_sessions(include_ended=True)]
+
+
+def test_a_container_that_cannot_start_leaves_no_worktree_branch_or_row(
+        repo: Path, engine: Any, trails_env: dict[str, Path]) -> None:
+    from trails.core.errors import ContainerError
+
+    # The container starts beside the checkout; a mount the engine refuses fails it after git is done.
+    (trails_env["home"] / "settings.json").write_text(json.dumps({"mounts": [f"{repo.parent}/missing:/data"]}))
+    with pytest.raises(ContainerError, match="missing"):
+        engine.create_session("c1", SLEEPER, mode="container", cwd=repo)
+    _nothing_left(engine, repo, "c1")
+
+
+def test_a_checkout_that_fails_leaves_no_container_or_directory(
+        repo: Path, engine: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from trails.core.errors import GitError
+    from trails.infra.git import Git
+
+    def failing_add(self: Git, path: Path, branch: str, base: str) -> None:
+        assert path.is_dir() and not any(path.iterdir())  # made empty for the container's bind mount
+        raise GitError("checkout failed on purpose")
+
+    monkeypatch.setattr(Git, "worktree_add", failing_add)
+    with pytest.raises(GitError, match="on purpose"):
+        engine.create_session("c1", SLEEPER, mode="container", cwd=repo)
+    _nothing_left(engine, repo, "c1")
+
+
+def test_privileged_only_from_the_users_own_settings_or_the_flag(repo: Path, trails_env: dict[str, Path]) -> None:
+    from trails.core import config as config_mod
+    from trails.infra import docker as d
+    from trails.isolation.container import resolve_settings
+
+    (repo / ".trails").mkdir(exist_ok=True)
+    (repo / ".trails" / "settings.json").write_text(json.dumps({"privileged": True}))
+    settings, _, ignored = resolve_settings(config_mod.load(repo), None, {})
+    assert settings.privileged is False and [i["key"] for i in ignored] == ["privileged"]
+    settings, _, _ = resolve_settings(config_mod.load(repo), None, {"privileged": True})
+    assert settings.privileged and settings.sources["privileged"] == "flag"
+    (trails_env["home"] / "settings.json").write_text(json.dumps({"privileged": True}))
+    settings, _, _ = resolve_settings(config_mod.load(repo), None, {})
+    assert settings.privileged and settings.sources["privileged"] == "user"
+    # What the engine is asked for (this sandbox cannot start a privileged container: runc may not
+    # apply every capability inside it, so the container is created and inspected, not started).
+    cid = d.create_container("trails-privileged-probe", "trails/default:latest", workdir="/", mounts=[],
+                             user="0:0", privileged=True, labels={"trails.home": __import__(
+                                 "trails.isolation.container", fromlist=["x"]).home_tag()})
+    try:
+        host = _inspect(cid)["HostConfig"]
+        assert host["Privileged"] is True and not host["CapDrop"]
+    finally:
+        d.remove(cid)

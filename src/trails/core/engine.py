@@ -137,6 +137,8 @@ class Engine:
         auto_yes: bool = False,
         image: str | None = None,
         network: str | None = None,
+        privileged: bool = False,
+        mounts: Iterable[str] = (),
         cpus: float | None = None,
         memory: str | None = None,
         pids_limit: int | None = None,
@@ -183,8 +185,10 @@ class Engine:
             raise InvalidInput("--branch, --base and --carry-changes need worktree or container mode")
         limits = limits_mod.resolve(config, cpus=cpus, memory=memory, pids_limit=pids_limit,
                                     container=decision.mode is Mode.CONTAINER)
-        if decision.mode is not Mode.CONTAINER and (image or network):
-            decision.notes.append(f"--image/--network apply to container mode only; this session is {decision.mode}")
+        mounts = list(mounts)
+        if decision.mode is not Mode.CONTAINER and (image or network or privileged or mounts):
+            decision.notes.append("--image/--network/--privileged/--mount apply to container mode only; "
+                                  f"this session is {decision.mode}")
         argv = list(agent_spec.argv)
         if agent_spec.profile.name == "command" or decision.mode is not Mode.CONTAINER:
             self._check_executable(argv[0])
@@ -214,8 +218,9 @@ class Engine:
         request = CreateRequest(
             name=name, cwd=cwd, repo_root=repo_root, config=config, branch=branch, base=base,
             carry_changes=carry_changes, force=force, image=image,
-            options={"agent": agent_spec.name, "network": network, "progress": progress},
-            main_status=main_status,
+            options={"agent": agent_spec.name, "network": network, "privileged": privileged, "mounts": mounts,
+                     "progress": progress},
+            main_status=main_status, argv=argv, limits=session.limits,
         )
         try:
             placement = provider.prepare(request)

@@ -121,11 +121,13 @@ def create_container(
     home: str = "/home/agent",
     tmp_size: str = "512m",
     init: bool = False,
+    privileged: bool = False,
 ) -> str:
     """Create (not start) a locked-down idle container; the agent is started later with exec.
 
     The root filesystem is read-only; /tmp and `home` are tmpfs; all capabilities are dropped;
     so only the read-write mounts persist anything. `command` None means the image's CMD.
+    `privileged` (only ever from the user's own settings or flags) gives back every capability.
     `init` asks the engine for its tini at /sbin/docker-init: that fails when /sbin leads into a
     read-only mount (the default image), whose CMD therefore runs the host's tini itself.
     """
@@ -158,8 +160,9 @@ def create_container(
                 home: f"rw,exec,nosuid,nodev,size={tmp_size},mode=0700,{owner}".rstrip(","),
             },
             read_only=True,
-            cap_drop=["ALL"],
-            security_opt=["no-new-privileges"],
+            privileged=privileged,
+            cap_drop=None if privileged else ["ALL"],
+            security_opt=None if privileged else ["no-new-privileges"],
             network_mode=network,
             init=init,
             **kwargs,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from trails.core.config import EffectiveConfig
 from trails.core.models import Mode, Session
@@ -41,6 +41,9 @@ class CreateRequest:
     options: dict[str, object] = field(default_factory=dict)
     # `git status` of the main checkout, started as early as possible (it is the slowest read).
     main_status: Pending | None = None
+    # The agent's command line and resource limits, for providers that set up around them early.
+    argv: list[str] = field(default_factory=list)
+    limits: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -16,6 +16,8 @@ import io
 import os
 import shutil
 import tarfile
+import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,11 +29,15 @@ from trails.core.models import Mode, Session
 from trails.infra.git import Git
 from trails.isolation.base import CreateRequest, Placement, Released
 from trails.isolation.worktree import Provider as WorktreeProvider
+from trails.isolation.worktree import SideWork
 
 WORKSPACE = "/workspace"
 LABEL_SESSION = "trails.session"
 LABEL_HOME = "trails.home"
 NETWORKS = ("none", "bridge", "host")
+# Key in a new placement's extra: the container started beside the worktree checkout.
+PRESTARTED = "prestarted_container"
+_SETTINGS = "container_settings"
 # Environment variables an agent needs from the caller; passed by name (`docker exec -e NAME`) so
 # their values never show in a process list.
 _PASS_PREFIXES = ("ANTHROPIC_", "CLAUDE_", "OPENAI_", "GEMINI_", "GOOGLE_", "LC_")
@@ -139,10 +145,16 @@ def resolve_settings(
     sources["network"] = "flag" if options.get("network") else ("user" if user.network else "default")
     if network not in NETWORKS:
         raise InvalidInput(f"network {network!r}: choose one of {', '.join(NETWORKS)}")
-    mounts = [_parse_mount(spec) for spec in user.mounts]
+    flag_mounts = list(options.get("mounts") or [])
+    mounts = [_parse_mount(spec) for spec in [*user.mounts, *flag_mounts]]
+    if mounts:
+        sources["mounts"] = "+".join(w for w, given in (("user", user.mounts), ("flag", flag_mounts)) if given)
+    privileged = bool(options.get("privileged")) or bool(user.privileged)
+    if privileged:
+        sources["privileged"] = "flag" if options.get("privileged") else "user"
     resolved = ContainerSettings(
         image=image or "", default_image=image is None and dockerfile is None, network=str(network),
-        privileged=bool(user.privileged), mounts=mounts, sources=sources,
+        privileged=privileged, mounts=mounts, sources=sources,
     )
     return resolved, dockerfile, ignored
 
@@ -244,6 +256,42 @@ def _progress_printer(say: Any, what: str) -> Any:
     return show
 
 
+class _ContainerStart:
+    """A container being created and started on a thread of its own (Docker's API calls block)."""
+
+    def __init__(self, create: Callable[[], str], worktree: Path) -> None:
+        self._worktree = worktree
+        self._cid: str | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(create,), name="trails-container-start", daemon=True)
+        self._thread.start()
+
+    def _run(self, create: Callable[[], str]) -> None:
+        try:
+            self._cid = create()
+        except BaseException as exc:  # handed to the caller's thread by finish()
+            self._error = exc
+
+    def finish(self, placement: Placement) -> None:
+        from trails.infra import docker as d
+
+        self._thread.join()
+        if isinstance(self._error, d.DockerError):
+            raise ContainerError(str(self._error), hint=d.ENGINE_HINT) from None
+        if self._error is not None:
+            raise self._error
+        placement.extra[PRESTARTED] = self._cid
+
+    def abandon(self) -> None:
+        from trails.infra import docker as d
+
+        self._thread.join()
+        if self._cid is not None:
+            d.remove(self._cid, force=True)
+        # The directory did not exist before this create (checked under the worktree lock).
+        shutil.rmtree(self._worktree, ignore_errors=True)
+
+
 class Provider(WorktreeProvider):
     mode = Mode.CONTAINER
 
@@ -262,6 +310,7 @@ class Provider(WorktreeProvider):
     def prepare(self, request: CreateRequest) -> Placement:
         # Settings and image first: a bad image fails before any worktree is made.
         settings, ignored = self.configure(request.config, request.options, image=request.image)
+        request.options[_SETTINGS] = settings  # for beside_worktree_add
         placement = super().prepare(request)
         placement.extra["container"] = settings.to_dict()
         placement.extra["container_name"] = container_name(request.name)
@@ -269,7 +318,8 @@ class Provider(WorktreeProvider):
             placement.extra["ignored_settings"] = ignored
         placement.notes += [_ignored_note(item) for item in ignored]
         if settings.privileged:
-            placement.notes.append("privileged=true in your settings is not supported by container mode; ignored")
+            placement.notes.append(f"the container is privileged (from {settings.sources['privileged']}): "
+                                   "it holds every capability and sees the host's devices")
         if settings.network != "none":
             placement.notes.append(f"the container has network access ({settings.network}, "
                                    f"from {settings.sources['network']})")
@@ -314,6 +364,18 @@ class Provider(WorktreeProvider):
                 hint="build it first (docker build -t NAME .), or set `dockerfile` in the settings",
             ) from None
 
+    def beside_worktree_add(self, request: CreateRequest, path: Path) -> SideWork | None:
+        # The container starts while git checks the worktree out: a bind mount needs its source to
+        # exist, and git checks out into an empty directory as readily as into a new one.
+        settings = request.options[_SETTINGS]
+        assert isinstance(settings, ContainerSettings)
+        assert request.repo_root is not None
+        path.mkdir(parents=True)
+        _, program_dirs = agent_program(request.argv, path, settings.default_image)
+        common = Git(request.repo_root).common_dir()
+        return _ContainerStart(lambda: self._create(request.name, settings, path, program_dirs, common,
+                                                    Limits.from_dict(request.limits)), path)
+
     def discard(self, placement: Placement) -> None:
         name = placement.extra.get("container_name")
         if isinstance(name, str):
@@ -329,10 +391,11 @@ class Provider(WorktreeProvider):
         assert session.worktree_path is not None
         worktree = Path(session.worktree_path)
         inner_argv, program_dirs = agent_program(argv, worktree, settings.default_image)
-        cid = self._running_container(session)
+        cid = session.extra.pop(PRESTARTED, None) or self._running_container(session)
         try:
             if cid is None:
-                cid = self._create(session, settings, worktree, program_dirs)
+                cid = self._create(session.name, settings, worktree, program_dirs, Git(worktree).common_dir(),
+                                   Limits.from_dict(session.limits))
             session.container_id = cid
             names = [k for k in env if k in session.env or k in _PASS_NAMES or k.startswith(_PASS_PREFIXES)]
             exec_argv = d.exec_argv(cid, inner_argv, user=host_user(), workdir=WORKSPACE, pass_env=sorted(names))
@@ -350,23 +413,24 @@ class Provider(WorktreeProvider):
             return session.container_id
         return None
 
-    def _create(self, session: Session, settings: ContainerSettings, worktree: Path, program_dirs: list[Path]) -> str:
+    def _create(self, session_name: str, settings: ContainerSettings, worktree: Path, program_dirs: list[Path],
+                git_common_dir: Path, limits: Limits) -> str:
         from trails.infra import docker as d
         from trails.infra.default_image import DEFAULT_HOME, default_runtime_mounts
 
-        name = container_name(session.name)
+        name = container_name(session_name)
         self._remove_named(name)  # a leftover of a crash, or of a session that ended badly
         mounts: list[d.Mount] = list(default_runtime_mounts()) if settings.default_image else []
         mounts += [d.Mount(str(p), str(p), read_only=True) for p in program_dirs]
         mounts.append(d.Mount(str(worktree), WORKSPACE, read_only=False))
-        mounts += self._git_mounts(worktree)
+        mounts += self._git_mounts(git_common_dir)
         mounts += [d.Mount(m["source"], m["target"], read_only=bool(m["read_only"])) for m in settings.mounts]
-        limits = Limits.from_dict(session.limits)
         cid = d.create_container(
             name, settings.image, workdir=WORKSPACE, mounts=mounts, user=host_user(),
-            env={"TRAILS_SESSION": session.name}, network=settings.network,  # type: ignore[arg-type]
+            env={"TRAILS_SESSION": session_name}, network=settings.network,  # type: ignore[arg-type]
             cpus=limits.cpus, memory=limits.memory, pids_limit=limits.pids_limit,
-            labels={LABEL_SESSION: session.name, LABEL_HOME: home_tag()}, home=DEFAULT_HOME,
+            labels={LABEL_SESSION: session_name, LABEL_HOME: home_tag()}, home=DEFAULT_HOME,
+            privileged=settings.privileged,
         )
         try:
             d.start(cid)
@@ -376,12 +440,11 @@ class Provider(WorktreeProvider):
         return cid
 
     @staticmethod
-    def _git_mounts(worktree: Path) -> list[Any]:
+    def _git_mounts(common: Path) -> list[Any]:
         """The repository's git database, at its host path so the worktree's .git file resolves.
         Writable for commits; hooks and config read-only, as git on the host would run what they name."""
         from trails.infra import docker as d
 
-        common = Git(worktree).common_dir()
         mounts = [d.Mount(str(common), str(common), read_only=False)]
         for guarded in ("hooks", "config"):
             if (common / guarded).exists():

@@ -6,6 +6,7 @@ import os
 import re
 import time
 from pathlib import Path
+from typing import Protocol
 
 from trails.core import workstate
 from trails.core.config import DEFAULT_MAX_WORKTREES, EffectiveConfig
@@ -23,6 +24,14 @@ from trails.core.models import Mode, Session
 from trails.infra import git as gitinfra
 from trails.infra.git import Git
 from trails.isolation.base import CreateRequest, IsolationProvider, Placement, Released
+
+
+class SideWork(Protocol):
+    """Set-up running beside the worktree checkout: finished into the placement, or abandoned."""
+
+    def finish(self, placement: Placement) -> None: ...
+    def abandon(self) -> None: ...
+
 
 _UNSAFE_PATH_CHARS = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -111,12 +120,18 @@ class Provider(IsolationProvider):
                 if path.exists() or path.is_symlink():
                     raise WorktreeError(f"the worktree path {path} already exists", hint="use --branch to pick another")
                 created_branch = not repo.branch_exists(branch)
-                if created_branch:
-                    repo.worktree_add(path, branch, base_commit)
-                else:
-                    repo.worktree_add_existing(path, branch)
-                    base_commit = repo.rev_parse(branch) or base_commit
-                    notes.append(f"branch {branch} already existed: the session continues it")
+                side = self.beside_worktree_add(request, path)
+                try:
+                    if created_branch:
+                        repo.worktree_add(path, branch, base_commit)
+                    else:
+                        repo.worktree_add_existing(path, branch)
+                        base_commit = repo.rev_parse(branch) or base_commit
+                        notes.append(f"branch {branch} already existed: the session continues it")
+                except BaseException:
+                    if side is not None:
+                        side.abandon()
+                    raise
         except BaseException:
             if main_status is not None:
                 main_status.wait()  # reap it: nothing will read its answer
@@ -128,12 +143,18 @@ class Provider(IsolationProvider):
             extra={"base_branch": _branch_named(repo, request.base)},
         )
         try:
+            if side is not None:
+                side.finish(placement)
             dirty = bool(repo.status_result(main_status.wait())) if main_status else None
             self._carry_or_note(repo, placement, request.carry_changes, dirty)
         except Exception:
             self.discard(placement)
             raise
         return placement
+
+    def beside_worktree_add(self, request: CreateRequest, path: Path) -> SideWork | None:
+        """Work a subclass runs while `git worktree add` checks out `path` (which does not exist yet)."""
+        return None
 
     def _carry_or_note(self, repo: Git, placement: Placement, carry: bool, dirty: bool | None) -> None:
         if dirty is None:

@@ -33,20 +33,24 @@ def _parse_env(pairs: list[str]) -> dict[str, str]:
 @flag("--force", help="Create even while a rebase/merge/bisect is in progress.")
 @option("--image", help="Container mode: image to run (a local tag; default: trails' own, built on first use).")
 @option("--network", choices=["none", "bridge", "host"], help="Container mode: network (default none).")
+@flag("--privileged", help="Container mode: a privileged container (weakens isolation).")
+@option("--mount", dest="mounts", action="append", default=[],
+        help="Container mode: HOST[:CONTAINER][:ro|rw] to mount (read-only unless :rw); repeatable.")
 @option("--cpus", type=float, help="CPU limit, e.g. 1.5 (containers; cgroups on the host).")
 @option("--memory", help="Memory limit, e.g. 2g (containers; cgroups or rlimits on the host).")
 @option("--pids-limit", type=positive_int, help="Process limit (containers; cgroups on the host).")
 @json_option
 def new(name: str, agent: str, mode: str | None, prompt: str | None, branch: str | None, base: str | None,
         scope: list[str], env_pairs: list[str], carry_changes: bool, auto_yes: bool,
-        force: bool, image: str | None, network: str | None, cpus: float | None, memory: str | None,
-        pids_limit: int | None, as_json: bool) -> None:
+        force: bool, image: str | None, network: str | None, privileged: bool, mounts: list[str],
+        cpus: float | None, memory: str | None, pids_limit: int | None, as_json: bool) -> None:
     eng = engine()
     eng.ensure_supervisor()  # statuses, auto-yes and output logs need it (TRAILS_SUPERVISOR=off: not started)
     result = eng.create_session(
         name, agent, mode=mode, prompt=prompt, branch=branch, base=base, scope=scope,
         env=_parse_env(env_pairs), carry_changes=carry_changes, force=force, auto_yes=auto_yes,
-        image=image, network=network, cpus=cpus, memory=memory, pids_limit=pids_limit, progress=note,
+        image=image, network=network, privileged=privileged, mounts=mounts, cpus=cpus, memory=memory,
+        pids_limit=pids_limit, progress=note,
     )
 
     def human() -> None:
