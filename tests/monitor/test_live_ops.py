@@ -100,21 +100,31 @@ def test_auto_yes_and_daemon_commands(engine: Any, repo: Path, fake_claude: Path
         assert trails("daemon", "--stop", "--json").json["stopped"] is True
 
 
-def test_output_log_is_rotated_and_both_generations_read(engine: Any, tmp_path: Path, monkeypatch: Any) -> None:
+def test_output_log_is_bounded_without_a_supervisor_and_both_generations_read(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    from trails.core.engine import Engine
+    from trails.monitor import daemon
+
     monkeypatch.setenv("TRAILS_OUTPUT_MAX_BYTES", "20000")
-    engine.ensure_supervisor()
+    engine = Engine()  # tmux's hook takes the limit from the settings of the engine that starts the server
     try:
+        assert not daemon.is_running(engine.home)
         script = tmp_path / "chatty.py"
-        script.write_text("import sys\nfor i in range(3000):\n    print(f'old {i}')\nsys.stdin.readline()\n"
+        script.write_text("import sys\nfor i in range(7000):\n    print(f'old {i}')\nsys.stdin.readline()\n"
                           "print('new line after rotation')\nsys.stdin.readline()\n")
         engine.create_session("rot", f"{sys.executable} {script}", cwd=tmp_path, mode="direct")
         log = engine.home / "output" / f"{engine.store.get_session('rot').tmux_session}.log"
-        wait_until(lambda: log.with_name(log.name + ".1").exists(), message="the log to rotate")
+        # ~66 kB of output: rotated three times, never more than the limit on disk per generation.
+        wait_until(lambda: log.exists() and b"old 6999" in log.read_bytes(), message="the last line in the log")
+        old = log.with_name(log.name + ".1")
+        assert old.stat().st_size == 20000 and log.stat().st_size <= 20000
         engine.send("rot", "go")
-        wait_until(lambda: log.exists() and b"new line after rotation" in log.read_bytes(), message="the new log")
-        assert log.stat().st_size < 20000
+        wait_until(lambda: b"new line after rotation" in log.read_bytes(), message="the new line")
         engine.tmux.kill_session(engine.store.get_session("rot").tmux_session)
         text = engine.output("rot")
-        assert "old 0" in text and "old 2999" in text and text.endswith("new line after rotation")
+        assert "old 0" not in text and "old 6999" in text and text.endswith("new line after rotation")
+        kept = [ln for ln in text.split("\n") if ln.startswith("old ")]
+        first = int(kept[0].split()[-1])  # the oldest line kept: everything after it is there, in order
+        assert kept == [f"old {i}" for i in range(first, 7000)]
     finally:
-        engine.stop_supervisor()
+        engine.close()

@@ -1,8 +1,9 @@
 """Every session's terminal output on disk: `$TRAILS_HOME/output/<tmux-session>.log`, bounded and rotated.
 
-tmux itself writes the file: a server hook pipes each new session's pane into `cat >> LOG` before the
+tmux itself writes the file: a server hook pipes each new session's pane into logpipe.sh before the
 pane's first byte is read, so nothing is missed and the log survives the agent, the supervisor and
-trails. The supervisor rotates a log above `max_bytes()` to `.log.1` (one generation kept).
+trails. logpipe.sh moves a log that reaches `max_bytes()` to `.log.1` (one generation kept) and starts
+a new one, so logs stay bounded with or without the supervisor.
 """
 
 from __future__ import annotations
@@ -46,21 +47,26 @@ def log_path(home: Path, tmux_session: str) -> Path:
     return output_dir(home) / f"{tmux_session}.log"
 
 
+LOGPIPE = Path(__file__).with_name("logpipe.sh")
+_TMUX_SAFE = re.compile(r"[A-Za-z0-9_./+-]+")
+
+
 def pipe_command(home: Path, tmux_session: str = "#{session_name}") -> str:
-    """The shell command tmux's pipe-pane runs: append the pane's bytes to its log."""
-    return f"exec cat >> {shlex.quote(f'{output_dir(home)}/{tmux_session}.log')}"
+    """The shell command tmux's pipe-pane runs: append the pane's bytes to its log, bounded (logpipe.sh)."""
+    log = f"{output_dir(home)}/{tmux_session}.log"
+    return f"exec sh {shlex.quote(str(LOGPIPE))} {shlex.quote(log)} {max_bytes()}"
 
 
 def hook_command(home: Path) -> str | None:
     """The tmux command (for a session-created hook) that starts a new session's log.
 
-    None when the log directory's path would need quoting inside tmux's own quoting; the supervisor
-    then starts each log itself, a moment later.
+    None when a path would need quoting inside tmux's own quoting; the supervisor then starts each
+    log itself, a moment later.
     """
     directory = str(output_dir(home))
-    if not re.fullmatch(r"[A-Za-z0-9_./+-]+", directory):
+    if not (_TMUX_SAFE.fullmatch(directory) and _TMUX_SAFE.fullmatch(str(LOGPIPE))):
         return None
-    return f'pipe-pane -o "exec cat >> {directory}/#{{session_name}}.log"'
+    return f'pipe-pane -o "exec sh {LOGPIPE} {directory}/#{{session_name}}.log {max_bytes()}"'
 
 
 def tmux_conf_lines(home: Path) -> str:
@@ -73,13 +79,6 @@ def start_new(home: Path, tmux_session: str) -> None:
     path = log_path(home, tmux_session)
     if path.exists():
         os.replace(path, path.with_name(path.name + ".1"))
-
-
-def rotate(home: Path, tmux_session: str) -> Path:
-    """Move the log aside to `.log.1`; the caller then re-points the pane's pipe at a new file."""
-    path = log_path(home, tmux_session)
-    os.replace(path, path.with_name(path.name + ".1"))
-    return path
 
 
 def to_text(data: bytes) -> str:

@@ -31,7 +31,7 @@ from trails.monitor.policy import Policy, load_for
 from trails.monitor.screen import Screen
 
 RESCAN_SECONDS = 1.0  # new/removed sessions, auto-yes switches (one SQLite read, no process)
-PANES_SECONDS = 2.0  # exited agents, pane sizes, logs to start or rotate (one tmux call)
+PANES_SECONDS = 2.0  # exited agents, pane sizes, logs to start (one tmux call)
 KEY_RETRY_SECONDS = 0.6  # a sent answer that changed nothing is tried again after this
 PARTIAL_SCREEN_SECONDS = 1.5  # a dialog without the expected option this long is not half-drawn
 REPLAY_LIMIT = 1024 * 1024  # logs up to this size are replayed into the emulator on pick-up
@@ -411,12 +411,8 @@ class Supervisor:
                 continue
             if info[1].isdigit() and info[2].isdigit():
                 watch.screen.resize(int(info[1]), int(info[2]))
-            path = outputlog.log_path(self.home, tname)
             if info[3] != "1":
                 self.tmux.pipe_pane(tname, outputlog.pipe_command(self.home, tname))
-            elif path.exists() and path.stat().st_size > outputlog.max_bytes():
-                outputlog.rotate(self.home, tname)
-                self.tmux.pipe_pane(tname, outputlog.pipe_command(self.home, tname), replace=True)
         if any_dead:
             self.engine.list_sessions()  # reconciles exited agents into completed/error
             self._next_rescan = 0.0

@@ -1,0 +1,6 @@
+# Bounded session log: tmux's pipe-pane feeds a pane's output here (sh logpipe.sh LOG MAX_BYTES).
+# split cuts the stream into MAX_BYTES pieces and writes each through as it arrives; each piece
+# starts a new LOG and moves the previous one to LOG.1 (one generation kept), so a log stays
+# bounded whether or not trails' supervisor is running.
+export LOG="$1" SHELL=/bin/sh
+exec split -a 12 -b "$2" --filter='if [ -e "$LOG" ]; then mv -f "$LOG" "$LOG.1"; fi; exec cat > "$LOG"' -
