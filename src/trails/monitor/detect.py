@@ -16,6 +16,7 @@ from importlib import resources
 from typing import Any
 
 OPTION_CURSORS = "❯›>▶→●"
+_BOX_EDGE_RE = re.compile(r"^\s*[│┃]|[│┃]\s*$")  # a dialog drawn in a box: "│ ● 1. Allow once   │"
 _OPTION_RE = re.compile(rf"^\s*(?P<cursor>[{OPTION_CURSORS}])?\s*(?:(?P<num>\d{{1,2}})[.)]\s+)?(?P<label>\S.*?)\s*$")
 
 
@@ -155,7 +156,7 @@ def options(text: str) -> list[Option]:
     """The choices of a selection dialog, in screen order, with which one the cursor is on."""
     found: list[Option] = []
     for row, line in enumerate(text.splitlines()):
-        m = _OPTION_RE.match(line)
+        m = _OPTION_RE.match(_BOX_EDGE_RE.sub("", line))
         if not m:
             continue
         has_cursor = m.group("cursor") is not None
