@@ -50,3 +50,24 @@ def engine() -> Iterator[object]:
     eng = Engine()
     yield eng
     eng.close()
+
+
+# Container tests run on the real Docker engine: they fail (never skip) when no engine answers.
+@pytest.fixture(scope="session")
+def docker_engine() -> None:
+    from trails.infra import docker as d
+
+    ok, reason = d.engine_available()
+    if not ok:
+        pytest.fail(f"{reason}\nContainer tests need a Docker engine: run scripts/ensure-docker.sh", pytrace=False)
+
+
+@pytest.fixture
+def containers(docker_engine: None, trails_env: dict[str, Path]) -> Iterator[None]:
+    """Remove whatever containers this test's TRAILS_HOME left behind."""
+    from trails.infra import docker as d
+    from trails.isolation.container import LABEL_HOME, home_tag
+
+    yield
+    for info in d.find_by_label(LABEL_HOME, home_tag()):
+        d.remove(info.id, force=True)

@@ -105,3 +105,39 @@ def test_pause_resume_keeps_files_and_conversation(engine: Any, supervisor: int,
     engine.send("c3", "what was the word?")
     later = api.wait_for(lambda body: "what was the word?" in " ".join(user_texts(body)), timeout=30)
     assert any("pineapple" in text for text in user_texts(later))
+
+
+@pytest.mark.usefixtures("containers")
+def test_container_session_keeps_its_conversation_through_pause_upgrade_and_export(
+        engine: Any, supervisor: int, repo: Path, api: ScriptedAnthropicServer) -> None:
+    # Host networking only so the CLI inside reaches the scripted server on this machine's loopback.
+    session = engine.create_session("c4", str(CLAUDE), cwd=repo, mode="container", network="host",
+                                    auto_yes=True).session
+    wt = Path(session.worktree_path)
+    wait_status(engine, "c4", "ready", timeout=60)
+    api.script.reply_tool_use("Write", {"file_path": "/workspace/notes.md", "content": "remember me\n"})
+    api.script.reply_text("wrote notes")
+    engine.send("c4", "remember the magic word pineapple")
+    wait_until(lambda: (wt / "notes.md").exists(), timeout=20, message="notes.md")
+    api.wait_for_requests(2, answered=True)
+    wait_status(engine, "c4", "ready")
+
+    def asked_and_remembered(question: str, answer: str) -> None:
+        wait_status(engine, "c4", "ready", timeout=60)
+        api.script.reply_text(answer)
+        engine.send("c4", question)
+        later = api.wait_for(lambda body: question in " ".join(user_texts(body)), timeout=30)
+        assert any("pineapple" in text for text in user_texts(later)), user_texts(later)
+
+    # Pause stops the container; its home (the CLI's config and conversations) is kept on the host.
+    engine.pause("c4")
+    resumed = engine.resume("c4")
+    assert "--resume" in resumed["command"]
+    asked_and_remembered("what was the word?", "pineapple")
+    assert (wt / "notes.md").read_text() == "remember me\n"
+
+    # Out to the host and back in: the conversation follows the agent both ways.
+    engine.export_session("c4", "worktree", force=True)
+    asked_and_remembered("and on the host?", "still pineapple")
+    engine.upgrade_session("c4", "container", network="host")
+    asked_and_remembered("and back inside?", "pineapple again")

@@ -2,12 +2,40 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from trails.agents.headless import HeadlessAdapter
+
+
+class AgentState:
+    """Where an agent keeps its own state (config, credentials, conversations), so a container
+    session can get a private copy and conversations can follow a session between host and container."""
+
+    def host_dir(self, env: Mapping[str, str]) -> Path | None:
+        """The agent's state directory on the host, as `env` configures it."""
+        return None
+
+    def seed_container_home(self, env: Mapping[str, str], home: Path, inner_home: str) -> dict[str, str]:
+        """Copy what the agent needs to start (config, credentials) into a new container home;
+        return environment variables that point the agent at it inside."""
+        return {}
+
+    def container_dir(self, home: Path) -> Path | None:
+        """The agent's state directory inside a container home (a host path)."""
+        return None
+
+    def container_env(self, inner_home: str) -> dict[str, str]:
+        """Environment that points the agent at its state inside a container home."""
+        return {}
+
+    def carry_conversation(self, conversation_id: str, src_dir: Path, dst_dir: Path, dst_cwd: str) -> bool:
+        """Copy a conversation from one state directory to another, for an agent now working in
+        `dst_cwd`, unless it is there already. False when nothing was copied."""
+        return False
 
 
 @dataclass(frozen=True)
@@ -29,6 +57,8 @@ class AgentProfile:
     session_id_flag: str | None = None
     # How scripted runs drive it without a terminal (None: as any command, fresh each session).
     headless: HeadlessAdapter | None = None
+    # Its own state on disk (None: nothing to carry into containers or between modes).
+    state: AgentState | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
     def matches(self, argv: list[str]) -> bool:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+from collections.abc import Mapping
 from pathlib import Path
 
-from trails.agents.base import AgentProfile
+from trails.agents.base import AgentProfile, AgentState
 from trails.agents.headless import HeadlessAdapter, HeadlessOutcome, HeadlessRequest, Invocation, parse_json_object
 
 
@@ -47,6 +50,50 @@ class ClaudeHeadless(HeadlessAdapter):
         return next((config / "projects").glob(f"*/{outcome.conversation_id}.jsonl"), None)
 
 
+def project_dir_name(cwd: str) -> str:
+    """Claude keeps a folder's conversations under projects/<its path, every other character a dash>."""
+    return re.sub(r"[^A-Za-z0-9]", "-", cwd)
+
+
+class ClaudeState(AgentState):
+    """Claude Code's state: $CLAUDE_CONFIG_DIR (default ~/.claude, with ~/.claude.json beside it)."""
+
+    SEED_FILES = (".credentials.json", "settings.json")
+
+    def host_dir(self, env: Mapping[str, str]) -> Path | None:
+        configured = env.get("CLAUDE_CONFIG_DIR")
+        return Path(configured) if configured else Path(env.get("HOME") or Path.home()) / ".claude"
+
+    def container_dir(self, home: Path) -> Path | None:
+        return home / ".claude"
+
+    def container_env(self, inner_home: str) -> dict[str, str]:
+        return {"CLAUDE_CONFIG_DIR": f"{inner_home}/.claude"}
+
+    def seed_container_home(self, env: Mapping[str, str], home: Path, inner_home: str) -> dict[str, str]:
+        src = self.host_dir(env)
+        dst = home / ".claude"
+        dst.mkdir(mode=0o700, exist_ok=True)
+        if src is not None:
+            # Onboarding done, the API key approved, the theme: without it a login screen appears.
+            state = src / ".claude.json" if env.get("CLAUDE_CONFIG_DIR") else src.parent / ".claude.json"
+            for path, name in ((state, ".claude.json"), *((src / f, f) for f in self.SEED_FILES)):
+                if path.is_file():
+                    shutil.copy2(path, dst / name)
+        return self.container_env(inner_home)
+
+    def carry_conversation(self, conversation_id: str, src_dir: Path, dst_dir: Path, dst_cwd: str) -> bool:
+        target = dst_dir / "projects" / project_dir_name(dst_cwd)
+        if (target / f"{conversation_id}.jsonl").exists():
+            return False
+        found = sorted((src_dir / "projects").glob(f"*/{conversation_id}.jsonl"), key=lambda p: p.stat().st_mtime)
+        if not found:
+            return False
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(found[-1], target / found[-1].name)
+        return True
+
+
 PROFILE = AgentProfile(
     name="claude",
     default_command=("claude",),
@@ -56,4 +103,5 @@ PROFILE = AgentProfile(
     continue_flag="--continue",
     session_id_flag="--session-id",
     headless=ClaudeHeadless(),
+    state=ClaudeState(),
 )

@@ -325,11 +325,31 @@ class Engine:
         return session
 
     def _reconcile(self, session: Session, panes: dict[str, PaneInfo]) -> None:
+        if not self._agent_looks_gone(session, panes):
+            return
+        from trails.core.locks import file_lock
+
+        # A pause, resume, move or kill stops agents on purpose and holds the session's lock
+        # meanwhile: then that operation decides the status, not this read.
+        with file_lock(f"session:{session.name}", wait=False) as held:
+            fresh = self.store.session_by_id(session.id) if held else None
+            if fresh is None:
+                return
+            if fresh.updated_at != session.updated_at:  # changed since it was read: decide on what is now
+                vars(session).update(vars(fresh))
+                panes = self.tmux.list_panes()
+                if not self._agent_looks_gone(session, panes):
+                    return
+            self._reconcile_ended(session, panes.get(session.tmux_session))
+
+    @staticmethod
+    def _agent_looks_gone(session: Session, panes: dict[str, PaneInfo]) -> bool:
         if session.status not in LIVE_STATUSES or session.status is Status.CREATING:
-            return
+            return False
         pane = panes.get(session.tmux_session)
-        if pane is not None and not pane.dead:
-            return
+        return pane is None or pane.dead
+
+    def _reconcile_ended(self, session: Session, pane: PaneInfo | None) -> None:
         code = read_exit_file(self._host().exit_file(session))
         if pane is not None and code is None:
             code = pane.dead_status
@@ -352,9 +372,14 @@ class Engine:
             except Exception as exc:  # the engine may be down too; the status must still be told
                 tidied = f"its container could not be checked ({type(exc).__name__})"
             reason += f"; {tidied}" if tidied else ""
-        session.status, session.status_reason = status, reason
-        self.store.update_session(session.id, status=status, status_reason=reason, extra=session.extra)
-        self.store.audit("status_reconciled", session.name, status=status.value, reason=reason)
+        # Only over the status this was decided on: the supervisor may have moved it meanwhile.
+        if self.store.update_session(session.id, status=status, status_reason=reason, extra=session.extra,
+                                     only_if_status=session.status,
+                                     audits=[("status_reconciled", session.name,
+                                              {"status": status.value, "reason": reason})]):
+            session.status, session.status_reason = status, reason
+        elif (fresh := self.store.session_by_id(session.id)) is not None:
+            session.status, session.status_reason = fresh.status, fresh.status_reason
 
     def show(self, name: str) -> dict[str, Any]:
         session = self.get_session(name)
@@ -457,6 +482,12 @@ class Engine:
 
     def kill(self, name: str, *, force: bool = False, delete_branch: bool = False) -> KillResult:
         """Stop the agent and remove its place; uncommitted work is saved first (needs --force)."""
+        from trails.core.locks import file_lock
+
+        with file_lock(f"session:{name}"):
+            return self._kill(name, force=force, delete_branch=delete_branch)
+
+    def _kill(self, name: str, *, force: bool, delete_branch: bool) -> KillResult:
         session = self.store.get_session(name)
         provider = self.provider(session.mode)
         provider.check_release(session, force=force, delete_branch=delete_branch)
@@ -510,15 +541,19 @@ class Engine:
 
     def pause(self, name: str) -> dict[str, Any]:
         """Save the session's work and conversation, stop its agent, free its worktree (branch kept)."""
+        from trails.core.locks import file_lock
         from trails.monitor import live
 
-        return live.pause(self, name)
+        with file_lock(f"session:{name}"):
+            return live.pause(self, name)
 
     def resume(self, name: str) -> dict[str, Any]:
         """Re-create a paused session's worktree and work, and continue its agent's conversation."""
+        from trails.core.locks import file_lock
         from trails.monitor import live
 
-        return live.resume(self, name)
+        with file_lock(f"session:{name}"):
+            return live.resume(self, name)
 
     def events(self, session: str | None = None, since: int | None = None,
                limit: int | None = None) -> list[dict[str, Any]]:

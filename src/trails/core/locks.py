@@ -11,12 +11,20 @@ from trails.core import paths
 
 
 @contextmanager
-def file_lock(key: str) -> Iterator[None]:
-    """Hold an exclusive lock named by `key` (any string, e.g. a repo path) across processes."""
+def file_lock(key: str, *, wait: bool = True) -> Iterator[bool]:
+    """Hold an exclusive lock named by `key` (any string, e.g. a repo path) across processes.
+
+    Yields True once held. With `wait=False` it yields False at once when someone else holds it
+    (another process, or another holder in this one: flock locks belong to the open file).
+    """
     digest = hashlib.sha1(key.encode()).hexdigest()[:16]
     with open(paths.locks_dir() / f"{digest}.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            yield
+            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)

@@ -413,13 +413,17 @@ def start_agent(ctx: MoveContext) -> None:
     argv, how = continuation_argv(s, cwd_changed=cwd_changed)
     ctx.state["restarted_with"] = how
     provider = ctx.engine.provider(s.mode)
+    if ctx.original.mode is Mode.CONTAINER and s.mode is not Mode.CONTAINER:
+        # The conversation lives in the container's home: the agent on the host needs it in its own state.
+        from trails.isolation.container import Provider as ContainerProvider
+
+        exported = copy.copy(ctx.original)
+        exported.workdir = s.workdir
+        ContainerProvider(ctx.engine._host()).export_conversation(exported, {**os.environ, **s.env})
     ctx.notes += ctx.engine.launch_agent(provider, s, argv)
     s.status, s.status_reason = Status.RUNNING, None
     if how == "fresh":
         ctx.notes.append("the agent was restarted afresh (its profile cannot continue a conversation)")
-    elif s.mode is Mode.CONTAINER:
-        ctx.notes.append(f"the agent was restarted with --{how}; inside the container it continues only when its "
-                         "conversation store is reachable there (e.g. a `mounts` entry in your settings)")
     else:
         ctx.notes.append(f"the agent was restarted in its new place, continuing its conversation ({how})")
 
@@ -465,7 +469,9 @@ def restore_row(ctx: MoveContext) -> None:
 def remove_container(ctx: MoveContext) -> None:
     from trails.isolation.container import Provider as ContainerProvider
 
-    removed = ContainerProvider(ctx.engine._host()).remove_containers(ctx.original)
+    provider = ContainerProvider(ctx.engine._host())
+    removed = provider.remove_containers(ctx.original)
+    provider.remove_agent_home(ctx.original.name)
     if removed:
         ctx.notes.append(f"container {', '.join(c[:12] for c in removed)} stopped and removed; "
                          "the worktree keeps every change")

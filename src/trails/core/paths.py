@@ -29,3 +29,8 @@ def locks_dir() -> Path:
     path = trails_home() / "locks"
     path.mkdir(exist_ok=True)
     return path
+
+
+def container_home(session_name: str) -> Path:
+    """A container session's home directory on the host (mounted at the agent's home inside)."""
+    return trails_home() / "container-homes" / session_name

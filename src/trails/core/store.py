@@ -154,18 +154,28 @@ class Store:
         return session
 
     def update_session(self, session_id: int, *, audits: Sequence[tuple[str, str | None, dict[str, Any]]] = (),
-                       **fields: Any) -> None:
-        """Change a session's fields, and append `audits` (action, session name, detail) in the same commit."""
+                       only_if_status: Status | None = None, **fields: Any) -> bool:
+        """Change a session's fields, and append `audits` (action, session name, detail) in the same commit.
+
+        With `only_if_status`, nothing changes (and False is returned) unless the stored status is still
+        that one: a decision made on what was read must not overwrite another process's newer one.
+        """
         if not fields and not audits:
-            return
+            return True
         with self.write() as tx:
             if fields:
                 fields["updated_at"] = time.time()
                 sets = ", ".join(f"{k} = ?" for k in fields)
                 values = [_encode(k, v) for k, v in fields.items()]
-                tx.execute(f"UPDATE sessions SET {sets} WHERE id = ?", (*values, session_id))
+                params: list[object]
+                where, params = "id = ?", [session_id]
+                if only_if_status is not None:
+                    where, params = "id = ? AND status = ?", [*params, only_if_status.value]
+                if tx.execute(f"UPDATE sessions SET {sets} WHERE {where}", (*values, *params)).rowcount == 0:
+                    return False
             for action, session_name, detail in audits:
                 _insert_audit(tx, action, session_name, detail)
+        return True
 
     def delete_session(self, session_id: int) -> None:
         with self.write() as tx:
@@ -179,6 +189,11 @@ class Store:
         if row is None:
             raise SessionNotFound(f"no session named {name!r}", hint="`trails ls` lists the sessions")
         return _row_to_session(row)
+
+    def session_by_id(self, session_id: int) -> Session | None:
+        """A session row by id, ended or not (None when it was deleted)."""
+        row = self.conn.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        return _row_to_session(row) if row is not None else None
 
     def list_sessions(self, *, include_ended: bool = False) -> list[Session]:
         sql = "SELECT * FROM sessions"

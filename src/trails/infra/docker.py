@@ -122,10 +122,12 @@ def create_container(
     tmp_size: str = "512m",
     init: bool = False,
     privileged: bool = False,
+    home_source: str | None = None,
 ) -> str:
     """Create (not start) a locked-down idle container; the agent is started later with exec.
 
-    The root filesystem is read-only; /tmp and `home` are tmpfs; all capabilities are dropped;
+    The root filesystem is read-only; /tmp and `home` are tmpfs (`home` is a bind mount of
+    `home_source` when given, so the agent's own state outlives the container); all capabilities are dropped;
     so only the read-write mounts persist anything. `command` None means the image's CMD.
     `privileged` (only ever from the user's own settings or flags) gives back every capability.
     `init` asks the engine for its tini at /sbin/docker-init: that fails when /sbin leads into a
@@ -143,6 +145,12 @@ def create_container(
         kwargs["nano_cpus"] = int(cpus * 1e9)
     if pids_limit is not None:
         kwargs["pids_limit"] = pids_limit
+    # "exec": with a read-only root the engine would mount these noexec, and agents run build tools
+    # and test binaries from /tmp and their home.
+    tmpfs = {"/tmp": f"rw,exec,nosuid,nodev,size={tmp_size},mode=1777"}
+    if home_source is None:
+        tmpfs[home] = f"rw,exec,nosuid,nodev,size={tmp_size},mode=0700,{owner}".rstrip(",")
+    binds = [*mounts, *([Mount(home_source, home, read_only=False)] if home_source else [])]
     try:
         container = client().containers.create(
             image,
@@ -152,13 +160,8 @@ def create_container(
             user=user,
             environment={"HOME": home, **(env or {})},
             labels=dict(labels or {}),
-            mounts=[DockerMount(m.target, m.source, type="bind", read_only=m.read_only) for m in mounts],
-            # "exec": with a read-only root the engine would mount these noexec, and agents run
-            # build tools and test binaries from /tmp and their home.
-            tmpfs={
-                "/tmp": f"rw,exec,nosuid,nodev,size={tmp_size},mode=1777",
-                home: f"rw,exec,nosuid,nodev,size={tmp_size},mode=0700,{owner}".rstrip(","),
-            },
+            mounts=[DockerMount(m.target, m.source, type="bind", read_only=m.read_only) for m in binds],
+            tmpfs=tmpfs,
             read_only=True,
             privileged=privileged,
             cap_drop=None if privileged else ["ALL"],

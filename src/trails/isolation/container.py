@@ -314,6 +314,7 @@ class Provider(WorktreeProvider):
         placement = super().prepare(request)
         placement.extra["container"] = settings.to_dict()
         placement.extra["container_name"] = container_name(request.name)
+        placement.extra["agent_home"] = str(self.agent_home(request.name))
         if ignored:
             placement.extra["ignored_settings"] = ignored
         placement.notes += [_ignored_note(item) for item in ignored]
@@ -380,6 +381,9 @@ class Provider(WorktreeProvider):
         name = placement.extra.get("container_name")
         if isinstance(name, str):
             self._remove_named(name)
+        home = placement.extra.get("agent_home")
+        if isinstance(home, str):
+            shutil.rmtree(home, ignore_errors=True)
         super().discard(placement)
 
     # --- the agent's terminal --------------------------------------------------------------------
@@ -397,13 +401,61 @@ class Provider(WorktreeProvider):
                 cid = self._create(session.name, settings, worktree, program_dirs, Git(worktree).common_dir(),
                                    Limits.from_dict(session.limits))
             session.container_id = cid
-            names = [k for k in env if k in session.env or k in _PASS_NAMES or k.startswith(_PASS_PREFIXES)]
-            exec_argv = d.exec_argv(cid, inner_argv, user=host_user(), workdir=WORKSPACE, pass_env=sorted(names))
+            inner_env = self._agent_state_inside(session, argv, env)
+            names = [k for k in env if (k in session.env or k in _PASS_NAMES or k.startswith(_PASS_PREFIXES))
+                     and k not in inner_env]
+            exec_argv = d.exec_argv(cid, inner_argv, user=host_user(), workdir=WORKSPACE, env=inner_env,
+                                    pass_env=sorted(names))
         except d.DockerError as exc:
             raise ContainerError(str(exc), hint=d.ENGINE_HINT) from None
         self.host.tmux.new_session(
             session.tmux_session, exec_argv, cwd=str(worktree), env=env, exit_file=self.host.exit_file(session)
         )
+
+    def agent_home(self, session_name: str) -> Path:
+        """The container's home directory on the host: the agent's own state (config, conversations)
+        lives there, so it survives pause/resume and a new container."""
+        from trails.core.paths import container_home
+
+        return container_home(session_name)
+
+    def _agent_state_inside(self, session: Session, argv: list[str], env: dict[str, str]) -> dict[str, str]:
+        """Give the agent its state in the container home: a copy of its host config the first time,
+        and its conversation when it was started on the host (an upgrade). Returns env for inside."""
+        from trails.agents import registry
+        from trails.infra.default_image import DEFAULT_HOME
+
+        profile = registry.BUILTIN.get(str(session.extra.get("agent_profile"))) or registry.profile_for_argv(argv)
+        if profile.state is None:
+            return {}
+        home = self.agent_home(session.name)
+        marker = home / ".trails-seeded"
+        if marker.exists():
+            inner_env = profile.state.container_env(DEFAULT_HOME)
+        else:
+            inner_env = profile.state.seed_container_home(env, home, DEFAULT_HOME)
+            marker.write_text(f"{profile.name}\n")
+        host_dir, inner_dir = profile.state.host_dir(env), profile.state.container_dir(home)
+        if session.conversation_id and host_dir is not None and inner_dir is not None:
+            profile.state.carry_conversation(session.conversation_id, host_dir, inner_dir, WORKSPACE)
+        return inner_env
+
+    def export_conversation(self, session: Session, env: dict[str, str]) -> bool:
+        """Copy the session's conversation from its container home to the agent's host state, for an
+        agent that now works in `session.workdir` on the host (export). False when there was none."""
+        from trails.agents import registry
+
+        profile = registry.BUILTIN.get(str(session.extra.get("agent_profile"))) or \
+            registry.profile_for_argv(session.command)
+        if profile.state is None or not session.conversation_id:
+            return False
+        host_dir, inner_dir = profile.state.host_dir(env), profile.state.container_dir(self.agent_home(session.name))
+        if host_dir is None or inner_dir is None:
+            return False
+        return profile.state.carry_conversation(session.conversation_id, inner_dir, host_dir, session.workdir)
+
+    def remove_agent_home(self, session_name: str) -> None:
+        shutil.rmtree(self.agent_home(session_name), ignore_errors=True)
 
     def _running_container(self, session: Session) -> str | None:
         """The session's container when it is up and has every mount it needs, else None."""
@@ -420,6 +472,8 @@ class Provider(WorktreeProvider):
 
         name = container_name(session_name)
         self._remove_named(name)  # a leftover of a crash, or of a session that ended badly
+        home = self.agent_home(session_name)
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
         mounts: list[d.Mount] = list(default_runtime_mounts()) if settings.default_image else []
         mounts += [d.Mount(str(p), str(p), read_only=True) for p in program_dirs]
         mounts.append(d.Mount(str(worktree), WORKSPACE, read_only=False))
@@ -430,7 +484,7 @@ class Provider(WorktreeProvider):
             env={"TRAILS_SESSION": session_name}, network=settings.network,  # type: ignore[arg-type]
             cpus=limits.cpus, memory=limits.memory, pids_limit=limits.pids_limit,
             labels={LABEL_SESSION: session_name, LABEL_HOME: home_tag()}, home=DEFAULT_HOME,
-            privileged=settings.privileged,
+            privileged=settings.privileged, home_source=str(home),
         )
         try:
             d.start(cid)
@@ -480,6 +534,10 @@ class Provider(WorktreeProvider):
         removed = self.remove_containers(session)
         if removed:
             out.notes.append(f"container {', '.join(c[:12] for c in removed)} removed")
+        # The conversation stays resumable on the host, where the agent keeps its others.
+        if self.export_conversation(session, {**os.environ, **session.env}):
+            out.notes.append(f"conversation {session.conversation_id} copied to the agent's own state on the host")
+        self.remove_agent_home(session.name)
         return out
 
     def remove_containers(self, session: Session) -> list[str]:

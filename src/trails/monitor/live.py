@@ -10,7 +10,6 @@ worktree at the branch, restores the saved work exactly and restarts the agent o
 from __future__ import annotations
 
 import os
-import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -91,8 +90,22 @@ def set_auto_yes(engine: Engine, name: str, on: bool) -> Session:
 
 
 def _claude_projects(session: Session) -> Path:
+    if session.mode is Mode.CONTAINER:  # the CLI inside keeps its state in the container's home
+        from trails.agents.claude import ClaudeState
+        from trails.core.paths import container_home
+
+        inner = ClaudeState().container_dir(container_home(session.name))
+        assert inner is not None
+        return inner / "projects"
     config = session.env.get("CLAUDE_CONFIG_DIR") or os.environ.get("CLAUDE_CONFIG_DIR")
     return (Path(config) if config else Path.home() / ".claude") / "projects"
+
+
+def _claude_cwd(session: Session) -> str:
+    """The folder the CLI works in, as it names its projects."""
+    from trails.isolation.container import WORKSPACE
+
+    return WORKSPACE if session.mode is Mode.CONTAINER else (session.worktree_path or session.workdir)
 
 
 def _is_claude(session: Session) -> bool:
@@ -110,7 +123,9 @@ def conversation_id(session: Session) -> str | None:
     the newest one written since this run started (a resume may continue under a new id)."""
     if not _is_claude(session):
         return session.conversation_id
-    slug = re.sub(r"[^A-Za-z0-9]", "-", session.worktree_path or session.workdir)
+    from trails.agents.claude import project_dir_name
+
+    slug = project_dir_name(_claude_cwd(session))
     started = float(session.extra.get("started_at") or session.created_at or 0)
     candidates = []
     for path in (_claude_projects(session) / slug).glob("*.jsonl"):

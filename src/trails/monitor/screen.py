@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+# Control strings pyte does not parse (APC, DCS, PM, SOS) would be drawn as text: an agent probing
+# the terminal (e.g. Claude Code's kitty-graphics query "ESC _ G…ESC \\") overwrites a line with junk.
+_CONTROL_STRING = re.compile(rb"\x1b[_P^X]")
+_MAX_CONTROL_STRING = 1 << 16
 
 
 class Screen:
@@ -15,11 +21,34 @@ class Screen:
         self._stream: Any = pyte.ByteStream(self._screen)
         self.width, self.height = width, height
         self.version = 0  # bumps whenever bytes arrive
+        self._carry = b""  # an unfinished control string (or a lone ESC) from the previous feed
 
     def feed(self, data: bytes) -> None:
         if data:
-            self._stream.feed(data)
+            self._stream.feed(self._without_control_strings(data))
             self.version += 1
+
+    def _without_control_strings(self, data: bytes) -> bytes:
+        data, self._carry = self._carry + data, b""
+        out: list[bytes] = []
+        pos = 0
+        while True:
+            start = _CONTROL_STRING.search(data, pos)
+            if start is None:
+                tail = data[pos:]
+                if tail.endswith(b"\x1b"):  # maybe the start of one: decide with the next bytes
+                    tail, self._carry = tail[:-1], b"\x1b"
+                out.append(tail)
+                break
+            out.append(data[pos:start.start()])
+            ends = [i for i in (data.find(b"\x1b\\", start.end()), data.find(b"\x07", start.end())) if i >= 0]
+            if not ends:
+                if len(data) - start.start() <= _MAX_CONTROL_STRING:
+                    self._carry = data[start.start():]
+                break  # an unterminated string that long is dropped
+            end = min(ends)
+            pos = end + (2 if data[end] == 0x1B else 1)
+        return b"".join(out)
 
     def resize(self, width: int, height: int) -> None:
         if (width, height) != (self.width, self.height) and width > 0 and height > 0:

@@ -1,0 +1,29 @@
+"""The screen emulator: what an agent draws, without the terminal queries it sends."""
+
+from __future__ import annotations
+
+import pytest
+
+from trails.monitor.screen import Screen
+
+# From Claude Code 2.1.330 in a container pane: after drawing its trust dialog it queries the terminal
+# (kitty graphics APC, XTGETTCAP DCS, device attributes), then moves the cursor back into the dialog.
+TRUST_TAIL = (b"\x1b[2G\x1b[38;5;153m\xe2\x9d\xaf\x1b[4GNo,\x1b[8Gexit\x1b[39m\r\r\n\x1b[4GYes,\x1b[9GI\x1b[11Gtrust"
+              b"\x1b[17Gthis\x1b[22Gfolder\r\r\n\r\r\n\x1b[2GEnter to confirm\r\r\n\x1b[1C\x1b[4A\x1b[>0q\x1b[?u\x1b[c"
+              b"\x1b[?2026$p\x1b_Gi=31,s=1,v=1,a=q,t=d,f=24;AAAA\x1b\\\x1b[16t\x1bP+q544e\x1b\\\x1b[?1016$p\x1b[c")
+
+
+def rendered(chunks: list[bytes]) -> list[str]:
+    screen = Screen(60, 8)
+    for chunk in chunks:
+        screen.feed(chunk)
+    return [line for line in screen.lines() if line]
+
+
+def test_terminal_queries_are_not_drawn() -> None:
+    assert rendered([TRUST_TAIL]) == [" ❯ No, exit", "   Yes, I trust this folder", " Enter to confirm"]
+
+
+@pytest.mark.parametrize("cut", range(1, len(TRUST_TAIL), 7))
+def test_a_query_split_between_reads_is_still_dropped(cut: int) -> None:
+    assert rendered([TRUST_TAIL[:cut], TRUST_TAIL[cut:]]) == rendered([TRUST_TAIL])
