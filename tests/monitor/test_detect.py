@@ -1,4 +1,4 @@
-"""Detectors on screens of each agent: Claude's recorded from the real CLI, the others hand-made."""
+"""Detectors on screens of each agent, recorded from the real CLIs (tests/fakes/record_*_screens.py)."""
 
 from __future__ import annotations
 
@@ -107,3 +107,19 @@ def test_full_path_to_claude_uses_claude_patterns() -> None:
     from trails.agents.registry import profile_for_argv
 
     assert profile_for_argv(["/opt/tools/node_modules/.bin/claude", "--resume", "x"]).name == "claude"
+
+
+@pytest.mark.parametrize(("agent", "name", "target"), [
+    ("codex", "approval_edit.txt", "/tmp/trails-screens/codex-demo/hello.py"),  # its "Destination:" line
+    ("codex", "approval_command.txt", "python3 hello.py"),  # its "$ COMMAND" line
+    ("aider", "confirm_create.txt", "hello.py"),  # the subject line above the question
+])
+def test_prompts_name_their_target_from_the_dialog(agent: str, name: str, target: str) -> None:
+    assert detect(load_patterns(agent), screen(agent, name)).target == target
+
+
+def test_a_codex_edit_outside_the_session_is_refused_by_its_guard() -> None:
+    got = detect(load_patterns("codex"), screen("codex", "approval_edit.txt"))
+    assert guards.check(got.text, kind=got.kind, target=got.target, workdir="/tmp/trails-screens/codex-demo") is None
+    refusal = guards.check(got.text, kind=got.kind, target=got.target, workdir="/srv/elsewhere")
+    assert refusal is not None and refusal.guard == "write outside the session"

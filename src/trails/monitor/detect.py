@@ -33,6 +33,9 @@ class PromptRule:
     kind: str
     match: tuple[re.Pattern[str], ...]
     response: Response
+    # Where the dialog names its file or command, when the matching line does not: patterns with a
+    # (?P<target>...) group, tried on each line of the dialog (e.g. Codex's "Destination: PATH").
+    target: tuple[re.Pattern[str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ def _build(agent: str, data: dict[str, Any]) -> Patterns:
         PromptRule(
             kind=p["kind"], match=_compile(p.get("match")),
             response=Response(p.get("response", {}).get("option"), tuple(p.get("response", {}).get("keys", ()))),
+            target=_compile(p.get("target")),
         )
         for p in data.get("prompts", [])
     )
@@ -132,11 +136,12 @@ def detect(patterns: Patterns, lines: list[str]) -> Detection:
                 continue
             if patterns.dialog_end is not None and not _search((patterns.dialog_end,), lines[index:]):
                 continue  # prompt-like words in the conversation, not a live dialog
+            text = dialog_text(patterns, lines, index)
             target = found.groupdict().get("target")
-            return Detection(
-                "prompt", rule.kind, target.strip() if target else None,
-                dialog_text(patterns, lines, index), rule.response, lines,
-            )
+            if not target and rule.target:
+                named = _search(rule.target, text.splitlines())
+                target = named.groupdict().get("target") if named else None
+            return Detection("prompt", rule.kind, target.strip() if target else None, text, rule.response, lines)
     if _search(patterns.busy, lines):
         return Detection("busy", lines=lines)
     if _search(patterns.ready, lines):
