@@ -52,9 +52,99 @@ def version() -> str | None:
     return res.stdout.strip() if res.ok else None
 
 
+# Variables that change how git finds its repository: with any set, only git itself may decide.
+_DISCOVERY_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR", "GIT_CEILING_DIRECTORIES",
+                  "GIT_DISCOVERY_ACROSS_FILESYSTEM")
+_SHA = frozenset("0123456789abcdef")
+
+
 def find_toplevel(path: str | os.PathLike[str]) -> Path | None:
+    """The work tree containing `path`, as `git rev-parse --show-toplevel` says.
+
+    The common case (a `.git` directory or worktree file of ours above `path`, no discovery
+    variables) is read from the file system, which saves a git process on every command.
+    """
+    found = _toplevel_from_files(Path(path))
+    if found is not None:
+        return found
     res = run(["git", "-C", str(path), "rev-parse", "--show-toplevel"], timeout=10)
     return Path(res.stdout.strip()) if res.ok else None
+
+
+def _toplevel_from_files(path: Path) -> Path | None:
+    if any(k in os.environ for k in _DISCOVERY_ENV):
+        return None
+    try:
+        start = path.resolve()
+        for candidate in (start, *start.parents):
+            if candidate.name == ".git":
+                return None  # inside a git directory: not a work tree (git says so, not us)
+            if _dot_git_dirs(candidate) is not None:
+                # git refuses a repository another user owns (safe.directory): leave that to it.
+                return candidate if candidate.stat().st_uid == os.getuid() else None
+    except OSError:
+        return None
+    return None
+
+
+def _dot_git_dirs(root: Path) -> tuple[Path, Path] | None:
+    """(git dir, common dir) of the work tree at `root`, from its `.git` entry; None when unsure."""
+    dot_git = root / ".git"
+    try:
+        if dot_git.is_dir():
+            git_dir = dot_git
+        elif dot_git.is_file():
+            text = dot_git.read_text(encoding="utf-8").strip()
+            if not text.startswith("gitdir: "):
+                return None
+            git_dir = (root / text[len("gitdir: "):]).resolve()
+        else:
+            return None
+        if not (git_dir / "HEAD").is_file():
+            return None
+        common_file = git_dir / "commondir"
+        common = (git_dir / common_file.read_text(encoding="utf-8").strip()).resolve() \
+            if common_file.is_file() else git_dir
+    except (OSError, UnicodeDecodeError):
+        return None
+    return git_dir, common
+
+
+def _is_sha(text: str) -> bool:
+    return len(text) in (40, 64) and set(text) <= _SHA
+
+
+def read_head(root: Path) -> str | None:
+    """HEAD's commit for the work tree at `root`, read from git's ref files without a process.
+
+    None when it cannot be sure (reftable storage, an unborn branch, anything unusual): ask git then.
+    """
+    dirs = _dot_git_dirs(root)
+    if dirs is None or any(k in os.environ for k in _DISCOVERY_ENV):
+        return None
+    git_dir, common = dirs
+    try:
+        if (common / "reftable").exists():
+            return None
+        head = (git_dir / "HEAD").read_text(encoding="utf-8").strip()
+        if _is_sha(head):
+            return head
+        if not head.startswith("ref: refs/"):
+            return None
+        ref = head[len("ref: "):]
+        loose = common / ref
+        if loose.is_file():
+            sha = loose.read_text(encoding="utf-8").strip()
+            return sha if _is_sha(sha) else None
+        packed = common / "packed-refs"
+        if packed.is_file():
+            for line in packed.read_text(encoding="utf-8").splitlines():
+                sha, _, name = line.partition(" ")
+                if name == ref and _is_sha(sha):
+                    return sha
+    except (OSError, UnicodeDecodeError):
+        return None
+    return None
 
 
 def check_branch_name(name: str) -> bool:
@@ -80,6 +170,10 @@ class Git:
         return self.run(*args, env=env).stdout.strip()
 
     # --- refs -----------------------------------------------------------------------------------
+
+    def head_commit(self) -> str | None:
+        """HEAD's commit (None when there is none yet): from the ref files when they are plain."""
+        return read_head(self.root) or self.rev_parse("HEAD")
 
     def rev_parse(self, ref: str) -> str | None:
         res = self.run("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)

@@ -16,7 +16,7 @@ class Provider(IsolationProvider):
         return None
 
     def prepare(self, request: CreateRequest) -> Placement:
-        base = Git(request.repo_root).rev_parse("HEAD") if request.repo_root else None
+        base = Git(request.repo_root).head_commit() if request.repo_root else None
         placement = Placement(workdir=request.cwd, repo_root=request.repo_root, base_commit=base)
         if request.repo_root is not None:
             from trails.core.moves import record_start

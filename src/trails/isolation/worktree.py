@@ -74,7 +74,7 @@ class Provider(IsolationProvider):
     def unavailable_reason(self, cwd: Path, repo_root: Path | None) -> str | None:
         if repo_root is None:
             return f"{cwd} is not inside a git repository"
-        if Git(repo_root).rev_parse("HEAD") is None:
+        if Git(repo_root).head_commit() is None:
             return f"{repo_root} has no commits yet: a worktree needs a commit to start from"
         return None
 
