@@ -249,3 +249,12 @@ def test_privileged_only_from_the_users_own_settings_or_the_flag(repo: Path, tra
         assert host["Privileged"] is True and not host["CapDrop"]
     finally:
         d.remove(cid)
+
+
+def test_an_image_that_is_not_here_fails_cleanly(repo: Path, engine: Any) -> None:
+    from trails.core.errors import ContainerError
+
+    with pytest.raises(ContainerError, match="not on this machine") as failed:
+        engine.create_session("c1", SLEEPER, mode="container", cwd=repo, image="trails-no-such-image:1")
+    assert "no registry" in failed.value.message
+    _nothing_left(engine, repo, "c1")

@@ -123,6 +123,7 @@ def create_container(
     init: bool = False,
     privileged: bool = False,
     home_source: str | None = None,
+    replace: bool = False,
 ) -> str:
     """Create (not start) a locked-down idle container; the agent is started later with exec.
 
@@ -130,9 +131,11 @@ def create_container(
     `home_source` when given, so the agent's own state outlives the container); all capabilities are dropped;
     so only the read-write mounts persist anything. `command` None means the image's CMD.
     `privileged` (only ever from the user's own settings or flags) gives back every capability.
+    `replace` removes a container that already has the name (a leftover) and creates it again.
     `init` asks the engine for its tini at /sbin/docker-init: that fails when /sbin leads into a
     read-only mount (the default image), whose CMD therefore runs the host's tini itself.
     """
+    import docker
     from docker.types import Mount as DockerMount
 
     uid, _, gid = user.partition(":")
@@ -152,14 +155,10 @@ def create_container(
         tmpfs[home] = f"rw,exec,nosuid,nodev,size={tmp_size},mode=0700,{owner}".rstrip(",")
     binds = [*mounts, *([Mount(home_source, home, read_only=False)] if home_source else [])]
     try:
-        container = client().containers.create(
-            image,
-            command=list(command) if command is not None else None,
-            name=name,
-            working_dir=workdir,
-            user=user,
-            environment={"HOME": home, **(env or {})},
-            labels=dict(labels or {}),
+        # The low-level calls: the high-level create inspects the new container afterwards, a round
+        # trip nobody here needs.
+        api = client().api
+        host_config = api.create_host_config(
             mounts=[DockerMount(m.target, m.source, type="bind", read_only=m.read_only) for m in binds],
             tmpfs=tmpfs,
             read_only=True,
@@ -170,9 +169,20 @@ def create_container(
             init=init,
             **kwargs,
         )
+        spec: dict[str, Any] = dict(
+            command=list(command) if command is not None else None, name=name, working_dir=workdir, user=user,
+            environment={"HOME": home, **(env or {})}, labels=dict(labels or {}), host_config=host_config,
+        )
+        try:
+            created = api.create_container(image, **spec)
+        except docker.errors.APIError as e:
+            if not (replace and e.status_code == 409):  # 409: the name is taken
+                raise
+            remove_named(name)
+            created = api.create_container(image, **spec)
     except Exception as e:
         raise DockerError(f"creating container {name}: {e}") from e
-    return str(container.id)
+    return str(created["Id"])
 
 
 def _container(cid: str) -> Any:
@@ -180,7 +190,18 @@ def _container(cid: str) -> Any:
 
 
 def start(cid: str) -> None:
-    _container(cid).start()
+    client().api.start(cid)  # no inspect first: one round trip
+
+
+def remove_named(name: str) -> bool:
+    """Remove the container called `name` if there is one (one round trip); True when one was."""
+    import docker
+
+    try:
+        client().api.remove_container(name, force=True)
+    except docker.errors.NotFound:
+        return False
+    return True
 
 
 def stop(cid: str, timeout: int = 10) -> None:

@@ -256,6 +256,12 @@ def _progress_printer(say: Any, what: str) -> Any:
     return show
 
 
+@dataclass(frozen=True)
+class _Resolved:
+    settings: ContainerSettings
+    dockerfile: Path | None
+
+
 class _ContainerStart:
     """A container being created and started on a thread of its own (Docker's API calls block)."""
 
@@ -308,9 +314,14 @@ class Provider(WorktreeProvider):
     # --- create ----------------------------------------------------------------------------------
 
     def prepare(self, request: CreateRequest) -> Placement:
-        # Settings and image first: a bad image fails before any worktree is made.
-        settings, ignored = self.configure(request.config, request.options, image=request.image)
-        request.options[_SETTINGS] = settings  # for beside_worktree_add
+        # Settings first: a bad one fails before anything is made. The image is checked (or built)
+        # on the thread that starts the container, beside the worktree checkout.
+        agent = request.options.get("agent")
+        settings, dockerfile, ignored = resolve_settings(request.config, str(agent) if agent else None,
+                                                         request.options, image_flag=request.image)
+        if dockerfile is not None and not dockerfile.is_file():
+            raise InvalidInput(f"dockerfile {dockerfile} does not exist ({settings.sources['image']})")
+        request.options[_SETTINGS] = _Resolved(settings, dockerfile)  # for beside_worktree_add
         placement = super().prepare(request)
         placement.extra["container"] = settings.to_dict()
         placement.extra["container_name"] = container_name(request.name)
@@ -329,13 +340,18 @@ class Provider(WorktreeProvider):
     def configure(self, config: EffectiveConfig, options: dict[str, Any], *,
                   image: str | None) -> tuple[ContainerSettings, list[dict[str, Any]]]:
         """Resolve the container settings and make sure the image exists (built here when needed)."""
-        from trails.infra import docker as d
-        from trails.infra.default_image import DEFAULT_TAG, default_recipe
-
         agent = options.get("agent")
         settings, dockerfile, ignored = resolve_settings(config, str(agent) if agent else None, options,
                                                          image_flag=image)
-        progress = options.get("progress")
+        self.ensure_image(settings, dockerfile, options.get("progress"))
+        return settings, ignored
+
+    def ensure_image(self, settings: ContainerSettings, dockerfile: Path | None, progress: Any) -> None:
+        """Make sure the settings' image exists (the default image or a Dockerfile built here when
+        needed) and record its id in `settings.image`."""
+        from trails.infra import docker as d
+        from trails.infra.default_image import DEFAULT_TAG, default_recipe
+
         try:
             if settings.default_image:
                 settings.image = d.ensure_image(DEFAULT_TAG, default_recipe(), _progress_printer(progress, DEFAULT_TAG))
@@ -349,7 +365,6 @@ class Provider(WorktreeProvider):
                 self._check_image(settings.image)
         except d.DockerError as exc:
             raise ContainerError(str(exc), hint=d.ENGINE_HINT) from None
-        return settings, ignored
 
     @staticmethod
     def _check_image(image: str) -> None:
@@ -368,14 +383,18 @@ class Provider(WorktreeProvider):
     def beside_worktree_add(self, request: CreateRequest, path: Path) -> SideWork | None:
         # The container starts while git checks the worktree out: a bind mount needs its source to
         # exist, and git checks out into an empty directory as readily as into a new one.
-        settings = request.options[_SETTINGS]
-        assert isinstance(settings, ContainerSettings)
-        assert request.repo_root is not None
+        resolved = request.options[_SETTINGS]
+        assert isinstance(resolved, _Resolved) and request.repo_root is not None
+        settings, dockerfile = resolved.settings, resolved.dockerfile
         path.mkdir(parents=True)
         _, program_dirs = agent_program(request.argv, path, settings.default_image)
         common = Git(request.repo_root).common_dir()
-        return _ContainerStart(lambda: self._create(request.name, settings, path, program_dirs, common,
-                                                    Limits.from_dict(request.limits)), path)
+
+        def start() -> str:
+            self.ensure_image(settings, dockerfile, request.options.get("progress"))
+            return self._create(request.name, settings, path, program_dirs, common, Limits.from_dict(request.limits))
+
+        return _ContainerStart(start, path)
 
     def discard(self, placement: Placement) -> None:
         name = placement.extra.get("container_name")
@@ -471,7 +490,6 @@ class Provider(WorktreeProvider):
         from trails.infra.default_image import DEFAULT_HOME, default_runtime_mounts
 
         name = container_name(session_name)
-        self._remove_named(name)  # a leftover of a crash, or of a session that ended badly
         home = self.agent_home(session_name)
         home.mkdir(mode=0o700, parents=True, exist_ok=True)
         mounts: list[d.Mount] = list(default_runtime_mounts()) if settings.default_image else []
@@ -485,6 +503,7 @@ class Provider(WorktreeProvider):
             cpus=limits.cpus, memory=limits.memory, pids_limit=limits.pids_limit,
             labels={LABEL_SESSION: session_name, LABEL_HOME: home_tag()}, home=DEFAULT_HOME,
             privileged=settings.privileged, home_source=str(home),
+            replace=True,  # a leftover of a crash, or of a session that ended badly, gives way
         )
         try:
             d.start(cid)
@@ -573,12 +592,9 @@ class Provider(WorktreeProvider):
 
     @staticmethod
     def _remove_named(name: str) -> None:
-        import docker
-
         from trails.infra import docker as d
 
-        with contextlib.suppress(docker.errors.NotFound):
-            d.client().containers.get(name).remove(force=True)
+        d.remove_named(name)
 
 
 def _ignored_note(item: dict[str, Any]) -> str:

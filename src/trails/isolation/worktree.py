@@ -92,7 +92,7 @@ class Provider(IsolationProvider):
                 hint="finish or abort it first, or pass --force to create the session anyway",
             )
         base_ref = request.base or "HEAD"
-        base_commit = repo.rev_parse(base_ref)
+        base_commit = repo.head_commit() if base_ref == "HEAD" else repo.rev_parse(base_ref)
         if base_commit is None:
             raise InvalidInput(f"--base {base_ref!r} does not name a commit in {request.repo_root}")
         if request.carry_changes and base_commit != repo.rev_parse("HEAD"):
@@ -106,22 +106,23 @@ class Provider(IsolationProvider):
         # One creator per repository at a time: the worktree count and the add must not interleave.
         try:
             with file_lock(f"worktrees:{repo.common_dir()}"):
-                entries = repo.worktrees()
-                limit = max_worktrees(config)
-                if len(entries) + 1 > limit:
-                    raise WorktreeLimit(
-                        f"{request.repo_root} already has {len(entries)} worktrees (counting the main one);"
-                        f" the limit is {limit}",
-                        hint="end a session, or raise max_worktrees / MAX_WORKTREES_PER_WORKSPACE",
-                    )
-                holder = next((e for e in entries if e.branch == branch), None)
-                if holder is not None:
-                    raise BranchError(f"branch {branch!r} is already checked out at {holder.path}")
                 if path.exists() or path.is_symlink():
                     raise WorktreeError(f"the worktree path {path} already exists", hint="use --branch to pick another")
-                created_branch = not repo.branch_exists(branch)
+                # Started before the checks below: it is abandoned if one of them fails.
                 side = self.beside_worktree_add(request, path)
                 try:
+                    entries = repo.worktrees()
+                    limit = max_worktrees(config)
+                    if len(entries) + 1 > limit:
+                        raise WorktreeLimit(
+                            f"{request.repo_root} already has {len(entries)} worktrees (counting the main one);"
+                            f" the limit is {limit}",
+                            hint="end a session, or raise max_worktrees / MAX_WORKTREES_PER_WORKSPACE",
+                        )
+                    holder = next((e for e in entries if e.branch == branch), None)
+                    if holder is not None:
+                        raise BranchError(f"branch {branch!r} is already checked out at {holder.path}")
+                    created_branch = not repo.branch_exists(branch)
                     if created_branch:
                         repo.worktree_add(path, branch, base_commit)
                     else:
