@@ -86,9 +86,10 @@ def send_frame(sock: Any, obj: Any, fds: list[int] | None = None) -> None:
     data = len(payload).to_bytes(4, "big") + payload
     if fds:
         import _socket
-        from array import array
 
-        sent = sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, array("i", fds).tobytes())])
+        # The C ints of SCM_RIGHTS, packed by hand: `array` would import collections.abc (~5 ms).
+        packed = b"".join(fd.to_bytes(4, sys.byteorder, signed=True) for fd in fds)
+        sent = sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, packed)])
         data = data[sent:]
     if data:
         sock.sendall(data)

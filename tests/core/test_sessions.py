@@ -123,6 +123,44 @@ def test_failed_launch_leaves_nothing_half_made(repo: Path, monkeypatch: pytest.
     assert not (repo.parent / "repo-wt-trails-s1").exists()
 
 
+def test_direct_agent_starts_only_after_the_checkout_is_snapshotted(repo: Path) -> None:
+    from trails.core.engine import Engine
+
+    _dirty(repo)
+    engine = Engine()
+    # The agent overwrites a dirty file the moment it runs; the snapshot must hold the user's version.
+    agent = "sh -c 'echo agent > README.md; echo ran > ran.txt; exec sleep 600'"
+    session = engine.create_session("s1", agent, cwd=repo, mode="direct").session
+    wait_until(lambda: (repo / "ran.txt").exists(), message="the agent to run")
+    start = session.extra["start"]
+    assert start["ref"] == "refs/trails/start/s1"
+    assert git(repo, "show", f"{start['commit']}:README.md") == "staged change\nplus unstaged"
+    assert not list((engine.home / "run").glob("*.gate"))  # the gate is gone once passed
+
+
+def test_a_failed_snapshot_never_lets_the_direct_agent_run(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from trails.core import moves
+    from trails.core.engine import Engine
+    from trails.core.errors import GitError
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise GitError("snapshot failed on purpose")
+
+    monkeypatch.setattr(moves, "record_start", broken)
+    engine = Engine()
+    with pytest.raises(GitError, match="on purpose"):
+        engine.create_session("s1", "sh -c 'echo ran > ran.txt; exec sleep 600'", cwd=repo, mode="direct")
+    assert not engine.tmux.has_session(engine_tmux_name("s1"))
+    assert "s1" not in [s.name for s in engine.list_sessions(include_ended=True)]
+    assert not (repo / "ran.txt").exists()
+
+
+def engine_tmux_name(name: str) -> str:
+    from trails.core.names import tmux_name
+
+    return tmux_name(name)
+
+
 def _dirty(repo: Path) -> None:
     (repo / "README.md").write_text("staged change\n")
     git(repo, "add", "README.md")

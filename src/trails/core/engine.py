@@ -16,7 +16,7 @@ from trails.core.errors import InvalidInput, SessionStateError, TmuxError, Trail
 from trails.core.models import LIVE_STATUSES, Mode, Session, Status
 from trails.core.names import tmux_name, validate_session_name
 from trails.core.store import Store
-from trails.infra.tmux import PaneInfo, Tmux, read_exit_file
+from trails.infra.tmux import PaneInfo, Tmux, read_exit_file, release_gate
 
 # Server options trails relies on: keep a pane after its agent exits (exit status and last screen
 # stay readable) and a long scrollback.
@@ -238,17 +238,28 @@ class Engine:
                 f"{config.project_path}: ignored {', '.join(ignored_auto_yes)} (settings that make auto-yes approve "
                 "more are honoured only from your own settings or flags)"
             )
+        gated = placement.before_agent is not None
+        launched = False
         try:
             live.start_output_log(self.home, session.tmux_session)
             try:
-                placement.notes += self.launch_agent(provider, session, argv)
+                placement.notes += self.launch_agent(provider, session, argv, gated=gated)
             except TmuxError as exc:
                 if "duplicate session" not in exc.message:
                     raise
                 # A pane trails no longer tracks (its state was lost) holds the name: replace it.
                 self.tmux.kill_session(session.tmux_session)
-                placement.notes += self.launch_agent(provider, session, argv)
+                placement.notes += self.launch_agent(provider, session, argv, gated=gated)
+            launched = True
+            if placement.before_agent is not None:
+                placement.before_agent()
+                if not release_gate(self._host().gate_file(session)):
+                    raise TmuxError(f"the agent's terminal for {name!r} did not start",
+                                    hint=f"see `trails output {name}`")
+                session.extra.update(placement.extra)  # what it recorded
         except BaseException:
+            if launched:
+                self.tmux.kill_session(session.tmux_session)
             provider.discard(placement)
             self.store.delete_session(session.id)
             raise
@@ -271,7 +282,7 @@ class Engine:
             self._type_first_prompt(session, typed_prompt)
         return CreateResult(session, decision.to_dict(), [*decision.notes, *placement.notes])
 
-    def launch_agent(self, provider: Any, session: Session, argv: list[str]) -> list[str]:
+    def launch_agent(self, provider: Any, session: Session, argv: list[str], *, gated: bool = False) -> list[str]:
         """Start the agent through its provider; outside containers, inside its resource limits first."""
         notes: list[str] = []
         if session.mode is not Mode.CONTAINER and any(k in session.limits for k in ("cpus", "memory", "pids_limit")):
@@ -281,7 +292,7 @@ class Engine:
             argv = [*plan.prefix, *argv]
             session.limits = {**session.limits, "applied": plan.applied, "cgroups": plan.cgroups}
             notes += plan.notes
-        provider.launch(session, argv, self._session_env(session.env, session.name))
+        provider.launch(session, argv, self._session_env(session.env, session.name), gated=gated)
         return notes
 
     def release_limits(self, session: Session) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -11,6 +12,36 @@ from trails.core.errors import TmuxError
 from trails.infra.proc import Result, run
 
 _RECORD_EXIT = '"$@"; code=$?; echo "$code" > "$0"; exit "$code"'
+# The same, started only once a line arrives through the gate FIFO ($1): the pane exists, the agent
+# waits until trails has finished what must come before it (see release_gate).
+_GATED_RECORD_EXIT = 'read _ < "$1" || exit 125; shift; ' + _RECORD_EXIT
+
+
+def release_gate(gate: Path, timeout: float = 10.0) -> bool:
+    """Let a gated pane's program start: one line through its FIFO, once the pane has opened it.
+
+    False when no pane opened it in time (it never started, or died first).
+    """
+    import errno
+    import time
+
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                fd = os.open(gate, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError as exc:  # ENXIO: no reader yet
+                if exc.errno != errno.ENXIO or time.monotonic() > deadline:
+                    return False
+                time.sleep(0.001)
+                continue
+            try:
+                os.write(fd, b"go\n")
+            finally:
+                os.close(fd)
+            return True
+    finally:
+        gate.unlink(missing_ok=True)
 
 
 def read_exit_file(path: Path) -> int | None:
@@ -68,17 +99,24 @@ class Tmux:
         width: int = 200,
         height: int = 50,
         exit_file: Path | None = None,
+        gate: Path | None = None,
     ) -> None:
         """Start a detached session running argv (never parsed by a shell).
 
         With `exit_file`, the agent's exit status is also written there: tmux loses it now and
-        then when several panes die at once, and "completed" must not be a guess.
+        then when several panes die at once, and "completed" must not be a guess. With `gate` (a
+        FIFO made here; needs `exit_file`), argv starts only after `release_gate(gate)`.
         """
         self.socket.parent.mkdir(parents=True, exist_ok=True)
         args = ["new-session", "-d", "-s", name, "-c", cwd, "-x", str(width), "-y", str(height)]
         for key, value in env.items():
             args += ["-e", f"{key}={value}"]
-        if exit_file is not None:
+        if exit_file is not None and gate is not None:
+            exit_file.unlink(missing_ok=True)
+            gate.unlink(missing_ok=True)
+            os.mkfifo(gate, 0o600)
+            args += ["--", "sh", "-c", _GATED_RECORD_EXIT, str(exit_file), str(gate), *argv]
+        elif exit_file is not None:
             exit_file.unlink(missing_ok=True)
             # The script is a constant; argv reaches it as positional parameters, never as shell text.
             args += ["--", "sh", "-c", _RECORD_EXIT, str(exit_file), *argv]

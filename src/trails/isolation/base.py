@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -25,6 +26,10 @@ class HostContext:
         run_dir = self.home / "run"
         run_dir.mkdir(exist_ok=True)
         return run_dir / f"{session.tmux_session}.exit"
+
+    def gate_file(self, session: Session) -> Path:
+        """The FIFO a gated start waits on (see Tmux.new_session)."""
+        return self.exit_file(session).with_suffix(".gate")
 
 
 @dataclass
@@ -58,6 +63,9 @@ class Placement:
     created_branch: bool = False
     notes: list[str] = field(default_factory=list)
     extra: dict[str, object] = field(default_factory=dict)
+    # Work that must finish before the agent runs but not before its terminal exists: the engine
+    # starts the terminal gated, calls this, then lets the agent start.
+    before_agent: Callable[[], None] | None = None
 
 
 @dataclass
@@ -86,10 +94,12 @@ class IsolationProvider(ABC):
     def discard(self, placement: Placement) -> None:
         """Undo a prepare whose session never started (nothing of the user's is in it yet)."""
 
-    def launch(self, session: Session, argv: list[str], env: dict[str, str]) -> None:
-        """Start the agent's terminal: a tmux session on trails' server (on the host, unless overridden)."""
+    def launch(self, session: Session, argv: list[str], env: dict[str, str], *, gated: bool = False) -> None:
+        """Start the agent's terminal: a tmux session on trails' server (on the host, unless overridden).
+        `gated`: the agent itself starts only at `release_gate(host.gate_file(session))`."""
         self.host.tmux.new_session(
-            session.tmux_session, argv, cwd=session.workdir, env=env, exit_file=self.host.exit_file(session)
+            session.tmux_session, argv, cwd=session.workdir, env=env, exit_file=self.host.exit_file(session),
+            gate=self.host.gate_file(session) if gated else None,
         )
 
     def stop(self, session: Session) -> None:

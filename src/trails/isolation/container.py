@@ -407,7 +407,7 @@ class Provider(WorktreeProvider):
 
     # --- the agent's terminal --------------------------------------------------------------------
 
-    def launch(self, session: Session, argv: list[str], env: dict[str, str]) -> None:
+    def launch(self, session: Session, argv: list[str], env: dict[str, str], *, gated: bool = False) -> None:
         from trails.infra import docker as d
 
         settings = ContainerSettings.from_dict(session.extra["container"])
@@ -428,7 +428,8 @@ class Provider(WorktreeProvider):
         except d.DockerError as exc:
             raise ContainerError(str(exc), hint=d.ENGINE_HINT) from None
         self.host.tmux.new_session(
-            session.tmux_session, exec_argv, cwd=str(worktree), env=env, exit_file=self.host.exit_file(session)
+            session.tmux_session, exec_argv, cwd=str(worktree), env=env, exit_file=self.host.exit_file(session),
+            gate=self.host.gate_file(session) if gated else None,
         )
 
     def agent_home(self, session_name: str) -> Path:

@@ -19,13 +19,18 @@ class Provider(IsolationProvider):
         base = Git(request.repo_root).head_commit() if request.repo_root else None
         placement = Placement(workdir=request.cwd, repo_root=request.repo_root, base_commit=base)
         if request.repo_root is not None:
-            from trails.core.moves import record_start
+            repo, main_status = Git(request.repo_root), request.main_status
 
-            # The main checkout as it was before the agent touched it: a later move to a worktree
-            # puts it back exactly so (see core/moves.py).
-            repo = Git(request.repo_root)
-            dirty = bool(repo.status_result(request.main_status.wait())) if request.main_status else None
-            placement.extra["start"] = record_start(repo, request.name, head=base, dirty=dirty)
+            def record() -> None:
+                from trails.core.moves import record_start
+
+                # The main checkout as it was before the agent touched it: a later move to a worktree
+                # puts it back exactly so (see core/moves.py). Its `git status` is the slowest read of
+                # a create, so this runs while the agent's terminal starts (the agent waits for it).
+                dirty = bool(repo.status_result(main_status.wait())) if main_status else None
+                placement.extra["start"] = record_start(repo, request.name, head=base, dirty=dirty)
+
+            placement.before_agent = record
         return placement
 
     def discard(self, placement: Placement) -> None:
