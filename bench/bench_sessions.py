@@ -111,11 +111,14 @@ def main() -> None:
             for label, path_env in paths:
                 sample(f"{label} ls", [TRAILS, "ls", "--json"], path_env)
             sample("python", [sys.executable, "-S", "-c", "pass"], env)
+            # What a direct session must wait for before its agent may run (the start snapshot).
+            sample("status", ["git", "status", "--porcelain=v1", "-z", "--untracked-files=all"],
+                   dict(env, GIT_OPTIONAL_LOCKS="0"))
 
         med = {key: statistics.median(values) * 1000 for key, values in samples.items()}
         print(f"repo: {args.files} files; median of {n} rounds; floors: tmux new-session {med['floor direct']:.1f} ms, "
               f"git worktree add + tmux {med['floor worktree warm']:.0f}-{med['floor worktree local']:.0f} ms, "
-              f"bare python start-up {med['python']:.1f} ms")
+              f"bare python start-up {med['python']:.1f} ms, git status of the checkout {med['status']:.1f} ms")
         sessions = 1 + 4 * n
         for label, _ in paths:
             ratios = [t / f for t, f in zip(samples[f"{label} worktree"], samples[f"floor worktree {label}"],
