@@ -258,3 +258,11 @@ def test_an_image_that_is_not_here_fails_cleanly(repo: Path, engine: Any) -> Non
         engine.create_session("c1", SLEEPER, mode="container", cwd=repo, image="trails-no-such-image:1")
     assert "no registry" in failed.value.message
     _nothing_left(engine, repo, "c1")
+
+
+def test_the_agent_inside_knows_it_draws_into_tmux(repo: Path, engine: Any) -> None:
+    s = engine.create_session("c1", "sh -c 'env > /workspace/env.txt; exec sleep 600'", mode="container",
+                              cwd=repo).session
+    env = dict(line.split("=", 1) for line in wait_file(Path(s.worktree_path) / "env.txt").splitlines()
+               if "=" in line)
+    assert env.get("TMUX") and env.get("TMUX_PANE", "").startswith("%") and env.get("TERM_PROGRAM") == "tmux"

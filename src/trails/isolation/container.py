@@ -42,6 +42,10 @@ _SETTINGS = "container_settings"
 # their values never show in a process list.
 _PASS_PREFIXES = ("ANTHROPIC_", "CLAUDE_", "OPENAI_", "GEMINI_", "GOOGLE_", "LC_")
 _PASS_NAMES = ("TERM", "COLORTERM", "LANG", "TZ", "NO_COLOR", "TRAILS_SESSION")
+# What tmux sets in the pane `docker exec` runs in: passed on so the agent knows it draws into tmux, as
+# on the host (Claude Code otherwise picks a full-screen renderer that tmux and the status screen
+# see differently).
+_PANE_NAMES = ("TMUX", "TMUX_PANE", "TERM_PROGRAM", "TERM_PROGRAM_VERSION")
 
 _engine_check: tuple[bool, str] | None = None
 
@@ -422,7 +426,8 @@ class Provider(WorktreeProvider):
             session.container_id = cid
             inner_env = self._agent_state_inside(session, argv, env)
             names = [k for k in env if (k in session.env or k in _PASS_NAMES or k.startswith(_PASS_PREFIXES))
-                     and k not in inner_env]
+                     and k not in inner_env and k not in _PANE_NAMES]
+            names += _PANE_NAMES  # set by tmux in the pane, where `docker exec -e NAME` reads them
             exec_argv = d.exec_argv(cid, inner_argv, user=host_user(), workdir=WORKSPACE, env=inner_env,
                                     pass_env=sorted(names))
         except d.DockerError as exc:
