@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from tests.fakes.tmux_screen import send_keys, type_text, wait_for_screen, wait_for_screen_gone, wait_for_stable
+from tests.fakes.tmux_screen import send_keys, submit_text, wait_for_screen, wait_for_screen_gone, wait_for_stable
 
 AGENTS_DIR = Path(__file__).resolve().parent.parent / "agents"
 INSTALL_COMMAND = "npm ci --prefix tests/agents"
@@ -114,9 +113,7 @@ def accept_trust_prompt(socket: Path, target: str, timeout: float = 30.0) -> str
 
 def submit_prompt(socket: Path, target: str, text: str, timeout: float = 30.0) -> None:
     """Type ``text`` into claude's input box, wait until it is echoed, then press Enter."""
-    type_text(socket, target, text)
-    wait_for_screen(socket, target, "❯." + re.escape(text[:40]), timeout)
-    send_keys(socket, target, "Enter")
+    submit_text(socket, target, text, "❯.", timeout)
 
 
 def answer_permission(socket: Path, target: str, key: str = "1", timeout: float = 30.0) -> None:

@@ -40,22 +40,19 @@ Run standalone (manual use): ``python -m tests.fakes.gemini_server --port 8766 -
 
 from __future__ import annotations
 
-import argparse
 import json
 import threading
-import time
 import uuid
-from collections import deque
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-JSON = dict[str, Any]
-Predicate = Callable[[JSON], bool]
+from tests.fakes.scripted_http import JSON as JSON  # re-exported
+from tests.fakes.scripted_http import HttpLogEntry as HttpLogEntry  # re-exported
+from tests.fakes.scripted_http import Predicate as Predicate  # re-exported
+from tests.fakes.scripted_http import ReplyScript, ScriptedHandler, ScriptedServer, serve_main
 
 DEFAULT_TEXT = "ok"
 SIDE_TEXT = "ok"
@@ -112,36 +109,13 @@ class Reply:
         return cls([], "STOP", status=status, message=message)
 
 
-def _as_reply(value: Reply | str) -> Reply:
-    return value if isinstance(value, Reply) else Reply.text(value)
+class Script(ReplyScript[Reply]):
+    """Scripted Gemini turns: :class:`ReplyScript` plus ``reply_function_call`` / ``reply_error``."""
 
+    default_text = DEFAULT_TEXT
 
-@dataclass
-class _Rule:
-    predicate: Predicate
-    reply: Reply | str | Callable[[JSON], Reply | str | None]
-    times: int | None  # None: unlimited
-
-
-class Script:
-    """The queue of scripted replies and the rules consulted before it (thread-safe)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._queue: deque[Reply] = deque()
-        self._rules: list[_Rule] = []
-        self._responder: Callable[[JSON], Reply | str | None] | None = None
-        self.default_text = DEFAULT_TEXT
-
-    # queued replies, consumed in order by main-conversation requests
-    def reply(self, reply: Reply | str) -> Reply:
-        r = _as_reply(reply)
-        with self._lock:
-            self._queue.append(r)
-        return r
-
-    def reply_text(self, text: str, *, delay: float = 0.0, gate: threading.Event | None = None) -> Reply:
-        return self.reply(Reply.text(text, delay=delay, gate=gate))
+    def text_reply(self, text: str, *, delay: float = 0.0, gate: threading.Event | None = None) -> Reply:
+        return Reply.text(text, delay=delay, gate=gate)
 
     def reply_function_call(
         self,
@@ -156,58 +130,6 @@ class Script:
 
     def reply_error(self, status: int = 400, message: str = "scripted error") -> Reply:
         return self.reply(Reply.error(status, message))
-
-    # rules: checked first, in registration order
-    def on(
-        self,
-        predicate: Predicate,
-        reply: Reply | str | Callable[[JSON], Reply | str | None],
-        *,
-        times: int | None = None,
-    ) -> None:
-        """Answer main requests matching ``predicate(body)`` with ``reply``.
-
-        ``reply`` may be a ``Reply``, a string, or a callable ``body -> Reply | str | None``
-        (``None`` falls through to the next rule / the queue). ``times`` limits how often it fires.
-        """
-        with self._lock:
-            self._rules.append(_Rule(predicate, reply, times))
-
-    def set_responder(self, responder: Callable[[JSON], Reply | str | None] | None) -> None:
-        """A catch-all callable consulted after the rules and before the queue."""
-        with self._lock:
-            self._responder = responder
-
-    def pending(self) -> int:
-        with self._lock:
-            return len(self._queue)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._queue.clear()
-            self._rules.clear()
-            self._responder = None
-
-    def next_reply(self, body: JSON) -> Reply:
-        with self._lock:
-            for rule in list(self._rules):
-                if not rule.predicate(body):
-                    continue
-                value = rule.reply(body) if callable(rule.reply) else rule.reply
-                if value is None:
-                    continue
-                if rule.times is not None:
-                    rule.times -= 1
-                    if rule.times <= 0:
-                        self._rules.remove(rule)
-                return _as_reply(value)
-            if self._responder is not None:
-                value = self._responder(body)
-                if value is not None:
-                    return _as_reply(value)
-            if self._queue:
-                return self._queue.popleft()
-            return Reply.text(self.default_text)
 
 
 # --------------------------------------------------------------------------- request helpers
@@ -343,46 +265,13 @@ def _approx_tokens(body: JSON) -> int:
 # --------------------------------------------------------------------------- server
 
 
-@dataclass
-class HttpLogEntry:
-    method: str
-    path: str
-    body: JSON | None
-    kind: str  # "main", "side" or "other"
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _HTTPServer
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        if self.server.owner.verbose:
-            super().log_message(format, *args)
-
-    def _read_json(self) -> JSON | None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        if not raw:
-            return None
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            return None
-        return value if isinstance(value, dict) else {"_": value}
-
-    def _send_json(self, status: int, payload: JSON) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=UTF-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-        self.wfile.flush()
+class _Handler(ScriptedHandler["ScriptedGeminiServer"]):
+    json_content_type = "application/json; charset=UTF-8"
+    request_id_header = None
 
     def do_GET(self) -> None:
         owner = self.server.owner
-        owner._log(self, None, "other")
+        owner._log(self, None)
         path = urlsplit(self.path).path
         if path.rstrip("/").endswith("/models"):
             models = [{"name": f"models/{MODEL_VERSION}", "supportedGenerationMethods": ["generateContent"]}]
@@ -391,7 +280,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(HTTPStatus.OK, {})
 
     def do_HEAD(self) -> None:
-        self.server.owner._log(self, None, "other")
+        self.server.owner._log(self, None)
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -403,7 +292,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = unquote(split.path)
         model, _, method = path.rpartition("/")[2].partition(":")
         if method in ("countTokens", "embedContent", "batchEmbedContents"):
-            owner._log(self, body, "other")
+            owner._log(self, body)
             if method == "countTokens":
                 self._send_json(HTTPStatus.OK, {"totalTokens": _approx_tokens(body)})
             elif method == "embedContent":
@@ -413,20 +302,18 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_json(HTTPStatus.OK, {"embeddings": [{"values": [0.0] * 8}] * count})
             return
         if method not in ("streamGenerateContent", "generateContent"):
-            owner._log(self, body, "other")
+            owner._log(self, body)
             self._send_json(HTTPStatus.OK, {})
             return
         main = is_main_request(body, method)
         owner._log(self, body, "main" if main else "side")
         reply = owner.script.next_reply(body) if main else owner._side_reply(body)
         if reply.gate is not None:
-            deadline = time.monotonic() + owner.gate_timeout
-            while not reply.gate.wait(0.1) and not owner._stopping.is_set() and time.monotonic() < deadline:
-                pass
-        if reply.delay:
-            owner._stopping.wait(reply.delay)
+            owner._wait_gate(reply.gate)
+        owner._pause(reply.delay)
         response_id = uuid.uuid4().hex[:22]
-        try:
+
+        def send() -> None:
             if reply.status != HTTPStatus.OK:
                 error = {"code": reply.status, "message": reply.message,
                          "status": _STATUS_NAMES.get(reply.status, "UNKNOWN")}
@@ -438,132 +325,32 @@ class _Handler(BaseHTTPRequestHandler):
                 response = _response(reply.parts, response_id, model=model, finish=reply.finish_reason,
                                      usage=_usage(body, 5))
                 self._send_json(HTTPStatus.OK, response)
-        except (BrokenPipeError, ConnectionResetError):  # client gave up (e.g. user pressed Esc)
-            self.close_connection = True
-        owner._record_done(body, main)
 
-    def _write_chunk(self, data: bytes) -> None:
-        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-        self.wfile.flush()
+        self._answer(body, main, send)
 
     def _stream(self, reply: Reply, body: JSON, response_id: str, model: str, *, sse: bool) -> None:
         chunks = list(_stream_chunks(reply, body, response_id, model))
-        self.send_response(HTTPStatus.OK)
-        self.send_header("Content-Type", "text/event-stream" if sse else "application/json; charset=UTF-8")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
+        self._start_stream("text/event-stream" if sse else self.json_content_type)
         if sse:
             for chunk in chunks:
                 self._write_chunk(f"data: {json.dumps(chunk)}\r\n\r\n".encode())
         else:  # without alt=sse the API streams one JSON array
             self._write_chunk(json.dumps(chunks).encode())
-        self.wfile.write(b"0\r\n\r\n")
-        self.wfile.flush()
+        self._write_chunk(b"")
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    owner: ScriptedGeminiServer
-
-
-class ScriptedGeminiServer:
+class ScriptedGeminiServer(ScriptedServer[Script]):
     """Fake Gemini API on 127.0.0.1 in a background thread. See the module docstring."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, verbose: bool = False) -> None:
-        self.script = Script()
-        self.side_text = SIDE_TEXT
-        self.gate_timeout = 120.0
-        self.verbose = verbose
-        self.requests: list[JSON] = []  # main-conversation request bodies, in arrival order
-        self.side_requests: list[JSON] = []
-        self.http_log: list[HttpLogEntry] = []
-        self._answered: list[JSON] = []  # main requests whose reply has been fully sent
-        self._cond = threading.Condition()
-        self._stopping = threading.Event()
-        self._httpd = _HTTPServer((host, port), _Handler)
-        self._httpd.owner = self
-        self._thread: threading.Thread | None = None
-
-    # lifecycle
-    @property
-    def port(self) -> int:
-        return int(self._httpd.server_address[1])
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> ScriptedGeminiServer:
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._httpd.server_close()
-
-    def __enter__(self) -> ScriptedGeminiServer:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+    script_class = Script
+    handler_class = _Handler
+    side_text = SIDE_TEXT
 
     def _side_reply(self, body: JSON) -> Reply:
         schema = _json_schema(body)
         if schema is None:
             return Reply.text(self.side_text)
         return Reply.text(json.dumps(sample_for_schema(schema)))
-
-    # recording
-    def _log(self, handler: _Handler, body: JSON | None, kind: str) -> None:
-        entry = HttpLogEntry(handler.command, handler.path, body, kind, dict(handler.headers.items()))
-        with self._cond:
-            self.http_log.append(entry)
-            if kind == "main" and body is not None:
-                self.requests.append(body)
-            elif kind == "side" and body is not None:
-                self.side_requests.append(body)
-            self._cond.notify_all()
-
-    def _record_done(self, body: JSON, main: bool) -> None:
-        with self._cond:
-            if main:
-                self._answered.append(body)
-            self._cond.notify_all()
-
-    def wait_for_requests(self, n: int, timeout: float = 30.0, *, answered: bool = False) -> list[JSON]:
-        """Block until at least ``n`` main requests arrived (or, with ``answered``, were replied to)."""
-        target = self._answered if answered else self.requests
-        with self._cond:
-            if not self._cond.wait_for(lambda: len(target) >= n, timeout=timeout):
-                raise TimeoutError(
-                    f"expected {n} main requests within {timeout}s, got {len(target)}; "
-                    f"http log: {[(e.method, e.path, e.kind) for e in self.http_log]}"
-                )
-            return list(target)
-
-    def wait_for(self, predicate: Callable[[JSON], bool], timeout: float = 30.0) -> JSON:
-        """Block until a main request satisfying ``predicate`` has arrived; return it."""
-        found: list[JSON] = []
-
-        def check() -> bool:
-            found[:] = [r for r in self.requests if predicate(r)][:1]
-            return bool(found)
-
-        with self._cond:
-            if not self._cond.wait_for(check, timeout=timeout):
-                raise TimeoutError(f"no matching main request within {timeout}s ({len(self.requests)} seen)")
-        return found[0]
 
     # convenience re-exports of the module helpers
     user_texts = staticmethod(user_texts)
@@ -575,30 +362,10 @@ class ScriptedGeminiServer:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Scripted fake Gemini API (Generative Language API)")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--echo", action="store_true", help="reply to each prompt with 'echo: <prompt>'")
-    parser.add_argument("--delay", type=float, default=0.0, help="seconds to wait before each main reply")
-    parser.add_argument("--verbose", action="store_true", help="log every HTTP request")
-    args = parser.parse_args(argv)
-    server = ScriptedGeminiServer(args.host, args.port, verbose=args.verbose)
-    if args.echo or args.delay:
-        delay = args.delay
-
-        def respond(body: JSON) -> Reply:
-            text = f"echo: {last_user_text(body)}" if args.echo else DEFAULT_TEXT
-            return Reply.text(text, delay=delay)
-
-        server.script.set_responder(respond)
-    server.start()
-    print(f"listening on http://{args.host}:{server.port}", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+    serve_main(
+        argv, "Scripted fake Gemini API (Generative Language API)", ScriptedGeminiServer,
+        last_user_text, delay_help="seconds to wait before each main reply",
+    )
 
 
 if __name__ == "__main__":

@@ -37,30 +37,24 @@ Run standalone (manual use): ``python -m tests.fakes.openai_responses_server --p
 
 from __future__ import annotations
 
-import argparse
 import json
 import threading
 import time
-import uuid
-from collections import deque
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-JSON = dict[str, Any]
-Predicate = Callable[[JSON], bool]
+from tests.fakes.scripted_http import JSON as JSON  # re-exported
+from tests.fakes.scripted_http import HttpLogEntry as HttpLogEntry  # re-exported
+from tests.fakes.scripted_http import Predicate as Predicate  # re-exported
+from tests.fakes.scripted_http import ReplyScript, ScriptedHandler, ScriptedServer, serve_main
+from tests.fakes.scripted_http import new_id as _new_id
 
 DEFAULT_TEXT = "ok"
 SIDE_TEXT = "Scripted task"
 SHELL_TOOLS = ("shell_command", "shell", "exec_command", "local_shell")
-
-
-def _new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:24]}"
 
 
 # --------------------------------------------------------------------------- replies
@@ -152,35 +146,13 @@ def add_line_patch(path: str, lines: list[str]) -> str:
     return f"*** Begin Patch\n*** Add File: {path}\n{body}*** End Patch"
 
 
-def _as_reply(value: Reply | str) -> Reply:
-    return value if isinstance(value, Reply) else Reply.text(value)
+class Script(ReplyScript[Reply]):
+    """Scripted Responses-API replies: :class:`ReplyScript` plus shell / apply_patch / error shortcuts."""
 
+    default_text = DEFAULT_TEXT
 
-@dataclass
-class _Rule:
-    predicate: Predicate
-    reply: Reply | str | Callable[[JSON], Reply | str | None]
-    times: int | None  # None: unlimited
-
-
-class Script:
-    """The queue of scripted replies and the rules consulted before it (thread-safe)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._queue: deque[Reply] = deque()
-        self._rules: list[_Rule] = []
-        self._responder: Callable[[JSON], Reply | str | None] | None = None
-        self.default_text = DEFAULT_TEXT
-
-    def reply(self, reply: Reply | str) -> Reply:
-        r = _as_reply(reply)
-        with self._lock:
-            self._queue.append(r)
-        return r
-
-    def reply_text(self, text: str, *, delay: float = 0.0, gate: threading.Event | None = None) -> Reply:
-        return self.reply(Reply.text(text, delay=delay, gate=gate))
+    def text_reply(self, text: str, *, delay: float = 0.0, gate: threading.Event | None = None) -> Reply:
+        return Reply.text(text, delay=delay, gate=gate)
 
     def reply_shell(
         self,
@@ -198,52 +170,6 @@ class Script:
 
     def reply_error(self, status: int = 400, message: str = "scripted error") -> Reply:
         return self.reply(Reply.failure(status, message))
-
-    def on(
-        self,
-        predicate: Predicate,
-        reply: Reply | str | Callable[[JSON], Reply | str | None],
-        *,
-        times: int | None = None,
-    ) -> None:
-        """Answer requests matching ``predicate(body)`` with ``reply`` (a callable may return ``None``)."""
-        with self._lock:
-            self._rules.append(_Rule(predicate, reply, times))
-
-    def set_responder(self, responder: Callable[[JSON], Reply | str | None] | None) -> None:
-        with self._lock:
-            self._responder = responder
-
-    def pending(self) -> int:
-        with self._lock:
-            return len(self._queue)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._queue.clear()
-            self._rules.clear()
-            self._responder = None
-
-    def next_reply(self, body: JSON) -> Reply:
-        with self._lock:
-            for rule in list(self._rules):
-                if not rule.predicate(body):
-                    continue
-                value = rule.reply(body) if callable(rule.reply) else rule.reply
-                if value is None:
-                    continue
-                if rule.times is not None:
-                    rule.times -= 1
-                    if rule.times <= 0:
-                        self._rules.remove(rule)
-                return _as_reply(value)
-            if self._responder is not None:
-                value = self._responder(body)
-                if value is not None:
-                    return _as_reply(value)
-            if self._queue:
-                return self._queue.popleft()
-            return Reply.text(self.default_text)
 
 
 # --------------------------------------------------------------------------- request helpers
@@ -473,44 +399,7 @@ def sse_body(resp_id: str, model: str, items: list[JSON], body: JSON) -> Iterato
 # --------------------------------------------------------------------------- server
 
 
-@dataclass
-class HttpLogEntry:
-    method: str
-    path: str
-    body: JSON | None
-    kind: str  # "main", "side" or "other"
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _HTTPServer
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        if self.server.owner.verbose:
-            super().log_message(format, *args)
-
-    def _read_json(self) -> JSON | None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        if not raw:
-            return None
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            return None
-        return value if isinstance(value, dict) else {"_": value}
-
-    def _send_json(self, status: int, payload: JSON) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("x-request-id", _new_id("req"))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
-
+class _Handler(ScriptedHandler["ScriptedResponsesServer"]):
     def do_HEAD(self) -> None:
         self.server.owner._log(self, None)
         self._send_json(HTTPStatus.OK, {})
@@ -534,10 +423,10 @@ class _Handler(BaseHTTPRequestHandler):
         main = is_main_request(body, dict(self.headers.items()))
         owner._log(self, body, "main" if main else "side")
         reply = owner.script.next_reply(body) if main else Reply.text(side_text(body, owner.side_text))
-        if reply.delay:
-            owner._stopping.wait(reply.delay)
+        owner._pause(reply.delay)
         model = str(body.get("model", "gpt-test"))
-        try:
+
+        def send() -> None:
             if reply.status != HTTPStatus.OK:
                 self._send_json(reply.status, {"error": reply.error or {"message": "error"}})
             elif body.get("stream", False):
@@ -545,118 +434,30 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 items = output_items(reply, body)
                 self._send_json(HTTPStatus.OK, _response_json(_new_id("resp"), model, "completed", items, _usage(body)))
-        except (BrokenPipeError, ConnectionResetError):  # client gave up (e.g. user pressed Esc)
-            self.close_connection = True
-        owner._record_done(body, main)
 
-    def _write_event(self, event: JSON) -> None:
-        chunk = f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
-        self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
-        self.wfile.flush()
+        self._answer(body, main, send)
 
     def _stream(self, reply: Reply, model: str, body: JSON) -> None:
-        owner = self.server.owner
-        self.send_response(HTTPStatus.OK)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.send_header("x-request-id", _new_id("req"))
-        self.end_headers()
+        self._start_stream()
         resp_id = _new_id("resp")
         for event in sse_head(resp_id, model):
-            self._write_event(event)
+            self._write_sse(event, event["type"])
         if reply.gate is not None:
-            deadline = time.monotonic() + owner.gate_timeout
-            while not reply.gate.wait(0.1) and not owner._stopping.is_set() and time.monotonic() < deadline:
-                pass
+            self.server.owner._wait_gate(reply.gate)
         for event in sse_body(resp_id, model, output_items(reply, body), body):
-            self._write_event(event)
-        self.wfile.write(b"0\r\n\r\n")
-        self.wfile.flush()
+            self._write_sse(event, event["type"])
+        self._write_chunk(b"")
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    owner: ScriptedResponsesServer
-
-
-class ScriptedResponsesServer:
+class ScriptedResponsesServer(ScriptedServer[Script]):
     """Fake OpenAI Responses API on 127.0.0.1 in a background thread. See the module docstring."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, verbose: bool = False) -> None:
-        self.script = Script()
-        self.gate_timeout = 120.0
-        self.verbose = verbose
-        self.side_text = SIDE_TEXT
-        self.requests: list[JSON] = []  # main POST .../responses bodies, in arrival order
-        self.side_requests: list[JSON] = []  # tool-less housekeeping requests (thread titles)
-        self.http_log: list[HttpLogEntry] = []
-        self._answered: list[JSON] = []
-        self._cond = threading.Condition()
-        self._stopping = threading.Event()
-        self._httpd = _HTTPServer((host, port), _Handler)
-        self._httpd.owner = self
-        self._thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        return int(self._httpd.server_address[1])
-
-    @property
-    def base_url(self) -> str:
-        """The provider base URL (``.../v1``); the CLI posts to ``{base_url}/responses``."""
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def start(self) -> ScriptedResponsesServer:
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._httpd.server_close()
-
-    def __enter__(self) -> ScriptedResponsesServer:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    def _log(self, handler: _Handler, body: JSON | None, kind: str = "other") -> None:
-        entry = HttpLogEntry(handler.command, handler.path, body, kind, dict(handler.headers.items()))
-        with self._cond:
-            self.http_log.append(entry)
-            if kind == "main" and body is not None:
-                self.requests.append(body)
-            elif kind == "side" and body is not None:
-                self.side_requests.append(body)
-            self._cond.notify_all()
-
-    def _record_done(self, body: JSON, main: bool) -> None:
-        with self._cond:
-            if main:
-                self._answered.append(body)
-            self._cond.notify_all()
-
-    def wait_for_requests(self, n: int, timeout: float = 30.0, *, answered: bool = False) -> list[JSON]:
-        """Block until at least ``n`` responses requests arrived (or, with ``answered``, were replied to)."""
-        target = self._answered if answered else self.requests
-        with self._cond:
-            if not self._cond.wait_for(lambda: len(target) >= n, timeout=timeout):
-                raise TimeoutError(
-                    f"expected {n} responses requests within {timeout}s, got {len(target)}; "
-                    f"http log: {[(e.method, e.path) for e in self.http_log]}"
-                )
-            return list(target)
+    script_class = Script
+    handler_class = _Handler
+    base_path = "/v1"  # the provider base URL; the CLI posts to ``{base_url}/responses``
+    request_noun = "responses"
+    log_kinds_on_timeout = False
+    side_text = SIDE_TEXT
 
     user_texts = staticmethod(user_texts)
     last_user_text = staticmethod(last_user_text)
@@ -665,30 +466,7 @@ class ScriptedResponsesServer:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Scripted fake OpenAI Responses API")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--echo", action="store_true", help="reply to each prompt with 'echo: <prompt>'")
-    parser.add_argument("--delay", type=float, default=0.0, help="seconds to wait before each reply")
-    parser.add_argument("--verbose", action="store_true", help="log every HTTP request")
-    args = parser.parse_args(argv)
-    server = ScriptedResponsesServer(args.host, args.port, verbose=args.verbose)
-    if args.echo or args.delay:
-        delay = args.delay
-
-        def respond(body: JSON) -> Reply:
-            text = f"echo: {last_user_text(body)}" if args.echo else DEFAULT_TEXT
-            return Reply.text(text, delay=delay)
-
-        server.script.set_responder(respond)
-    server.start()
-    print(f"listening on {server.base_url}", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+    serve_main(argv, "Scripted fake OpenAI Responses API", ScriptedResponsesServer, last_user_text)
 
 
 if __name__ == "__main__":

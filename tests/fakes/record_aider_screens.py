@@ -32,7 +32,6 @@ Two sessions:
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import shutil
@@ -42,17 +41,18 @@ from collections import Counter
 from pathlib import Path
 
 from tests.fakes.openai_chat_server import JSON, ScriptedOpenAIServer
+from tests.fakes.screen_recording import SCREENS_DIR, Recording, init_demo_repo, recorder_parser
 from tests.fakes.tmux_screen import (
     kill_server,
     new_session,
     send_keys,
+    submit_text,
     tmux,
-    type_text,
     wait_for_screen,
     wait_for_stable,
 )
 
-OUT_DIR = Path(__file__).resolve().parent.parent / "data" / "screens" / "aider"
+OUT_DIR = SCREENS_DIR / "aider"
 # Our own folder: other recorders wipe /tmp/trails-screens (and use its tmux socket) while they run.
 BASE = Path("/tmp/trails-screens-aider")
 REPO = BASE / "aider-demo"
@@ -73,9 +73,7 @@ def _question(text: str) -> re.Pattern[str]:
 
 
 def make_repo() -> None:
-    REPO.mkdir(parents=True)
-    subprocess.run(["git", "init", "-q", "-b", "main", str(REPO)], check=True)
-    (REPO / "README.md").write_text("# demo\n\nA tiny demo project.\n")
+    init_demo_repo(REPO, "# demo\n\nA tiny demo project.\n")
     (REPO / "greet.py").write_text('def greet(name):\n    return f"Hello, {name}"\n')
     subprocess.run(["git", "-C", str(REPO), "add", "."], check=True)
     subprocess.run(["git", "-C", str(REPO), "commit", "-q", "-m", "init"], check=True, env=_git_env())
@@ -120,9 +118,7 @@ def aider_env(home: Path, base_url: str) -> dict[str, str]:
 
 
 def submit(socket: Path, target: str, text: str) -> None:
-    type_text(socket, target, text)
-    wait_for_screen(socket, target, re.escape(text), timeout=10)
-    send_keys(socket, target, "Enter")
+    submit_text(socket, target, text, timeout=10)
 
 
 def answer(socket: Path, target: str, key: str, question: re.Pattern[str]) -> None:
@@ -134,26 +130,16 @@ def answer(socket: Path, target: str, key: str, question: re.Pattern[str]) -> No
 
 
 def record(aider: Path, out_dir: Path = OUT_DIR, width: int = 120, height: int = 40) -> list[Path]:
-    if BASE.exists():
-        shutil.rmtree(BASE)
-    home = make_home(aider)
-    make_repo()
     first_socket, socket = BASE / "first.sock", BASE / "tmux.sock"  # one tmux server per session
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-
-    def save(name: str, screen: str) -> None:
-        path = out_dir / f"{name}.txt"
-        path.write_text(screen)
-        written.append(path)
-        print(f"wrote {path}")
 
     def is_side(body: JSON) -> bool:  # weak-model housekeeping (commit messages, summaries)
         return str(body.get("model", "")) not in {"gpt-4o", "trails-scripted"}
 
     hold_first_byte = threading.Event()
     hold_mid_stream = threading.Event()
-    with ScriptedOpenAIServer() as server:
+    with ScriptedOpenAIServer() as server, Recording(out_dir, BASE, sockets=[first_socket, socket]) as rec:
+        home = make_home(aider)
+        make_repo()
         server.script.on(is_side, "ok")
         env = aider_env(home, server.base_url)
         try:
@@ -176,7 +162,7 @@ def record(aider: Path, out_dir: Path = OUT_DIR, width: int = 120, height: int =
             ]:
                 live = _question(question)
                 wait_for_screen(first_socket, target, live, timeout=60)
-                save(name, wait_for_stable(first_socket, target, quiet=0.5))
+                rec.save(name, wait_for_stable(first_socket, target, quiet=0.5))
                 answer(first_socket, target, key, live)
             wait_for_screen(first_socket, target, IDLE, timeout=30)
             kill_server(first_socket)  # the answers are saved as they are given (~/.aider, .gitignore)
@@ -201,11 +187,11 @@ def record(aider: Path, out_dir: Path = OUT_DIR, width: int = 120, height: int =
             command = [str(aider), "--model", MAIN_MODEL, *COMMON_FLAGS, "--no-analytics"]
             new_session(socket, target, command, cwd=REPO, env=env, width=width, height=height)
             wait_for_screen(socket, target, IDLE, timeout=60)
-            save("idle", wait_for_stable(socket, target, quiet=1.0))
+            rec.save("idle", wait_for_stable(socket, target, quiet=1.0))
 
             submit(socket, target, "Think about the project")
             server.wait_for_requests(1)
-            save("busy", wait_for_screen(socket, target, BUSY, timeout=15))
+            rec.save("busy", wait_for_screen(socket, target, BUSY, timeout=15))
             hold_first_byte.set()
             wait_for_screen(socket, target, "Everything is in order")
             wait_for_screen(socket, target, IDLE)
@@ -213,16 +199,16 @@ def record(aider: Path, out_dir: Path = OUT_DIR, width: int = 120, height: int =
 
             submit(socket, target, "Give me an overview")
             wait_for_screen(socket, target, "short overview", timeout=15)
-            save("streaming", wait_for_stable(socket, target, quiet=1.0))
+            rec.save("streaming", wait_for_stable(socket, target, quiet=1.0))
             hold_mid_stream.set()
             wait_for_screen(socket, target, "nothing needs changing")
             wait_for_screen(socket, target, IDLE)
-            save("finished", wait_for_stable(socket, target, quiet=1.0))
+            rec.save("finished", wait_for_stable(socket, target, quiet=1.0))
 
             submit(socket, target, "Create hello.py that prints hello")
             live = _question("Create new file?")
             wait_for_screen(socket, target, live)
-            save("confirm_create", wait_for_stable(socket, target, quiet=0.5))
+            rec.save("confirm_create", wait_for_stable(socket, target, quiet=0.5))
             answer(socket, target, "y", live)
             wait_for_screen(socket, target, r"Applied edit to hello\.py")
             wait_for_screen(socket, target, IDLE)
@@ -231,11 +217,11 @@ def record(aider: Path, out_dir: Path = OUT_DIR, width: int = 120, height: int =
             submit(socket, target, "How do I run it?")
             live = _question("Run shell command?")
             wait_for_screen(socket, target, live)
-            save("confirm", wait_for_stable(socket, target, quiet=0.5))
+            rec.save("confirm", wait_for_stable(socket, target, quiet=0.5))
             answer(socket, target, "y", live)
             live = _question("Add command output to the chat?")
             wait_for_screen(socket, target, live)
-            save("confirm_output", wait_for_stable(socket, target, quiet=0.5))
+            rec.save("confirm_output", wait_for_stable(socket, target, quiet=0.5))
             answer(socket, target, "y", live)
             wait_for_screen(socket, target, IDLE)
             wait_for_stable(socket, target, quiet=0.5)
@@ -243,7 +229,7 @@ def record(aider: Path, out_dir: Path = OUT_DIR, width: int = 120, height: int =
             submit(socket, target, "Make the greeting friendlier")
             live = _question("Add file to the chat?")
             wait_for_screen(socket, target, live)
-            save("confirm_add_file", wait_for_stable(socket, target, quiet=0.5))
+            rec.save("confirm_add_file", wait_for_stable(socket, target, quiet=0.5))
             answer(socket, target, "y", live)
             wait_for_screen(socket, target, "Nothing else to do")
             wait_for_screen(socket, target, IDLE)
@@ -255,17 +241,12 @@ def record(aider: Path, out_dir: Path = OUT_DIR, width: int = 120, height: int =
                 if sock.exists():
                     print(tmux(sock, "capture-pane", "-p", "-t", target, check=False))
             raise
-        finally:
-            kill_server(first_socket)
-            kill_server(socket)
-            shutil.rmtree(BASE, ignore_errors=True)
-    return written
+    return rec.written
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = recorder_parser(__doc__, OUT_DIR)
     parser.add_argument("--aider", type=Path, default=Path("/tmp/aider-venv/bin/aider"), help="the aider executable")
-    parser.add_argument("--out", type=Path, default=OUT_DIR)
     args = parser.parse_args()
     record(args.aider, args.out)
 

@@ -27,27 +27,23 @@ startup warning that bubblewrap is not on PATH (it uses its bundled copy), shown
 
 from __future__ import annotations
 
-import argparse
 import os
-import re
-import shutil
-import subprocess
 import threading
 from pathlib import Path
 
 from tests.fakes.claude_env import agent_bin
 from tests.fakes.openai_responses_server import ScriptedResponsesServer, add_line_patch
+from tests.fakes.screen_recording import SCREENS_DIR, Recording, init_demo_repo, recorder_parser
 from tests.fakes.tmux_screen import (
-    kill_server,
     new_session,
     send_keys,
-    type_text,
+    submit_text,
     wait_for_screen,
     wait_for_screen_gone,
     wait_for_stable,
 )
 
-OUT_DIR = Path(__file__).resolve().parent.parent / "data" / "screens" / "codex"
+OUT_DIR = SCREENS_DIR / "codex"
 BASE = Path("/tmp/trails-screens")
 REPO = BASE / "codex-demo"
 SCRATCH = BASE / "codex"  # CODEX_HOME and the tmux socket
@@ -117,9 +113,7 @@ def codex_command() -> list[str]:
 
 def submit_prompt(socket: Path, target: str, text: str, timeout: float = 30.0) -> None:
     """Type ``text`` into the composer, wait until it is echoed ("› text"), then press Enter."""
-    type_text(socket, target, text)
-    wait_for_screen(socket, target, "›\\s" + re.escape(text[:40]), timeout)
-    send_keys(socket, target, "Enter")
+    submit_text(socket, target, text, "›\\s", timeout)
 
 
 def wait_idle(socket: Path, target: str, timeout: float = 30.0) -> str:
@@ -130,25 +124,10 @@ def wait_idle(socket: Path, target: str, timeout: float = 30.0) -> str:
 
 
 def record(out_dir: Path = OUT_DIR, width: int = 120, height: int = 40) -> list[Path]:
-    for path in (REPO, SCRATCH):
-        if path.exists():
-            shutil.rmtree(path)
-    REPO.mkdir(parents=True)
-    SCRATCH.mkdir(parents=True)
-    subprocess.run(["git", "init", "-q", "-b", "main", str(REPO)], check=True)
-    (REPO / "README.md").write_text("# demo\n")
     socket = SCRATCH / "tmux.sock"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-
-    def save(name: str, screen: str) -> None:
-        path = out_dir / f"{name}.txt"
-        path.write_text(screen)
-        written.append(path)
-        print(f"wrote {path}")
-
     gate = threading.Event()
-    with ScriptedResponsesServer() as server:
+    with ScriptedResponsesServer() as server, Recording(out_dir, REPO, SCRATCH, sockets=[socket]) as rec:
+        init_demo_repo(REPO)
         script = server.script
         script.reply_text("Thought about it. All good.", gate=gate)
         script.reply_apply_patch(add_line_patch("hello.py", ['print("hello")']), text="Creating it.")
@@ -157,49 +136,41 @@ def record(out_dir: Path = OUT_DIR, width: int = 120, height: int = 40) -> list[
         script.reply_text("It printed hello. Done.")
         env = make_codex_home(SCRATCH, server.base_url)
         target = "codex"
-        try:
-            new_session(socket, target, codex_command(), cwd=REPO, env=env, width=width, height=height)
-            wait_for_screen(socket, target, TRUST_PROMPT)
-            save("trust", wait_for_stable(socket, target, quiet=0.5))
+        new_session(socket, target, codex_command(), cwd=REPO, env=env, width=width, height=height)
+        wait_for_screen(socket, target, TRUST_PROMPT)
+        rec.save("trust", wait_for_stable(socket, target, quiet=0.5))
 
-            send_keys(socket, target, "Enter")  # "› 1. Trust and continue" is preselected
-            wait_for_screen_gone(socket, target, TRUST_PROMPT)
-            wait_for_screen(socket, target, IDLE)
-            save("idle", wait_for_stable(socket, target, quiet=1.0))
+        send_keys(socket, target, "Enter")  # "› 1. Trust and continue" is preselected
+        wait_for_screen_gone(socket, target, TRUST_PROMPT)
+        wait_for_screen(socket, target, IDLE)
+        rec.save("idle", wait_for_stable(socket, target, quiet=1.0))
 
-            submit_prompt(socket, target, "Think about the project")
-            server.wait_for_requests(1)
-            # The reply is held after response.created: "• Working (3s • esc to interrupt)".
-            save("busy", wait_for_screen(socket, target, BUSY))
-            gate.set()
-            wait_for_screen(socket, target, "All good")
-            wait_idle(socket, target)
+        submit_prompt(socket, target, "Think about the project")
+        server.wait_for_requests(1)
+        # The reply is held after response.created: "• Working (3s • esc to interrupt)".
+        rec.save("busy", wait_for_screen(socket, target, BUSY))
+        gate.set()
+        wait_for_screen(socket, target, "All good")
+        wait_idle(socket, target)
 
-            submit_prompt(socket, target, "Create hello.py")
-            wait_for_screen(socket, target, EDIT_PROMPT)
-            save("approval_edit", wait_for_stable(socket, target, quiet=0.5))
-            send_keys(socket, target, "Enter")  # "› 1. Yes, proceed (y)"
-            wait_for_screen(socket, target, r"Created hello\.py\.")
-            wait_idle(socket, target)
+        submit_prompt(socket, target, "Create hello.py")
+        wait_for_screen(socket, target, EDIT_PROMPT)
+        rec.save("approval_edit", wait_for_stable(socket, target, quiet=0.5))
+        send_keys(socket, target, "Enter")  # "› 1. Yes, proceed (y)"
+        wait_for_screen(socket, target, r"Created hello\.py\.")
+        wait_idle(socket, target)
 
-            submit_prompt(socket, target, "Run it")
-            wait_for_screen(socket, target, COMMAND_PROMPT)
-            save("approval_command", wait_for_stable(socket, target, quiet=0.5))
-            send_keys(socket, target, "Enter")  # "› 1. Yes, proceed (y)"
-            wait_for_screen(socket, target, r"It printed hello\. Done\.")
-            save("finished", wait_idle(socket, target))
-        finally:
-            kill_server(socket)
-            shutil.rmtree(SCRATCH, ignore_errors=True)
-            shutil.rmtree(REPO, ignore_errors=True)
-    return written
+        submit_prompt(socket, target, "Run it")
+        wait_for_screen(socket, target, COMMAND_PROMPT)
+        rec.save("approval_command", wait_for_stable(socket, target, quiet=0.5))
+        send_keys(socket, target, "Enter")  # "› 1. Yes, proceed (y)"
+        wait_for_screen(socket, target, r"It printed hello\. Done\.")
+        rec.save("finished", wait_idle(socket, target))
+    return rec.written
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=OUT_DIR)
-    args = parser.parse_args()
-    record(args.out)
+    record(recorder_parser(__doc__, OUT_DIR).parse_args().out)
 
 
 if __name__ == "__main__":

@@ -31,11 +31,8 @@ screens are stable; spinner phrases and timers may differ between recordings.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import re
-import shutil
 import signal
 import subprocess
 import threading
@@ -44,18 +41,19 @@ from pathlib import Path
 
 from tests.fakes.claude_env import agent_bin
 from tests.fakes.gemini_server import ScriptedGeminiServer
+from tests.fakes.screen_recording import SCREENS_DIR, Recording, init_demo_repo, recorder_parser
 from tests.fakes.tmux_screen import (
     kill_server,
     new_session,
     send_keys,
+    submit_text,
     tmux,
-    type_text,
     wait_for_screen,
     wait_for_screen_gone,
     wait_for_stable,
 )
 
-OUT_DIR = Path(__file__).resolve().parent.parent / "data" / "screens" / "gemini"
+OUT_DIR = SCREENS_DIR / "gemini"
 # Its own root (not /tmp/trails-screens, which other recorders wipe): runs of both may overlap.
 BASE = Path("/tmp/trails-gemini-screens")
 PINNED_VERSION = "0.61.0"
@@ -115,9 +113,7 @@ def make_gemini_env(home: Path, base_url: str, *, trusted_dirs: tuple[Path, ...]
 
 def submit_prompt(socket: Path, target: str, text: str, timeout: float = 30.0) -> None:
     """Type ``text`` into gemini's input line, wait until it is echoed there, then press Enter."""
-    type_text(socket, target, text)
-    wait_for_screen(socket, target, r"(?m)^ > " + re.escape(text[:40]), timeout)
-    send_keys(socket, target, "Enter")
+    submit_text(socket, target, text, r"(?m)^ > ", timeout)
 
 
 def wait_idle(socket: Path, target: str, timeout: float = 30.0, *, quiet: float = 1.0) -> str:
@@ -190,25 +186,12 @@ def shutdown(socket: Path) -> None:
 
 
 def record(out_dir: Path = OUT_DIR, width: int = 120, height: int = 40) -> list[Path]:
-    if BASE.exists():
-        shutil.rmtree(BASE)
     repo = BASE / "gemini-demo"
-    repo.mkdir(parents=True)
-    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
-    (repo / "README.md").write_text("# demo\n")
     socket = BASE / "tmux.sock"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-
-    def save(name: str, screen: str) -> None:
-        path = out_dir / f"{name}.txt"
-        path.write_text(screen)
-        written.append(path)
-        print(f"wrote {path}")
-
     gate = threading.Event()
     hello = repo / "hello.py"
-    with ScriptedGeminiServer() as server:
+    with ScriptedGeminiServer() as server, Recording(out_dir, BASE, sockets=[socket], stop=shutdown) as rec:
+        init_demo_repo(repo)
         script = server.script
         script.reply_text("Thought about it. All good.", gate=gate)
         script.reply_function_call("write_file", {"file_path": str(hello), "content": 'print("hello")\n'},
@@ -226,69 +209,62 @@ def record(out_dir: Path = OUT_DIR, width: int = 120, height: int = 40) -> list[
         script.reply_text("It printed hello, world. Done.")
         env = make_gemini_env(BASE / "home", server.base_url)
         command = [str(gemini_bin())]
-        try:
-            # 1. First start in an untrusted folder: the trust dialog, then the restart below it.
-            new_session(socket, "trust", command, cwd=repo, env=env, width=width, height=height)
-            wait_for_screen(socket, "trust", TRUST_PROMPT, timeout=60)
-            save("trust", wait_for_stable(socket, "trust", quiet=1.0))
-            wait_for_screen(socket, "trust", TRUST_SELECTED, timeout=5)
-            send_keys(socket, "trust", "Enter")
-            # The restarted CLI draws below the old dialog; once its banner is there too (in a 40-row pane)
-            # the question has scrolled off, but the dialog's options and bottom edge are still visible.
-            wait_for_screen(socket, "trust", RESTARTING + r"[\s\S]*" + BANNER, timeout=60)
-            save("trust_restarted", wait_idle(socket, "trust", timeout=60, quiet=2.0))
+        # 1. First start in an untrusted folder: the trust dialog, then the restart below it.
+        new_session(socket, "trust", command, cwd=repo, env=env, width=width, height=height)
+        wait_for_screen(socket, "trust", TRUST_PROMPT, timeout=60)
+        rec.save("trust", wait_for_stable(socket, "trust", quiet=1.0))
+        wait_for_screen(socket, "trust", TRUST_SELECTED, timeout=5)
+        send_keys(socket, "trust", "Enter")
+        # The restarted CLI draws below the old dialog; once its banner is there too (in a 40-row pane)
+        # the question has scrolled off, but the dialog's options and bottom edge are still visible.
+        wait_for_screen(socket, "trust", RESTARTING + r"[\s\S]*" + BANNER, timeout=60)
+        rec.save("trust_restarted", wait_idle(socket, "trust", timeout=60, quiet=2.0))
 
-            # 2. A fresh start in the folder, now trusted (the CLI saved it in trustedFolders.json).
-            # Start it before ending the first session: the server exits with its last session.
-            target = "gemini"
-            first = pane_processes(socket)
-            new_session(socket, target, command, cwd=repo, env=env, width=width, height=height)
-            stop_processes(first)
-            tmux(socket, "kill-session", "-t", "trust")
-            save("idle", wait_started(socket, target))
+        # 2. A fresh start in the folder, now trusted (the CLI saved it in trustedFolders.json).
+        # Start it before ending the first session: the server exits with its last session.
+        target = "gemini"
+        first = pane_processes(socket)
+        new_session(socket, target, command, cwd=repo, env=env, width=width, height=height)
+        stop_processes(first)
+        tmux(socket, "kill-session", "-t", "trust")
+        rec.save("idle", wait_started(socket, target))
 
-            submit_prompt(socket, target, "Think about the project")
-            server.wait_for_requests(1)
-            # While the reply is held back the CLI shows "⠼ <phrase> (esc to cancel, Ns)" above the input;
-            # the spinner animates, so the screen never settles: take the first frame showing it.
-            save("busy", wait_for_screen(socket, target, BUSY))
-            gate.set()
-            wait_for_screen(socket, target, r"All good\.")
-            wait_idle(socket, target)
+        submit_prompt(socket, target, "Think about the project")
+        server.wait_for_requests(1)
+        # While the reply is held back the CLI shows "⠼ <phrase> (esc to cancel, Ns)" above the input;
+        # the spinner animates, so the screen never settles: take the first frame showing it.
+        rec.save("busy", wait_for_screen(socket, target, BUSY))
+        gate.set()
+        wait_for_screen(socket, target, r"All good\.")
+        wait_idle(socket, target)
 
-            submit_prompt(socket, target, "Create hello.py")
-            wait_for_screen(socket, target, EDIT_PROMPT)
-            save("approval_write", wait_for_stable(socket, target, quiet=1.0))
-            approve(socket, target, EDIT_PROMPT)
-            wait_for_screen(socket, target, r"Created hello\.py\.")
-            wait_idle(socket, target)
+        submit_prompt(socket, target, "Create hello.py")
+        wait_for_screen(socket, target, EDIT_PROMPT)
+        rec.save("approval_write", wait_for_stable(socket, target, quiet=1.0))
+        approve(socket, target, EDIT_PROMPT)
+        wait_for_screen(socket, target, r"Created hello\.py\.")
+        wait_idle(socket, target)
 
-            submit_prompt(socket, target, "Greet the world in hello.py")
-            wait_for_screen(socket, target, EDIT_PROMPT)
-            save("approval_edit", wait_for_stable(socket, target, quiet=1.0))
-            approve(socket, target, EDIT_PROMPT)
-            wait_for_screen(socket, target, r"Edited hello\.py\.")
-            wait_idle(socket, target)
+        submit_prompt(socket, target, "Greet the world in hello.py")
+        wait_for_screen(socket, target, EDIT_PROMPT)
+        rec.save("approval_edit", wait_for_stable(socket, target, quiet=1.0))
+        approve(socket, target, EDIT_PROMPT)
+        wait_for_screen(socket, target, r"Edited hello\.py\.")
+        wait_idle(socket, target)
 
-            submit_prompt(socket, target, "Run it")
-            wait_for_screen(socket, target, SHELL_PROMPT)
-            save("approval_shell", wait_for_stable(socket, target, quiet=1.0))
-            approve(socket, target, SHELL_PROMPT)
-            wait_for_screen(socket, target, r"It printed hello, world\. Done\.")
-            save("finished", wait_idle(socket, target))
-            if hello.read_text() != 'print("hello, world")\n':
-                raise RuntimeError(f"unexpected hello.py after the approved edits: {hello.read_text()!r}")
-        finally:
-            shutdown(socket)
-            shutil.rmtree(BASE, ignore_errors=True)
-    return written
+        submit_prompt(socket, target, "Run it")
+        wait_for_screen(socket, target, SHELL_PROMPT)
+        rec.save("approval_shell", wait_for_stable(socket, target, quiet=1.0))
+        approve(socket, target, SHELL_PROMPT)
+        wait_for_screen(socket, target, r"It printed hello, world\. Done\.")
+        rec.save("finished", wait_idle(socket, target))
+        if hello.read_text() != 'print("hello, world")\n':
+            raise RuntimeError(f"unexpected hello.py after the approved edits: {hello.read_text()!r}")
+    return rec.written
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=OUT_DIR)
-    args = parser.parse_args()
-    record(args.out)
+    record(recorder_parser(__doc__, OUT_DIR).parse_args().out)
 
 
 if __name__ == "__main__":

@@ -9,9 +9,6 @@ only the clock time in the "done" line changes between recordings.
 
 from __future__ import annotations
 
-import argparse
-import shutil
-import subprocess
 import threading
 from pathlib import Path
 
@@ -25,8 +22,8 @@ from tests.fakes.claude_env import (
     make_claude_env,
     submit_prompt,
 )
+from tests.fakes.screen_recording import SCREENS_DIR, Recording, init_demo_repo, recorder_parser
 from tests.fakes.tmux_screen import (
-    kill_server,
     new_session,
     send_keys,
     wait_for_screen,
@@ -34,29 +31,15 @@ from tests.fakes.tmux_screen import (
     wait_for_stable,
 )
 
-OUT_DIR = Path(__file__).resolve().parent.parent / "data" / "screens" / "claude"
+OUT_DIR = SCREENS_DIR / "claude"
 BASE = Path("/tmp/trails-screens")
 
 
 def record(out_dir: Path = OUT_DIR, width: int = 120, height: int = 40) -> list[Path]:
-    if BASE.exists():
-        shutil.rmtree(BASE)
-    repo = BASE / "demo"
-    repo.mkdir(parents=True)
-    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
-    (repo / "README.md").write_text("# demo\n")
     socket = BASE / "tmux.sock"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-
-    def save(name: str, screen: str) -> None:
-        path = out_dir / f"{name}.txt"
-        path.write_text(screen)
-        written.append(path)
-        print(f"wrote {path}")
-
     gate = threading.Event()
-    with ScriptedAnthropicServer() as server:
+    with ScriptedAnthropicServer() as server, Recording(out_dir, BASE, sockets=[socket]) as rec:
+        repo = init_demo_repo(BASE / "demo")
         script = server.script
         script.reply_text("Thought about it. All good.", gate=gate)
         script.reply_tool_use(
@@ -69,54 +52,47 @@ def record(out_dir: Path = OUT_DIR, width: int = 120, height: int = 40) -> list[
         script.reply_text("It printed hello. Done.")
         env = make_claude_env(BASE, server.base_url)
         target = "claude"
-        try:
-            new_session(socket, target, [str(claude_bin())], cwd=repo, env=env, width=width, height=height)
-            wait_for_screen(socket, target, TRUST_PROMPT)
-            save("trust_prompt", wait_for_stable(socket, target, quiet=0.5))
+        new_session(socket, target, [str(claude_bin())], cwd=repo, env=env, width=width, height=height)
+        wait_for_screen(socket, target, TRUST_PROMPT)
+        rec.save("trust_prompt", wait_for_stable(socket, target, quiet=0.5))
 
-            send_keys(socket, target, "Down")
-            wait_for_screen(socket, target, TRUST_SELECTED, timeout=5)
-            send_keys(socket, target, "Enter")
-            wait_for_screen_gone(socket, target, TRUST_PROMPT)
-            wait_for_screen(socket, target, IDLE)
-            save("idle", wait_for_stable(socket, target, quiet=1.0))
+        send_keys(socket, target, "Down")
+        wait_for_screen(socket, target, TRUST_SELECTED, timeout=5)
+        send_keys(socket, target, "Enter")
+        wait_for_screen_gone(socket, target, TRUST_PROMPT)
+        wait_for_screen(socket, target, IDLE)
+        rec.save("idle", wait_for_stable(socket, target, quiet=1.0))
 
-            submit_prompt(socket, target, "Think about the project")
-            server.wait_for_requests(1)
-            # While the reply is held back the CLI shows a spinner word ("✢ Wandering…", no timer)
-            # and "esc to interrupt" in the footer.
-            save("busy", wait_for_screen(socket, target, BUSY))
-            gate.set()
-            wait_for_screen(socket, target, "All good")
-            wait_for_screen(socket, target, IDLE)
-            wait_for_stable(socket, target, quiet=0.5)
+        submit_prompt(socket, target, "Think about the project")
+        server.wait_for_requests(1)
+        # While the reply is held back the CLI shows a spinner word ("✢ Wandering…", no timer)
+        # and "esc to interrupt" in the footer.
+        rec.save("busy", wait_for_screen(socket, target, BUSY))
+        gate.set()
+        wait_for_screen(socket, target, "All good")
+        wait_for_screen(socket, target, IDLE)
+        wait_for_stable(socket, target, quiet=0.5)
 
-            submit_prompt(socket, target, "Create hello.py")
-            wait_for_screen(socket, target, r"Do you want to create hello\.py\?")
-            save("permission_write", wait_for_stable(socket, target, quiet=0.5))
-            send_keys(socket, target, "1")
-            wait_for_screen(socket, target, r"Created hello\.py\.")
-            wait_for_screen(socket, target, IDLE)
-            wait_for_stable(socket, target, quiet=0.5)
+        submit_prompt(socket, target, "Create hello.py")
+        wait_for_screen(socket, target, r"Do you want to create hello\.py\?")
+        rec.save("permission_write", wait_for_stable(socket, target, quiet=0.5))
+        send_keys(socket, target, "1")
+        wait_for_screen(socket, target, r"Created hello\.py\.")
+        wait_for_screen(socket, target, IDLE)
+        wait_for_stable(socket, target, quiet=0.5)
 
-            submit_prompt(socket, target, "Run it")
-            wait_for_screen(socket, target, r"Do you want to proceed\?")
-            save("permission_bash", wait_for_stable(socket, target, quiet=0.5))
-            send_keys(socket, target, "1")
-            wait_for_screen(socket, target, r"It printed hello\. Done\.")
-            wait_for_screen(socket, target, IDLE)
-            save("finished", wait_for_stable(socket, target, quiet=1.0))
-        finally:
-            kill_server(socket)
-            shutil.rmtree(BASE, ignore_errors=True)
-    return written
+        submit_prompt(socket, target, "Run it")
+        wait_for_screen(socket, target, r"Do you want to proceed\?")
+        rec.save("permission_bash", wait_for_stable(socket, target, quiet=0.5))
+        send_keys(socket, target, "1")
+        wait_for_screen(socket, target, r"It printed hello\. Done\.")
+        wait_for_screen(socket, target, IDLE)
+        rec.save("finished", wait_for_stable(socket, target, quiet=1.0))
+    return rec.written
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", type=Path, default=OUT_DIR)
-    args = parser.parse_args()
-    record(args.out)
+    record(recorder_parser(__doc__, OUT_DIR).parse_args().out)
 
 
 if __name__ == "__main__":

@@ -71,6 +71,13 @@ def type_text(socket: Path, target: str, text: str) -> None:
     send_keys(socket, target, text, literal=True)
 
 
+def submit_text(socket: Path, target: str, text: str, echo: str = "", timeout: float = 30.0) -> None:
+    """Type ``text``, wait until it is echoed (regex ``echo`` then its first 40 characters), press Enter."""
+    type_text(socket, target, text)
+    wait_for_screen(socket, target, echo + re.escape(text[:40]), timeout)
+    send_keys(socket, target, "Enter")
+
+
 def kill_server(socket: Path) -> None:
     """Kill the private tmux server (ignores 'no server running')."""
     if socket.exists():
