@@ -242,3 +242,17 @@ def test_find_by_label_stop_and_remove(image: str, run_label: str) -> None:
     assert d.status(cid) is None
     assert d.find_by_label(key, value) == []
     d.remove(cid, force=True)  # removing what is gone is fine
+
+
+def test_prime_learns_the_api_version_so_clients_skip_asking(monkeypatch: pytest.MonkeyPatch) -> None:
+    import docker
+
+    from trails.infra import docker as d
+
+    monkeypatch.setattr(d, "_client", None)
+    monkeypatch.setattr(d, "_api_version", None)
+    d.prime()
+    expected = docker.from_env().api.api_version
+    assert d._api_version == expected and d._client is None  # nothing kept open across a fork
+    assert d.client().api.api_version == expected
+    assert d.client().ping()

@@ -68,6 +68,16 @@ def _last_lines(screen: str, count: int) -> list[str]:
     return lines[-count:]
 
 
+def warm_up() -> None:
+    """Work a long-lived process (the warm CLI server) does once so that each command it forks
+    for does not: learning the container engine's API version."""
+    try:
+        from trails.infra import docker as d
+    except ModuleNotFoundError:
+        return
+    d.prime()
+
+
 class Engine:
     """Sessions, their isolation providers, state and audit, for one TRAILS_HOME."""
 

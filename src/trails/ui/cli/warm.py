@@ -64,6 +64,10 @@ def preload() -> None:
         build_parser(None)
         for name in COMMANDS:
             build_parser(name)
+    with contextlib.suppress(Exception):
+        from trails.core.engine import warm_up
+
+        warm_up()
 
 
 class Server:
