@@ -266,3 +266,25 @@ def test_the_agent_inside_knows_it_draws_into_tmux(repo: Path, engine: Any) -> N
     env = dict(line.split("=", 1) for line in wait_file(Path(s.worktree_path) / "env.txt").splitlines()
                if "=" in line)
     assert env.get("TMUX") and env.get("TMUX_PANE", "").startswith("%") and env.get("TERM_PROGRAM") == "tmux"
+
+
+def test_a_terminal_that_fails_while_the_container_starts_leaves_nothing(
+        repo: Path, engine: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from trails.core.errors import TmuxError
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise TmuxError("tmux new-session failed on purpose")
+
+    monkeypatch.setattr(engine.tmux, "new_session", broken)
+    with pytest.raises(TmuxError, match="on purpose"):
+        engine.create_session("c1", SLEEPER, mode="container", cwd=repo)
+    _nothing_left(engine, repo, "c1")
+    assert not (engine.home / "container-homes" / "c1").exists()
+
+
+def test_a_new_sessions_row_keeps_no_start_up_markers(repo: Path, engine: Any) -> None:
+    from trails.isolation.container import PRESTARTED, STARTING
+
+    s = engine.create_session("c1", SLEEPER, mode="container", cwd=repo).session
+    stored = engine.store.get_session("c1")
+    assert stored.container_id == s.container_id and STARTING not in stored.extra and PRESTARTED not in stored.extra

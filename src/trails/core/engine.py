@@ -263,10 +263,11 @@ class Engine:
             launched = True
             if placement.before_agent is not None:
                 placement.before_agent()
+                session.extra.update(placement.extra)  # what it recorded
+                provider.started(session)
                 if not release_gate(self._host().gate_file(session)):
                     raise TmuxError(f"the agent's terminal for {name!r} did not start",
                                     hint=f"see `trails output {name}`")
-                session.extra.update(placement.extra)  # what it recorded
         except BaseException:
             if launched:
                 self.tmux.kill_session(session.tmux_session)

@@ -171,6 +171,21 @@ class Git:
 
     # --- refs -----------------------------------------------------------------------------------
 
+    def head_branch(self) -> str | None:
+        """The branch HEAD is on (short name), None when detached: from the HEAD file when plain."""
+        dirs = None if any(k in os.environ for k in _DISCOVERY_ENV) else _dot_git_dirs(self.root)
+        if dirs is not None:
+            try:
+                head = (dirs[0] / "HEAD").read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError):
+                head = ""
+            if head.startswith("ref: refs/heads/"):
+                return head[len("ref: refs/heads/"):]
+            if _is_sha(head):
+                return None
+        res = self.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False)
+        return res.stdout.strip() if res.ok else None
+
     def head_commit(self) -> str | None:
         """HEAD's commit (None when there is none yet): from the ref files when they are plain."""
         return read_head(self.root) or self.rev_parse("HEAD")

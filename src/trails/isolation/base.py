@@ -102,6 +102,10 @@ class IsolationProvider(ABC):
             gate=self.host.gate_file(session) if gated else None,
         )
 
+    def started(self, session: Session) -> None:
+        """Called after a placement's `before_agent` ran, before the agent is let go: take what it made."""
+        return None
+
     def stop(self, session: Session) -> None:
         """Stop the agent and its terminal; the place stays."""
         self.host.tmux.kill_session(session.tmux_session)

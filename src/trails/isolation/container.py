@@ -37,6 +37,7 @@ LABEL_HOME = "trails.home"
 NETWORKS = ("none", "bridge", "host")
 # Key in a new placement's extra: the container started beside the worktree checkout.
 PRESTARTED = "prestarted_container"
+STARTING = "container_starting"  # in a new session's extra until its launch: the container is on its way
 _SETTINGS = "container_settings"
 # Environment variables an agent needs from the caller; passed by name (`docker exec -e NAME`) so
 # their values never show in a process list.
@@ -330,6 +331,8 @@ class Provider(WorktreeProvider):
         placement.extra["container"] = settings.to_dict()
         placement.extra["container_name"] = container_name(request.name)
         placement.extra["agent_home"] = str(self.agent_home(request.name))
+        if placement.before_agent is not None:
+            placement.extra[STARTING] = True
         if ignored:
             placement.extra["ignored_settings"] = ignored
         placement.notes += [_ignored_note(item) for item in ignored]
@@ -401,6 +404,9 @@ class Provider(WorktreeProvider):
         return _ContainerStart(start, path)
 
     def discard(self, placement: Placement) -> None:
+        if placement.before_agent is not None:
+            with contextlib.suppress(Exception):  # a container still starting: wait for it, then remove it
+                placement.before_agent()
         name = placement.extra.get("container_name")
         if isinstance(name, str):
             self._remove_named(name)
@@ -418,17 +424,21 @@ class Provider(WorktreeProvider):
         assert session.worktree_path is not None
         worktree = Path(session.worktree_path)
         inner_argv, program_dirs = agent_program(argv, worktree, settings.default_image)
-        cid = session.extra.pop(PRESTARTED, None) or self._running_container(session)
         try:
-            if cid is None:
-                cid = self._create(session.name, settings, worktree, program_dirs, Git(worktree).common_dir(),
-                                   Limits.from_dict(session.limits))
-            session.container_id = cid
+            if session.extra.pop(STARTING, False):
+                # Still starting beside the checkout; the agent's terminal waits at its gate until it
+                # runs (see `started`), so the exec can name it already.
+                target = container_name(session.name)
+            else:
+                cid = self._running_container(session) or self._create(
+                    session.name, settings, worktree, program_dirs, Git(worktree).common_dir(),
+                    Limits.from_dict(session.limits))
+                session.container_id = target = cid
             inner_env = self._agent_state_inside(session, argv, env)
             names = [k for k in env if (k in session.env or k in _PASS_NAMES or k.startswith(_PASS_PREFIXES))
                      and k not in inner_env and k not in _PANE_NAMES]
             names += _PANE_NAMES  # set by tmux in the pane, where `docker exec -e NAME` reads them
-            exec_argv = d.exec_argv(cid, inner_argv, user=host_user(), workdir=WORKSPACE, env=inner_env,
+            exec_argv = d.exec_argv(target, inner_argv, user=host_user(), workdir=WORKSPACE, env=inner_env,
                                     pass_env=sorted(names))
         except d.DockerError as exc:
             raise ContainerError(str(exc), hint=d.ENGINE_HINT) from None
@@ -436,6 +446,10 @@ class Provider(WorktreeProvider):
             session.tmux_session, exec_argv, cwd=str(worktree), env=env, exit_file=self.host.exit_file(session),
             gate=self.host.gate_file(session) if gated else None,
         )
+
+    def started(self, session: Session) -> None:
+        session.extra.pop(STARTING, None)
+        session.container_id = session.extra.pop(PRESTARTED, None) or session.container_id
 
     def agent_home(self, session_name: str) -> Path:
         """The container's home directory on the host: the agent's own state (config, conversations)
@@ -454,6 +468,7 @@ class Provider(WorktreeProvider):
         if profile.state is None:
             return {}
         home = self.agent_home(session.name)
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)  # the starting container may not have made it yet
         marker = home / ".trails-seeded"
         if marker.exists():
             inner_env = profile.state.container_env(DEFAULT_HOME)

@@ -64,8 +64,7 @@ def _branch_named(repo: Git, base: str | None) -> str | None:
     branch, else the branch the main checkout is on."""
     if base:
         return base if repo.branch_exists(base) else None
-    res = repo.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False)
-    return res.stdout.strip() if res.ok else None
+    return repo.head_branch()
 
 
 class Provider(IsolationProvider):
@@ -144,13 +143,16 @@ class Provider(IsolationProvider):
             extra={"base_branch": _branch_named(repo, request.base)},
         )
         try:
-            if side is not None:
-                side.finish(placement)
             dirty = bool(repo.status_result(main_status.wait())) if main_status else None
             self._carry_or_note(repo, placement, request.carry_changes, dirty)
         except Exception:
+            if side is not None:
+                side.abandon()
             self.discard(placement)
             raise
+        if side is not None:
+            # Finished only when the agent is about to run: its terminal starts meanwhile (gated).
+            placement.before_agent = lambda: side.finish(placement)
         return placement
 
     def beside_worktree_add(self, request: CreateRequest, path: Path) -> SideWork | None:
