@@ -199,13 +199,21 @@ def _nothing_left(engine: Any, repo: Path, name: str) -> None:
     assert name not in [s.name for s in engine.list_sessions(include_ended=True)]
 
 
-def test_a_container_that_cannot_start_leaves_no_worktree_branch_or_row(
-        repo: Path, engine: Any, trails_env: dict[str, Path]) -> None:
+def test_a_container_that_cannot_start_leaves_no_worktree_branch_or_row(repo: Path, engine: Any) -> None:
     from trails.core.errors import ContainerError
 
-    # The container starts beside the checkout; a mount the engine refuses fails it after git is done.
+    # The container starts beside the checkout; a mount the engine refuses (over its root) fails it there.
+    with pytest.raises(ContainerError, match="creating container"):
+        engine.create_session("c1", SLEEPER, mode="container", cwd=repo, mounts=["/tmp:/"])
+    _nothing_left(engine, repo, "c1")
+
+
+def test_a_mount_that_does_not_exist_is_refused_before_anything_is_made(
+        repo: Path, engine: Any, trails_env: dict[str, Path]) -> None:
+    from trails.core.errors import InvalidInput
+
     (trails_env["home"] / "settings.json").write_text(json.dumps({"mounts": [f"{repo.parent}/missing:/data"]}))
-    with pytest.raises(ContainerError, match="missing"):
+    with pytest.raises(InvalidInput, match="missing does not exist"):
         engine.create_session("c1", SLEEPER, mode="container", cwd=repo)
     _nothing_left(engine, repo, "c1")
 

@@ -175,6 +175,8 @@ def _parse_mount(spec: str) -> dict[str, Any]:
     target = parts[1] if len(parts) == 2 else source
     if not Path(target).is_absolute():
         raise InvalidInput(f"mount {spec!r}: the container path must be absolute")
+    if not os.path.exists(source):
+        raise InvalidInput(f"mount {spec!r}: {source} does not exist on this machine")
     return {"source": source, "target": target, "read_only": mode == "ro"}
 
 
