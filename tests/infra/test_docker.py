@@ -256,3 +256,19 @@ def test_prime_learns_the_api_version_so_clients_skip_asking(monkeypatch: pytest
     assert d._api_version == expected and d._client is None  # nothing kept open across a fork
     assert d.client().api.api_version == expected
     assert d.client().ping()
+
+
+def test_advice_to_start_an_engine_only_when_none_answered() -> None:
+    import docker
+    import requests
+
+    from trails.infra import docker as d
+
+    def wrapped(cause: BaseException) -> d.DockerError:
+        try:
+            raise d.DockerError("creating container x: failed") from cause
+        except d.DockerError as exc:
+            return exc
+
+    assert d.hint_for(wrapped(requests.exceptions.ConnectionError("no socket"))) == d.ENGINE_HINT
+    assert d.hint_for(wrapped(docker.errors.APIError("400 Client Error: bad mount"))) is None

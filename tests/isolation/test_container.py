@@ -203,8 +203,9 @@ def test_a_container_that_cannot_start_leaves_no_worktree_branch_or_row(repo: Pa
     from trails.core.errors import ContainerError
 
     # The container starts beside the checkout; a mount the engine refuses (over its root) fails it there.
-    with pytest.raises(ContainerError, match="creating container"):
+    with pytest.raises(ContainerError, match="creating container") as failed:
         engine.create_session("c1", SLEEPER, mode="container", cwd=repo, mounts=["/tmp:/"])
+    assert failed.value.hint is None  # the engine answered: no advice to start one
     _nothing_left(engine, repo, "c1")
 
 

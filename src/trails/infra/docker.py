@@ -24,6 +24,18 @@ class DockerError(RuntimeError):
     """The engine is unreachable or refused an operation."""
 
 
+def hint_for(exc: BaseException) -> str | None:
+    """How to fix a failed engine call: start an engine, unless one answered (then its message says why)."""
+    import docker
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, docker.errors.APIError):
+            return None
+        seen = seen.__cause__
+    return ENGINE_HINT
+
+
 @dataclass(frozen=True)
 class Mount:
     source: str

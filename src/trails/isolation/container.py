@@ -290,7 +290,7 @@ class _ContainerStart:
 
         self._thread.join()
         if isinstance(self._error, d.DockerError):
-            raise ContainerError(str(self._error), hint=d.ENGINE_HINT) from None
+            raise ContainerError(str(self._error), hint=d.hint_for(self._error)) from None
         if self._error is not None:
             raise self._error
         placement.extra[PRESTARTED] = self._cid
@@ -373,7 +373,7 @@ class Provider(WorktreeProvider):
             else:
                 self._check_image(settings.image)
         except d.DockerError as exc:
-            raise ContainerError(str(exc), hint=d.ENGINE_HINT) from None
+            raise ContainerError(str(exc), hint=d.hint_for(exc)) from None
 
     @staticmethod
     def _check_image(image: str) -> None:
@@ -443,7 +443,7 @@ class Provider(WorktreeProvider):
             exec_argv = d.exec_argv(target, inner_argv, user=host_user(), workdir=WORKSPACE, env=inner_env,
                                     pass_env=sorted(names))
         except d.DockerError as exc:
-            raise ContainerError(str(exc), hint=d.ENGINE_HINT) from None
+            raise ContainerError(str(exc), hint=d.hint_for(exc)) from None
         self.host.tmux.new_session(
             session.tmux_session, exec_argv, cwd=str(worktree), env=env, exit_file=self.host.exit_file(session),
             gate=self.host.gate_file(session) if gated else None,
@@ -532,7 +532,7 @@ class Provider(WorktreeProvider):
             d.start(cid)
         except Exception as exc:
             d.remove(cid, force=True)
-            raise ContainerError(f"starting container {name}: {exc}", hint=d.ENGINE_HINT) from None
+            raise ContainerError(f"starting container {name}: {exc}", hint=d.hint_for(exc)) from None
         return cid
 
     @staticmethod
