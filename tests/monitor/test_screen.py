@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from trails.monitor.screen import Screen
@@ -27,3 +29,17 @@ def test_terminal_queries_are_not_drawn() -> None:
 @pytest.mark.parametrize("cut", range(1, len(TRUST_TAIL), 7))
 def test_a_query_split_between_reads_is_still_dropped(cut: int) -> None:
     assert rendered([TRUST_TAIL[:cut], TRUST_TAIL[cut:]]) == rendered([TRUST_TAIL])
+
+
+def test_a_new_agents_log_resets_the_screen_it_is_replayed_into(tmp_path: Path) -> None:
+    from trails.monitor import outputlog
+
+    screen = Screen(40, 6)
+    screen.feed(b"\x1b[5;1H  esc to interrupt")  # the previous agent's last screen, low down
+    outputlog.start_new(tmp_path, "trails-s1")
+    log = outputlog.log_path(tmp_path, "trails-s1")
+    with log.open("ab") as pane:  # what tmux's pipe then appends for the new agent
+        pane.write(b"ready> ")
+    screen.feed(log.read_bytes())
+    assert [line for line in screen.lines() if line] == ["ready>"]
+    assert outputlog.read_text(tmp_path, "trails-s1") == "ready>"  # the reset is not text

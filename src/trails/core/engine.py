@@ -326,7 +326,7 @@ class Engine:
             if self.tmux.capture(session.tmux_session).strip():
                 break
             time.sleep(0.05)
-        self.tmux.send_text(session.tmux_session, prompt)
+        self._type_and_submit(session, prompt)
         self.store.audit("prompt_sent", session.name, text=prompt)
 
     # --- read -------------------------------------------------------------------------------------
@@ -433,11 +433,25 @@ class Engine:
             raise SessionStateError(f"session {name!r} is {session.status.value}{why}")
         return session
 
-    def send(self, name: str, text: str) -> None:
-        """Type text into the agent, then press Enter."""
+    def send(self, name: str, text: str, *, echo_timeout: float = 2.0) -> None:
+        """Type text into the agent, then press Enter once the agent shows it typed.
+
+        Enter sent in the same breath as the text can reach the agent in one read, which agents such
+        as Claude Code take for a paste: the newline lands in the input box and nothing is submitted.
+        """
         session = self._live(name)
-        self.tmux.send_text(session.tmux_session, text)
+        self._type_and_submit(session, text, echo_timeout)
         self.store.audit("sent", name, text=text)
+
+    def _type_and_submit(self, session: Session, text: str, echo_timeout: float = 2.0) -> None:
+        self.tmux.send_text(session.tmux_session, text, enter=False)
+        tail = "".join(text.split())[-16:]
+        deadline = time.monotonic() + echo_timeout
+        while tail and time.monotonic() < deadline:
+            if tail in "".join(self.tmux.capture(session.tmux_session).split()):
+                break
+            time.sleep(0.02)
+        self.tmux.send_text(session.tmux_session, "", enter=True)
 
     def output(self, name: str, lines: int | None = None) -> str:
         session = self.get_session(name)

@@ -240,6 +240,9 @@ def restart_original_agent(ctx: MoveContext) -> None:
     ctx.engine.tmux.kill_session(session.tmux_session)
     argv, _ = continuation_argv(session, cwd_changed=False)
     provider = ctx.engine.provider(session.mode)
+    from trails.monitor import live
+
+    live.start_output_log(ctx.engine.home, session.tmux_session)
     ctx.engine.launch_agent(provider, session, argv)
     ctx.engine.store.update_session(session.id, limits=session.limits, container_id=session.container_id)
 
@@ -420,6 +423,9 @@ def start_agent(ctx: MoveContext) -> None:
         exported = copy.copy(ctx.original)
         exported.workdir = s.workdir
         ContainerProvider(ctx.engine._host()).export_conversation(exported, {**os.environ, **s.env})
+    from trails.monitor import live
+
+    live.start_output_log(ctx.engine.home, s.tmux_session)  # a new agent: a new screen
     ctx.notes += ctx.engine.launch_agent(provider, s, argv)
     s.status, s.status_reason = Status.RUNNING, None
     if how == "fresh":

@@ -32,7 +32,7 @@ def _patterns() -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
         rb"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"  # OSC
         rb"|\x1bP[^\x1b]*\x1b\\"  # DCS
         rb"|\x1b[()*+][0-9A-Za-z]"  # charset selection
-        rb"|\x1b[@-Z\\-_=>78]"  # other two-byte escapes
+        rb"|\x1b[@-Z\\-_=>78c]"  # other two-byte escapes (c: reset)
     )
     return ansi, re.compile(rb"\x1b\[\d*[ABEFHf]|\x1b\[\d+;\d+[Hf]")
 
@@ -74,11 +74,17 @@ def tmux_conf_lines(home: Path) -> str:
     return f"set-hook -g session-created '{command}'\n" if command else ""
 
 
+# "Reset to initial state": a new agent's log begins with it, so a terminal emulator replaying the
+# log (the supervisor's) forgets the previous agent's screen instead of drawing over it.
+TERMINAL_RESET = b"\x1bc"
+
+
 def start_new(home: Path, tmux_session: str) -> None:
-    """A new session of this name starts a fresh log; the previous one is kept as `.log.1`."""
+    """A new agent in this tmux session starts a fresh log; the previous one is kept as `.log.1`."""
     path = log_path(home, tmux_session)
     if path.exists():
         os.replace(path, path.with_name(path.name + ".1"))
+    path.write_bytes(TERMINAL_RESET)
 
 
 def to_text(data: bytes) -> str:

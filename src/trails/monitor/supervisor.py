@@ -33,6 +33,12 @@ from trails.monitor.screen import Screen
 RESCAN_SECONDS = 1.0  # new/removed sessions, auto-yes switches (one SQLite read, no process)
 PANES_SECONDS = 2.0  # exited agents, pane sizes, logs to start (one tmux call)
 KEY_RETRY_SECONDS = 0.6  # a sent answer that changed nothing is tried again after this
+# Keys go to a dialog only once its screen has been still this long: it is fully drawn (Claude Code
+# drops keys sent while it draws), and after a key (e.g. Down) the agent has finished reacting, so the
+# next key is decided on where the cursor really is. A dialog that never stops redrawing is answered
+# anyway once it has been shown for BUSY_DIALOG_SECONDS.
+SETTLE_SECONDS = 0.3
+BUSY_DIALOG_SECONDS = 3.0
 PARTIAL_SCREEN_SECONDS = 1.5  # a dialog without the expected option this long is not half-drawn
 REPLAY_LIMIT = 1024 * 1024  # logs up to this size are replayed into the emulator on pick-up
 # Not "creating": the engine is still writing that row; it nudges the supervisor when done.
@@ -350,6 +356,9 @@ class Supervisor:
                 self._set_needs_user(watch, refusal.reason)
             return
         assert keys is not None
+        if now - watch.last_output < SETTLE_SECONDS and now - watch.prompt_since < BUSY_DIALOG_SECONDS:
+            watch.recheck_at = watch.last_output + SETTLE_SECONDS
+            return
         if watch.keys_version == watch.screen.version and now - watch.keys_sent_at < KEY_RETRY_SECONDS:
             watch.recheck_at = watch.keys_sent_at + KEY_RETRY_SECONDS
             return
