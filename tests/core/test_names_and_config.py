@@ -85,3 +85,17 @@ def test_unknown_agent_program_is_a_clear_error(repo: Path) -> None:
     res = trails("new", "s1", "no-such-agent-xyz --flag", "--mode", "direct", "--json", cwd=repo)
     assert res.code == 2
     assert "'no-such-agent-xyz' was not found on PATH" in res.error["message"]
+
+
+def test_many_processes_creating_the_state_database_at_once_all_succeed(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    db = tmp_path / "state.db"
+    code = ("import sys; from pathlib import Path; from trails.core.store import Store; "
+            "s = Store(Path(sys.argv[1])); s.conn; print(s.conn.execute('PRAGMA journal_mode').fetchone()[0])")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(db)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(8)]
+    results = [p.communicate(timeout=60) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in results]
+    assert {out.strip() for out, _ in results} == {"wal"}

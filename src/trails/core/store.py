@@ -110,12 +110,24 @@ class Store:
             self._conn.close()
             self._conn = None
 
+    @staticmethod
+    def _use_wal(conn: sqlite3.Connection, timeout: float = 30.0) -> None:
+        # Switching the journal mode needs the database to itself, and SQLite reports "locked" at once
+        # rather than waiting when another process is creating it at the same moment: retry.
+        deadline = time.monotonic() + timeout
+        while conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+
     def _migrate(self, conn: sqlite3.Connection) -> None:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version >= SCHEMA_VERSION:
             return
-        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            conn.execute("PRAGMA journal_mode = WAL")
+        self._use_wal(conn)
         with self.write() as tx:
             # Re-read inside the write lock: a parallel process may have migrated meanwhile.
             version = tx.execute("PRAGMA user_version").fetchone()[0]
