@@ -444,13 +444,18 @@ class Engine:
         self.store.audit("sent", name, text=text)
 
     def _type_and_submit(self, session: Session, text: str, echo_timeout: float = 2.0) -> None:
+        # Enter goes once the typed text shows and the screen has stopped changing: agents drop or
+        # misread keys that arrive with a paste or while they redraw (Claude Code does both).
         self.tmux.send_text(session.tmux_session, text, enter=False)
         tail = "".join(text.split())[-16:]
         deadline = time.monotonic() + echo_timeout
-        while tail and time.monotonic() < deadline:
-            if tail in "".join(self.tmux.capture(session.tmux_session).split()):
+        previous = None
+        while time.monotonic() < deadline:
+            screen = self.tmux.capture(session.tmux_session)
+            if (not tail or tail in "".join(screen.split())) and screen == previous:
                 break
-            time.sleep(0.02)
+            previous = screen
+            time.sleep(0.1)
         self.tmux.send_text(session.tmux_session, "", enter=True)
 
     def output(self, name: str, lines: int | None = None) -> str:
