@@ -427,7 +427,9 @@ def start_agent(ctx: MoveContext) -> None:
 
     live.start_output_log(ctx.engine.home, s.tmux_session)  # a new agent: a new screen
     ctx.notes += ctx.engine.launch_agent(provider, s, argv)
-    s.status, s.status_reason = Status.RUNNING, None
+    # As after create and resume: "loading" until its screen says otherwise (when a supervisor watches).
+    s.status = Status.LOADING if live.supervisor_running(ctx.engine.home) else Status.RUNNING
+    s.status_reason = None
     if how == "fresh":
         ctx.notes.append("the agent was restarted afresh (its profile cannot continue a conversation)")
     else:
