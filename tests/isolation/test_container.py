@@ -297,3 +297,13 @@ def test_a_new_sessions_row_keeps_no_start_up_markers(repo: Path, engine: Any) -
     s = engine.create_session("c1", SLEEPER, mode="container", cwd=repo).session
     stored = engine.store.get_session("c1")
     assert stored.container_id == s.container_id and STARTING not in stored.extra and PRESTARTED not in stored.extra
+
+
+def test_a_dockerfile_that_does_not_exist_is_refused_before_anything_is_made(repo: Path, engine: Any) -> None:
+    from trails.core.errors import InvalidInput
+
+    (repo / ".trails").mkdir(exist_ok=True)
+    (repo / ".trails" / "settings.json").write_text(json.dumps({"dockerfile": "docker/Nope.Dockerfile"}))
+    with pytest.raises(InvalidInput, match=r"Nope\.Dockerfile does not exist"):
+        engine.create_session("c1", SLEEPER, mode="container", cwd=repo)
+    _nothing_left(engine, repo, "c1")

@@ -9,6 +9,7 @@ from trails.agents import aider, claude, codex, gemini
 from trails.agents.base import GENERIC, AgentProfile
 from trails.core.config import EffectiveConfig
 from trails.core.errors import InvalidInput
+from trails.core.models import Session
 
 BUILTIN: dict[str, AgentProfile] = {p.name: p for p in (claude.PROFILE, codex.PROFILE, aider.PROFILE, gemini.PROFILE)}
 
@@ -23,6 +24,12 @@ class ResolvedAgent:
 
 def builtin_profiles() -> dict[str, AgentProfile]:
     return dict(BUILTIN)
+
+
+def profile_of(session: Session) -> AgentProfile:
+    """A session's agent profile: the one it was created with, else judged by its program."""
+    return BUILTIN.get(str(session.extra.get("agent_profile"))) or profile_for_argv(
+        list(session.extra.get("base_argv") or session.command))
 
 
 def profile_for_argv(argv: list[str]) -> AgentProfile:

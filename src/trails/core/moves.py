@@ -497,7 +497,7 @@ def continuation_argv(session: Session, *, cwd_changed: bool) -> tuple[list[str]
     from trails.agents import registry
 
     base = list(session.extra.get("base_argv") or session.command)
-    profile = registry.BUILTIN.get(str(session.extra.get("agent_profile"))) or registry.profile_for_argv(base)
+    profile = registry.profile_of(session)
     if profile.resume_flag and session.conversation_id and (cwd_changed or not profile.continue_flag):
         return [*base, profile.resume_flag, session.conversation_id], "resume"
     if profile.continue_flag:

@@ -146,6 +146,8 @@ def resolve_settings(
                 sources["image"] = name
                 break
 
+    if dockerfile is not None and not dockerfile.is_file():
+        raise InvalidInput(f"dockerfile {dockerfile} does not exist ({sources['image']})")
     network = options.get("network") or user.network or "none"
     sources["network"] = "flag" if options.get("network") else ("user" if user.network else "default")
     if network not in NETWORKS:
@@ -326,8 +328,6 @@ class Provider(WorktreeProvider):
         agent = request.options.get("agent")
         settings, dockerfile, ignored = resolve_settings(request.config, str(agent) if agent else None,
                                                          request.options, image_flag=request.image)
-        if dockerfile is not None and not dockerfile.is_file():
-            raise InvalidInput(f"dockerfile {dockerfile} does not exist ({settings.sources['image']})")
         request.options[_SETTINGS] = _Resolved(settings, dockerfile)  # for beside_worktree_add
         placement = super().prepare(request)
         placement.extra["container"] = settings.to_dict()
@@ -364,9 +364,7 @@ class Provider(WorktreeProvider):
         try:
             if settings.default_image:
                 settings.image = d.ensure_image(DEFAULT_TAG, default_recipe(), _progress_printer(progress, DEFAULT_TAG))
-            elif dockerfile is not None:
-                if not dockerfile.is_file():
-                    raise InvalidInput(f"dockerfile {dockerfile} does not exist ({settings.sources['image']})")
+            elif dockerfile is not None:  # resolve_settings checked that it exists
                 recipe = DockerfileRecipe(dockerfile)
                 tag = f"trails/custom-{hashlib.sha1(str(dockerfile).encode()).hexdigest()[:10]}:latest"
                 settings.image = d.ensure_image(tag, recipe, _progress_printer(progress, f"{tag} from {dockerfile}"))
@@ -466,7 +464,7 @@ class Provider(WorktreeProvider):
         from trails.agents import registry
         from trails.infra.default_image import DEFAULT_HOME
 
-        profile = registry.BUILTIN.get(str(session.extra.get("agent_profile"))) or registry.profile_for_argv(argv)
+        profile = registry.profile_of(session)
         if profile.state is None:
             return {}
         home = self.agent_home(session.name)
@@ -487,8 +485,7 @@ class Provider(WorktreeProvider):
         agent that now works in `session.workdir` on the host (export). False when there was none."""
         from trails.agents import registry
 
-        profile = registry.BUILTIN.get(str(session.extra.get("agent_profile"))) or \
-            registry.profile_for_argv(session.command)
+        profile = registry.profile_of(session)
         if profile.state is None or not session.conversation_id:
             return False
         host_dir, inner_dir = profile.state.host_dir(env), profile.state.container_dir(self.agent_home(session.name))

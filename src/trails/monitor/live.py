@@ -90,15 +90,16 @@ def set_auto_yes(engine: Engine, name: str, on: bool) -> Session:
 
 
 def _claude_projects(session: Session) -> Path:
+    from trails.agents.claude import ClaudeState
+
     if session.mode is Mode.CONTAINER:  # the CLI inside keeps its state in the container's home
-        from trails.agents.claude import ClaudeState
         from trails.core.paths import container_home
 
-        inner = ClaudeState().container_dir(container_home(session.name))
-        assert inner is not None
-        return inner / "projects"
-    config = session.env.get("CLAUDE_CONFIG_DIR") or os.environ.get("CLAUDE_CONFIG_DIR")
-    return (Path(config) if config else Path.home() / ".claude") / "projects"
+        state_dir = ClaudeState().container_dir(container_home(session.name))
+    else:
+        state_dir = ClaudeState().host_dir({**os.environ, **session.env})
+    assert state_dir is not None
+    return state_dir / "projects"
 
 
 def _claude_cwd(session: Session) -> str:
@@ -144,7 +145,7 @@ def conversation_id(session: Session) -> str | None:
 
 
 def resume_argv(session: Session) -> list[str]:
-    from trails.agents.registry import BUILTIN, profile_for_argv
+    from trails.agents.registry import profile_of
 
     base = list(session.extra.get("base_argv") or session.command)
     cleaned: list[str] = []
@@ -157,7 +158,7 @@ def resume_argv(session: Session) -> list[str]:
             skip = True
             continue
         cleaned.append(arg)
-    profile = BUILTIN.get(str(session.extra.get("agent_profile"))) or profile_for_argv(cleaned)
+    profile = profile_of(session)
     conv = session.conversation_id
     if _is_claude(session) and conv:
         if _transcript(session, conv) is not None:

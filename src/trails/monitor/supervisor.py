@@ -214,12 +214,9 @@ class Supervisor:
                 self._watch(session)
 
     def _watch(self, session: Session) -> None:
-        profile = str(session.extra.get("agent_profile") or "command")
-        from trails.agents.registry import BUILTIN, profile_for_argv
+        from trails.agents.registry import profile_of
 
-        if profile not in BUILTIN:
-            profile = profile_for_argv(session.command).name
-        policy = load_for(profile, session.workdir)
+        policy = load_for(profile_of(session).name, session.workdir)
         watch = Watch(session, policy, Screen(), session.status)
         self.watches[session.tmux_session] = watch
         self._open_log(watch, replay=True)
