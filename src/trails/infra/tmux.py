@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 from trails.core.errors import TmuxError
 from trails.infra.proc import Result, run
 
+_SERVER_EXITING = "server exited unexpectedly"
 _RECORD_EXIT = '"$@"; code=$?; echo "$code" > "$0"; exit "$code"'
 # The same, started only once a line arrives through the gate FIFO ($1): the pane exists, the agent
 # waits until trails has finished what must come before it (see release_gate).
@@ -23,7 +25,6 @@ def release_gate(gate: Path, timeout: float = 10.0) -> bool:
     False when no pane opened it in time (it never started, or died first).
     """
     import errno
-    import time
 
     deadline = time.monotonic() + timeout
     try:
@@ -85,6 +86,13 @@ class Tmux:
 
     def _run(self, *args: str, check: bool = True, input: str | None = None) -> Result:
         res = run(self._argv(*args), input=input, timeout=30)
+        # The server exits when its last session is killed; a command that reached it in that moment
+        # fails with this message although nothing was done, and the next one starts a fresh server.
+        for pause in (0.01, 0.05, 0.2):
+            if res.ok or _SERVER_EXITING not in res.stderr:
+                break
+            time.sleep(pause)
+            res = run(self._argv(*args), input=input, timeout=30)
         if check and not res.ok:
             raise TmuxError(f"tmux {args[0]} failed: {res.stderr.strip() or res.stdout.strip()}")
         return res
