@@ -35,11 +35,14 @@ def test_a_new_agents_log_resets_the_screen_it_is_replayed_into(tmp_path: Path) 
     from trails.monitor import outputlog
 
     screen = Screen(40, 6)
-    screen.feed(b"\x1b[5;1H  esc to interrupt")  # the previous agent's last screen, low down
-    outputlog.start_new(tmp_path, "trails-s1")
     log = outputlog.log_path(tmp_path, "trails-s1")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_bytes(b"\x1b[5;1H  esc to interrupt")  # the previous agent's last screen, low down
+    screen.feed(log.read_bytes())
+    outputlog.start_new(tmp_path, "trails-s1")
     with log.open("ab") as pane:  # what tmux's pipe then appends for the new agent
         pane.write(b"ready> ")
     screen.feed(log.read_bytes())
     assert [line for line in screen.lines() if line] == ["ready>"]
-    assert outputlog.read_text(tmp_path, "trails-s1") == "ready>"  # the reset is not text
+    # Text keeps the previous agent's output, the new agent's on a line of its own.
+    assert outputlog.read_text(tmp_path, "trails-s1") == "  esc to interrupt\nready>"

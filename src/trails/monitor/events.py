@@ -106,6 +106,14 @@ def request(path: Path, message: dict[str, Any], timeout: float = 5.0) -> dict[s
     return data
 
 
+def notify(path: Path, message: dict[str, Any], timeout: float = 1.0) -> None:
+    """Send one command without waiting for its reply (raises OSError when the supervisor is not there)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        sock.connect(str(path))
+        sock.sendall((json.dumps(message) + "\n").encode())
+
+
 def _read_line(sock: socket.socket) -> bytes:
     buf = b""
     while not buf.endswith(b"\n"):

@@ -34,7 +34,8 @@ def _patterns() -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
         rb"|\x1b[()*+][0-9A-Za-z]"  # charset selection
         rb"|\x1b[@-Z\\-_=>78c]"  # other two-byte escapes (c: reset)
     )
-    return ansi, re.compile(rb"\x1b\[\d*[ABEFHf]|\x1b\[\d+;\d+[Hf]")
+    # Cursor jumps, and a reset (a new agent's screen), become line breaks in text.
+    return ansi, re.compile(rb"\x1b\[\d*[ABEFHf]|\x1b\[\d+;\d+[Hf]|\x1bc")
 
 
 def output_dir(home: Path) -> Path:
@@ -82,8 +83,9 @@ TERMINAL_RESET = b"\x1bc"
 def start_new(home: Path, tmux_session: str) -> None:
     """A new agent in this tmux session starts a fresh log; the previous one is kept as `.log.1`."""
     path = log_path(home, tmux_session)
-    if path.exists():
-        os.replace(path, path.with_name(path.name + ".1"))
+    if not path.exists():
+        return  # no earlier agent to forget (and creating a file is slow on some disks)
+    os.replace(path, path.with_name(path.name + ".1"))
     path.write_bytes(TERMINAL_RESET)
 
 
