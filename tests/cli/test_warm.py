@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -90,6 +91,37 @@ def test_commands_behave_as_locally(warm: Path, repo: Path) -> None:
         same(warm_result, local_result)
     missing = warm_only("show", "nope", "--json", cwd=repo)
     assert missing.code != 0 and missing.error["code"] == "session_not_found"
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def test_a_child_forked_ahead_takes_the_next_command(warm: Path, repo: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import _socket
+
+    from trails import fast
+
+    server = _server_pid(warm)
+    assert server is not None
+    wait_until(lambda: len(_children(server)) == 1, timeout=10, message="a standby child of the warm server")
+    [standby] = _children(server)
+    out = tmp_path / "out"
+    with open(os.devnull) as stdin, out.open("w") as stdout:
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        sock.connect(socket_path(str(warm)))
+        monkeypatch.chdir(repo)
+        fast.send_frame(sock, fast._request(["ls", "--json"]), [stdin.fileno(), stdout.fileno(), stdout.fileno()])
+        assert fast.recv_frame(sock) == {"pid": standby}
+        assert fast.recv_frame(sock) == {"exit": 0}
+        sock.close()
+    assert json.loads(out.read_text()) == {"sessions": []}
+    # Once it has ended, another is forked for the command after it.
+    wait_until(lambda: [p for p in _children(server) if p != standby], timeout=10, message="the next standby")
 
 
 def test_new_in_both_modes_matches_local(warm: Path, repo: Path) -> None:

@@ -62,6 +62,13 @@ def supervisor_running(home: Path) -> bool:
 
 
 def nudge_supervisor(home: Path) -> None:
+    """Have a running supervisor look at the state database now (it would within a second anyway)."""
+    from trails.core import afterwards
+
+    afterwards.later(lambda: _nudge(home))
+
+
+def _nudge(home: Path) -> None:
     from trails.monitor import daemon
 
     if daemon.is_running(home):

@@ -6,6 +6,10 @@ Started in the background by trails.fast when no server answers. One server per 
 lock file); it exits after TRAILS_WARM_IDLE seconds without a command (default 300), when its home
 or socket disappears, or when a client runs newer code than it imported (it answers "stale" and the
 client runs the command itself).
+
+A standby child is forked ahead of time, while no command runs, and takes over the next request:
+forking this ~40 MB interpreter costs a few ms that would otherwise sit between a request and its
+command. Without a ready standby a request gets a fresh fork, as before.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import fcntl
+import gc
 import importlib
 import os
 import signal
@@ -29,13 +34,19 @@ from trails.fast import code_stamp, compat, recv_exact, send_frame, socket_path
 
 DEFAULT_IDLE = 300.0
 TICK = 0.5
+# While a command that started less than STANDBY_AFTER seconds ago runs, how often the server
+# looks whether it ended (to fork the next standby).
+BUSY_TICK = 0.01
+STANDBY_AFTER = 1.0
+READY = b"R"
 MAX_REQUEST = 16 * 1024 * 1024
 # Everything a command may import; the dashboard (textual) is left out: it always runs locally.
 PRELOAD = (
     "trails.ui.cli", "trails.ui.cli.common", "trails.ui.cli.framework", "trails.ui.cli.sessions",
     "trails.ui.cli.system", "trails.ui.cli.live", "trails.ui.cli.runs", "trails.ui.cli.moves",
-    "trails.core.engine", "trails.core.config", "trails.core.modes", "trails.core.store", "trails.core.doctor",
-    "trails.core.limits", "trails.core.locks", "trails.core.merge", "trails.core.moves", "trails.core.workstate",
+    "trails.core.engine", "trails.core.afterwards", "trails.core.config", "trails.core.modes", "trails.core.store",
+    "trails.core.doctor", "trails.core.limits", "trails.core.locks", "trails.core.merge", "trails.core.moves",
+    "trails.core.workstate",
     "trails.agents.registry", "trails.agents.headless", "trails.isolation", "trails.isolation.direct",
     "trails.isolation.worktree", "trails.isolation.container", "trails.infra.git", "trails.infra.tmux",
     "trails.monitor.daemon", "trails.monitor.events", "trails.monitor.live", "trails.monitor.outputlog",
@@ -80,6 +91,8 @@ class Server:
         self.lock_fd = -1
         self.listener: socket.socket | None = None
         self.inode = 0
+        self.standby: Standby | None = None
+        self.commands: set[int] = set()  # children running a command
 
     def acquire(self) -> bool:
         """The per-home lock: a second server gives way to the first."""
@@ -124,6 +137,9 @@ class Server:
                     os.unlink(self.path)
             self.listener.close()
             self.listener = None
+        if self.standby is not None:
+            self.standby.channel.close()  # it reads end-of-file and exits
+            self.standby = None
         if self.lock_fd >= 0:
             os.close(self.lock_fd)
             self.lock_fd = -1
@@ -132,7 +148,13 @@ class Server:
         assert self.listener is not None
         last = time.monotonic()
         while self.still_ours() and time.monotonic() - last < self.idle:
-            _reap()
+            self.reap()
+            # The next standby is forked once the last command ended, or has run a while: not
+            # beside a command that just started, whose time counts.
+            quiet = not self.commands or time.monotonic() - last > STANDBY_AFTER
+            if self.standby is None and quiet:
+                self.standby = fork_standby(self)
+            self.listener.settimeout(TICK if quiet else BUSY_TICK)
             try:
                 conn, _ = self.listener.accept()
             except TimeoutError:
@@ -159,9 +181,12 @@ class Server:
                 return "mismatch"
             if len(fds) != 3:
                 return "bad request"
+            if self.hand_to_standby(conn, fds, request):
+                return "handed over"
             pid = os.fork()
             if pid == 0:
                 _child(conn, fds, request, self)
+            self.commands.add(pid)
             return "forked"
         except Exception:
             return "bad request"
@@ -170,8 +195,102 @@ class Server:
                 os.close(fd)
 
 
-def _receive(conn: socket.socket) -> tuple[list[int], dict[str, Any]]:
-    head, fds, _, _ = socket.recv_fds(conn, 4, 3)
+    def hand_to_standby(self, conn: socket.socket, fds: list[int], request: dict[str, Any]) -> bool:
+        """Give the request, its connection and the client's stdio to the standby; False when there is none."""
+        standby = self.standby
+        if standby is None or not standby.ready():
+            return False
+        self.standby = None
+        try:
+            send_frame(standby.channel, request, [conn.fileno(), *fds])
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.kill(standby.pid, signal.SIGKILL)
+            return False
+        finally:
+            standby.channel.close()
+        self.commands.add(standby.pid)
+        return True
+
+    def reap(self) -> None:
+        with contextlib.suppress(ChildProcessError):
+            while True:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+                if not pid:
+                    break
+                self.commands.discard(pid)
+                if self.standby is not None and pid == self.standby.pid:
+                    self.standby.channel.close()
+                    self.standby = None
+
+
+class Standby:
+    """A forked child waiting on `channel` for the next request (see the module's docstring)."""
+
+    def __init__(self, pid: int, channel: socket.socket) -> None:
+        self.pid = pid
+        self.channel = channel
+        self._ready = False
+
+    def ready(self) -> bool:
+        """Whether it has said it is ready (it touches its memory first, see _standby)."""
+        if not self._ready:
+            with contextlib.suppress(OSError):
+                self._ready = self.channel.recv(1, socket.MSG_DONTWAIT) == READY
+        return self._ready
+
+
+def fork_standby(server: Server) -> Standby | None:
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        pid = os.fork()
+    except OSError:
+        ours.close()
+        theirs.close()
+        return None
+    if pid == 0:
+        ours.close()
+        _standby(theirs, server)
+    theirs.close()
+    return Standby(pid, ours)
+
+
+def _standby(channel: socket.socket, server: Server) -> None:
+    """In the standby: wait for a request, then run it as a freshly forked child would."""
+    try:
+        _leave_server(server)
+        # A command's first writes to memory it shares with the server copy pages (~1,000 for
+        # `new`); a collection over every object makes those copies now, off the command's clock.
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
+        channel.sendall(READY)
+        fds, request = _receive(channel, max_fds=4)
+        channel.close()
+        if len(fds) != 4:
+            os._exit(1)
+    except BaseException:
+        os._exit(0)  # the server went away (end of file) or handed over nothing usable
+    conn = socket.socket(fileno=fds[0])
+    conn.settimeout(5)  # as the server had it
+    _child(conn, fds[1:], request, server)
+
+
+def _leave_server(server: Server) -> None:
+    """Close what only the server may hold: a long command must not keep the next server from starting."""
+    if server.listener is not None:
+        server.listener.close()
+        server.listener = None
+    if server.standby is not None:
+        server.standby.channel.close()
+        server.standby = None
+    if server.lock_fd >= 0:
+        os.close(server.lock_fd)
+        server.lock_fd = -1
+
+
+def _receive(conn: socket.socket, max_fds: int = 3) -> tuple[list[int], dict[str, Any]]:
+    head, fds, _, _ = socket.recv_fds(conn, 4, max_fds)
     head += _recv_exact(conn, 4 - len(head))
     size = int.from_bytes(head, "big")
     if size > MAX_REQUEST:
@@ -188,29 +307,31 @@ def _recv_exact(conn: socket.socket, size: int) -> bytes:
     return recv_exact(conn, size) if size else b""
 
 
-def _reap() -> None:
-    with contextlib.suppress(ChildProcessError):
-        while os.waitpid(-1, os.WNOHANG)[0]:
-            pass
-
-
 def _child(conn: socket.socket, fds: list[int], request: dict[str, Any], server: Server) -> None:
     """In the forked child: become the client's process, run the command, report its exit code."""
     code = 1
     try:
-        if server.listener is not None:
-            server.listener.close()
-        if server.lock_fd >= 0:
-            os.close(server.lock_fd)  # a long command must not keep the next server from starting
+        _leave_server(server)
         _become_client(fds, request)
         send_frame(conn, {"pid": os.getpid()})
     except BaseException:
         os._exit(1)
+    from trails.core import afterwards
+
+    pending: list[Any] = []
     try:
-        code = _run(request["argv"])
+        with afterwards.held() as pending:
+            code = _run(request["argv"])
     finally:
         with contextlib.suppress(BaseException):
             send_frame(conn, {"exit": code})
+        with contextlib.suppress(BaseException):
+            conn.close()
+            # Let go of the client's stdio: whoever reads its output (a pipe) sees the end now.
+            devnull = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(devnull, fd)
+            afterwards.run(pending)
         os._exit(code)
 
 
@@ -280,6 +401,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     try:
         preload()
+        # What is imported now lives as long as the server: its children's garbage collections
+        # then never write to those pages (each write copies a page the child shares with us).
+        gc.freeze()
         server.bind()
         server.serve()
     finally:
