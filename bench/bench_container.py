@@ -12,6 +12,8 @@ import sys
 import time
 import uuid
 
+from quiet import settle
+
 from trails.infra import docker as d
 from trails.infra.default_image import DEFAULT_TAG, default_recipe, default_runtime_mounts
 
@@ -115,11 +117,15 @@ def session_bench(n: int = 5) -> None:
                    "-v", f"{repo}/.git/hooks:{repo}/.git/hooks:ro", "-v", f"{repo}/.git/config:{repo}/.git/config:ro"]
             for m in mounts:
                 run += ["-v", f"{m.source}:{m.target}:ro"]
+            # Each measured step starts on a quiet machine: not while the engine still tears down
+            # the container of the step before.
+            settle()
             t0 = time.perf_counter()
             cid = subprocess.run([*run, "-v", f"{repo}:/workspace", DEFAULT_TAG, "/usr/bin/sleep", "600"],
                                  check=True, capture_output=True, text=True).stdout.strip()
             t1 = time.perf_counter()
             subprocess.run(["docker", "rm", "-f", cid], check=True, capture_output=True)
+            settle()
             t2 = time.perf_counter()
             subprocess.run([*git, "worktree", "add", "-q", "-b", f"floor{i}", str(wt)], check=True)
             cid = subprocess.run([*run, "-v", f"{wt}:/workspace", DEFAULT_TAG, "/usr/bin/sleep", "600"], check=True,
@@ -128,6 +134,7 @@ def session_bench(n: int = 5) -> None:
                             "600"], check=True)
             t3 = time.perf_counter()
             subprocess.run(["docker", "rm", "-f", cid], check=True, capture_output=True)
+            settle()
             t4 = time.perf_counter()
             subprocess.run([*trails_cli, "new", f"s{i}", "sleep 600", "--mode", "container"], cwd=repo, env=env,
                            check=True, capture_output=True)
