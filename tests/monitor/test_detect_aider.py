@@ -87,6 +87,14 @@ def test_answered_questions_in_the_scrollback_are_not_prompts() -> None:
     assert aider([*screen, "", "> "]).state == "ready"
 
 
+def test_a_question_answered_with_a_bare_enter_is_not_live_once_aider_goes_on() -> None:
+    # Enter alone takes the default and leaves "[Yes]: " as it was; what Aider prints next goes below.
+    screen = lines("confirm.txt")
+    assert aider(screen).state == "prompt"
+    reply = [ln for ln in lines("finished.txt") if ln.strip()][-5:-2]  # recorded reply text and token count
+    assert aider([*screen, *reply]).state != "prompt"
+
+
 def test_the_ascii_spinner_is_busy_too() -> None:
     # Without unicode the spinner draws "#=" / "=#" instead of "█░" / "░█".
     screen = [ln.replace("░█", "=#") for ln in lines("busy.txt")]

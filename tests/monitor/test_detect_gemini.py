@@ -119,6 +119,22 @@ def test_a_live_approval_beats_an_old_trust_dialog_above_it() -> None:
     assert (got.state, got.kind) == ("prompt", "command")
 
 
+def test_an_answered_trust_dialog_in_a_tall_pane_is_not_a_prompt() -> None:
+    """A pane tall enough to keep the whole trust dialog in view once the CLI restarted below it."""
+    restarted = screen("trust_restarted.txt")
+    below = restarted[next(i for i, ln in enumerate(restarted) if "restarting to apply" in ln):]
+    tall = [*screen("trust.txt"), *below]
+    assert any("Do you trust the files in this folder?" in ln for ln in tall)
+    assert detect(load_patterns("gemini"), tall).state == "ready"
+
+
+def test_a_footer_under_live_dialogs_can_be_allowed_by_settings() -> None:
+    live = [*screen("approval_shell.txt"), " Press ctrl+s to show more lines"]
+    assert detect(load_patterns("gemini"), live).state != "prompt"
+    allowed = detect(load_patterns("gemini", {"after_dialog": ["ctrl\\+s to show more"]}), live)
+    assert (allowed.state, allowed.kind) == ("prompt", "command")
+
+
 def test_older_wording_still_matches() -> None:
     patterns = load_patterns("gemini")
     old_shell = ["╭───╮", "│ ?  Shell rm -rf build │", "│ Allow execution of: 'rm'? │", "│ ● 1. Yes, allow once │",

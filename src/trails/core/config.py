@@ -59,6 +59,7 @@ class DetectionSettings(msgspec.Struct, forbid_unknown_fields=True, omit_default
     busy: list[str] = []
     ready: list[str] = []
     prompts: dict[str, list[str]] = {}  # prompt kind → patterns
+    after_dialog: list[str] = []  # lines the agent draws below a live dialog (a footer)
     quiet_seconds: float | None = None  # unchanged this long with no marker on screen = ready
 
 

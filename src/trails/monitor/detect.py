@@ -46,6 +46,9 @@ class Patterns:
     prompts: tuple[PromptRule, ...] = ()
     dialog_start: re.Pattern[str] | None = None
     dialog_end: re.Pattern[str] | None = None
+    # Lines an agent may draw below a live dialog's end (a footer); any other line there means the
+    # dialog was answered and the agent has moved on below it.
+    after_dialog: tuple[re.Pattern[str], ...] = ()
 
 
 @dataclass
@@ -78,6 +81,7 @@ def _build(agent: str, data: dict[str, Any]) -> Patterns:
         agent=agent, busy=_compile(data.get("busy")), ready=_compile(data.get("ready")), prompts=prompts,
         dialog_start=re.compile(start, re.IGNORECASE) if start else None,
         dialog_end=re.compile(end, re.IGNORECASE) if end else None,
+        after_dialog=_compile(data.get("after_dialog")),
     )
 
 
@@ -95,7 +99,7 @@ def load_patterns(agent: str, extra: dict[str, Any] | None = None) -> Patterns:
     """Built-in patterns of `agent` (a profile name; unknown → generic) plus settings' additions."""
     data = dict(_builtin_data(agent))
     if extra:
-        for key in ("busy", "ready"):
+        for key in ("busy", "ready", "after_dialog"):
             data[key] = [*extra.get(key, []), *data.get(key, [])]
         added = [{"kind": k, "match": v, "response": {"option": "^Yes"}} for k, v in extra.get("prompts", {}).items()]
         data["prompts"] = [*added, *data.get("prompts", [])]
@@ -127,6 +131,17 @@ def dialog_text(patterns: Patterns, lines: list[str], anchor: int) -> str:
     return "\n".join(ln.rstrip() for ln in lines[start:end] if ln.strip())
 
 
+def _live_dialog(patterns: Patterns, lines: list[str], index: int) -> bool:
+    """A dialog is live when its end marker is on screen below line `index` with nothing after it but
+    blank lines and the agent's footer: an answered one stays in view (Gemini restarts below its
+    trust dialog; Aider's questions answered with a bare Enter look unanswered) with output after it."""
+    assert patterns.dialog_end is not None
+    end = next((i for i in range(index, len(lines)) if patterns.dialog_end.search(lines[i])), None)
+    if end is None:
+        return False
+    return all(not line.strip() or any(p.search(line) for p in patterns.after_dialog) for line in lines[end + 1:])
+
+
 def detect(patterns: Patterns, lines: list[str]) -> Detection:
     """Classify a screen: a prompt beats busy, busy beats ready; None when nothing matches."""
     for rule in patterns.prompts:
@@ -134,8 +149,8 @@ def detect(patterns: Patterns, lines: list[str]) -> Detection:
             found = next((m for p in rule.match if (m := p.search(line))), None)
             if found is None:
                 continue
-            if patterns.dialog_end is not None and not _search((patterns.dialog_end,), lines[index:]):
-                continue  # prompt-like words in the conversation, not a live dialog
+            if patterns.dialog_end is not None and not _live_dialog(patterns, lines, index):
+                continue  # prompt-like words in the conversation, or a dialog already answered
             text = dialog_text(patterns, lines, index)
             target = found.groupdict().get("target")
             if not target and rule.target:

@@ -59,7 +59,7 @@ def build(agent: str, config: EffectiveConfig) -> Policy:
     Answers, the trust default and guard removals come from the user's settings only; a repository
     may add guards and switch trust answers off, nothing that makes auto-yes approve more.
     """
-    extra: dict[str, Any] = {"busy": [], "ready": [], "prompts": {}}
+    extra: dict[str, Any] = {"busy": [], "ready": [], "prompts": {}, "after_dialog": []}
     quiet = DEFAULT_QUIET_SECONDS
     responses: dict[str, Response] = {}
     guards = dict(guards_mod.DEFAULT_GUARDS)
@@ -69,6 +69,7 @@ def build(agent: str, config: EffectiveConfig) -> Policy:
         if det is not None:
             extra["busy"] += det.busy
             extra["ready"] += det.ready
+            extra["after_dialog"] += det.after_dialog
             extra["prompts"].update(det.prompts)
             quiet = det.quiet_seconds if det.quiet_seconds is not None else quiet
     user_ay, project_ay = config.user.auto_yes, config.project.auto_yes
