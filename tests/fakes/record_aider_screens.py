@@ -22,6 +22,8 @@ Two sessions:
   the opt-in question is asked): ``first_run_analytics`` (answered n), ``first_run_gitignore``
   ("Add .aider* to .gitignore (recommended)?", answered y) and ``first_run_docs_url`` (the model
   warning's "Open documentation url for more info?", answered n so no browser opens).
+* narrow (the work session's model, in a 48-column pane): ``confirm_narrow``, "Add file to the chat?"
+  broken over two screen lines by Aider itself (mid-word; tmux sees no wrap to join).
 * work (``--model openai/gpt-4o``, diff edit format): ``idle``; ``busy`` (the reply held back: the
   "Waiting for openai/gpt-4o" spinner); ``streaming`` (half a reply shown, the rest held back);
   ``finished`` (back at the prompt after a reply); ``confirm_create`` ("Create new file?" for a
@@ -129,15 +131,21 @@ def answer(socket: Path, target: str, key: str, question: re.Pattern[str]) -> No
         raise RuntimeError(f"question still live after answering {key!r}:\n{screen}")
 
 
+NARROW_WIDTH = 48
+WRAPPED_ADD_FILE = re.compile(r"Add file to the chat\? \(Y\)es/\(N\)o[^\n]*\n[^\n]*\[(Yes|No)\]: *\n*\Z")
+
+
 def record(aider: Path, out_dir: Path = OUT_DIR, width: int = 120, height: int = 40) -> list[Path]:
     first_socket, socket = BASE / "first.sock", BASE / "tmux.sock"  # one tmux server per session
+    narrow_socket = BASE / "narrow.sock"
 
     def is_side(body: JSON) -> bool:  # weak-model housekeeping (commit messages, summaries)
         return str(body.get("model", "")) not in {"gpt-4o", "trails-scripted"}
 
     hold_first_byte = threading.Event()
     hold_mid_stream = threading.Event()
-    with ScriptedOpenAIServer() as server, Recording(out_dir, BASE, sockets=[first_socket, socket]) as rec:
+    sockets = [first_socket, socket, narrow_socket]
+    with ScriptedOpenAIServer() as server, Recording(out_dir, BASE, sockets=sockets) as rec:
         home = make_home(aider)
         make_repo()
         server.script.on(is_side, "ok")
@@ -234,6 +242,22 @@ def record(aider: Path, out_dir: Path = OUT_DIR, width: int = 120, height: int =
             wait_for_screen(socket, target, "Nothing else to do")
             wait_for_screen(socket, target, IDLE)
             wait_for_stable(socket, target, quiet=0.5)
+            kill_server(socket)
+
+            # ---- narrow pane: a question longer than a line wraps
+            script.reply_text("Run it with:\n\n```bash\npython3 hello.py\n```\n")
+            target = "narrow"
+            new_session(narrow_socket, target, command, cwd=REPO, env=env, width=NARROW_WIDTH, height=height)
+            wait_for_screen(narrow_socket, target, IDLE, timeout=60)
+            wait_for_stable(narrow_socket, target, quiet=0.5)
+            submit(narrow_socket, target, "How do I run it?")
+            # Aider asks about hello.py first (named in the reply, not in the chat). It breaks the
+            # question over two lines itself: tmux sees no wrap (`capture-pane -J` leaves it split).
+            wait_for_screen(narrow_socket, target, WRAPPED_ADD_FILE)
+            screen = wait_for_stable(narrow_socket, target, quiet=0.5)
+            if _question("Add file to the chat?").search(screen):
+                raise RuntimeError(f"the question did not wrap in {NARROW_WIDTH} columns:\n{screen}")
+            rec.save("confirm_narrow", screen)
             calls = Counter(f"{e.method} {e.path}" for e in server.http_log)
             print(f"HTTP calls to the fake API: {dict(calls)}; models asked: {server.model_ids()}")
         except Exception:

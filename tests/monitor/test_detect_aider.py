@@ -27,15 +27,22 @@ EXPECTED: dict[str, tuple[str | None, str | None, tuple[str, ...] | None]] = {
     "confirm_add_file.txt": ("prompt", "edit", ("y", "Enter")),
     "confirm.txt": ("prompt", "command", ("y", "Enter")),
     "confirm_output.txt": ("prompt", "command", ("y", "Enter")),
+    "confirm_narrow.txt": ("prompt", "edit", ("y", "Enter")),  # the question broken over two lines
 }
+WIDTH = 120  # of the recording's panes; confirm_narrow's was NARROW
+NARROW = 48
 
 
 def lines(name: str) -> list[str]:
     return (SCREENS / name).read_text().splitlines()
 
 
-def aider(screen: list[str]) -> Detection:
-    return detect(load_patterns("aider"), screen)
+def aider(screen: list[str], width: int = WIDTH) -> Detection:
+    return detect(load_patterns("aider"), screen, width)
+
+
+def width_of(name: str) -> int:
+    return NARROW if name == "confirm_narrow.txt" else WIDTH
 
 
 def test_every_recorded_screen_is_covered_and_none_is_hand_made() -> None:
@@ -48,7 +55,7 @@ def test_every_recorded_screen_is_covered_and_none_is_hand_made() -> None:
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_recorded_screens_are_classified(name: str) -> None:
     state, kind, keys = EXPECTED[name]
-    got = aider(lines(name))
+    got = aider(lines(name), width_of(name))
     assert (got.state, got.kind) == (state, kind)
     if keys is None:
         assert got.response is None
@@ -74,6 +81,17 @@ def test_prompt_text_is_the_live_question_with_its_subject(name: str, subject: s
     assert text.splitlines()[0] == subject  # the subject follows a blank line, so it starts the dialog
     assert text.splitlines()[-1].startswith(question)
     assert "[Yes]: y" not in text and "[Yes]: n" not in text  # earlier, answered questions stay out
+
+
+def test_a_question_broken_at_the_pane_edge_is_matched_whole() -> None:
+    screen = lines("confirm_narrow.txt")
+    assert max(len(ln) for ln in screen) == NARROW  # Aider broke it mid-word: "... ask aga" / "in [Yes]:"
+    assert aider(screen, width=200).state != "prompt"  # without knowing the pane's width, no match
+    got = aider(screen, NARROW)
+    assert got.text.splitlines() == ["hello.py", "Add file to the chat? (Y)es/(N)o/(D)on't ask again [Yes]:"]
+    answered = [*screen[: max(i for i, ln in enumerate(screen) if ln.strip()) + 1]]
+    answered[-1] += " y"
+    assert aider(answered, NARROW).state != "prompt"
 
 
 def test_answered_questions_in_the_scrollback_are_not_prompts() -> None:

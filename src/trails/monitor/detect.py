@@ -49,6 +49,9 @@ class Patterns:
     # Lines an agent may draw below a live dialog's end (a footer); any other line there means the
     # dialog was answered and the agent has moved on below it.
     after_dialog: tuple[re.Pattern[str], ...] = ()
+    # The agent breaks a long line at the pane's edge itself (no terminal wrap to undo): prompts are
+    # matched on lines that fill the width joined with the next.
+    breaks_long_lines: bool = False
 
 
 @dataclass
@@ -82,6 +85,7 @@ def _build(agent: str, data: dict[str, Any]) -> Patterns:
         dialog_start=re.compile(start, re.IGNORECASE) if start else None,
         dialog_end=re.compile(end, re.IGNORECASE) if end else None,
         after_dialog=_compile(data.get("after_dialog")),
+        breaks_long_lines=bool(data.get("breaks_long_lines")),
     )
 
 
@@ -142,8 +146,39 @@ def _live_dialog(patterns: Patterns, lines: list[str], index: int) -> bool:
     return all(not line.strip() or any(p.search(line) for p in patterns.after_dialog) for line in lines[end + 1:])
 
 
-def detect(patterns: Patterns, lines: list[str]) -> Detection:
-    """Classify a screen: a prompt beats busy, busy beats ready; None when nothing matches."""
+def joined_lines(lines: list[str], width: int) -> list[str]:
+    """Lines that fill `width` joined with the line after them: what an agent broke at the edge."""
+    out: list[str] = []
+    carry = ""
+    for line in lines:
+        if len(line) >= width:
+            carry += line
+            continue
+        out.append(carry + line)
+        carry = ""
+    if carry:
+        out.append(carry)
+    return out
+
+
+def detect(patterns: Patterns, lines: list[str], width: int | None = None) -> Detection:
+    """Classify a screen: a prompt beats busy, busy beats ready; None when nothing matches.
+
+    `width` is the pane's: with it, prompts of agents that break long lines themselves are matched
+    across the break (busy and ready markers keep to the lines as drawn).
+    """
+    prompt_lines = joined_lines(lines, width) if patterns.breaks_long_lines and width else lines
+    found = _prompt(patterns, prompt_lines)
+    if found is not None:
+        return found
+    if _search(patterns.busy, lines):
+        return Detection("busy", lines=lines)
+    if _search(patterns.ready, lines):
+        return Detection("ready", lines=lines)
+    return Detection(None, lines=lines)
+
+
+def _prompt(patterns: Patterns, lines: list[str]) -> Detection | None:
     for rule in patterns.prompts:
         for index, line in enumerate(lines):
             found = next((m for p in rule.match if (m := p.search(line))), None)
@@ -157,11 +192,7 @@ def detect(patterns: Patterns, lines: list[str]) -> Detection:
                 named = _search(rule.target, text.splitlines())
                 target = named.groupdict().get("target") if named else None
             return Detection("prompt", rule.kind, target.strip() if target else None, text, rule.response, lines)
-    if _search(patterns.busy, lines):
-        return Detection("busy", lines=lines)
-    if _search(patterns.ready, lines):
-        return Detection("ready", lines=lines)
-    return Detection(None, lines=lines)
+    return None
 
 
 @dataclass(frozen=True)

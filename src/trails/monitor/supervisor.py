@@ -288,7 +288,7 @@ class Supervisor:
             return
         watch.evaluated_version = watch.screen.version
         watch.recheck_at = None
-        det = detect_mod.detect(watch.policy.patterns, watch.screen.lines())
+        det = detect_mod.detect(watch.policy.patterns, watch.screen.lines(), watch.screen.width)
         watch.last_state = det.state
         if det.state != "prompt":
             watch.prompt_sig = watch.answered_sig = watch.refused_sig = None
