@@ -93,6 +93,12 @@ def test_commands_behave_as_locally(warm: Path, repo: Path) -> None:
     assert missing.code != 0 and missing.error["code"] == "session_not_found"
 
 
+def _cpu_state(pid: int) -> tuple[str, int]:
+    """Process state (R, S, ...) and CPU time used so far (utime + stime, in ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return fields[0], int(fields[11]) + int(fields[12])
+
+
 def _children(pid: int) -> list[int]:
     try:
         return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
@@ -110,6 +116,15 @@ def test_a_child_forked_ahead_takes_the_next_command(warm: Path, repo: Path, tmp
     assert server is not None
     wait_until(lambda: len(_children(server)) == 1, timeout=10, message="a standby child of the warm server")
     [standby] = _children(server)
+    # Ready once it has copied its memory and waits for a request: asleep, its CPU time no longer growing.
+    last = [-1]
+
+    def idle() -> bool:
+        state, ticks = _cpu_state(standby)
+        previous, last[0] = last[0], ticks
+        return state == "S" and ticks == previous
+
+    wait_until(idle, timeout=20, interval=0.2, message="the standby to wait for a request")
     out = tmp_path / "out"
     with open(os.devnull) as stdin, out.open("w") as stdout:
         sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
@@ -161,6 +176,12 @@ def test_python_m_trails_uses_the_server_and_ctrl_c_stops_the_child(warm: Path, 
     finally:
         client.kill()
         client.wait()
+
+
+def _cpu_state(pid: int) -> tuple[str, int]:
+    """Process state (R, S, ...) and CPU time used so far (utime + stime, in ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return fields[0], int(fields[11]) + int(fields[12])
 
 
 def _children(pid: int) -> list[int]:
