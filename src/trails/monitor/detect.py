@@ -1,7 +1,8 @@
 """Status detection from a rendered screen, driven by per-agent patterns kept as data.
 
 Patterns live in `trails/agents/patterns/<agent>.json` (busy markers, ready markers, prompt kinds with
-the answer to give, and where a dialog starts and ends); settings can add patterns per agent under
+the answer to give, where a dialog starts and ends, what may follow a live one, whether the agent
+breaks long lines itself); settings can add patterns per agent under
 `detection`. Every regex is matched case-insensitively against each rendered line, so small wording
 or layout changes between agent versions still match.
 """
