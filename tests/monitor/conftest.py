@@ -16,8 +16,14 @@ FAKE = Path(__file__).resolve().parent / "fake_claude.py"
 
 
 @pytest.fixture(autouse=True)
-def _supervisor_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+def _supervisor_allowed(monkeypatch: pytest.MonkeyPatch, trails_env: dict[str, Path]) -> Iterator[None]:
     monkeypatch.delenv("TRAILS_SUPERVISOR", raising=False)
+    yield
+    # One a CLI command started (`trails new` starts it) outlives the test otherwise: pytest keeps
+    # the test's home, so the supervisor would never see it go.
+    from trails.monitor import daemon
+
+    daemon.stop(trails_env["home"])
 
 
 @pytest.fixture
