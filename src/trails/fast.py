@@ -224,7 +224,14 @@ def main() -> None:
         sys.exit(run_local(argv))
     code = run_warm(argv)
     if code >= 0:
-        sys.exit(code)
+        # The command ran in the server's child; this process holds nothing to finalize, and
+        # skipping the interpreter's teardown saves ~2 ms of every command.
+        for stream in (sys.stdout, sys.stderr):
+            try:  # noqa: SIM105 - contextlib is one import more on the hot path
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
     if code == NO_SERVER:
         start_server()
     sys.exit(run_local(argv))

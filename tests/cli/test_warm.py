@@ -158,6 +158,15 @@ def test_child_sees_the_clients_cwd_and_env(warm: Path, repo: Path) -> None:
     assert made.json["session"]["mode"] == "worktree"
 
 
+def test_the_trails_command_exits_with_its_commands_code_and_output(warm: Path, repo: Path) -> None:
+    # python -m trails goes through trails.fast.main, which ends its own process without the
+    # interpreter's teardown once the server's child has reported.
+    for args in (["ls", "--json"], ["show", "nope", "--json"], ["show", "nope"], ["frobnicate"]):
+        same(trails(*args, cwd=repo), local(*args, cwd=repo))
+    missing = trails("show", "nope", cwd=repo)
+    assert missing.code != 0 and "nope" in missing.stderr
+
+
 def test_python_m_trails_uses_the_server_and_ctrl_c_stops_the_child(warm: Path, repo: Path) -> None:
     loop = "sh -c 'while true; do echo tick; sleep 0.2; done'"
     assert trails("new", "f1", loop, "--mode", "direct", cwd=repo).code == 0
