@@ -72,8 +72,6 @@ def find_toplevel(path: str | os.PathLike[str]) -> Path | None:
 
 
 def _toplevel_from_files(path: Path) -> Path | None:
-    if any(k in os.environ for k in _DISCOVERY_ENV):
-        return None
     try:
         start = path.resolve()
         for candidate in (start, *start.parents):
@@ -88,7 +86,10 @@ def _toplevel_from_files(path: Path) -> Path | None:
 
 
 def _dot_git_dirs(root: Path) -> tuple[Path, Path] | None:
-    """(git dir, common dir) of the work tree at `root`, from its `.git` entry; None when unsure."""
+    """(git dir, common dir) of the work tree at `root`, from its `.git` entry; None when unsure
+    (among others, whenever a variable that changes git's discovery is set)."""
+    if any(k in os.environ for k in _DISCOVERY_ENV):
+        return None
     dot_git = root / ".git"
     try:
         if dot_git.is_dir():
@@ -120,7 +121,7 @@ def read_head(root: Path) -> str | None:
     None when it cannot be sure (reftable storage, an unborn branch, anything unusual): ask git then.
     """
     dirs = _dot_git_dirs(root)
-    if dirs is None or any(k in os.environ for k in _DISCOVERY_ENV):
+    if dirs is None:
         return None
     git_dir, common = dirs
     try:
@@ -173,7 +174,7 @@ class Git:
 
     def head_branch(self) -> str | None:
         """The branch HEAD is on (short name), None when detached: from the HEAD file when plain."""
-        dirs = None if any(k in os.environ for k in _DISCOVERY_ENV) else _dot_git_dirs(self.root)
+        dirs = _dot_git_dirs(self.root)
         if dirs is not None:
             try:
                 head = (dirs[0] / "HEAD").read_text(encoding="utf-8").strip()

@@ -26,6 +26,7 @@ Socket protocol (`$TRAILS_HOME/events.sock`, or a short path under /tmp when tha
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -97,10 +98,7 @@ def stored(store: Store, *, session: str | None = None, since: int | None = None
 
 def request(path: Path, message: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
     """Send one command to the supervisor and return its reply (raises OSError when it is not there)."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(timeout)
-        sock.connect(str(path))
-        sock.sendall((json.dumps(message) + "\n").encode())
+    with _sent(path, message, timeout) as sock:
         reply = _read_line(sock)
     data: dict[str, Any] = json.loads(reply) if reply else {}
     return data
@@ -108,10 +106,18 @@ def request(path: Path, message: dict[str, Any], timeout: float = 5.0) -> dict[s
 
 def notify(path: Path, message: dict[str, Any], timeout: float = 1.0) -> None:
     """Send one command without waiting for its reply (raises OSError when the supervisor is not there)."""
+    with _sent(path, message, timeout):
+        pass
+
+
+@contextlib.contextmanager
+def _sent(path: Path, message: dict[str, Any], timeout: float) -> Iterator[socket.socket]:
+    """A connection to the supervisor's socket with `message` sent on it, closed on exit."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
         sock.connect(str(path))
         sock.sendall((json.dumps(message) + "\n").encode())
+        yield sock
 
 
 def _read_line(sock: socket.socket) -> bytes:
