@@ -23,15 +23,16 @@ def frame(*lines: str) -> None:
 def key() -> str:
     ch = os.read(0, 1).decode(errors="replace")
     if ch == "\x1b":
-        time.sleep(0.02)
-        return "esc" if not select_ready() else {"[A": "up", "[B": "down"}.get(os.read(0, 2).decode(), "esc")
+        # An arrow key's bytes follow its ESC at once; a lone Esc has nothing after it.
+        return "esc" if not select_ready(0.02) else {"[A": "up", "[B": "down"}.get(os.read(0, 2).decode(), "esc")
     return ch
 
 
-def select_ready() -> bool:
+def select_ready(timeout: float = 0) -> bool:
+    """Input waiting on stdin within `timeout` seconds."""
     import select
 
-    return bool(select.select([0], [], [], 0)[0])
+    return bool(select.select([0], [], [], timeout)[0])
 
 
 def choose(header: list[str], labels: list[str], numbered: bool, footer: str, start: int = 0) -> int:
