@@ -153,19 +153,17 @@ def record(out_dir: Path = OUT_DIR, width: int = 120, height: int = 40) -> list[
         wait_for_screen(socket, target, "All good")
         wait_idle(socket, target)
 
-        submit_prompt(socket, target, "Create hello.py")
-        wait_for_screen(socket, target, EDIT_PROMPT)
-        rec.save("approval_edit", wait_for_stable(socket, target, quiet=0.5))
-        send_keys(socket, target, "Enter")  # "› 1. Yes, proceed (y)"
-        wait_for_screen(socket, target, r"Created hello\.py\.")
-        wait_idle(socket, target)
-
-        submit_prompt(socket, target, "Run it")
-        wait_for_screen(socket, target, COMMAND_PROMPT)
-        rec.save("approval_command", wait_for_stable(socket, target, quiet=0.5))
-        send_keys(socket, target, "Enter")  # "› 1. Yes, proceed (y)"
-        wait_for_screen(socket, target, r"It printed hello\. Done\.")
-        rec.save("finished", wait_idle(socket, target))
+        for prompt, dialog, name, done in [
+            ("Create hello.py", EDIT_PROMPT, "approval_edit", r"Created hello\.py\."),
+            ("Run it", COMMAND_PROMPT, "approval_command", r"It printed hello\. Done\."),
+        ]:
+            submit_prompt(socket, target, prompt)
+            wait_for_screen(socket, target, dialog)
+            rec.save(name, wait_for_stable(socket, target, quiet=0.5))
+            send_keys(socket, target, "Enter")  # "› 1. Yes, proceed (y)"
+            wait_for_screen(socket, target, done)
+            idle = wait_idle(socket, target)
+        rec.save("finished", idle)
     return rec.written
 
 

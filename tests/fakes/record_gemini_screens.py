@@ -238,26 +238,18 @@ def record(out_dir: Path = OUT_DIR, width: int = 120, height: int = 40) -> list[
         wait_for_screen(socket, target, r"All good\.")
         wait_idle(socket, target)
 
-        submit_prompt(socket, target, "Create hello.py")
-        wait_for_screen(socket, target, EDIT_PROMPT)
-        rec.save("approval_write", wait_for_stable(socket, target, quiet=1.0))
-        approve(socket, target, EDIT_PROMPT)
-        wait_for_screen(socket, target, r"Created hello\.py\.")
-        wait_idle(socket, target)
-
-        submit_prompt(socket, target, "Greet the world in hello.py")
-        wait_for_screen(socket, target, EDIT_PROMPT)
-        rec.save("approval_edit", wait_for_stable(socket, target, quiet=1.0))
-        approve(socket, target, EDIT_PROMPT)
-        wait_for_screen(socket, target, r"Edited hello\.py\.")
-        wait_idle(socket, target)
-
-        submit_prompt(socket, target, "Run it")
-        wait_for_screen(socket, target, SHELL_PROMPT)
-        rec.save("approval_shell", wait_for_stable(socket, target, quiet=1.0))
-        approve(socket, target, SHELL_PROMPT)
-        wait_for_screen(socket, target, r"It printed hello, world\. Done\.")
-        rec.save("finished", wait_idle(socket, target))
+        for prompt, dialog, name, done in [
+            ("Create hello.py", EDIT_PROMPT, "approval_write", r"Created hello\.py\."),
+            ("Greet the world in hello.py", EDIT_PROMPT, "approval_edit", r"Edited hello\.py\."),
+            ("Run it", SHELL_PROMPT, "approval_shell", r"It printed hello, world\. Done\."),
+        ]:
+            submit_prompt(socket, target, prompt)
+            wait_for_screen(socket, target, dialog)
+            rec.save(name, wait_for_stable(socket, target, quiet=1.0))
+            approve(socket, target, dialog)
+            wait_for_screen(socket, target, done)
+            idle = wait_idle(socket, target)
+        rec.save("finished", idle)
         if hello.read_text() != 'print("hello, world")\n':
             raise RuntimeError(f"unexpected hello.py after the approved edits: {hello.read_text()!r}")
     return rec.written

@@ -73,20 +73,17 @@ def record(out_dir: Path = OUT_DIR, width: int = 120, height: int = 40) -> list[
         wait_for_screen(socket, target, IDLE)
         wait_for_stable(socket, target, quiet=0.5)
 
-        submit_prompt(socket, target, "Create hello.py")
-        wait_for_screen(socket, target, r"Do you want to create hello\.py\?")
-        rec.save("permission_write", wait_for_stable(socket, target, quiet=0.5))
-        send_keys(socket, target, "1")
-        wait_for_screen(socket, target, r"Created hello\.py\.")
-        wait_for_screen(socket, target, IDLE)
-        wait_for_stable(socket, target, quiet=0.5)
-
-        submit_prompt(socket, target, "Run it")
-        wait_for_screen(socket, target, r"Do you want to proceed\?")
-        rec.save("permission_bash", wait_for_stable(socket, target, quiet=0.5))
-        send_keys(socket, target, "1")
-        wait_for_screen(socket, target, r"It printed hello\. Done\.")
-        wait_for_screen(socket, target, IDLE)
+        for prompt, dialog, name, done in [
+            ("Create hello.py", r"Do you want to create hello\.py\?", "permission_write", r"Created hello\.py\."),
+            ("Run it", r"Do you want to proceed\?", "permission_bash", r"It printed hello\. Done\."),
+        ]:
+            submit_prompt(socket, target, prompt)
+            wait_for_screen(socket, target, dialog)
+            rec.save(name, wait_for_stable(socket, target, quiet=0.5))
+            send_keys(socket, target, "1")
+            wait_for_screen(socket, target, done)
+            wait_for_screen(socket, target, IDLE)
+            wait_for_stable(socket, target, quiet=0.5)
         rec.save("finished", wait_for_stable(socket, target, quiet=1.0))
     return rec.written
 
