@@ -144,12 +144,26 @@ class _Forwarder:
             self._send(signum)
 
 
-NO_SERVER, BUSY_ELSEWHERE = -1000, -1001
+NO_SERVER, BUSY_ELSEWHERE, NOT_OURS = -1000, -1001, -1002
+
+
+def _owned(sock: Any, path: str) -> bool:
+    """The socket's directory is ours and closed to others, and the listener runs as us: only then
+    may it have our command, environment and terminal (trails.core.ownsock, without its imports)."""
+    import _socket
+
+    st = os.lstat(os.path.dirname(path))
+    uid = os.getuid()
+    if st.st_uid != uid or st.st_mode & 0o022 or (st.st_mode & 0o170000) != 0o040000:
+        return False
+    cred = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)
+    return int.from_bytes(cred[4:8], sys.byteorder) == uid
 
 
 def run_warm(argv: list[str]) -> int:
     """Run argv in a warm server's child and return its exit code, or NO_SERVER (none answered, or
-    a stale one) or BUSY_ELSEWHERE (a server for another interpreter set-up): then nothing ran."""
+    a stale one), BUSY_ELSEWHERE (a server for another interpreter set-up) or NOT_OURS (another user's
+    listener, or a directory others control): then nothing ran."""
     import _signal
     import _socket
 
@@ -160,6 +174,10 @@ def run_warm(argv: list[str]) -> int:
         sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         sock.settimeout(HANDSHAKE_TIMEOUT)
         sock.connect(path)
+        if not _owned(sock, path):
+            sock.close()
+            sys.stderr.write(f"trails: warning: {path} is not this user's own server; running here instead\n")
+            return NOT_OURS
         for name in FORWARDED_SIGNALS:
             signum = getattr(_signal, name)
             previous[signum] = _signal.signal(signum, forward)

@@ -90,7 +90,7 @@ class Engine:
 
         conf, conf_text = self.home / "tmux.conf", TMUX_CONF + outputlog.tmux_conf_lines(self.home)
         if not conf.exists() or conf.read_text() != conf_text:
-            conf.write_text(conf_text)
+            paths.write_private(conf, conf_text)
         self.tmux = Tmux(paths.tmux_socket(), config=conf)
 
     def close(self) -> None:

@@ -49,6 +49,12 @@ class SessionStateError(TrailsError):
     code = "session_state"
 
 
+class UnsafeSocket(TrailsError):
+    """A socket trails would talk through is not provably its own user's (directory or listener)."""
+
+    code = "unsafe_socket"
+
+
 class ModeUnavailable(TrailsError):
     code = "mode_unavailable"
 

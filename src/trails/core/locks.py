@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -18,7 +19,8 @@ def file_lock(key: str, *, wait: bool = True) -> Iterator[bool]:
     (another process, or another holder in this one: flock locks belong to the open file).
     """
     digest = hashlib.sha1(key.encode()).hexdigest()[:16]
-    with open(paths.locks_dir() / f"{digest}.lock", "w") as handle:
+    fd = os.open(paths.locks_dir() / f"{digest}.lock", os.O_WRONLY | os.O_CREAT, paths.PRIVATE_FILE)
+    with open(fd, "w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

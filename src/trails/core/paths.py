@@ -1,16 +1,54 @@
-"""Where trails keeps its state: TRAILS_HOME and the private tmux socket."""
+"""Where trails keeps its state: TRAILS_HOME and the private tmux socket.
+
+Everything under TRAILS_HOME is the owner's alone (directories 0700, files 0600): the database holds
+prompts, `--env` values and agent output.
+"""
 
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
+
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+
+
+def private_dir(path: Path, *, parents: bool = False) -> Path:
+    """`path` as a directory only its owner can enter (made so; an existing one of ours tightened)."""
+    try:
+        path.mkdir(mode=PRIVATE_DIR, parents=parents)
+    except FileExistsError:
+        st = path.stat()
+        if stat.S_ISDIR(st.st_mode) and st.st_mode & 0o077 and st.st_uid == os.getuid():
+            path.chmod(PRIVATE_DIR)
+    return path
+
+
+def private_file(path: Path) -> None:
+    """Create `path` (empty) owner-only unless it exists; an existing one of ours is tightened."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
+    except FileExistsError:
+        st = path.stat()
+        if st.st_mode & 0o077 and st.st_uid == os.getuid():
+            path.chmod(PRIVATE_FILE)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `path` owner-only (a file that existed with wider modes is tightened first)."""
+    private_file(path)
+    path.write_text(text)
 
 
 def trails_home() -> Path:
     home = os.environ.get("TRAILS_HOME")
     path = Path(home).expanduser() if home else Path.home() / ".trails"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    try:
+        return private_dir(path)
+    except FileNotFoundError:  # its parent is missing too: made as mkdir -p would
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return private_dir(path)
 
 
 def tmux_socket() -> Path:
@@ -25,12 +63,15 @@ def state_db() -> Path:
     return trails_home() / "state.db"
 
 
+def home_subdir(name: str) -> Path:
+    """A private directory directly under TRAILS_HOME."""
+    return private_dir(trails_home() / name)
+
+
 def locks_dir() -> Path:
-    path = trails_home() / "locks"
-    path.mkdir(exist_ok=True)
-    return path
+    return home_subdir("locks")
 
 
 def container_home(session_name: str) -> Path:
     """A container session's home directory on the host (mounted at the agent's home inside)."""
-    return trails_home() / "container-homes" / session_name
+    return home_subdir("container-homes") / session_name

@@ -96,6 +96,9 @@ class Store:
     @property
     def conn(self) -> sqlite3.Connection:
         if self._conn is None:
+            from trails.core.paths import private_file
+
+            private_file(self.path)  # SQLite gives its -wal and -shm files the database's mode
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA busy_timeout = 30000")

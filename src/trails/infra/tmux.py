@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import shutil
 import time
 from collections.abc import Mapping, Sequence
@@ -13,10 +15,29 @@ from trails.core.errors import TmuxError
 from trails.infra.proc import Result, run
 
 _SERVER_EXITING = "server exited unexpectedly"
-_RECORD_EXIT = '"$@"; code=$?; echo "$code" > "$0"; exit "$code"'
-# The same, started only once a line arrives through the gate FIFO ($1): the pane exists, the agent
+# The pane's program is `sh -c SCRIPT EXIT_FILE ENV_FILE [GATE] ARGV...`: the script is a constant and
+# argv reaches it as positional parameters, never as shell text. The environment comes from ENV_FILE
+# (owner-only, deleted once read) rather than `-e K=V` arguments: tmux's server keeps the argv of the
+# client that started it, so values there (API keys) would be readable in `ps` for its whole life.
+_LOAD_ENV = '. "$1" || exit 125; rm -f "$1"; shift; '
+_RECORD_EXIT = '"$@"; code=$?; umask 077; [ -z "$0" ] || echo "$code" > "$0"; exit "$code"'
+# The same, started only once a line arrives through the gate FIFO: the pane exists, the agent
 # waits until trails has finished what must come before it (see release_gate).
-_GATED_RECORD_EXIT = 'read _ < "$1" || exit 125; shift; ' + _RECORD_EXIT
+_GATED = 'read _ < "$1" || exit 125; shift; '
+# The pane's shell sets these for the directory it runs in; the caller's values would lie there.
+_PANE_OWN = frozenset({"PWD", "OLDPWD"})
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def write_env_file(path: Path, env: Mapping[str, str]) -> None:
+    """`export K='v'` lines for sh to source, owner-only. Names sh cannot set (bash's exported
+    functions, `BASH_FUNC_f%%`) are left out: `export` of one would end the pane's shell."""
+    lines = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items()
+                    if _ENV_NAME.fullmatch(k) and k not in _PANE_OWN)
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(lines)
 
 
 def release_gate(gate: Path, timeout: float = 10.0) -> bool:
@@ -117,20 +138,20 @@ class Tmux:
         """
         self.socket.parent.mkdir(parents=True, exist_ok=True)
         args = ["new-session", "-d", "-s", name, "-c", cwd, "-x", str(width), "-y", str(height)]
-        for key, value in env.items():
-            args += ["-e", f"{key}={value}"]
-        if exit_file is not None and gate is not None:
+        # Without an exit file, the env file goes beside the socket (trails' own directory).
+        env_file = (exit_file or self.socket.parent / f"{name}.exit").with_suffix(".env")
+        write_env_file(env_file, env)
+        script, params = _LOAD_ENV + _RECORD_EXIT, [str(exit_file or ""), str(env_file)]
+        if gate is not None:
+            if exit_file is None:
+                raise ValueError("a gated start needs an exit file")
             exit_file.unlink(missing_ok=True)
             gate.unlink(missing_ok=True)
             os.mkfifo(gate, 0o600)
-            args += ["--", "sh", "-c", _GATED_RECORD_EXIT, str(exit_file), str(gate), *argv]
+            script, params = _LOAD_ENV + _GATED + _RECORD_EXIT, [*params, str(gate)]
         elif exit_file is not None:
             exit_file.unlink(missing_ok=True)
-            # The script is a constant; argv reaches it as positional parameters, never as shell text.
-            args += ["--", "sh", "-c", _RECORD_EXIT, str(exit_file), *argv]
-        else:
-            # tmux hands a lone argument to `sh -c`; env(1) makes it two or more, exec'd as they are.
-            args += ["--", "env", "--", *argv]
+        args += ["--", "sh", "-c", script, *params, *argv]
         self._run(*args)
 
     def has_session(self, name: str) -> bool:

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 from trails.core.config import EffectiveConfig
 from trails.core.models import Mode, Session
+from trails.core.paths import private_dir
 from trails.infra.proc import Pending
 from trails.infra.tmux import Tmux
 
@@ -23,8 +24,7 @@ class HostContext:
 
     def exit_file(self, session: Session) -> Path:
         """Where the agent's exit status is recorded when it ends."""
-        run_dir = self.home / "run"
-        run_dir.mkdir(exist_ok=True)
+        run_dir = private_dir(self.home / "run")
         return run_dir / f"{session.tmux_session}.exit"
 
     def gate_file(self, session: Session) -> Path:

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from trails.core.paths import private_file
 from trails.monitor import events as ev
 
 LOCK_NAME = "supervisor.lock"
@@ -60,6 +61,7 @@ def ensure_running(home: Path, timeout: float = 10.0) -> int:
     reply = ping(home)
     if reply:
         return int(reply["pid"])
+    private_file(home / LOG_NAME)
     log = open(home / LOG_NAME, "ab")  # noqa: SIM115 - handed to the child
     env = dict(os.environ, TRAILS_HOME=str(home))
     subprocess.Popen(
@@ -102,6 +104,7 @@ def nudge(home: Path) -> None:
 
 
 def _hold_lock(home: Path) -> IO[str] | None:
+    private_file(lock_path(home))
     handle = open(lock_path(home), "a+")  # noqa: SIM115 - held for the process's life
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -38,6 +38,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trails.core import ownsock
 from trails.core.store import Store
 
 _MAX_UNIX_PATH = 100
@@ -64,9 +65,7 @@ def socket_path(home: Path) -> Path:
     if len(str(path)) <= _MAX_UNIX_PATH:
         return path
     digest = hashlib.sha1(str(home.resolve()).encode()).hexdigest()[:16]
-    short = Path(tempfile.gettempdir()) / f"trails-{os.getuid()}"
-    short.mkdir(mode=0o700, exist_ok=True)
-    return short / f"{digest}.sock"
+    return ownsock.owned_dir(Path(tempfile.gettempdir()) / f"trails-{os.getuid()}") / f"{digest}.sock"
 
 
 def persist(store: Store, event: Event) -> Event:
@@ -113,9 +112,7 @@ def notify(path: Path, message: dict[str, Any], timeout: float = 1.0) -> None:
 @contextlib.contextmanager
 def _sent(path: Path, message: dict[str, Any], timeout: float) -> Iterator[socket.socket]:
     """A connection to the supervisor's socket with `message` sent on it, closed on exit."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(timeout)
-        sock.connect(str(path))
+    with ownsock.connect(path, timeout) as sock:
         sock.sendall((json.dumps(message) + "\n").encode())
         yield sock
 
@@ -132,9 +129,8 @@ def _read_line(sock: socket.socket) -> bytes:
 
 def subscribe(path: Path, since: int | None = None, timeout: float | None = None) -> Iterator[dict[str, Any]]:
     """Events from the supervisor's socket as dicts: stored ones after `since`, then live ones."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = ownsock.connect(path, None)
     try:
-        sock.connect(str(path))
         hello: dict[str, Any] = {"subscribe": True}
         if since is not None:
             hello["since"] = since

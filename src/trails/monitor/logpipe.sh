@@ -3,6 +3,7 @@
 # is appended to LOG (which a new agent's start has just begun: see outputlog.start_new); each later
 # piece starts a new LOG and moves the previous one to LOG.1 (one generation kept), so a log stays
 # bounded whether or not trails' supervisor is running.
+umask 077  # the log sits in TRAILS_HOME: the owner's alone
 export LOG="$1" SHELL=/bin/sh
 exec split -a 12 -b "$2" --filter='case "$FILE" in
     *aaaaaaaaaaaa) exec cat >> "$LOG" ;;

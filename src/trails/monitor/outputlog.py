@@ -16,6 +16,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from trails.core.paths import private_dir
+
 MAX_BYTES = 8 * 1024 * 1024
 
 
@@ -39,9 +41,7 @@ def _patterns() -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
 
 
 def output_dir(home: Path) -> Path:
-    path = home / "output"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return private_dir(home / "output")
 
 
 def log_path(home: Path, tmux_session: str) -> Path:
@@ -86,7 +86,11 @@ def start_new(home: Path, tmux_session: str) -> None:
     if not path.exists():
         return  # no earlier agent to forget (and creating a file is slow on some disks)
     os.replace(path, path.with_name(path.name + ".1"))
-    path.write_bytes(TERMINAL_RESET)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, TERMINAL_RESET)
+    finally:
+        os.close(fd)
 
 
 def to_text(data: bytes) -> str:

@@ -23,7 +23,6 @@ import os
 import signal
 import socket
 import stat
-import struct
 import sys
 import time
 import traceback
@@ -31,6 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from trails.core import ownsock
 from trails.fast import code_stamp, compat, recv_exact, send_frame, socket_path
 
 DEFAULT_IDLE = 300.0
@@ -109,7 +109,8 @@ class Server:
         return True
 
     def bind(self) -> None:
-        Path(self.path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Our own home, or a short directory under /tmp that must be ours alone (else: no server).
+        ownsock.owned_dir(Path(self.path).parent)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)  # left by a server that died; we hold the lock, so it is not live
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -169,8 +170,7 @@ class Server:
         fds: list[int] = []
         try:
             conn.settimeout(5)
-            uid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[1]
-            if uid != os.getuid():
+            if ownsock.peer_uid(conn) != os.getuid():
                 return "refused"
             fds, request = _receive(conn)
             if request.get("stamp") != self.stamp:
