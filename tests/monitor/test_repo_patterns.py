@@ -91,3 +91,10 @@ def test_a_bad_pattern_stops_neither_the_supervisor_nor_other_sessions(
         wait_until(lambda: "Ran echo hi" in engine.output("s1"), timeout=15, message="the prompt to be answered")
     finally:
         engine.stop_supervisor()
+
+
+def test_a_guard_that_does_not_compile_refuses_rather_than_raises() -> None:
+    from trails.monitor import guards
+
+    refusal = guards.check("ls", kind="command", target=None, workdir="/tmp", guards={"mine": "(unclosed"})
+    assert refusal is not None and refusal.guard == "mine" and "not a valid regular expression" in refusal.reason
