@@ -415,12 +415,13 @@ def test_worktree_dir_setting(tmp_path: Path) -> None:
 
     repo = make_repo(tmp_path / "w" / "r")
     (repo / ".trails").mkdir()
-    (repo / ".trails" / "settings.json").write_text(json.dumps({"worktree_dir": str(tmp_path / "wts"),
+    # Inside the directory holding the repository: a repository may not put worktrees further out.
+    (repo / ".trails" / "settings.json").write_text(json.dumps({"worktree_dir": str(tmp_path / "w" / "wts"),
                                                                 "branch_prefix": "agent/"}))
     res = trails("new", "s1", "sleep 600", "--json", cwd=repo)
     assert res.code == 0, res.stderr
     assert res.json["session"]["branch"] == "agent/s1"
-    assert res.json["session"]["worktree_path"] == str(tmp_path / "wts" / "agent-s1")
+    assert res.json["session"]["worktree_path"] == str(tmp_path / "w" / "wts" / "agent-s1")
 
 
 def test_attach_hands_a_real_terminal_to_the_session_and_returns_on_detach(

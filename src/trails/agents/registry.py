@@ -47,6 +47,12 @@ def resolve(spec: str, config: EffectiveConfig | None) -> ResolvedAgent:
     configured = config.agent_settings(spec) if config else None
     if configured and configured.command:
         argv = _split(configured.command, f"agents.{spec}.command")
+        if config is not None and (theirs := config.project.agents.get(spec)) and theirs.command:
+            # A repository's own profile (one that shadows yours or a built-in was dropped on load).
+            from trails.core import trust
+
+            trust.require(config.repo_root, f"{config.project_path} defines the agent {spec!r} "
+                                            f"as {theirs.command!r}")
         return ResolvedAgent(spec, spec, BUILTIN.get(spec) or profile_for_argv(argv), argv)
     if spec in BUILTIN:
         profile = BUILTIN[spec]

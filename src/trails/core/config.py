@@ -6,14 +6,18 @@ Unknown keys and wrong types are errors naming the file and the key.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
 from trails.core import paths
-from trails.core.errors import ConfigError
+from trails.core.errors import ConfigError, InvalidInput
+from trails.core.limits import parse_memory
+from trails.core.repo_settings import Ignored, restrict
 
 ModeName = Literal["direct", "basic", "worktree", "container"]
 NetworkName = Literal["none", "bridge", "host"]
@@ -21,6 +25,12 @@ NetworkName = Literal["none", "bridge", "host"]
 DEFAULT_FALLBACK_CHAIN: list[str] = ["container", "worktree", "direct"]
 DEFAULT_BRANCH_PREFIX = "trails/"
 DEFAULT_MAX_WORKTREES = 5
+
+# Numbers a settings file may hold, checked when it loads (msgspec names the file's key when one is out).
+PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
+Cpus = Annotated[float, msgspec.Meta(gt=0)]
+PidsLimit = Annotated[int, msgspec.Meta(ge=8)]  # fewer processes than this and no agent starts
+QuietSeconds = Annotated[float, msgspec.Meta(ge=0.1, le=600)]
 
 
 class AgentSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -60,7 +70,7 @@ class DetectionSettings(msgspec.Struct, forbid_unknown_fields=True, omit_default
     ready: list[str] = []
     prompts: dict[str, list[str]] = {}  # prompt kind → patterns
     after_dialog: list[str] = []  # lines the agent draws below a live dialog (a footer)
-    quiet_seconds: float | None = None  # unchanged this long with no marker on screen = ready
+    quiet_seconds: QuietSeconds | None = None  # unchanged this long with no marker on screen = ready
 
 
 class Settings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -72,17 +82,17 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     mode_fallback_chain: list[ModeName] | None = None
     branch_prefix: str | None = None
     worktree_dir: str | None = None
-    max_worktrees: int | None = None
+    max_worktrees: PositiveInt | None = None
     agents: dict[str, AgentSettings] = {}
     auto_yes: AutoYesSettings | None = None
     detection: dict[str, DetectionSettings] = {}
     # Container mode and resource limits (see core/limits.py for defaults and precedence).
     image: str | None = None
     dockerfile: str | None = None
-    cpus: float | None = None
-    memory: str | None = None
-    pids_limit: int | None = None
-    disk_warn_mb: int | None = None
+    cpus: Cpus | None = None
+    memory: str | None = None  # a size: 512m, 2g
+    pids_limit: PidsLimit | None = None
+    disk_warn_mb: PositiveInt | None = None
     # Isolation-weakening keys: honoured only from the user's own settings file, never a repo's.
     network: NetworkName | None = None
     privileged: bool | None = None
@@ -91,17 +101,17 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
 
 @dataclass
 class EffectiveConfig:
-    """User settings overlaid with project settings, plus where each came from."""
+    """User settings overlaid with project settings, plus where each came from.
+
+    `project` is the repository's file as trails honours it (see core/repo_settings.py); what was
+    left out of it is in `ignored`.
+    """
 
     user: Settings = field(default_factory=Settings)
     project: Settings = field(default_factory=Settings)
     user_path: Path | None = None
     project_path: Path | None = None
-
-    @property
-    def fallback_chain(self) -> list[str]:
-        chain: list[str] = list(self.project.mode_fallback_chain or self.user.mode_fallback_chain or [])
-        return chain or DEFAULT_FALLBACK_CHAIN
+    ignored: list[Ignored] = field(default_factory=list)
 
     @property
     def branch_prefix(self) -> str:
@@ -120,18 +130,17 @@ class EffectiveConfig:
     def project_rules(self) -> list[ProjectRule]:
         return [*self.user.project_rules, *self.project.project_rules]
 
-    def mode_preference(self, agent: str) -> str | None:
-        for settings in (self.project, self.user):
-            if agent in settings.mode_preferences:
-                return settings.mode_preferences[agent]
-        for settings in (self.project, self.user):
-            prof = settings.agents.get(agent)
-            if prof and prof.mode:
-                return prof.mode
-        return None
-
     def agent_settings(self, name: str) -> AgentSettings | None:
-        return self.project.agents.get(name) or self.user.agents.get(name)
+        """The profile `name` with the repository's keys over the user's, key by key."""
+        project, user = self.project.agents.get(name), self.user.agents.get(name)
+        if project is None or user is None:
+            return project or user
+        return AgentSettings(**{key: getattr(project, key) if getattr(project, key) is not None else getattr(user, key)
+                                for key in AgentSettings.__struct_fields__})
+
+    @property
+    def repo_root(self) -> Path | None:
+        return self.project_path.parent.parent if self.project_path else None
 
     def agent_names(self) -> set[str]:
         return set(self.user.agents) | set(self.project.agents)
@@ -145,11 +154,46 @@ def load_settings_file(path: Path) -> Settings:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     try:
-        return msgspec.json.decode(raw, type=Settings)
+        settings = msgspec.json.decode(raw, type=Settings)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"{path}: {_explain(exc)}") from None
     except msgspec.DecodeError as exc:
         raise ConfigError(f"{path}: not valid JSON: {exc}") from None
+    check_patterns(settings, path)
+    if settings.memory is not None:
+        try:
+            parse_memory(settings.memory)
+        except InvalidInput as exc:
+            raise ConfigError(f"{path}: key `memory`: {exc.message}") from None
+    return settings
+
+
+def _patterns(settings: Settings) -> Iterator[tuple[str, str]]:
+    """Every regular expression in a settings file, with its key."""
+    ay = settings.auto_yes
+    if ay is not None:
+        for name, pattern in ay.guards.items():
+            yield f"auto_yes.guards.{name}", pattern
+        for agent, kinds in ay.responses.items():
+            for kind, response in kinds.items():
+                if response.option is not None:
+                    yield f"auto_yes.responses.{agent}.{kind}.option", response.option
+    for agent, det in settings.detection.items():
+        for key in ("busy", "ready", "after_dialog"):
+            for i, pattern in enumerate(getattr(det, key)):
+                yield f"detection.{agent}.{key}[{i}]", pattern
+        for kind, patterns in det.prompts.items():
+            for i, pattern in enumerate(patterns):
+                yield f"detection.{agent}.prompts.{kind}[{i}]", pattern
+
+
+def check_patterns(settings: Settings, path: Path) -> None:
+    """A pattern that does not compile is an error now, not a crash of the supervisor later."""
+    for key, pattern in _patterns(settings):
+        try:
+            re.compile(pattern, re.IGNORECASE | re.MULTILINE)
+        except (re.error, OverflowError, RecursionError) as exc:
+            raise ConfigError(f"{path}: key `{key}`: {pattern!r} is not a valid regular expression ({exc})") from None
 
 
 def _explain(exc: msgspec.ValidationError) -> str:
@@ -167,10 +211,20 @@ def project_settings_path(repo_root: Path) -> Path:
 
 def load(repo_root: Path | None) -> EffectiveConfig:
     user_path = user_settings_path()
-    project_path = project_settings_path(repo_root) if repo_root else None
-    return EffectiveConfig(
-        user=load_settings_file(user_path),
-        project=load_settings_file(project_path) if project_path else Settings(),
-        user_path=user_path,
-        project_path=project_path,
-    )
+    user = load_settings_file(user_path)
+    config = EffectiveConfig(user=user, user_path=user_path)
+    if repo_root is None:
+        return config
+    config.project_path = project_settings_path(repo_root)
+    project = load_settings_file(config.project_path)
+    config.project, config.ignored = restrict(project, file=config.project_path, repo_root=repo_root,
+                                              known_agents=_known_agents(user, project))
+    return config
+
+
+def _known_agents(user: Settings, project: Settings) -> set[str]:
+    if not project.agents:
+        return set()  # the common case: no need to import the agent profiles
+    from trails.agents.registry import BUILTIN
+
+    return set(BUILTIN) | set(user.agents)

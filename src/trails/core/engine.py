@@ -242,6 +242,12 @@ class Engine:
         session.branch = placement.branch
         session.base_commit = placement.base_commit
         session.extra.update(placement.extra)
+        # What the repository's settings asked for and did not get (the decision's notes say its own).
+        repo_ignored = [*config.ignored, *decision.ignored, *limits.ignored]
+        if repo_ignored:
+            placement.extra["ignored_settings"] = [*placement.extra.get("ignored_settings", []),
+                                                   *(item.to_dict() for item in repo_ignored)]
+            placement.notes += [item.note() for item in [*config.ignored, *limits.ignored]]
         if ignored_auto_yes:
             placement.extra["ignored_settings"] = [*placement.extra.get("ignored_settings", []), *ignored_auto_yes]
             placement.notes.append(
@@ -423,6 +429,40 @@ class Engine:
 
     def audit_log(self, session: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         return [a.to_dict() for a in self.store.audit_entries(session, limit)]
+
+    # --- trusted repositories ---------------------------------------------------------------------
+
+    def trust_repository(self, path: Path, *, revoke: bool = False) -> dict[str, Any]:
+        """Trust the repository at `path` (as its settings are now) to run the agents it defines;
+        or, with revoke, stop trusting it."""
+        from trails.core import config as config_mod
+        from trails.core import trust
+        from trails.infra import git as gitinfra
+
+        root = gitinfra.find_toplevel(path) if path.is_dir() else None
+        if root is None:
+            raise InvalidInput(f"{path} is not inside a git repository: there is no repository to trust")
+        if revoke:
+            was = trust.revoke(root)
+            self.store.audit("repository_untrusted", None, root=str(root), was_trusted=was)
+            return {"root": str(root), "trusted": False, "was_trusted": was}
+        config = config_mod.load(root)  # a settings file that does not load is not trusted
+        agents = {name: prof.command for name, prof in config.project.agents.items() if prof.command}
+        record = trust.trust(root)
+        self.store.audit("repository_trusted", None, root=record.root, digest=record.digest, agents=agents)
+        return {**record.to_dict(), "trusted": True, "agents": agents,
+                "ignored": [item.to_dict() for item in config.ignored]}
+
+    def trusted_repositories(self) -> list[dict[str, Any]]:
+        """Every repository you trusted, and whether that trust still holds (its files unchanged)."""
+        from trails.core import trust
+
+        out = []
+        for record in trust.records():
+            root = Path(record.root)
+            state = trust.state(root) if root.is_dir() else "missing"
+            out.append({**record.to_dict(), "state": state})
+        return out
 
     # --- interact ---------------------------------------------------------------------------------
 

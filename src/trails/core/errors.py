@@ -35,6 +35,12 @@ class ConfigError(TrailsError):
     exit_code = 2
 
 
+class UntrustedRepository(TrailsError):
+    """A repository asks trails to run something of its own (an agent profile) and is not trusted."""
+
+    code = "untrusted_repository"
+
+
 class SessionNotFound(TrailsError):
     code = "session_not_found"
 

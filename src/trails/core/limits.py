@@ -12,12 +12,16 @@ import os
 import re
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from trails.core.config import EffectiveConfig
 from trails.core.errors import InvalidInput
+from trails.core.repo_settings import Ignored
+
+if TYPE_CHECKING:
+    from trails.core.config import EffectiveConfig
 
 # Defaults that stop a runaway agent in a container without getting in the way of real work:
 # a memory leak or fork bomb is killed in its cgroup, and one core stays free for the user.
@@ -55,13 +59,15 @@ class Limits:
     memory: str | None = None
     pids_limit: int | None = None
     sources: dict[str, str] = field(default_factory=dict)  # key → flag / project / user / default
+    ignored: list[Ignored] = field(default_factory=list)  # repository values above the user's (not stored)
 
     @property
     def memory_bytes(self) -> int | None:
         return parse_memory(self.memory) if self.memory else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v not in (None, {})}
+        data = {"cpus": self.cpus, "memory": self.memory, "pids_limit": self.pids_limit, "sources": self.sources}
+        return {k: v for k, v in data.items() if v not in (None, {})}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Limits:
@@ -72,17 +78,32 @@ class Limits:
         return self.cpus is not None or self.memory is not None or self.pids_limit is not None
 
 
+_SIZE: dict[str, Callable[[Any], float]] = {"cpus": float, "memory": parse_memory, "pids_limit": int}
+
+
 def resolve(config: EffectiveConfig, *, cpus: float | None, memory: str | None, pids_limit: int | None,
             container: bool) -> Limits:
-    """Limits for a new session. Defaults apply to containers only; host sessions get what was asked."""
+    """Limits for a new session. Defaults apply to containers only; host sessions get what was asked.
+
+    A repository's value applies only when it is tighter than what would apply without it (the
+    user's value, else the default): a repository may tighten limits, never loosen them.
+    """
     out = Limits()
     defaults: dict[str, Any] = (
         {"cpus": default_cpus(), "memory": DEFAULT_MEMORY, "pids_limit": DEFAULT_PIDS_LIMIT} if container else {}
     )
     flags = {"cpus": cpus, "memory": memory, "pids_limit": pids_limit}
     for key, flag_value in flags.items():
-        for value, source in ((flag_value, "flag"), (getattr(config.project, key), "project"),
-                              (getattr(config.user, key), "user"), (defaults.get(key), "default")):
+        project_value, user_value = getattr(config.project, key), getattr(config.user, key)
+        baseline = user_value if user_value is not None else defaults.get(key)
+        if flag_value is None and project_value is not None and baseline is not None and \
+                _SIZE[key](project_value) > _SIZE[key](baseline):
+            out.ignored.append(Ignored(
+                key, project_value, str(config.project_path),
+                f"a repository may only tighten limits, and this is above the {baseline} that applies without it"))
+            project_value = None
+        for value, source in ((flag_value, "flag"), (project_value, "project"),
+                              (user_value, "user"), (defaults.get(key), "default")):
             if value is not None:
                 setattr(out, key, value)
                 out.sources[key] = source

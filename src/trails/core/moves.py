@@ -147,12 +147,13 @@ def _check_allowed(engine: Engine, session: Session, target: Mode, *, downgrade:
 def _check_rules(session: Session, target: Mode) -> None:
     from trails.core import config as config_mod
     from trails.core.models import parse_mode
-    from trails.core.modes import applicable_rules
+    from trails.core.modes import applicable_rules, honoured_rules
 
     assert session.repo_root is not None
     config = config_mod.load(Path(session.repo_root))
     rules = applicable_rules(config.project_rules, session.extra.get("scope", []),
                              lambda: Git(session.repo_root or ".").ls_files())
+    rules, _ = honoured_rules(rules, config, target)  # a repository's rule may not hold isolation down
     for rule in rules:
         why = f" ({rule.reason})" if rule.reason else ""
         if rule.required_mode and parse_mode(rule.required_mode) is not target:

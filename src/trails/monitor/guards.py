@@ -30,7 +30,11 @@ def check(text: str, *, kind: str | None, target: str | None, workdir: str,
           guards: dict[str, str] | None = None) -> Refusal | None:
     """Why this prompt must not be auto-approved, or None when no guard matches."""
     for name, pattern in (DEFAULT_GUARDS if guards is None else guards).items():
-        if re.search(pattern, text, re.IGNORECASE | re.MULTILINE):
+        try:
+            found = re.search(pattern, text, re.IGNORECASE | re.MULTILINE)
+        except re.error as exc:  # settings check their patterns on load; never approve past a broken one
+            return Refusal(name, f"the guard {name!r} is not a valid regular expression ({exc})")
+        if found:
             return Refusal(name, f"matches the guard {name!r}")
     paths: list[str] = []
     if kind in {"write", "edit"} and target:

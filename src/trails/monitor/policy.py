@@ -21,6 +21,8 @@ class Policy:
     guards: dict[str, str] = field(default_factory=dict)
     answer_trust: bool = True
     quiet_seconds: float = DEFAULT_QUIET_SECONDS
+    # Why the settings could not be used (then nothing is answered automatically), or None.
+    broken: str | None = None
 
     def response(self, kind: str | None, default: Response | None) -> Response | None:
         return self.responses.get(kind or "", default)
@@ -56,8 +58,9 @@ def project_auto_yes_ignored(config: EffectiveConfig) -> list[str]:
 def build(agent: str, config: EffectiveConfig) -> Policy:
     """The policy of sessions whose agent profile is `agent` (claude, codex, ... or command).
 
-    Answers, the trust default and guard removals come from the user's settings only; a repository
-    may add guards and switch trust answers off, nothing that makes auto-yes approve more.
+    Answers, the trust default, guard removals and prompt patterns come from the user's settings
+    only; a repository may add guards, busy/ready patterns and switch trust answers off, nothing
+    that makes auto-yes approve more.
     """
     extra: dict[str, Any] = {"busy": [], "ready": [], "prompts": {}, "after_dialog": []}
     quiet = DEFAULT_QUIET_SECONDS
@@ -69,9 +72,10 @@ def build(agent: str, config: EffectiveConfig) -> Policy:
         if det is not None:
             extra["busy"] += det.busy
             extra["ready"] += det.ready
-            extra["after_dialog"] += det.after_dialog
-            extra["prompts"].update(det.prompts)
             quiet = det.quiet_seconds if det.quiet_seconds is not None else quiet
+            if layer is config.user:  # a repository's prompts would be answered: see core/repo_settings.py
+                extra["after_dialog"] += det.after_dialog
+                extra["prompts"].update(det.prompts)
     user_ay, project_ay = config.user.auto_yes, config.project.auto_yes
     if user_ay is not None:
         for kind, resp in user_ay.responses.get(agent, {}).items():
@@ -90,6 +94,11 @@ def build(agent: str, config: EffectiveConfig) -> Policy:
         if project_ay.answer_trust is False:
             answer_trust = False
     return Policy(agent, load_patterns(agent, extra), responses, guards, answer_trust, quiet)
+
+
+def without_settings(agent: str, why: str) -> Policy:
+    """The policy of a session whose settings do not load: built-in patterns, no automatic answers."""
+    return Policy(agent, load_patterns(agent), guards=dict(guards_mod.DEFAULT_GUARDS), answer_trust=False, broken=why)
 
 
 def load_for(agent: str, workdir: str | None) -> Policy:

@@ -16,7 +16,9 @@ import json
 import os
 import selectors
 import socket
+import sys
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +29,7 @@ from trails.monitor import detect as detect_mod
 from trails.monitor import events as ev
 from trails.monitor import guards as guards_mod
 from trails.monitor import outputlog
-from trails.monitor.policy import Policy, load_for
+from trails.monitor.policy import Policy, load_for, without_settings
 from trails.monitor.screen import Screen
 
 RESCAN_SECONDS = 1.0  # new/removed sessions, auto-yes switches (one SQLite read, no process)
@@ -87,6 +89,7 @@ class Supervisor:
         self._idle_since = time.monotonic()
         self._inotify: Any = None
         self._pending_in: dict[socket.socket, bytes] = {}
+        self._failures: dict[tuple[str, str], str] = {}  # (tmux session, step) → its error, reported once
 
     # --- events -------------------------------------------------------------------------------
 
@@ -209,14 +212,51 @@ class Supervisor:
                 watch.recheck_at = time.monotonic()  # a waiting prompt may now be answered
                 watch.refused_sig = None
             watch.session = fresh
+            if watch.policy.broken is not None:  # fixed settings take effect without a restart
+                watch.policy = self._policy(fresh, watch.policy.broken)
+                if watch.policy.broken is None:
+                    watch.recheck_at, watch.refused_sig = time.monotonic(), None
+        for key in [k for k in self._failures if k[0] not in current]:
+            del self._failures[key]
         for tname, session in current.items():
             if tname not in self.watches:
-                self._watch(session)
+                self._guarded(session, self._watch, session)
 
-    def _watch(self, session: Session) -> None:
+    def _guarded(self, session: Session, step: Callable[..., None], *args: Any) -> None:
+        """Run one step for one session. An error in it is reported once and stops only that step for
+        that session, never the supervisor, which watches every session of the home."""
+        key = (session.tmux_session, step.__name__)
+        try:
+            step(*args)
+        except Exception as exc:
+            message = f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}"
+            if self._failures.get(key) == message:
+                return
+            self._failures[key] = message
+            traceback.print_exc(file=sys.stderr)
+            with contextlib.suppress(Exception):
+                self.store.audit("monitor_error", session.name, step=step.__name__, error=message)
+                self.emit("monitor_error", session.name, step=step.__name__, error=message)
+        else:
+            if self._failures:
+                self._failures.pop(key, None)
+
+    def _policy(self, session: Session, broken_before: str | None = None) -> Policy:
         from trails.agents.registry import profile_of
 
-        policy = load_for(profile_of(session).name, session.workdir)
+        agent = profile_of(session).name
+        try:
+            return load_for(agent, session.workdir)
+        except Exception as exc:  # a settings file that does not load: watch without it, answer nothing
+            why = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+            if why != broken_before:
+                with contextlib.suppress(Exception):
+                    self.store.audit("settings_error", session.name, error=why)
+                    self.emit("settings_error", session.name, error=why)
+            return without_settings(agent, why)
+
+    def _watch(self, session: Session) -> None:
+        policy = self._policy(session)
         watch = Watch(session, policy, Screen(), session.status)
         self.watches[session.tmux_session] = watch
         self._open_log(watch, replay=True)
@@ -326,7 +366,9 @@ class Supervisor:
         if not wants_answer:
             return
         refusal = None
-        if not is_trust:
+        if watch.policy.broken is not None:
+            refusal = guards_mod.Refusal("settings error", f"the settings do not load: {watch.policy.broken}")
+        elif not is_trust:
             refusal = guards_mod.check(det.text, kind=det.kind, target=det.target, workdir=watch.session.workdir,
                                        guards=watch.policy.guards)
         response = watch.policy.response(det.kind, det.response)
@@ -500,8 +542,8 @@ class Supervisor:
             self._next_panes = now + PANES_SECONDS
             self._check_panes()
         for watch in list(self.watches.values()):
-            self._evaluate(watch, now)
-            self._quiet_check(watch, now)
+            self._guarded(watch.session, self._evaluate, watch, now)
+            self._guarded(watch.session, self._quiet_check, watch, now)
 
     def _maybe_exit(self, now: float) -> None:
         if not self.home.exists():

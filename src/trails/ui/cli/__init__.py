@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "events": ("trails.ui.cli.live", "events"),
     "doctor": ("trails.ui.cli.system", "doctor"),
     "audit": ("trails.ui.cli.system", "audit"),
+    "trust": ("trails.ui.cli.trust", "trust"),
     "run": ("trails.ui.cli.runs", "run"),
     "tui": ("trails.ui.cli.tui", "tui"),
     "upgrade-session": ("trails.ui.cli.moves", "upgrade_session"),

@@ -1,0 +1,100 @@
+"""Settings patterns under a real supervisor: a repository's prompt patterns are never answered, and a
+pattern that does not compile stops neither the supervisor nor the other sessions' monitoring."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.helpers import make_repo, wait_until
+from tests.monitor.conftest import status_of, wait_status
+
+# Draws a dialog only a settings pattern recognises ("PLEASE APPROVE"), then records what answered it.
+PROMPTER = """
+import sys
+import time
+print("❯ 1. Yes")
+print("  2. No")
+print("PLEASE APPROVE", flush=True)
+sys.stdin.readline()
+open(sys.argv[1], "w").write("answered")
+print("done", flush=True)
+time.sleep(600)
+"""
+
+
+def _write(path: Path, data: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+
+
+def test_repository_prompt_patterns_are_not_answered(engine: Any, supervisor: int, tmp_path: Path,
+                                                     trails_env: dict[str, Path]) -> None:
+    script = tmp_path / "prompter.py"
+    script.write_text(PROMPTER)
+    detection = {"detection": {"command": {"prompts": {"command": ["PLEASE APPROVE"]}}}}
+    repo = make_repo(tmp_path / "w" / "cloned")
+    _write(repo / ".trails" / "settings.json", detection)
+    answered = tmp_path / "answered-by-repo"
+    created = engine.create_session("p1", f"{sys.executable} {script} {answered}", mode="direct", cwd=repo,
+                                    auto_yes=True)
+    # Ready by the quiet rule (nothing on screen is a prompt trails knows), or answered.
+    wait_until(lambda: answered.exists() or status_of(engine, "p1") == "ready", timeout=15,
+               message="p1 to be ready or answered")
+    assert "PLEASE APPROVE" in engine.output("p1")
+    assert not answered.exists()
+    assert not any(a["action"] == "auto_yes_answered" for a in engine.audit_log("p1"))
+    assert any("ignored detection.command.prompts" in n for n in created.notes)
+
+    # The same pattern in the user's own settings is answered: the test's dialog is answerable.
+    _write(trails_env["home"] / "settings.json", detection)
+    mine = tmp_path / "answered-by-user"
+    engine.create_session("p2", f"{sys.executable} {script} {mine}", mode="direct", cwd=repo, auto_yes=True)
+    wait_until(mine.exists, timeout=15, message="the user's prompt pattern to be answered")
+
+
+def test_a_bad_pattern_stops_neither_the_supervisor_nor_other_sessions(
+        engine: Any, repo: Path, tmp_path: Path, fake_claude: Path) -> None:
+    engine.create_session("s1", str(fake_claude), cwd=repo, auto_yes=True)
+    echo = Path(__file__).resolve().parent.parent / "core" / "echo_agent.py"
+    engine.create_session("s2", f"{sys.executable} {echo}", cwd=tmp_path, mode="direct")
+    engine.ensure_supervisor()
+    try:
+        wait_status(engine, "s1", "ready")
+        wait_status(engine, "s2", "ready")
+        # What the agent may write in its own worktree: settings with a guard that does not compile.
+        engine.stop_supervisor()
+        worktree_settings = Path(engine.get_session("s1").worktree_path) / ".trails" / "settings.json"
+        _write(worktree_settings, {"auto_yes": {"guards": {"mine": "(unclosed"}}})
+        engine.ensure_supervisor()
+        engine.send("s1", "run echo hi")
+        wait_until(lambda: engine.store.get_session("s1").extra.get("needs_user"), timeout=15,
+                   message="s1 to wait for the user")
+        s1 = engine.store.get_session("s1")
+        assert s1.status.value == "waiting" and "settings do not load" in (s1.status_reason or "")
+        assert "Ran echo hi" not in engine.output("s1")
+        errors = [a for a in engine.audit_log("s1") if a["action"] == "settings_error"]
+        assert errors and "auto_yes.guards.mine" in errors[0]["detail"]["error"]
+
+        # Everything else is still watched.
+        assert engine.supervisor_status()["running"]
+        last = max((e["id"] for e in engine.events(session="s2")), default=0)
+        engine.send("s2", "hello")
+        wait_until(lambda: any(e["kind"] == "status" and e["data"]["status"] == "ready"
+                               for e in engine.events(session="s2", since=last)), timeout=15,
+                   message="s2's status to be followed")
+
+        # Fixed settings take effect without a restart: the waiting prompt is answered.
+        _write(worktree_settings, {"auto_yes": {"guards": {"mine": "unclosed"}}})
+        wait_until(lambda: "Ran echo hi" in engine.output("s1"), timeout=15, message="the prompt to be answered")
+    finally:
+        engine.stop_supervisor()
+
+
+def test_a_guard_that_does_not_compile_refuses_rather_than_raises() -> None:
+    from trails.monitor import guards
+
+    refusal = guards.check("ls", kind="command", target=None, workdir="/tmp", guards={"mine": "(unclosed"})
+    assert refusal is not None and refusal.guard == "mine" and "not a valid regular expression" in refusal.reason
