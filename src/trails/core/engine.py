@@ -157,6 +157,7 @@ class Engine:
         """Create a session: choose its mode, prepare its place, start its agent in tmux."""
         from trails.agents import registry
         from trails.core import config as config_mod
+        from trails.core import inputs
         from trails.core import limits as limits_mod
         from trails.core.modes import applicable_rules, select_mode
         from trails.infra import git as gitinfra
@@ -164,22 +165,25 @@ class Engine:
 
         validate_session_name(name)
         env = dict(env or {})
-        for key in env:
-            if not key or "=" in key or not key.replace("_", "a").isalnum():
-                raise InvalidInput(f"invalid environment variable name {key!r}")
+        inputs.check_env(env)
         cwd = (cwd or Path.cwd()).resolve()
         if not cwd.is_dir():
             raise InvalidInput(f"{cwd} is not a directory")
         if branch is not None and not branch:
             raise InvalidInput("--branch is empty")
+        if branch:
+            inputs.check_branch(branch)
+        if base is not None:
+            inputs.check_base(base)
         repo_root = gitinfra.find_toplevel(cwd)
+        scope = list(scope)
+        if scope and repo_root is None:
+            raise InvalidInput("--scope needs a git repository: rules match paths git tracks")
+        scope = inputs.scope_paths(scope, repo_root) if repo_root else scope
         # The main checkout's status is the slowest read a create needs: it runs while we decide the rest.
         main_status = gitinfra.Git(repo_root).start_status() if repo_root else None
         config = config_mod.load(repo_root)
         agent_spec = registry.resolve(agent, config)
-        scope = list(scope)
-        if scope and repo_root is None:
-            raise InvalidInput("--scope needs a git repository: rules match paths git tracks")
 
         def tracked() -> list[str]:
             from trails.infra.git import Git
