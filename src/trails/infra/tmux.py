@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import time
@@ -13,6 +14,7 @@ from trails.core.errors import TmuxError
 from trails.infra.proc import Result, run
 
 _SERVER_EXITING = "server exited unexpectedly"
+_buffers = itertools.count()
 _RECORD_EXIT = '"$@"; code=$?; echo "$code" > "$0"; exit "$code"'
 # The same, started only once a line arrives through the gate FIFO ($1): the pane exists, the agent
 # waits until trails has finished what must come before it (see release_gate).
@@ -171,6 +173,17 @@ class Tmux:
             self._run("send-keys", "-t", target, "-l", "--", text)
         if enter:
             self._run("send-keys", "-t", target, "Enter")
+
+    def paste_text(self, name: str, text: str) -> None:
+        """Paste text into the pane through a tmux buffer: no length limit (a send-keys command must fit
+        in one tmux message, ~16 KB), and bracketed (-p) when the program in the pane asked for that."""
+        buffer = f"trails-send-{os.getpid()}-{next(_buffers)}"  # its own buffer: pastes run in parallel
+        self._run("load-buffer", "-b", buffer, "-", input=text)
+        try:
+            self._run("paste-buffer", "-d", "-p", "-b", buffer, "-t", f"={name}:")
+        except TmuxError:
+            self._run("delete-buffer", "-b", buffer, check=False)
+            raise
 
     def send_keys(self, name: str, *keys: str) -> None:
         self._run("send-keys", "-t", f"={name}:", *keys)
