@@ -101,7 +101,8 @@ class Parser(argparse.ArgumentParser):
         if stray is not None:
             # argparse takes any word that starts with '-' for an option, e.g. the text in `send NAME -l`.
             raise UsageError(f"{self.prog}: {message} ({stray!r} is not an option here)",
-                             hint=f"a value that starts with '-' goes after '--', e.g. `{self.prog} … -- {stray}`")
+                             hint=f"a value that starts with '-' goes after '--', e.g. `{self.prog} … -- {stray}` "
+                                  f"(an option's value: `--option={stray}`)")
         raise UsageError(f"{self.prog}: {message}", hint=f"`{self.prog} --help` shows the usage")
 
     def _stray_dash_word(self, message: str) -> str | None:
