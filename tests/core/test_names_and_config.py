@@ -20,6 +20,10 @@ from tests.helpers import trails
         ("semi;colon", "';'"),
         ("a" * 64, "64 characters"),
         ("x/y", "'/'"),
+        # Valid by the pattern, but the name is part of git refs (trails/NAME, refs/trails/saved/NAME/…).
+        ("a..b", "contains '..'"),
+        ("x.lock", "ends with '.lock'"),
+        ("end.", "ends with '.'"),
     ],
 )
 def test_bad_session_names_are_rejected_with_the_reason(repo: Path, name: str, why: str) -> None:

@@ -78,7 +78,7 @@ def _nothing_made(repo: Path, branch: str) -> None:
 @pytest.mark.parametrize("branch", ["bad..name", "ends.lock", "-x", "with space"])
 def test_invalid_branch_names_are_refused(repo: Path, branch: str) -> None:
     res = trails("new", "s1", "sleep 600", f"--branch={branch}", "--json", cwd=repo)
-    assert res.code == 1 and res.error["code"] == "branch_error" and "check-ref-format" in res.error["message"]
+    assert res.code == 1 and res.error["code"] == "branch_error" and "not a valid branch name" in res.error["message"]
     _nothing_made(repo, branch)
 
 

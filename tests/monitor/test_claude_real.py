@@ -107,6 +107,21 @@ def test_pause_resume_keeps_files_and_conversation(engine: Any, supervisor: int,
     assert any("pineapple" in text for text in user_texts(later))
 
 
+def test_a_long_send_reaches_claude_whole_and_is_submitted(engine: Any, supervisor: int, repo: Path,
+                                                            api: ScriptedAnthropicServer) -> None:
+    engine.create_session("c5", str(CLAUDE), cwd=repo)
+    wait_status(engine, "c5", "ready", timeout=60)
+    # More than one tmux command can carry: it goes in as a bracketed paste, which Claude Code shows
+    # as a placeholder; the Enter after it must still submit the whole text.
+    text = "\n".join(f"{i:04d} a long pasted prompt, é✓ and 'quotes' and $(not run)" for i in range(400))
+    assert len(text.encode()) > 20_000
+    api.script.reply_text("read it all")
+    engine.send("c5", text)
+    got = api.wait_for(lambda body: "0399 a long" in " ".join(user_texts(body)), timeout=30)
+    # Claude Code hands a paste to the model inside <pasted_content> tags: all of it, unchanged.
+    assert any(text in t for t in user_texts(got)), [(t[:120], t[-120:]) for t in user_texts(got)]
+
+
 @pytest.mark.usefixtures("containers")
 def test_container_session_keeps_its_conversation_through_pause_upgrade_and_export(
         engine: Any, supervisor: int, repo: Path, api: ScriptedAnthropicServer) -> None:

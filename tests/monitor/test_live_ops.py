@@ -100,6 +100,19 @@ def test_auto_yes_and_daemon_commands(engine: Any, repo: Path, fake_claude: Path
         assert trails("daemon", "--stop", "--json").json["stopped"] is True
 
 
+def test_daemon_status_exit_code_says_whether_the_supervisor_runs() -> None:
+    stopped = trails("daemon", "--status", "--json")
+    assert stopped.code == 3 and stopped.json == {**stopped.json, "running": False, "pid": None}
+    assert trails("daemon", "--status").code == 3
+    assert trails("daemon", "--json").code == 0
+    try:
+        running = trails("daemon", "--status", "--json")
+        assert running.code == 0 and running.json["running"] is True and running.json["pid"]
+    finally:
+        assert trails("daemon", "--stop", "--json").json["stopped"] is True
+    assert trails("daemon", "--status").code == 3
+
+
 def test_output_log_is_bounded_without_a_supervisor_and_both_generations_read(
         tmp_path: Path, monkeypatch: Any) -> None:
     from trails.core.engine import Engine

@@ -38,6 +38,12 @@ def write(tmp_path: Path, text: str, name: str = "run.yaml") -> Path:
      "  - session_index: 2\n    prompt: b\n    fork_from: 5\n", 8, "fork_from must name a lower"),
     ("agent: claude\nwork_dir: wd\nsessions:\n  - session_index: 1\n    prompt: a\n    count: 0\n",
      6, "count must be at least 1"),
+    ("agent: claude\nwork_dir: wd\nsessions:\n  - session_index: 1\n    prompt: a\n    count: 10000\n",
+     6, "count must be at most 100 (got 10000)"),
+    ("agent: claude\nwork_dir: wd\nsessions:\n  - session_index: 1\n    prompt_file: /etc/passwd\n",
+     5, "prompt_file '/etc/passwd' is outside the run file's directory"),
+    ("agent: claude\nwork_dir: wd\nsessions:\n  - session_index: 1\n    prompt_file: ../../../../../etc/passwd\n",
+     5, "is outside the run file's directory"),
     ("agent: claude\nwork_dir: wd\nsessions:\n  - session_index: 1\n    prompt: a\n    count: many\n",
      6, "sessions[0].count: Expected `int`"),
     ("agent: claude\nwork_dir: wd\nsessions:\n  - session_index: 1\n    prompt: a\n    max_turns: 0\n",
@@ -126,3 +132,28 @@ def test_dry_run_prints_the_plan_and_makes_nothing(tmp_path: Path) -> None:
     assert sessions[1]["labels"] == ["session_02_r01", "session_02_r02"]
     assert sessions[1]["conversation"] == {"from": "session_01", "fork": True}
     assert not (tmp_path / "runs").exists()
+
+
+def test_files_a_run_file_names_may_not_lead_out_through_a_symlink(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    (outside / "secret").mkdir(parents=True)
+    (outside / "secret" / "key.txt").write_text("secret\n")
+    here = tmp_path / "study"
+    here.mkdir()
+    (here / "prompts").symlink_to(outside / "secret")
+    text = "agent: claude\nwork_dir: wd\nsessions:\n  - session_index: 1\n    prompt_file: prompts/key.txt\n"
+    with pytest.raises(RunFileError) as info:
+        load_plan(write(here, text))
+    assert ":5:" in info.value.message and "outside the run file's directory" in info.value.message
+    (here / "wd" / "MEMORY.md").symlink_to(outside / "memory.md")  # the run would write its seed there
+    text = "agent: claude\nwork_dir: wd\nmemory_file: MEMORY.md\n" + GOOD_SESSIONS
+    with pytest.raises(RunFileError) as info:
+        load_plan(write(here, text))
+    assert ":3:" in info.value.message and "memory_file must be a path inside work_dir" in info.value.message
+
+
+def test_a_prompt_file_beside_the_run_file_is_read(tmp_path: Path) -> None:
+    (tmp_path / "prompts").mkdir()
+    (tmp_path / "prompts" / "p.md").write_text("the task\n")
+    text = "agent: claude\nwork_dir: wd\nsessions:\n  - session_index: 1\n    prompt_file: prompts/../prompts/p.md\n"
+    assert load_plan(write(tmp_path, text)).sessions[0].prompt == "the task\n"

@@ -22,6 +22,9 @@ from trails.infra.tmux import PaneInfo, Tmux, read_exit_file, release_gate
 # stay readable) and a long scrollback.
 TMUX_CONF = "set -g remain-on-exit on\nset -g history-limit 50000\nset -g status off\n"
 _INHERITED_ENV_DROP = ("TMUX", "TMUX_PANE")
+# Text longer than this (UTF-8 bytes) is pasted through a tmux buffer rather than typed: one
+# send-keys must fit in a tmux message (~16 KB); shorter text is typed, as agents are used to.
+PASTE_OVER = 8 * 1024
 
 
 @dataclass
@@ -157,6 +160,7 @@ class Engine:
         """Create a session: choose its mode, prepare its place, start its agent in tmux."""
         from trails.agents import registry
         from trails.core import config as config_mod
+        from trails.core import inputs
         from trails.core import limits as limits_mod
         from trails.core.modes import applicable_rules, select_mode
         from trails.infra import git as gitinfra
@@ -164,22 +168,25 @@ class Engine:
 
         validate_session_name(name)
         env = dict(env or {})
-        for key in env:
-            if not key or "=" in key or not key.replace("_", "a").isalnum():
-                raise InvalidInput(f"invalid environment variable name {key!r}")
+        inputs.check_env(env)
         cwd = (cwd or Path.cwd()).resolve()
         if not cwd.is_dir():
             raise InvalidInput(f"{cwd} is not a directory")
         if branch is not None and not branch:
             raise InvalidInput("--branch is empty")
+        if branch:
+            inputs.check_branch(branch)
+        if base is not None:
+            inputs.check_base(base)
         repo_root = gitinfra.find_toplevel(cwd)
+        scope = list(scope)
+        if scope and repo_root is None:
+            raise InvalidInput("--scope needs a git repository: rules match paths git tracks")
+        scope = inputs.scope_paths(scope, repo_root) if repo_root else scope
         # The main checkout's status is the slowest read a create needs: it runs while we decide the rest.
         main_status = gitinfra.Git(repo_root).start_status() if repo_root else None
         config = config_mod.load(repo_root)
         agent_spec = registry.resolve(agent, config)
-        scope = list(scope)
-        if scope and repo_root is None:
-            raise InvalidInput("--scope needs a git repository: rules match paths git tracks")
 
         def tracked() -> list[str]:
             from trails.infra.git import Git
@@ -332,7 +339,10 @@ class Engine:
             if self.tmux.capture(session.tmux_session).strip():
                 break
             time.sleep(0.05)
-        self._type_and_submit(session, prompt)
+        from trails.core.locks import file_lock
+
+        with file_lock(f"send:{session.name}"):  # as Engine.send: a send meanwhile must not interleave
+            self._type_and_submit(session, prompt)
         self.store.audit("prompt_sent", session.name, text=prompt)
 
     # --- read -------------------------------------------------------------------------------------
@@ -479,20 +489,33 @@ class Engine:
         Enter sent in the same breath as the text can reach the agent in one read, which agents such
         as Claude Code take for a paste: the newline lands in the input box and nothing is submitted.
         """
-        session = self._live(name)
-        self._type_and_submit(session, text, echo_timeout)
+        from trails.core.locks import file_lock
+
+        # One send at a time per session, or parallel sends interleave their keys into one line. Not
+        # the session:NAME lock that pause, resume and kill hold: a send need not wait out a pause.
+        with file_lock(f"send:{name}"):
+            session = self._live(name)
+            self._type_and_submit(session, text, echo_timeout)
         self.store.audit("sent", name, text=text)
 
     def _type_and_submit(self, session: Session, text: str, echo_timeout: float = 2.0) -> None:
         # Enter goes once the typed text shows and the screen has stopped changing: agents drop or
         # misread keys that arrive with a paste or while they redraw (Claude Code does both).
-        self.tmux.send_text(session.tmux_session, text, enter=False)
+        pasted = len(text.encode()) > PASTE_OVER
+        if pasted:
+            # Too long to type in one tmux command; an agent may show a paste as a placeholder
+            # ("[Pasted text …]") rather than its text, so a changed screen counts as shown.
+            before = self.tmux.capture(session.tmux_session)
+            self.tmux.paste_text(session.tmux_session, text)
+        else:
+            self.tmux.send_text(session.tmux_session, text, enter=False)
         tail = "".join(text.split())[-16:]
         deadline = time.monotonic() + echo_timeout
         previous = None
         while time.monotonic() < deadline:
             screen = self.tmux.capture(session.tmux_session)
-            if (not tail or tail in "".join(screen.split())) and screen == previous:
+            shown = not tail or tail in "".join(screen.split()) or (pasted and screen != before)
+            if shown and screen == previous:
                 break
             previous = screen
             time.sleep(0.1)

@@ -5,13 +5,20 @@ from __future__ import annotations
 import re
 
 from trails.core.errors import InvalidName
+from trails.core.refnames import refname_problem
 
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
 
 
 def validate_session_name(name: str) -> str:
     if NAME_RE.fullmatch(name):
-        return name
+        # The name is also a component of git refs (the branch trails/NAME, refs/trails/saved/NAME/…):
+        # refuse here what git would refuse later, half way through a create or a kill.
+        why = refname_problem(name)
+        if why is None:
+            return name
+        raise InvalidName(f"invalid session name {name!r}: {why}, which git does not allow in a ref name "
+                          "(the name becomes part of the session's branch and saved refs)")
     if not name:
         why = "it is empty"
     elif len(name) > 63:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shlex
@@ -15,6 +16,7 @@ from trails.core.errors import TmuxError
 from trails.infra.proc import Result, run
 
 _SERVER_EXITING = "server exited unexpectedly"
+_buffers = itertools.count()
 # The pane's program is `sh -c SCRIPT EXIT_FILE ENV_FILE [GATE] ARGV...`: the script is a constant and
 # argv reaches it as positional parameters, never as shell text. The environment comes from ENV_FILE
 # (owner-only, deleted once read) rather than `-e K=V` arguments: tmux's server keeps the argv of the
@@ -192,6 +194,17 @@ class Tmux:
             self._run("send-keys", "-t", target, "-l", "--", text)
         if enter:
             self._run("send-keys", "-t", target, "Enter")
+
+    def paste_text(self, name: str, text: str) -> None:
+        """Paste text into the pane through a tmux buffer: no length limit (a send-keys command must fit
+        in one tmux message, ~16 KB), and bracketed (-p) when the program in the pane asked for that."""
+        buffer = f"trails-send-{os.getpid()}-{next(_buffers)}"  # its own buffer: pastes run in parallel
+        self._run("load-buffer", "-b", buffer, "-", input=text)
+        try:
+            self._run("paste-buffer", "-d", "-p", "-b", buffer, "-t", f"={name}:")
+        except TmuxError:
+            self._run("delete-buffer", "-b", buffer, check=False)
+            raise
 
     def send_keys(self, name: str, *keys: str) -> None:
         self._run("send-keys", "-t", f"={name}:", *keys)

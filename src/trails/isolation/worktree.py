@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Protocol
 
-from trails.core import workstate
+from trails.core import inputs, workstate
 from trails.core.config import DEFAULT_MAX_WORKTREES, EffectiveConfig
 from trails.core.errors import (
     BranchError,
@@ -82,6 +82,8 @@ class Provider(IsolationProvider):
         repo = Git(request.repo_root)
         config = request.config
         branch = request.branch or f"{config.branch_prefix}{request.name}"
+        # Here too, not only in create_session: moves give a branch, and branch_prefix is a setting.
+        inputs.check_branch(branch, given_as="--branch" if request.branch else "the session's branch")
         if not gitinfra.check_branch_name(branch):
             raise BranchError(f"{branch!r} is not a valid branch name (git check-ref-format refused it)")
         busy = repo.operation_in_progress()

@@ -13,6 +13,9 @@ from trails.agents.headless import CommandHeadless, HeadlessAdapter
 from trails.core.errors import RunFileError, TrailsError
 from trails.runs.spec import LocatedDoc, RunFile, SessionEntry, parse
 
+# Replicates of one session: each is a full agent run (and, with --parallel, a copy of work_dir).
+MAX_COUNT = 100
+
 
 @dataclass
 class SessionPlan:
@@ -91,6 +94,13 @@ def load_plan(source: Path, *, text: str | None = None, base_dir: Path | None = 
     return _Checker(run, doc, (base_dir or source.parent).resolve(), text).plan()
 
 
+def _inside(directory: Path, relative: str) -> bool:
+    """Whether `relative`, taken from `directory`, stays inside it once `..` and symlinks are resolved."""
+    given = Path(relative)
+    return not given.is_absolute() and ".." not in given.parts and \
+        (directory / given).resolve().is_relative_to(directory)
+
+
 class _Checker:
     def __init__(self, run: RunFile, doc: LocatedDoc, base_dir: Path, text: str) -> None:
         self.run, self.doc, self.base_dir, self.text = run, doc, base_dir, text
@@ -108,7 +118,7 @@ class _Checker:
         work_dir = (self.base_dir / Path(run.work_dir).expanduser()).resolve()
         if not work_dir.is_dir():
             self.fail(("work_dir",), f"work_dir {run.work_dir!r} is not a directory ({work_dir})")
-        if run.memory_file is not None and (Path(run.memory_file).is_absolute() or ".." in Path(run.memory_file).parts):
+        if run.memory_file is not None and not _inside(work_dir, run.memory_file):
             self.fail(("memory_file",), "memory_file must be a path inside work_dir")
         if not run.sessions:
             self.fail(("sessions",), "sessions is empty: a run needs at least one session")
@@ -130,6 +140,8 @@ class _Checker:
                           f"without gaps, in order (expected {pos + 1} here)")
             if entry.count < 1:
                 self.fail((*where, "count"), f"count must be at least 1 (got {entry.count})")
+            elif entry.count > MAX_COUNT:
+                self.fail((*where, "count"), f"count must be at most {MAX_COUNT} (got {entry.count})")
             if entry.fork_from is not None and not 1 <= entry.fork_from < entry.session_index:
                 self.fail((*where, "fork_from"),
                           f"fork_from must name a lower session_index (got {entry.fork_from} "
@@ -145,11 +157,18 @@ class _Checker:
         run, where = self.run, ("sessions", pos)
         prompt = entry.prompt or ""
         if entry.prompt_file is not None:
-            path = self.base_dir / Path(entry.prompt_file).expanduser()
-            try:
-                prompt = path.read_text()
-            except OSError as exc:
-                self.fail((*where, "prompt_file"), f"cannot read prompt_file {entry.prompt_file!r}: {exc.strerror}")
+            path = (self.base_dir / Path(entry.prompt_file).expanduser()).resolve()
+            if not path.is_relative_to(self.base_dir):
+                # A prompt goes to the agent and its model provider: a run file must not pull in
+                # whatever file its author names (~/.ssh/id_rsa, /etc/passwd).
+                self.fail((*where, "prompt_file"), f"prompt_file {entry.prompt_file!r} is outside the run file's "
+                                                   f"directory {self.base_dir} (it resolves to {path})")
+            else:
+                try:
+                    prompt = path.read_text()
+                except OSError as exc:
+                    self.fail((*where, "prompt_file"),
+                              f"cannot read prompt_file {entry.prompt_file!r}: {exc.strerror}")
         spec = entry.agent or run.agent
         agent_path = (*where, "agent") if entry.agent else ("agent",)
         argv: list[str] = []

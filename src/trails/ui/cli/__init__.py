@@ -68,7 +68,8 @@ def build_parser(only: str | None = None) -> Any:
 
 def main(argv: list[str] | None = None) -> Any:
     args = list(sys.argv[1:] if argv is None else argv)
-    with handle_errors(json_output="--json" in args):
+    options = args[:args.index("--")] if "--" in args else args  # after '--' even "--json" is text
+    with handle_errors(json_output="--json" in options):
         from trails.ui.cli.framework import call
 
         first = next((a for a in args if not a.startswith("-")), None)

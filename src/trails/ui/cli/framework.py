@@ -7,7 +7,8 @@ argparse rather than a third-party CLI library because start-up time is a featur
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -83,11 +84,40 @@ def existing_dir(text: str) -> Path:
     return path
 
 
+_UNRECOGNIZED = "unrecognized arguments: "
+
+
 class Parser(argparse.ArgumentParser):
     """Usage errors become TrailsErrors, so --json callers get them as JSON too."""
 
+    _args: tuple[str, ...] = ()
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        self._args = tuple(sys.argv[1:] if args is None else args)  # what error() below looks through
+        return super().parse_known_args(args, namespace)
+
     def error(self, message: str) -> Any:  # argparse's signature returns NoReturn
+        stray = self._stray_dash_word(message)
+        if stray is not None:
+            # argparse takes any word that starts with '-' for an option, e.g. the text in `send NAME -l`.
+            raise UsageError(f"{self.prog}: {message} ({stray!r} is not an option here)",
+                             hint=f"a value that starts with '-' goes after '--', e.g. `{self.prog} … -- {stray}` "
+                                  f"(an option's value: `--option={stray}`)")
         raise UsageError(f"{self.prog}: {message}", hint=f"`{self.prog} --help` shows the usage")
+
+    def _stray_dash_word(self, message: str) -> str | None:
+        """The first word before any '--' that looks like an option but is none of this parser's."""
+        words: Sequence[str] = self._args[:self._args.index("--")] if "--" in self._args else self._args
+        known = {s for action in self._actions for s in action.option_strings}
+        if message.startswith(_UNRECOGNIZED):  # left over by a command's parser: argparse names them
+            words, known = message[len(_UNRECOGNIZED):].split(" "), set()
+        for word in words:
+            name = word.split("=", 1)[0]
+            abbreviates = name.startswith("--") and any(k.startswith(name) for k in known)  # argparse takes those
+            if len(word) > 1 and word.startswith("-") and not abbreviates and name not in known \
+                    and not self._negative_number_matcher.match(word):
+                return word
+        return None
 
 
 def add_command(subparsers: Any, name: str, func: Callable[..., Any], aliases: list[str]) -> None:

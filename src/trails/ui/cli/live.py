@@ -8,11 +8,16 @@ from trails.core.errors import InvalidInput
 from trails.ui.cli.common import echo, emit, engine, json_option
 from trails.ui.cli.framework import argument, command, flag, option, positive_int
 
+# `daemon --status` when no supervisor runs: the LSB status code ("program is not running"), as
+# `systemctl status` gives, so scripts can test it without parsing the output.
+NOT_RUNNING = 3
+
 
 @command(help="Start the supervisor that watches sessions (it keeps running in the background).")
 @flag("--foreground", help="Run it in this process until interrupted.")
 @flag("--stop", help="Stop the running supervisor.")
-@flag("--status", dest="show_status", help="Say whether it runs, and where it publishes events.")
+@flag("--status", dest="show_status",
+      help="Say whether it runs, and where it publishes events (exit status 3 when it does not run).")
 @json_option
 def daemon(foreground: bool, stop: bool, show_status: bool, as_json: bool) -> None:
     eng = engine()
@@ -30,6 +35,8 @@ def daemon(foreground: bool, stop: bool, show_status: bool, as_json: bool) -> No
     emit(as_json, info, lambda: echo(
         f"supervisor running (pid {info['pid']}), events on {info['socket']}" if info["running"]
         else "no supervisor running"))
+    if show_status and not info["running"]:
+        raise SystemExit(NOT_RUNNING)
 
 
 @command(help="Pause a session: save its work and conversation, stop it, free its worktree (branch kept).")
