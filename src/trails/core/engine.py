@@ -88,9 +88,12 @@ class Engine:
         self.store = Store(paths.state_db())
         from trails.monitor import outputlog
 
-        conf, conf_text = self.home / "tmux.conf", TMUX_CONF + outputlog.tmux_conf_lines(self.home)
-        if not conf.exists() or conf.read_text() != conf_text:
-            conf.write_text(conf_text)
+        try:
+            conf, conf_text = self.home / "tmux.conf", TMUX_CONF + outputlog.tmux_conf_lines(self.home)
+            if not conf.exists() or conf.read_text() != conf_text:
+                conf.write_text(conf_text)
+        except OSError as exc:
+            raise paths.unusable(exc) from None
         self.tmux = Tmux(paths.tmux_socket(), config=conf)
 
     def close(self) -> None:
@@ -561,6 +564,9 @@ class Engine:
             return 0
         from trails.monitor import daemon
 
+        # The supervisor works from the state database: one this process cannot use is the error to
+        # tell (the command needs it next anyway), not a supervisor that failed to start over it.
+        _ = self.store.conn
         return daemon.ensure_running(self.home)
 
     def supervisor_status(self) -> dict[str, Any]:

@@ -18,7 +18,11 @@ def file_lock(key: str, *, wait: bool = True) -> Iterator[bool]:
     (another process, or another holder in this one: flock locks belong to the open file).
     """
     digest = hashlib.sha1(key.encode()).hexdigest()[:16]
-    with open(paths.locks_dir() / f"{digest}.lock", "w") as handle:
+    try:
+        handle = open(paths.locks_dir() / f"{digest}.lock", "w")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise paths.unusable(exc, "open the lock") from None
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

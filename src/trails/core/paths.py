@@ -5,12 +5,30 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from trails.core.errors import StateError
+
+
+def _home_path() -> Path:
+    home = os.environ.get("TRAILS_HOME")
+    return Path(home).expanduser() if home else Path.home() / ".trails"
+
 
 def trails_home() -> Path:
-    home = os.environ.get("TRAILS_HOME")
-    path = Path(home).expanduser() if home else Path.home() / ".trails"
-    path.mkdir(parents=True, exist_ok=True)
+    path = _home_path()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise unusable(exc, "create") from None
     return path
+
+
+def unusable(exc: OSError, doing: str = "write") -> StateError:
+    """An OSError on one of trails' own files as users see it: which file, what happened, what to do."""
+    where = exc.filename if exc.filename is not None else _home_path()
+    return StateError(
+        f"cannot {doing} {where}: {exc.strerror or exc}",
+        hint=f"trails keeps its state in {_home_path()}: make it writable, or set TRAILS_HOME to a directory that is",
+    )
 
 
 def tmux_socket() -> Path:
@@ -27,7 +45,10 @@ def state_db() -> Path:
 
 def locks_dir() -> Path:
     path = trails_home() / "locks"
-    path.mkdir(exist_ok=True)
+    try:
+        path.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise unusable(exc, "create") from None
     return path
 
 
