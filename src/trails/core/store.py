@@ -187,13 +187,15 @@ class Store:
         return session
 
     def update_session(self, session_id: int, *, audits: Sequence[tuple[str, str | None, dict[str, Any]]] = (),
+                       checkpoints: Sequence[tuple[str, str, str, str]] = (),
                        only_if_status: Status | None = None, **fields: Any) -> bool:
-        """Change a session's fields, and append `audits` (action, session name, detail) in the same commit.
+        """Change a session's fields, and append `audits` (action, session name, detail) and `checkpoints`
+        (kind, ref, commit, note) in the same commit.
 
         With `only_if_status`, nothing changes (and False is returned) unless the stored status is still
         that one: a decision made on what was read must not overwrite another process's newer one.
         """
-        if not fields and not audits:
+        if not fields and not audits and not checkpoints:
             return True
         with self.write() as tx:
             if fields:
@@ -208,6 +210,8 @@ class Store:
                     return False
             for action, session_name, detail in audits:
                 _insert_audit(tx, action, session_name, detail)
+            for kind, ref, commit, note in checkpoints:
+                _insert_checkpoint(tx, session_id, kind, ref, commit, note)
         return True
 
     def delete_session(self, session_id: int) -> None:
@@ -249,11 +253,7 @@ class Store:
 
     def add_checkpoint(self, session: Session, kind: str, ref: str, commit: str, note: str = "") -> None:
         with self.write() as tx:
-            tx.execute(
-                "INSERT INTO checkpoints (session_id, kind, ref, commit_sha, note, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (session.id, kind, ref, commit, note, time.time()),
-            )
+            _insert_checkpoint(tx, session.id, kind, ref, commit, note)
 
     def checkpoints(self, session: Session) -> list[Checkpoint]:
         rows = self.rows(
@@ -327,6 +327,13 @@ def _insert_audit(tx: _Tx, action: str, session_name: str | None, detail: dict[s
     tx.execute(
         "INSERT INTO audit (ts, session_name, action, detail) VALUES (?, ?, ?, ?)",
         (time.time(), session_name, action, json.dumps(detail, default=str)),
+    )
+
+
+def _insert_checkpoint(tx: _Tx, session_id: int, kind: str, ref: str, commit: str, note: str) -> None:
+    tx.execute(
+        "INSERT INTO checkpoints (session_id, kind, ref, commit_sha, note, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        (session_id, kind, ref, commit, note, time.time()),
     )
 
 
