@@ -236,3 +236,23 @@ def test_a_failed_make_worktree_step_removes_the_half_made_worktree(repo: Path, 
     assert _worktrees(repo) == [str(repo)] and not (repo.parent / "repo-wt-trails-m1").exists()
     assert git(repo, "branch", "--list", "trails/m1") == ""
     assert _row(repo, "m1")["mode"] == "direct"
+
+
+def test_a_move_killed_after_its_new_agent_started_is_recorded(repo: Path, tmp_path: Path,
+                                                               trails_env: dict[str, Path]) -> None:
+    """No git call lies between starting the new agent and recording the move: the moving process
+    (a real trails engine) is SIGKILLed there by a stand-in for the recording step."""
+    assert trails("new", "m1", "sleep 600", "--mode", "direct", cwd=repo).code == 0
+    (repo / "README.md").write_text("agent edit\n")
+    script = tmp_path / "die_before_recording.py"
+    script.write_text("import os, signal\nfrom trails.core import moves\n"
+                      "moves.record_move = lambda ctx: os.kill(os.getpid(), signal.SIGKILL)\n"
+                      "from trails.core.engine import Engine\nEngine().upgrade_session('m1', 'worktree')\n")
+    died = subprocess.run([sys.executable, str(script)], cwd=repo, capture_output=True, text=True, check=False)
+    assert died.returncode == -9, died.stderr
+    row = _row(repo, "m1")  # the new agent runs in the worktree: the move is recorded, not undone
+    wt = repo.parent / "repo-wt-trails-m1"
+    assert (row["mode"], row["status"], row["worktree_path"]) == ("worktree", "running", str(wt)), row
+    assert (wt / "README.md").read_text() == "agent edit\n" and (repo / "README.md").read_text() == "hello\n"
+    assert "trails-m1" in _tmux_sessions(trails_env)
+    assert any(a["action"] == "session_moved" for a in trails("audit", "--json", cwd=repo).json["entries"])
