@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -76,3 +77,73 @@ def tmux_capture(socket: Path, target: str) -> str:
     cp = subprocess.run(["tmux", "-S", str(socket), "capture-pane", "-p", "-t", f"={target}:"],
                         capture_output=True, text=True, check=False)
     return cp.stdout
+
+
+@dataclass
+class Stopper:
+    """A stand-in for git (on PATH, and as git's exec path so git's own sub-commands pass through it
+    too) that stops at the first call whose arguments contain `match`: the trails process calling it
+    then waits there, exactly mid-step, until the test kills it. No timing involved."""
+
+    bin_dir: Path
+    reached: Path
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"PATH": f"{self.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "GIT_EXEC_PATH": str(self.bin_dir)}
+
+
+def git_stopper(tmp_path: Path, match: str, *, after: bool = False, first: str = "") -> Stopper:
+    """`after`: the real git runs that call first, then the stand-in stops before returning. `first`:
+    shell code run just before stopping (the call's arguments are "$@")."""
+    import shlex
+
+    exec_path = subprocess.run(["git", "--exec-path"], capture_output=True, text=True, check=True).stdout.strip()
+    real = Path(exec_path) / "git"
+    base = tmp_path / f"git-stopper-{len(list(tmp_path.glob('git-stopper-*')))}"
+    bin_dir = base / "bin"
+    bin_dir.mkdir(parents=True)
+    fifo, reached, once = base / "never-written", base / "reached", base / "once"
+    os.mkfifo(fifo)
+    q = shlex.quote
+    run_real = f'{q(str(real))} "$@"; code=$?; ' if after else "code=0; "
+    script = f"""#!/bin/sh
+case " $* " in
+  *{q(match)}*)
+    if mkdir {q(str(once))} 2>/dev/null; then
+      {run_real}{first}
+      echo $$ > {q(str(reached))}
+      read _ < {q(str(fifo))}
+      exit $code
+    fi;;
+esac
+exec {q(str(real))} "$@"
+"""
+    (bin_dir / "git").write_text(script)
+    (bin_dir / "git").chmod(0o755)
+    return Stopper(bin_dir, reached)
+
+
+def killed_mid_step(stopper: Stopper, *args: str, cwd: Path | str | None = None,
+                    env: dict[str, str] | None = None, timeout: float = 60,
+                    also: Callable[[], object] | None = None) -> None:
+    """Run `trails ARGS` until it reaches the stopper's call (and `also` holds), then SIGKILL it and
+    everything it started in its process group (the stand-in git included), as `kill -9` would."""
+    import signal
+
+    full_env = {**os.environ, **(env or {}), **stopper.env}
+    proc = subprocess.Popen([sys.executable, "-m", "trails", *args], cwd=cwd, env=full_env, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: stopper.reached.exists() or proc.poll() is not None, timeout=timeout,
+                   message=f"trails {' '.join(args)} to reach the stopping git call")
+        if not stopper.reached.exists():
+            out, err = proc.communicate()
+            raise AssertionError(f"trails {' '.join(args)} ended (exit {proc.returncode}) before the stopping call:"
+                                 f"\n{out}\n{err}")
+        if also is not None:
+            wait_until(also, timeout=timeout, message="the state to kill it in")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.helpers import git, trails, wait_until
 from tests.monitor.conftest import wait_status
@@ -141,3 +144,48 @@ def test_output_log_is_bounded_without_a_supervisor_and_both_generations_read(
         assert kept == [f"old {i}" for i in range(first, 7000)]
     finally:
         engine.close()
+
+
+@pytest.mark.parametrize("removal", ["rm -rf", "git worktree remove --force"])
+def test_a_worktree_removed_under_a_live_session_is_an_error_that_resume_restarts(
+        engine: Any, supervisor: int, repo: Path, fake_claude: Path, removal: str) -> None:
+    session = engine.create_session("g1", str(fake_claude), cwd=repo).session
+    wt = Path(session.worktree_path)
+    wait_status(engine, "g1", "ready")
+    (wt / "kept.txt").write_text("committed on the branch\n")
+    git(wt, "add", "kept.txt")
+    git(wt, "commit", "-qm", "agent commit")
+    if removal == "rm -rf":
+        shutil.rmtree(wt)
+    else:
+        git(repo, "worktree", "remove", "--force", str(wt))
+
+    listed = trails("ls", "--json", cwd=repo).json["sessions"]
+    assert [(s["name"], s["status"]) for s in listed] == [("g1", "error")]  # not `ready` any more
+    assert f"its worktree {wt} is gone (removed outside trails)" in listed[0]["status_reason"]
+    assert not engine.tmux.has_session(session.tmux_session)  # its agent had nowhere left to work
+
+    res = trails("resume", "g1", "--json", cwd=repo)
+    assert res.code == 0, res.stderr
+    assert (wt / "kept.txt").read_text() == "committed on the branch\n"  # re-created from its branch
+    assert git(wt, "rev-parse", "--abbrev-ref", "HEAD") == "trails/g1"
+    assert res.json["command"][-2:] == ["--session-id", session.conversation_id]  # its conversation
+    wait_status(engine, "g1", "ready")
+
+
+@pytest.mark.parametrize(("ending", "status"), [("exit", "completed"), ("fail", "error")])
+def test_resume_restarts_a_completed_or_failed_session_where_it_was(
+        engine: Any, supervisor: int, repo: Path, fake_claude: Path, ending: str, status: str) -> None:
+    session = engine.create_session("e1", str(fake_claude), cwd=repo).session
+    wt = Path(session.worktree_path)
+    wait_status(engine, "e1", "ready")
+    (wt / "notes.txt").write_text("uncommitted\n")
+    engine.send("e1", ending)
+    wait_until(lambda: engine.get_session("e1").status.value == status, message=f"e1 to be {status}")
+
+    res = trails("resume", "e1", "--json", cwd=repo)
+    assert res.code == 0, res.stderr
+    assert (wt / "notes.txt").read_text() == "uncommitted\n"  # the worktree as it was
+    assert res.json["command"][-2:] == ["--session-id", session.conversation_id]
+    wait_status(engine, "e1", "ready")
+    assert trails("resume", "e1", "--json", cwd=repo).error["code"] == "session_state"  # running: nothing to do

@@ -91,9 +91,12 @@ class Engine:
         self.store = Store(paths.state_db())
         from trails.monitor import outputlog
 
-        conf, conf_text = self.home / "tmux.conf", TMUX_CONF + outputlog.tmux_conf_lines(self.home)
-        if not conf.exists() or conf.read_text() != conf_text:
-            paths.write_private(conf, conf_text)
+        try:
+            conf, conf_text = self.home / "tmux.conf", TMUX_CONF + outputlog.tmux_conf_lines(self.home)
+            if not conf.exists() or conf.read_text() != conf_text:
+                paths.write_private(conf, conf_text)
+        except OSError as exc:
+            raise paths.unusable(exc) from None
         self.tmux = Tmux(paths.tmux_socket(), config=conf)
 
     def close(self) -> None:
@@ -160,8 +163,9 @@ class Engine:
         """Create a session: choose its mode, prepare its place, start its agent in tmux."""
         from trails.agents import registry
         from trails.core import config as config_mod
-        from trails.core import inputs
+        from trails.core import inputs, recovery
         from trails.core import limits as limits_mod
+        from trails.core.locks import file_lock
         from trails.core.modes import applicable_rules, select_mode
         from trails.infra import git as gitinfra
         from trails.isolation.base import CreateRequest
@@ -229,82 +233,108 @@ class Engine:
             env=env, auto_yes=auto_yes, limits=limits.to_dict(), conversation_id=conversation_id,
             extra={"scope": scope, "agent_profile": agent_spec.name, "base_argv": list(agent_spec.argv)},
         )
-        # Claiming the name first makes parallel creates of one name race on a UNIQUE index.
-        self.store.insert_session(session)
-        provider = self.provider(decision.mode)
-        request = CreateRequest(
-            name=name, cwd=cwd, repo_root=repo_root, config=config, branch=branch, base=base,
-            carry_changes=carry_changes, force=force, image=image,
-            options={"agent": agent_spec.name, "network": network, "privileged": privileged, "mounts": mounts,
-                     "progress": progress},
-            main_status=main_status, argv=argv, limits=session.limits,
-        )
-        try:
-            placement = provider.prepare(request)
-        except BaseException:
-            self.store.delete_session(session.id)
-            raise
-        session.workdir = str(placement.workdir)
-        session.worktree_path = str(placement.worktree_path) if placement.worktree_path else None
-        session.branch = placement.branch
-        session.base_commit = placement.base_commit
-        session.extra.update(placement.extra)
-        # What the repository's settings asked for and did not get (the decision's notes say its own).
-        repo_ignored = [*config.ignored, *decision.ignored, *limits.ignored]
-        if repo_ignored:
-            placement.extra["ignored_settings"] = [*placement.extra.get("ignored_settings", []),
-                                                   *(item.to_dict() for item in repo_ignored)]
-            placement.notes += [item.note() for item in [*config.ignored, *limits.ignored]]
-        if ignored_auto_yes:
-            placement.extra["ignored_settings"] = [*placement.extra.get("ignored_settings", []), *ignored_auto_yes]
-            placement.notes.append(
-                f"{config.project_path}: ignored {', '.join(ignored_auto_yes)} (settings that make auto-yes approve "
-                "more are honoured only from your own settings or flags)"
+        # The session's lock is held until its row is complete: a row still `creating` whose lock is
+        # free is what a create that died leaves, and the next read cleans it (core/recovery.py).
+        with file_lock(f"session:{name}"):
+            # Claiming the name first makes parallel creates of one name race on a UNIQUE index.
+            self._claim(session)
+            provider = self.provider(decision.mode)
+
+            def will_make(made: dict[str, Any]) -> None:  # what a crash from here on leaves, to be cleaned
+                self.store.update_session(session.id, extra={**session.extra, recovery.CREATING: made})
+
+            request = CreateRequest(
+                name=name, cwd=cwd, repo_root=repo_root, config=config, branch=branch, base=base,
+                carry_changes=carry_changes, force=force, image=image,
+                options={"agent": agent_spec.name, "network": network, "privileged": privileged,
+                         "mounts": mounts, "progress": progress},
+                main_status=main_status, argv=argv, limits=session.limits, will_make=will_make,
             )
-        gated = placement.before_agent is not None
-        launched = False
-        try:
-            live.start_output_log(self.home, session.tmux_session)
             try:
-                placement.notes += self.launch_agent(provider, session, argv, gated=gated)
-            except TmuxError as exc:
-                if "duplicate session" not in exc.message:
-                    raise
-                # A pane trails no longer tracks (its state was lost) holds the name: replace it.
-                self.tmux.kill_session(session.tmux_session)
-                placement.notes += self.launch_agent(provider, session, argv, gated=gated)
-            launched = True
-            if placement.before_agent is not None:
-                placement.before_agent()
-                session.extra.update(placement.extra)  # what it recorded
-                provider.started(session)
-                if not release_gate(self._host().gate_file(session)):
-                    raise TmuxError(f"the agent's terminal for {name!r} did not start",
-                                    hint=f"see `trails output {name}`")
-        except BaseException:
-            if launched:
-                self.tmux.kill_session(session.tmux_session)
-            provider.discard(placement)
-            self.store.delete_session(session.id)
-            raise
-        # With a supervisor watching, the agent is "loading" until its screen says otherwise.
-        session.status = Status.LOADING if live.supervisor_running(self.home) else Status.RUNNING
-        audits: list[tuple[str, str | None, dict[str, Any]]] = [
-            ("mode_selected", name, {**decision.to_dict(), "agent": agent_spec.spec}),
-        ]
-        if placement.extra.get("ignored_settings"):
-            audits.append(("settings_ignored", name, {"settings": placement.extra["ignored_settings"]}))
-        audits.append(("session_created", name, {"mode": decision.mode.value, "workdir": session.workdir,
-                                                 "branch": session.branch, "notes": placement.notes}))
-        self.store.update_session(
-            session.id, status=session.status, workdir=session.workdir,
-            worktree_path=session.worktree_path, branch=session.branch, base_commit=session.base_commit,
-            container_id=session.container_id, limits=session.limits, extra=session.extra, audits=audits,
-        )
+                placement = provider.prepare(request)
+            except BaseException:
+                self.store.delete_session(session.id)
+                raise
+            session.workdir = str(placement.workdir)
+            session.worktree_path = str(placement.worktree_path) if placement.worktree_path else None
+            session.branch = placement.branch
+            session.base_commit = placement.base_commit
+            session.extra.update(placement.extra)
+            # What the repository's settings asked for and did not get (the decision's notes say its own).
+            repo_ignored = [*config.ignored, *decision.ignored, *limits.ignored]
+            if repo_ignored:
+                placement.extra["ignored_settings"] = [*placement.extra.get("ignored_settings", []),
+                                                       *(item.to_dict() for item in repo_ignored)]
+                placement.notes += [item.note() for item in [*config.ignored, *limits.ignored]]
+            if ignored_auto_yes:
+                placement.extra["ignored_settings"] = [*placement.extra.get("ignored_settings", []),
+                                                       *ignored_auto_yes]
+                placement.notes.append(
+                    f"{config.project_path}: ignored {', '.join(ignored_auto_yes)} (settings that make auto-yes "
+                    "approve more are honoured only from your own settings or flags)"
+                )
+            gated = placement.before_agent is not None
+            launched = False
+            try:
+                live.start_output_log(self.home, session.tmux_session)
+                try:
+                    placement.notes += self.launch_agent(provider, session, argv, gated=gated)
+                except TmuxError as exc:
+                    if "duplicate session" not in exc.message:
+                        raise
+                    # A pane trails no longer tracks (its state was lost) holds the name: replace it.
+                    self.tmux.kill_session(session.tmux_session)
+                    placement.notes += self.launch_agent(provider, session, argv, gated=gated)
+                launched = True
+                if placement.before_agent is not None:
+                    placement.before_agent()
+                    session.extra.update(placement.extra)  # what it recorded
+                    provider.started(session)
+                    if not release_gate(self._host().gate_file(session)):
+                        raise TmuxError(f"the agent's terminal for {name!r} did not start",
+                                        hint=f"see `trails output {name}`")
+            except BaseException:
+                if launched:
+                    self.tmux.kill_session(session.tmux_session)
+                provider.discard(placement)
+                self.store.delete_session(session.id)
+                raise
+            # With a supervisor watching, the agent is "loading" until its screen says otherwise.
+            session.status = Status.LOADING if live.supervisor_running(self.home) else Status.RUNNING
+            audits: list[tuple[str, str | None, dict[str, Any]]] = [
+                ("mode_selected", name, {**decision.to_dict(), "agent": agent_spec.spec}),
+            ]
+            if placement.extra.get("ignored_settings"):
+                audits.append(("settings_ignored", name, {"settings": placement.extra["ignored_settings"]}))
+            audits.append(("session_created", name, {"mode": decision.mode.value, "workdir": session.workdir,
+                                                     "branch": session.branch, "notes": placement.notes}))
+            self.store.update_session(
+                session.id, status=session.status, workdir=session.workdir,
+                worktree_path=session.worktree_path, branch=session.branch, base_commit=session.base_commit,
+                container_id=session.container_id, limits=session.limits, extra=session.extra, audits=audits,
+            )
         live.nudge_supervisor(self.home)
         if typed_prompt:
             self._type_first_prompt(session, typed_prompt)
         return CreateResult(session, decision.to_dict(), [*decision.notes, *placement.notes])
+
+    def _claim(self, session: Session) -> None:
+        """Insert the new row (the caller holds the name's lock). A row of this name still `creating`
+        is then one whose creator died: it is cleaned away first."""
+        from trails.core import errors, recovery
+
+        try:
+            self.store.insert_session(session)
+        except errors.SessionExists:
+            try:
+                existing = self.store.get_session(session.name)
+            except errors.SessionNotFound:  # ended meanwhile
+                existing = None
+            if existing is not None and existing.status is not Status.CREATING:
+                raise
+            if existing is not None:
+                recovery.discard_create(self, existing)
+            self.store.insert_session(session)
 
     def launch_agent(self, provider: Any, session: Session, argv: list[str], *, gated: bool = False) -> list[str]:
         """Start the agent through its provider; outside containers, inside its resource limits first."""
@@ -350,35 +380,89 @@ class Engine:
     def list_sessions(self, *, include_ended: bool = False) -> list[Session]:
         """Sessions as they really are: state reconciled with tmux in one call."""
         sessions = self.store.list_sessions(include_ended=include_ended)
-        if any(s.status in LIVE_STATUSES for s in sessions):
+        if any(s.status in LIVE_STATUSES or self._needs_look(s) for s in sessions):
             panes = self.tmux.list_panes()
-            for session in sessions:
-                self._reconcile(session, panes)
+            sessions = [s for s in sessions if self._reconcile(s, panes)]
         return sessions
 
     def get_session(self, name: str) -> Session:
         session = self.store.get_session(name)
-        if session.status in LIVE_STATUSES:
-            self._reconcile(session, self.tmux.list_panes())
+        if (session.status in LIVE_STATUSES or self._needs_look(session)) \
+                and not self._reconcile(session, self.tmux.list_panes()):
+            return self.store.get_session(name)  # a create that died was undone: SessionNotFound
         return session
 
-    def _reconcile(self, session: Session, panes: dict[str, PaneInfo]) -> None:
-        if not self._agent_looks_gone(session, panes):
-            return
+    def settled(self, name: str) -> Session:
+        """The session's row for an operation that holds its lock, with what a dead operation left
+        finished or undone first (core/recovery.py)."""
+        session = self.store.get_session(name)
+        panes = self.tmux.list_panes() if session.status in LIVE_STATUSES else {}
+        if not self._settle(session, panes):
+            return self.store.get_session(name)  # it was a create that died: SessionNotFound
+        return session
+
+    @staticmethod
+    def _needs_look(session: Session) -> bool:
+        from trails.core import recovery
+
+        return session.ended_at is None and recovery.pending(session)
+
+    def _reconcile(self, session: Session, panes: dict[str, PaneInfo]) -> bool:
+        """Bring the row in line with what is really there. False when it turned out not to exist
+        (a create whose process died, undone here)."""
+        if not (self._needs_look(session) or self._agent_looks_gone(session, panes) or self._worktree_lost(session)):
+            return True
         from trails.core.locks import file_lock
 
-        # A pause, resume, move or kill stops agents on purpose and holds the session's lock
-        # meanwhile: then that operation decides the status, not this read.
+        # A create, pause, resume, move or kill holds the session's lock while it works (and stops
+        # agents on purpose): then that operation decides, not this read.
         with file_lock(f"session:{session.name}", wait=False) as held:
             fresh = self.store.session_by_id(session.id) if held else None
             if fresh is None:
-                return
+                return not held
             if fresh.updated_at != session.updated_at:  # changed since it was read: decide on what is now
                 vars(session).update(vars(fresh))
                 panes = self.tmux.list_panes()
-                if not self._agent_looks_gone(session, panes):
-                    return
+            return self._settle(session, panes)
+
+    def _settle(self, session: Session, panes: dict[str, PaneInfo]) -> bool:
+        """_reconcile's work, for a caller holding the session's lock."""
+        from trails.core import recovery
+
+        if session.ended_at is not None:
+            return True
+        if recovery.pending(session) and not recovery.recover(self, session):
+            return False
+        if self._agent_looks_gone(session, panes):
             self._reconcile_ended(session, panes.get(session.tmux_session))
+        elif self._worktree_lost(session):
+            self._reconcile_lost_worktree(session)
+        return True
+
+    @staticmethod
+    def _worktree_lost(session: Session) -> bool:
+        from trails.core import recovery
+
+        return session.status in LIVE_STATUSES and recovery.worktree_gone(session) is not None
+
+    def _reconcile_lost_worktree(self, session: Session) -> None:
+        """The worktree of a live session was removed under it: nothing can be saved from it any more;
+        the agent is stopped (its place is gone) and the session is an error that `resume` restarts."""
+        from trails.core import recovery
+
+        why = recovery.worktree_gone(session)
+        reason = f"{why}; `trails resume {session.name}` re-creates it from branch {session.branch} " \
+                 "and restarts the agent on its conversation"
+        screen = self.tmux.capture(session.tmux_session, history=200)
+        if screen:
+            session.extra["last_output"] = "\n".join(_last_lines(screen, 20))
+        self.provider(session.mode).stop(session)
+        self.release_limits(session)
+        if self.store.update_session(session.id, status=Status.ERROR, status_reason=reason, extra=session.extra,
+                                     only_if_status=session.status,
+                                     audits=[("status_reconciled", session.name,
+                                              {"status": Status.ERROR.value, "reason": reason})]):
+            session.status, session.status_reason = Status.ERROR, reason
 
     @staticmethod
     def _agent_looks_gone(session: Session, panes: dict[str, PaneInfo]) -> bool:
@@ -388,12 +472,17 @@ class Engine:
         return pane is None or pane.dead
 
     def _reconcile_ended(self, session: Session, pane: PaneInfo | None) -> None:
+        from trails.core import recovery
+
         code = read_exit_file(self._host().exit_file(session))
         if pane is not None and code is None:
             code = pane.dead_status
-        if pane is not None and code is None and pane.dead_signal is None:
+        teardown = recovery.Teardown.of(session)  # stopped on purpose by a pause or kill that died
+        if pane is not None and code is None and pane.dead_signal is None and teardown is None:
             return  # the pty closed but the exit status is not known yet: decide on the next read
-        if pane is None:
+        if teardown is not None:
+            status, reason = Status.ERROR, teardown.describe()
+        elif pane is None:
             status, reason = Status.ERROR, "its tmux session is gone (killed outside trails, or the server died)"
         elif code == 0:
             status, reason = Status.COMPLETED, "the agent exited with status 0"
@@ -592,25 +681,39 @@ class Engine:
             return self._kill(name, force=force, delete_branch=delete_branch)
 
     def _kill(self, name: str, *, force: bool, delete_branch: bool) -> KillResult:
-        session = self.store.get_session(name)
+        from trails.core import recovery
+
+        session = self.settled(name)
         provider = self.provider(session.mode)
         provider.check_release(session, force=force, delete_branch=delete_branch)
         provider.stop(session)
         self.release_limits(session)
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{os.getpid()}"
+        teardown = recovery.Teardown.of(session)
+        stamp = teardown.stamp if teardown else recovery.stamp()  # the same refs when finishing one
+
+        def record(saved: Any) -> None:
+            recovery.begin_teardown(self, session, "kill", stamp, saved, note="saved when the session was killed")
+
         try:
-            released = provider.release(session, force=force, delete_branch=delete_branch, stamp=stamp)
+            released = provider.release(session, force=force, delete_branch=delete_branch, stamp=stamp,
+                                        record=record)
         except TrailsError as exc:
-            self.store.update_session(session.id, status=Status.ERROR, status_reason=f"kill failed: {exc.message}")
+            self.store.update_session(session.id, status=Status.ERROR, status_reason=f"kill failed: {exc.message}",
+                                      extra=session.extra)
             raise
+        recorded = {c.ref for c in self.store.checkpoints(session)}  # the worktree's, noted before its removal
         for ref in released.saved_refs:
+            if ref in recorded:
+                continue
             from trails.infra.git import Git
 
             commit = Git(session.repo_root or session.workdir).out("rev-parse", ref)
             self.store.add_checkpoint(session, "kill", ref, commit, "saved when the session was killed")
         now = time.time()
         reason = "killed" + (f"; saved to {', '.join(released.saved_refs)}" if released.saved_refs else "")
-        self.store.update_session(session.id, status=Status.KILLED, status_reason=reason, ended_at=now)
+        session.extra.pop(recovery.TEARDOWN, None)
+        self.store.update_session(session.id, status=Status.KILLED, status_reason=reason, ended_at=now,
+                                  extra=session.extra)
         session.status, session.status_reason, session.ended_at = Status.KILLED, reason, now
         self.store.audit("session_killed", name, force=force, delete_branch=delete_branch,
                          saved_refs=released.saved_refs, notes=released.notes)
@@ -624,6 +727,9 @@ class Engine:
             return 0
         from trails.monitor import daemon
 
+        # The supervisor works from the state database: one this process cannot use is the error to
+        # tell (the command needs it next anyway), not a supervisor that failed to start over it.
+        _ = self.store.conn
         return daemon.ensure_running(self.home)
 
     def supervisor_status(self) -> dict[str, Any]:

@@ -97,6 +97,18 @@ class UncommittedWork(TrailsError):
     code = "uncommitted_work"
 
 
+class StateError(TrailsError):
+    """trails' own files under TRAILS_HOME (the state database, locks, logs) cannot be used."""
+
+    code = "state_error"
+
+
+class SupervisorError(TrailsError):
+    """The supervisor that watches live sessions could not be started."""
+
+    code = "supervisor_error"
+
+
 class TmuxError(TrailsError):
     code = "tmux_error"
 

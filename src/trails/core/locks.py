@@ -19,7 +19,10 @@ def file_lock(key: str, *, wait: bool = True) -> Iterator[bool]:
     (another process, or another holder in this one: flock locks belong to the open file).
     """
     digest = hashlib.sha1(key.encode()).hexdigest()[:16]
-    fd = os.open(paths.locks_dir() / f"{digest}.lock", os.O_WRONLY | os.O_CREAT, paths.PRIVATE_FILE)
+    try:
+        fd = os.open(paths.locks_dir() / f"{digest}.lock", os.O_WRONLY | os.O_CREAT, paths.PRIVATE_FILE)
+    except OSError as exc:
+        raise paths.unusable(exc, "open the lock") from None
     with open(fd, "w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -10,6 +10,11 @@ make the session's branch and worktree at HEAD; restore that state into the work
 put the main checkout back to its snapshot from before the session (refs/trails/start/<name>,
 verified); start the agent in the worktree; record. worktree → container keeps the worktree and
 starts the agent in a container; container → worktree stops the container and starts it on the host.
+
+Before each step the move notes in the row what it has done and made so far (`moving` in extra; see
+core/recovery.py): a move whose process dies is undone from that note on the next read or operation
+(its agent is left stopped: the session is an `error` that `trails resume` restarts), or recorded
+when the new agent was already running.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from trails.core import workstate
 from trails.core.errors import InvalidInput, ModeUnavailable, MoveFailed, RuleViolation, SessionStateError
 from trails.core.models import Mode, Session, Status
+from trails.core.recovery import MOVING
 from trails.infra.git import Git
 
 if TYPE_CHECKING:
@@ -80,6 +86,8 @@ class MoveContext:
     options: dict[str, Any]
     notes: list[str] = field(default_factory=list)
     state: dict[str, Any] = field(default_factory=dict)
+    done: list[str] = field(default_factory=list)  # the steps that ran, in order
+    running: str | None = None
 
 
 # --- the snapshot a direct session takes when it starts ------------------------------------------
@@ -107,7 +115,7 @@ def move(engine: Engine, name: str, target: Mode, *, downgrade: bool, force: boo
     from trails.core.locks import file_lock
 
     with file_lock(f"session:{name}"):
-        original = engine.get_session(name)
+        original = engine.settled(name)
         source = original.mode
         _check_allowed(engine, original, target, downgrade=downgrade, force=force)
         ctx = MoveContext(engine, original, copy.deepcopy(original), target, dict(options or {}))
@@ -164,10 +172,13 @@ def _check_rules(session: Session, target: Mode) -> None:
 
 def _run(ctx: MoveContext, steps: list[str]) -> None:
     module = sys.modules[__name__]
-    done: list[str] = []
+    done = ctx.done
     audit = ctx.engine.store.audit
     for step in steps:
         func: Callable[[MoveContext], None] = getattr(module, step)
+        ctx.running = step
+        if step not in AFTER_RECORD:
+            _note_progress(ctx)
         try:
             func(ctx)
         except BaseException as exc:
@@ -177,6 +188,7 @@ def _run(ctx: MoveContext, steps: list[str]) -> None:
                 continue
             # The failed step's own undo runs too: it may have done part of its work.
             problems = _rollback(ctx, [*done, step])
+            _clear_progress(ctx)
             audit("session_move_failed", ctx.original.name, source=ctx.original.mode.value,
                   target=ctx.target.value, step=step, error=message, rollback_problems=problems)
             text = (f"moving {ctx.original.name!r} from {ctx.original.mode.value} to {ctx.target.value} failed at "
@@ -189,12 +201,65 @@ def _run(ctx: MoveContext, steps: list[str]) -> None:
         done.append(step)
 
 
-def _rollback(ctx: MoveContext, done: list[str]) -> list[str]:
+def _note_progress(ctx: MoveContext) -> None:
+    """What the move has done and made so far, in the row (before each step, and inside a step before
+    it changes something of the user's): a move whose process dies is undone from this by `recover`,
+    or recorded once its new agent runs."""
+    state = {k: v for k, v in ctx.state.items() if k != "placement"}
+    progress = {"to": ctx.target.value, "done": list(ctx.done), "running": ctx.running, "state": state,
+                "session": ctx.session.to_dict()}
+    ctx.engine.store.update_session(ctx.original.id, extra={**ctx.original.extra, MOVING: progress})
+
+
+def _clear_progress(ctx: MoveContext) -> None:
+    ctx.engine.store.update_session(ctx.original.id, extra=ctx.original.extra)
+
+
+def recover(engine: Engine, session: Session) -> None:
+    """Settle a move whose process died (the caller holds the session's lock): recorded when its new
+    agent was already running, else undone step by step. The agent is not restarted by a read: the
+    session is then an `error` that `trails resume` restarts where it was."""
+    from trails.core.models import parse_mode
+
+    progress = session.extra.pop(MOVING)
+    data = dict(progress["session"])
+    data["extra"].pop(MOVING, None)
+    data.update(mode=parse_mode(data["mode"]), status=Status(data["status"]))
+    ctx = MoveContext(engine, session, Session(**data), parse_mode(progress["to"]), {}, state=dict(progress["state"]))
+    done, running = list(progress["done"]), progress["running"]
+    ctx.done = done
+    if "start_agent" in done:
+        ctx.notes.append("recorded after the process moving it ended")
+        record_move(ctx)
+        for step in STEPS.get((session.mode, ctx.target), []):
+            if step in AFTER_RECORD:
+                try:
+                    getattr(sys.modules[__name__], step)(ctx)
+                except Exception as exc:
+                    ctx.notes.append(f"after the move, {step.replace('_', ' ')} failed: {exc}")
+        session.__dict__.update(copy.deepcopy(ctx.session).__dict__)
+        return
+    problems = _rollback(ctx, [*done, running], skip={"restart_original_agent", "restore_row"})
+    reason = (f"a move to {ctx.target.value} was interrupted (its process ended) and undone"
+              + (f", incompletely: {'; '.join(problems)}" if problems else "")
+              + f"; `trails resume {session.name}` restarts the agent")
+    if ctx.state.get("work_ref"):
+        reason += f"; the working state is also saved at {ctx.state['work_ref']}"
+    reason += "".join(f"; {note}" for note in ctx.notes)
+    engine.store.update_session(session.id, status=Status.ERROR, status_reason=reason, extra=session.extra,
+                                audits=[("session_move_failed", session.name,
+                                         {"source": session.mode.value, "target": ctx.target.value, "step": running,
+                                          "error": "interrupted", "rollback_problems": problems,
+                                          "notes": ctx.notes})])
+    session.status, session.status_reason = Status.ERROR, reason
+
+
+def _rollback(ctx: MoveContext, done: list[str], skip: frozenset[str] | set[str] = frozenset()) -> list[str]:
     module = sys.modules[__name__]
     problems = []
     for step in reversed(done):
         undo = UNDO.get(step)
-        if undo is None:
+        if undo is None or undo in skip:
             continue
         try:
             getattr(module, undo)(ctx)
@@ -279,9 +344,14 @@ def make_worktree(ctx: MoveContext) -> None:
     assert ctx.original.repo_root is not None
     root = Path(ctx.original.repo_root)
     provider = WorktreeProvider(ctx.engine._host())
+
+    def will_make(made: dict[str, Any]) -> None:  # noted before git makes it: a crash leaves it findable
+        ctx.state["made"] = made
+        _note_progress(ctx)
+
     placement = provider.prepare(CreateRequest(
         name=ctx.original.name, cwd=root, repo_root=root, config=config_mod.load(root),
-        branch=ctx.options.get("branch"), base="HEAD",
+        branch=ctx.options.get("branch"), base="HEAD", will_make=will_make,
     ))
     ctx.state["placement"] = placement
     s = ctx.session
@@ -291,10 +361,11 @@ def make_worktree(ctx: MoveContext) -> None:
 
 
 def remove_new_worktree(ctx: MoveContext) -> None:
-    from trails.isolation.worktree import Provider as WorktreeProvider
+    from trails.isolation.worktree import discard_made
 
-    if "placement" in ctx.state:
-        WorktreeProvider(ctx.engine._host()).discard(ctx.state["placement"])
+    # From what was noted before git made it: also a worktree whose `git worktree add` was cut short.
+    if "made" in ctx.state:
+        discard_made(ctx.original, ctx.state["made"], save_dirty=False)  # its work is in the moves ref
 
 
 def restore_into_worktree(ctx: MoveContext) -> None:
@@ -318,7 +389,8 @@ def reset_main_checkout(ctx: MoveContext) -> None:
         assert head is not None
         target = repo.commit_tree(f"{head}^{{tree}}", [head, head], "trails: clean checkout")
     work = ctx.state["work"]
-    ctx.state["main_touched"] = True
+    ctx.state["main_touched"], ctx.state["main_target"] = True, target
+    _note_progress(ctx)
     stale = _paths(repo, work) - _paths(repo, target)
     workstate.restore_work(repo, target)
     for rel in sorted(stale, reverse=True):
@@ -328,6 +400,7 @@ def reset_main_checkout(ctx: MoveContext) -> None:
         _prune_empty_dirs(path.parent, Path(repo.root))
     if repo.snapshot_tree() != repo.out("rev-parse", f"{target}^{{tree}}"):
         raise MoveFailed("the main checkout does not match its snapshot from before the session")
+    ctx.state["main_reset"] = True  # from here, anything else found in it on an undo is someone's new work
     ctx.notes.append(f"the main checkout {repo.root} is back as it was before the session")
 
 
@@ -349,7 +422,16 @@ def put_back_main_work(ctx: MoveContext) -> None:
     assert ctx.original.repo_root is not None
     if "work" not in ctx.state:
         return
-    workstate.restore_work(Git(ctx.original.repo_root), ctx.state["work"])
+    repo = Git(ctx.original.repo_root)
+    work, target = ctx.state["work"], ctx.state.get("main_target")
+    if ctx.state.get("main_reset") and target and repo.snapshot_tree() != repo.out("rev-parse", f"{target}^{{tree}}"):
+        # Changed since the reset finished (by the user, after a crash left the move half done): kept
+        # beside the moves ref before the checkout is put back.
+        ref = f"{ctx.state.get('work_ref') or f'refs/trails/moves/{ctx.original.name}/unknown'}-found"
+        workstate.save_work(repo, ref, f"trails: main checkout found while undoing a move of {ctx.original.name}",
+                            replace=True)
+        ctx.notes.append(f"the main checkout held changes made since; they are saved at {ref}")
+    workstate.restore_work(repo, work)
 
 
 def prepare_container(ctx: MoveContext) -> None:

@@ -6,9 +6,12 @@ prompts, `--env` values and agent output.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from pathlib import Path
+
+from trails.core.errors import StateError
 
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
@@ -21,7 +24,7 @@ def private_dir(path: Path, *, parents: bool = False) -> Path:
     except FileExistsError:
         st = path.stat()
         if stat.S_ISDIR(st.st_mode) and st.st_mode & 0o077 and st.st_uid == os.getuid():
-            path.chmod(PRIVATE_DIR)
+            _tighten(path, PRIVATE_DIR)
     return path
 
 
@@ -32,7 +35,13 @@ def private_file(path: Path) -> None:
     except FileExistsError:
         st = path.stat()
         if st.st_mode & 0o077 and st.st_uid == os.getuid():
-            path.chmod(PRIVATE_FILE)
+            _tighten(path, PRIVATE_FILE)
+
+
+def _tighten(path: Path, mode: int) -> None:
+    # Best effort: a read-only home still works for reading (what it holds is only as open as before).
+    with contextlib.suppress(OSError):
+        path.chmod(mode)
 
 
 def write_private(path: Path, text: str) -> None:
@@ -41,14 +50,30 @@ def write_private(path: Path, text: str) -> None:
     path.write_text(text)
 
 
-def trails_home() -> Path:
+def _home_path() -> Path:
     home = os.environ.get("TRAILS_HOME")
-    path = Path(home).expanduser() if home else Path.home() / ".trails"
+    return Path(home).expanduser() if home else Path.home() / ".trails"
+
+
+def trails_home() -> Path:
+    path = _home_path()
     try:
-        return private_dir(path)
-    except FileNotFoundError:  # its parent is missing too: made as mkdir -p would
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return private_dir(path)
+        try:
+            return private_dir(path)
+        except FileNotFoundError:  # its parent is missing too: made as mkdir -p would
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return private_dir(path)
+    except OSError as exc:
+        raise unusable(exc, "create") from None
+
+
+def unusable(exc: OSError, doing: str = "write") -> StateError:
+    """An OSError on one of trails' own files as users see it: which file, what happened, what to do."""
+    where = exc.filename if exc.filename is not None else _home_path()
+    return StateError(
+        f"cannot {doing} {where}: {exc.strerror or exc}",
+        hint=f"trails keeps its state in {_home_path()}: make it writable, or set TRAILS_HOME to a directory that is",
+    )
 
 
 def tmux_socket() -> Path:
@@ -69,7 +94,10 @@ def home_subdir(name: str) -> Path:
 
 
 def locks_dir() -> Path:
-    return home_subdir("locks")
+    try:
+        return home_subdir("locks")
+    except OSError as exc:
+        raise unusable(exc, "create") from None
 
 
 def container_home(session_name: str) -> Path:

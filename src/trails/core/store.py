@@ -6,7 +6,9 @@ and readers rely on WAL; a busy timeout absorbs contention instead of failing.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -14,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from trails.core.errors import SessionExists, SessionNotFound
+from trails.core.errors import SessionExists, SessionNotFound, StateError
 from trails.core.models import AuditEntry, Checkpoint, Mode, Session, Status
 
 # Each entry upgrades the schema by one version; never edit a released entry, append a new one.
@@ -96,17 +98,37 @@ class Store:
     @property
     def conn(self) -> sqlite3.Connection:
         if self._conn is None:
-            from trails.core.paths import private_file
+            from trails.core import paths
 
-            private_file(self.path)  # SQLite gives its -wal and -shm files the database's mode
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA busy_timeout = 30000")
-            # WAL + NORMAL: durable across application crashes, no fsync on every small commit.
-            conn.execute("PRAGMA synchronous = NORMAL")
-            self._conn = conn
-            self._migrate(conn)
+            with self.guard():
+                try:
+                    paths.private_file(self.path)  # SQLite gives its -wal and -shm files the database's mode
+                except OSError as exc:
+                    raise paths.unusable(exc, "create") from None
+                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+                try:
+                    conn.row_factory = sqlite3.Row
+                    conn.execute("PRAGMA busy_timeout = 30000")
+                    # WAL + NORMAL: durable across application crashes, no fsync on every small commit.
+                    conn.execute("PRAGMA synchronous = NORMAL")
+                    self._conn = conn
+                    self._migrate(conn)
+                except BaseException:
+                    self._conn = None
+                    conn.close()
+                    raise
         return self._conn
+
+    @contextmanager
+    def guard(self) -> Iterator[None]:
+        """SQLite failures (a damaged file, a read-only home) as a StateError naming the database.
+        Constraint violations pass through: callers turn those into their own errors."""
+        try:
+            yield
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.DatabaseError as exc:
+            raise _state_error(self.path, exc) from None
 
     def close(self) -> None:
         if self._conn is not None:
@@ -141,13 +163,15 @@ class Store:
     @contextmanager
     def write(self) -> Iterator[_Tx]:
         conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield _Tx(conn)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        with self.guard():
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield _Tx(conn)
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):  # the error that got here is the one to tell
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     # --- sessions -------------------------------------------------------------------------------
 
@@ -169,13 +193,15 @@ class Store:
         return session
 
     def update_session(self, session_id: int, *, audits: Sequence[tuple[str, str | None, dict[str, Any]]] = (),
+                       checkpoints: Sequence[tuple[str, str, str, str]] = (),
                        only_if_status: Status | None = None, **fields: Any) -> bool:
-        """Change a session's fields, and append `audits` (action, session name, detail) in the same commit.
+        """Change a session's fields, and append `audits` (action, session name, detail) and `checkpoints`
+        (kind, ref, commit, note) in the same commit.
 
         With `only_if_status`, nothing changes (and False is returned) unless the stored status is still
         that one: a decision made on what was read must not overwrite another process's newer one.
         """
-        if not fields and not audits:
+        if not fields and not audits and not checkpoints:
             return True
         with self.write() as tx:
             if fields:
@@ -190,6 +216,8 @@ class Store:
                     return False
             for action, session_name, detail in audits:
                 _insert_audit(tx, action, session_name, detail)
+            for kind, ref, commit, note in checkpoints:
+                _insert_checkpoint(tx, session_id, kind, ref, commit, note)
         return True
 
     def delete_session(self, session_id: int) -> None:
@@ -198,16 +226,14 @@ class Store:
             tx.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
 
     def get_session(self, name: str) -> Session:
-        row = self.conn.execute(
-            "SELECT * FROM sessions WHERE name = ? AND ended_at IS NULL", (name,)
-        ).fetchone()
+        row = self._one("SELECT * FROM sessions WHERE name = ? AND ended_at IS NULL", (name,))
         if row is None:
             raise SessionNotFound(f"no session named {name!r}", hint="`trails ls` lists the sessions")
         return _row_to_session(row)
 
     def session_by_id(self, session_id: int) -> Session | None:
         """A session row by id, ended or not (None when it was deleted)."""
-        row = self.conn.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        row = self._one("SELECT * FROM sessions WHERE id = ?", (session_id,))
         return _row_to_session(row) if row is not None else None
 
     def list_sessions(self, *, include_ended: bool = False) -> list[Session]:
@@ -215,20 +241,28 @@ class Store:
         if not include_ended:
             sql += " WHERE ended_at IS NULL"
         sql += " ORDER BY created_at, id"
-        return [_row_to_session(r) for r in self.conn.execute(sql)]
+        return [_row_to_session(r) for r in self.rows(sql)]
+
+    def rows(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Every row a query returns, read inside the guard (a damaged page shows while stepping)."""
+        conn = self.conn
+        with self.guard():
+            return conn.execute(sql, args).fetchall()
+
+    def _one(self, sql: str, args: Sequence[Any]) -> sqlite3.Row | None:
+        conn = self.conn
+        with self.guard():
+            row: sqlite3.Row | None = conn.execute(sql, args).fetchone()
+            return row
 
     # --- checkpoints ----------------------------------------------------------------------------
 
     def add_checkpoint(self, session: Session, kind: str, ref: str, commit: str, note: str = "") -> None:
         with self.write() as tx:
-            tx.execute(
-                "INSERT INTO checkpoints (session_id, kind, ref, commit_sha, note, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (session.id, kind, ref, commit, note, time.time()),
-            )
+            _insert_checkpoint(tx, session.id, kind, ref, commit, note)
 
     def checkpoints(self, session: Session) -> list[Checkpoint]:
-        rows = self.conn.execute(
+        rows = self.rows(
             "SELECT c.*, s.name AS session_name FROM checkpoints c JOIN sessions s ON s.id = c.session_id"
             " WHERE c.session_id = ? ORDER BY c.id",
             (session.id,),
@@ -256,7 +290,7 @@ class Store:
             args.append(limit)
         return [
             AuditEntry(r["id"], r["ts"], r["session_name"], r["action"], json.loads(r["detail"]))
-            for r in self.conn.execute(sql, args)
+            for r in self.rows(sql, args)
         ]
 
 
@@ -275,10 +309,37 @@ class _Tx:
             self._conn.execute(statement)
 
 
+def _state_error(path: Path, exc: sqlite3.DatabaseError) -> StateError:
+    code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+    if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+        return StateError(
+            f"the state database {path} is damaged ({exc}); trails has not changed it",
+            hint=f"move it aside (with any {path.name}-wal and {path.name}-shm beside it) to start again with no "
+                 "sessions, or put back a copy of it",
+        )
+    where = path.parent
+    if code in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR) \
+            and not os.access(where, os.W_OK):
+        why = f"{where} is not writable"
+    else:
+        why = None
+    return StateError(
+        f"cannot use the state database {path}: {exc}" + (f" ({why})" if why else ""),
+        hint=f"trails keeps its state in {where}: make it writable, or set TRAILS_HOME to a directory that is",
+    )
+
+
 def _insert_audit(tx: _Tx, action: str, session_name: str | None, detail: dict[str, Any]) -> None:
     tx.execute(
         "INSERT INTO audit (ts, session_name, action, detail) VALUES (?, ?, ?, ?)",
         (time.time(), session_name, action, json.dumps(detail, default=str)),
+    )
+
+
+def _insert_checkpoint(tx: _Tx, session_id: int, kind: str, ref: str, commit: str, note: str) -> None:
+    tx.execute(
+        "INSERT INTO checkpoints (session_id, kind, ref, commit_sha, note, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        (session_id, kind, ref, commit, note, time.time()),
     )
 
 

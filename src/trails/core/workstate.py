@@ -27,18 +27,29 @@ def has_uncommitted_work(git: Git) -> bool:
 
 def save_work(git: Git, ref: str, message: str, *, replace: bool = False) -> SavedWork:
     """Record the working state under `ref`; an existing ref is only overwritten with `replace`."""
+    saved = snapshot_work(git, ref, message)
+    write_ref(git, ref, saved.commit, replace=replace)
+    return saved
+
+
+def snapshot_work(git: Git, ref: str, message: str) -> SavedWork:
+    """The commit save_work would record under `ref`, made but not yet pointed to by any ref: a caller
+    can note where it will be before the ref exists (so a crash in between loses no trace of it)."""
     head = git.rev_parse("HEAD")
     parents = [head] if head else []
     index_tree = git.index_tree()
     work_tree = git.snapshot_tree()
     index_commit = git.commit_tree(index_tree, parents, f"index: {message}")
     commit = git.commit_tree(work_tree, [*parents, index_commit], message)
+    head_tree = git.out("rev-parse", f"{head}^{{tree}}") if head else None
+    return SavedWork(commit, ref, head, changed=not (index_tree == work_tree == head_tree))
+
+
+def write_ref(git: Git, ref: str, commit: str, *, replace: bool = False) -> None:
     # An empty old value makes update-ref refuse to overwrite: one call instead of check-then-write.
     res = git.run("update-ref", ref, commit, *([] if replace else [""]), check=False)
     if not res.ok:
         raise GitError(f"could not record {ref}: {res.stderr.strip()}")
-    head_tree = git.out("rev-parse", f"{head}^{{tree}}") if head else None
-    return SavedWork(commit, ref, head, changed=not (index_tree == work_tree == head_tree))
 
 
 def restore_work(git: Git, commit: str) -> None:

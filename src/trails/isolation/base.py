@@ -6,13 +6,16 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from trails.core.config import EffectiveConfig
 from trails.core.models import Mode, Session
 from trails.core.paths import private_dir
 from trails.infra.proc import Pending
 from trails.infra.tmux import Tmux
+
+if TYPE_CHECKING:
+    from trails.core.workstate import SavedWork
 
 
 @dataclass
@@ -49,6 +52,9 @@ class CreateRequest:
     # The agent's command line and resource limits, for providers that set up around them early.
     argv: list[str] = field(default_factory=list)
     limits: dict[str, Any] = field(default_factory=dict)
+    # Told what the provider is about to make (worktree path, branch, …) before it makes it, so that
+    # the caller can note it where a crash in between leaves it to find (core/recovery.py).
+    will_make: Callable[[dict[str, Any]], None] | None = None
 
 
 @dataclass
@@ -66,6 +72,10 @@ class Placement:
     # Work that must finish before the agent runs but not before its terminal exists: the engine
     # starts the terminal gated, calls this, then lets the agent start.
     before_agent: Callable[[], None] | None = None
+
+
+# Called once before a worktree is removed, with the save of its work (None: nothing to save).
+Recorder = Callable[["SavedWork | None"], None]
 
 
 @dataclass
@@ -115,8 +125,10 @@ class IsolationProvider(ABC):
         """Raise if releasing would lose work and is not forced. Changes nothing."""
 
     @abstractmethod
-    def release(self, session: Session, *, force: bool, delete_branch: bool, stamp: str) -> Released:
-        """Remove the place after saving whatever would be lost (only after check_release)."""
+    def release(self, session: Session, *, force: bool, delete_branch: bool, stamp: str,
+                record: Recorder | None = None) -> Released:
+        """Remove the place after saving whatever would be lost (only after check_release). `record`
+        is told what is saved where before anything is removed (see core/recovery.py)."""
 
     def reconciled(self, session: Session) -> str | None:
         """Called once when the agent is found gone without trails ending it (crash, killed tmux):

@@ -27,7 +27,7 @@ from trails.core.errors import ContainerError, InvalidInput
 from trails.core.limits import Limits
 from trails.core.models import Mode, Session
 from trails.infra.git import Git
-from trails.isolation.base import CreateRequest, Placement, Released
+from trails.isolation.base import CreateRequest, Placement, Recorder, Released
 from trails.isolation.worktree import Provider as WorktreeProvider
 from trails.isolation.worktree import SideWork
 
@@ -568,8 +568,9 @@ class Provider(WorktreeProvider):
 
     # --- ending ----------------------------------------------------------------------------------
 
-    def release(self, session: Session, *, force: bool, delete_branch: bool, stamp: str) -> Released:
-        out = super().release(session, force=force, delete_branch=delete_branch, stamp=stamp)
+    def release(self, session: Session, *, force: bool, delete_branch: bool, stamp: str,
+                record: Recorder | None = None) -> Released:
+        out = super().release(session, force=force, delete_branch=delete_branch, stamp=stamp, record=record)
         removed = self.remove_containers(session)
         if removed:
             out.notes.append(f"container {', '.join(c[:12] for c in removed)} removed")

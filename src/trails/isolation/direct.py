@@ -6,7 +6,7 @@ from pathlib import Path
 
 from trails.core.models import Mode, Session
 from trails.infra.git import Git
-from trails.isolation.base import CreateRequest, IsolationProvider, Placement, Released
+from trails.isolation.base import CreateRequest, IsolationProvider, Placement, Recorder, Released
 
 
 class Provider(IsolationProvider):
@@ -39,5 +39,6 @@ class Provider(IsolationProvider):
     def check_release(self, session: Session, *, force: bool, delete_branch: bool) -> None:
         return None  # the work stays where it is: in the user's own directory
 
-    def release(self, session: Session, *, force: bool, delete_branch: bool, stamp: str) -> Released:
+    def release(self, session: Session, *, force: bool, delete_branch: bool, stamp: str,
+                record: Recorder | None = None) -> Released:
         return Released(notes=[f"changes stay in {session.workdir} (direct mode works in place)"])

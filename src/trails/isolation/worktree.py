@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import shutil
 import time
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-from trails.core import inputs, workstate
+from trails.core import inputs, recovery, workstate
 from trails.core.config import DEFAULT_MAX_WORKTREES, EffectiveConfig
 from trails.core.errors import (
     BranchError,
-    GitError,
     InvalidInput,
     RepoBusy,
     UncommittedWork,
@@ -21,9 +22,11 @@ from trails.core.errors import (
 )
 from trails.core.locks import file_lock
 from trails.core.models import Mode, Session
+from trails.core.recovery import Teardown, worktree_state
+from trails.core.workstate import SavedWork
 from trails.infra import git as gitinfra
 from trails.infra.git import Git
-from trails.isolation.base import CreateRequest, IsolationProvider, Placement, Released
+from trails.isolation.base import CreateRequest, IsolationProvider, Placement, Recorder, Released
 
 
 class SideWork(Protocol):
@@ -109,6 +112,10 @@ class Provider(IsolationProvider):
             with file_lock(f"worktrees:{repo.common_dir()}"):
                 if path.exists() or path.is_symlink():
                     raise WorktreeError(f"the worktree path {path} already exists", hint="use --branch to pick another")
+                created_branch = not repo.branch_exists(branch)
+                if request.will_make is not None:
+                    request.will_make({"worktree_path": str(path), "branch": branch, "created_branch": created_branch,
+                                       "base_commit": base_commit})
                 # Started before the checks below: it is abandoned if one of them fails.
                 side = self.beside_worktree_add(request, path)
                 try:
@@ -123,7 +130,6 @@ class Provider(IsolationProvider):
                     holder = next((e for e in entries if e.branch == branch), None)
                     if holder is not None:
                         raise BranchError(f"branch {branch!r} is already checked out at {holder.path}")
-                    created_branch = not repo.branch_exists(branch)
                     if created_branch:
                         repo.worktree_add(path, branch, base_commit)
                     else:
@@ -182,22 +188,30 @@ class Provider(IsolationProvider):
     def discard(self, placement: Placement) -> None:
         assert placement.repo_root is not None and placement.worktree_path is not None
         repo = Git(placement.repo_root)
-        repo.run("worktree", "remove", "--force", str(placement.worktree_path), check=False)
+        with contextlib.suppress(WorktreeError):  # the error that led here is the one to report
+            remove_worktree(repo, placement.worktree_path)
         if placement.created_branch and placement.branch:
             repo.run("branch", "-D", placement.branch, check=False)
 
     # --- ending a session ------------------------------------------------------------------------
 
     def check_release(self, session: Session, *, force: bool, delete_branch: bool) -> None:
-        if force:
-            return
-        wt = self._worktree(session)
-        if wt is not None and workstate.has_uncommitted_work(wt):
-            raise UncommittedWork(
-                f"session {session.name!r} has uncommitted work in {session.worktree_path}",
-                hint="commit it, or pass --force to save it to refs/trails/saved/… and remove the worktree",
-            )
-        if delete_branch and session.branch and session.repo_root and session.base_commit:
+        # After an interrupted pause or kill the work is in a ref already: what is left goes.
+        if not force and Teardown.of(session) is None:
+            state = worktree_state(session)
+            if state == "broken":
+                raise UncommittedWork(
+                    f"the worktree {session.worktree_path} of session {session.name!r} is no longer a git worktree"
+                    " (its .git is gone): git cannot tell what in it is unsaved",
+                    hint="copy out what you need, or pass --force to remove what is left",
+                )
+            wt = self._worktree(session)
+            if wt is not None and workstate.has_uncommitted_work(wt):
+                raise UncommittedWork(
+                    f"session {session.name!r} has uncommitted work in {session.worktree_path}",
+                    hint="commit it, or pass --force to save it to refs/trails/saved/… and remove the worktree",
+                )
+        if not force and delete_branch and session.branch and session.repo_root and session.base_commit:
             repo = Git(session.repo_root)
             tip = repo.rev_parse(f"refs/heads/{session.branch}")
             if tip and not repo.is_ancestor(tip, session.base_commit) and not self._merged_anywhere(repo, tip):
@@ -212,35 +226,115 @@ class Provider(IsolationProvider):
         return len([b for b in res.stdout.split() if b]) > 1
 
     def _worktree(self, session: Session) -> Git | None:
-        if session.worktree_path and Path(session.worktree_path).is_dir():
-            return Git(session.worktree_path)
-        return None
+        """The session's worktree, when it still is one."""
+        return Git(session.worktree_path) if session.worktree_path and worktree_state(session) == "ok" else None
 
-    def release(self, session: Session, *, force: bool, delete_branch: bool, stamp: str) -> Released:
+    def retire_worktree(self, session: Session, *, ref: str, message: str, even_clean: bool,
+                        record: Recorder | None) -> tuple[SavedWork | None, list[str]]:
+        """Save the worktree's uncommitted work to `ref` (even a clean one with `even_clean`), let
+        `record` note that before the ref is written, then remove the worktree. After an interrupted
+        pause or kill (a Teardown in the row) the work is saved already: only what is left goes."""
+        assert session.repo_root is not None and session.worktree_path is not None
+        repo, path = Git(session.repo_root), Path(session.worktree_path)
+        notes: list[str] = []
+        teardown = Teardown.of(session)
+        saved: SavedWork | None = None
+        if teardown is not None:
+            if teardown.ref and teardown.commit:
+                saved = workstate.SavedWork(teardown.commit, teardown.ref, None, changed=teardown.dirty)
+                if repo.rev_parse(teardown.ref) is None:  # noted, then the process died before writing it
+                    workstate.write_ref(repo, teardown.ref, teardown.commit)
+            notes.append(f"finished the interrupted {teardown.op}")
+        else:
+            wt = self._worktree(session)
+            if wt is not None and (even_clean or workstate.has_uncommitted_work(wt)):
+                saved = workstate.snapshot_work(wt, ref, message)
+            if record is not None:
+                record(saved)
+            if saved is not None:
+                workstate.write_ref(repo, ref, saved.commit)
+        if path.exists() or path.is_symlink() or any(Path(e.path) == path for e in repo.worktrees()):
+            remove_worktree(repo, path)
+            notes.append(f"worktree {path} removed")
+        else:
+            repo.run("worktree", "prune", check=False)
+            notes.append(f"worktree {path} was already gone")
+        return saved, notes
+
+    def release(self, session: Session, *, force: bool, delete_branch: bool, stamp: str,
+                record: Recorder | None = None) -> Released:
         out = Released()
         assert session.repo_root is not None
         repo = Git(session.repo_root)
-        wt = self._worktree(session)
-        if wt is not None:
-            if workstate.has_uncommitted_work(wt):
-                ref = f"refs/trails/saved/{session.name}/{stamp}"
-                saved = workstate.save_work(wt, ref, f"trails: work of session {session.name} saved at kill")
-                out.saved_refs.append(ref)
-                out.notes.append(f"uncommitted work saved to {ref} ({saved.commit[:12]})")
-            try:
-                repo.worktree_remove(Path(wt.root), force=True)
-            except GitError as exc:
-                raise WorktreeError(f"could not remove worktree {wt.root}: {exc.message}") from None
-            out.notes.append(f"worktree {wt.root} removed")
+        if session.worktree_path:
+            ref = f"refs/trails/saved/{session.name}/{stamp}"
+            saved, notes = self.retire_worktree(session, ref=ref, message=f"trails: work of session {session.name}"
+                                                " saved at kill", even_clean=False, record=record)
+            if saved is not None:
+                out.saved_refs.append(saved.ref)
+                notes.insert(0, f"uncommitted work saved to {saved.ref} ({saved.commit[:12]})")
+            out.notes += notes
         if session.branch:
             if delete_branch:
                 tip = repo.rev_parse(f"refs/heads/{session.branch}")
+                ref = f"refs/trails/saved/{session.name}/{stamp}-branch"
                 if tip:
-                    ref = f"refs/trails/saved/{session.name}/{stamp}-branch"
                     repo.update_ref(ref, tip)
                     repo.delete_branch(session.branch)
                     out.saved_refs.append(ref)
                     out.notes.append(f"branch {session.branch} deleted (its tip is kept at {ref})")
+                elif repo.rev_parse(ref):  # an interrupted kill got this far
+                    out.saved_refs.append(ref)
+                    out.notes.append(f"branch {session.branch} was deleted (its tip is kept at {ref})")
             else:
                 out.notes.append(f"branch {session.branch} kept")
         return out
+
+
+def remove_worktree(repo: Git, path: Path | str) -> None:
+    """Remove the worktree at `path`, whose work is saved, from whatever state it is in: whole, locked
+    half way through its checkout, half deleted without its .git, or gone with git's entry left."""
+    path = Path(path)
+    if (path / ".git").exists():
+        # --force twice: also a worktree an interrupted `git worktree add` left locked ("initializing").
+        res = repo.run("worktree", "remove", "--force", "--force", str(path), check=False)
+        if not res.ok:
+            raise WorktreeError(f"could not remove worktree {path}: {(res.stderr or res.stdout).strip()}")
+        return
+    # No .git: git no longer sees a worktree there (nor what in it is unsaved); its work is in a ref.
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        try:
+            shutil.rmtree(path)
+        except OSError as exc:
+            raise WorktreeError(f"could not remove what is left of the worktree {path}: {exc.strerror or exc}") \
+                from None
+    repo.run("worktree", "prune", check=False)
+
+
+def discard_made(session: Session, made: dict[str, Any], *, save_dirty: bool = True) -> list[str]:
+    """Undo the worktree and branch a create or a move had made (see `will_make`), from whatever state
+    it reached. Uncommitted work found in the worktree is saved to a ref first (with `save_dirty`)."""
+    assert session.repo_root is not None
+    repo, path, notes = Git(session.repo_root), Path(str(made["worktree_path"])), []
+    if save_dirty and (path / ".git").exists():
+        wt = Git(path)
+        # A checkout that was cut short is still locked "initializing": its missing files are not work.
+        finished = not (wt.git_dir() / "locked").exists()
+        if finished and workstate.has_uncommitted_work(wt):
+            ref = f"refs/trails/saved/{session.name}/{recovery.stamp()}"
+            saved = workstate.save_work(wt, ref, f"trails: work found in the unfinished session {session.name}")
+            notes.append(f"uncommitted work found in {path} saved to {ref} ({saved.commit[:12]})")
+    if path.exists() or path.is_symlink() or any(Path(e.path) == path for e in repo.worktrees()):
+        remove_worktree(repo, path)
+        notes.append(f"worktree {path} removed")
+    branch = made.get("branch")
+    if made.get("created_branch") and isinstance(branch, str):
+        tip = repo.rev_parse(f"refs/heads/{branch}")
+        if tip is not None and tip == made.get("base_commit"):
+            repo.run("branch", "-D", branch, check=False)
+            notes.append(f"branch {branch} removed")
+        elif tip is not None:
+            notes.append(f"branch {branch} kept: it has commits of its own")
+    return notes

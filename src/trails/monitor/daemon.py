@@ -17,11 +17,13 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from trails.core.errors import SupervisorError, TrailsError
 from trails.core.paths import private_file
 from trails.monitor import events as ev
 
 LOCK_NAME = "supervisor.lock"
 LOG_NAME = "supervisor.log"
+_ERROR_PREFIX = "trails-supervisor: error: "
 
 
 def lock_path(home: Path) -> Path:
@@ -31,9 +33,14 @@ def lock_path(home: Path) -> Path:
 def is_running(home: Path) -> bool:
     """True when a supervisor holds this home's lock (no socket round trip)."""
     path = lock_path(home)
-    if not path.exists():
+    try:
+        handle = open(path)  # noqa: SIM115 - a shared lock needs no write access: works on a read-only home
+    except FileNotFoundError:
         return False
-    with open(path, "a+") as handle:
+    except OSError as exc:
+        raise SupervisorError(f"cannot read the supervisor's lock {path}: {exc.strerror or exc}",
+                              hint=f"remove or repair {path}") from None
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -61,21 +68,45 @@ def ensure_running(home: Path, timeout: float = 10.0) -> int:
     reply = ping(home)
     if reply:
         return int(reply["pid"])
-    private_file(home / LOG_NAME)
-    log = open(home / LOG_NAME, "ab")  # noqa: SIM115 - handed to the child
+    log_file = home / LOG_NAME
+    hint = f"see {log_file}; with TRAILS_SUPERVISOR=off sessions run without one (no live statuses or auto-yes)"
+    try:
+        private_file(log_file)
+        log = open(log_file, "ab")  # noqa: SIM115 - handed to the child
+    except OSError as exc:
+        raise SupervisorError(f"cannot start the supervisor: cannot open its log {log_file}: {exc.strerror or exc}",
+                              hint=f"make {home} writable, or set TRAILS_HOME to a directory that is") from None
+    started_at = log.tell()
     env = dict(os.environ, TRAILS_HOME=str(home))
-    subprocess.Popen(
-        [sys.executable, "-m", "trails.monitor.daemon"], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-        env=env, start_new_session=True, close_fds=True, cwd="/",
-    )
-    log.close()
+    with log:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "trails.monitor.daemon"], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+            env=env, start_new_session=True, close_fds=True, cwd="/",
+        )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         reply = ping(home, timeout=1.0)
         if reply:
             return int(reply["pid"])
+        code = child.poll()
+        # It exits 0 at once when another supervisor holds the lock: that one answers soon. Anything
+        # else means it could not start, and waiting longer changes nothing.
+        if code is not None and (code != 0 or not is_running(home)):
+            raise SupervisorError(f"the supervisor could not start: {_last_line(log_file, started_at)}"
+                                  f" (exit status {code})", hint=hint)
         time.sleep(0.05)
-    raise RuntimeError(f"the supervisor did not start within {timeout}s; see {home / LOG_NAME}")
+    raise SupervisorError(f"the supervisor did not answer within {timeout}s", hint=hint)
+
+
+def _last_line(log_file: Path, offset: int) -> str:
+    """The last line the supervisor wrote to its log from `offset` on (its error)."""
+    try:
+        with open(log_file, "rb") as handle:
+            handle.seek(offset)
+            lines = [ln.strip() for ln in handle.read().decode(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        lines = []
+    return lines[-1].removeprefix(_ERROR_PREFIX) if lines else "it wrote nothing to its log"
 
 
 def stop(home: Path, timeout: float = 10.0) -> bool:
@@ -104,8 +135,13 @@ def nudge(home: Path) -> None:
 
 
 def _hold_lock(home: Path) -> IO[str] | None:
-    private_file(lock_path(home))
-    handle = open(lock_path(home), "a+")  # noqa: SIM115 - held for the process's life
+    from trails.core import paths
+
+    try:
+        private_file(lock_path(home))
+        handle = open(lock_path(home), "a+")  # noqa: SIM115 - held for the process's life
+    except OSError as exc:
+        raise paths.unusable(exc, "open the lock") from None
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -148,7 +184,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="trails-supervisor")
     parser.add_argument("--foreground", action="store_true", help="accepted for symmetry; this process never forks")
     parser.parse_args(argv)
-    return serve(paths.trails_home())
+    try:
+        return serve(paths.trails_home())
+    except TrailsError as exc:
+        # One line for whoever started it (ensure_running shows the log's last line), not a traceback.
+        print(f"{_ERROR_PREFIX}{exc.message}", file=sys.stderr, flush=True)
+        return 1
+    except OSError as exc:
+        print(f"{_ERROR_PREFIX}{paths.unusable(exc).message}", file=sys.stderr, flush=True)
+        return 1
 
 
 if __name__ == "__main__":

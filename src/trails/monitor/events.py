@@ -91,7 +91,7 @@ def stored(store: Store, *, session: str | None = None, since: int | None = None
         args.append(limit)
     return [
         Event(r["kind"], r["session_name"], json.loads(r["data"]), r["id"], r["ts"])
-        for r in store.conn.execute(sql, args)
+        for r in store.rows(sql, args)
     ]
 
 

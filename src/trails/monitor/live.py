@@ -183,37 +183,30 @@ def resume_argv(session: Session) -> list[str]:
 
 def pause(engine: Engine, name: str) -> dict[str, Any]:
     """Save the session's work and conversation, stop it, free its worktree. Returns what was saved."""
-    from trails.core import workstate
-    from trails.infra.git import Git
+    from trails.core import recovery
 
-    session = engine.get_session(name)
-    if session.status is Status.PAUSED:
+    session = engine.settled(name)
+    teardown = recovery.Teardown.of(session)
+    if session.status is Status.PAUSED and teardown is None:
         raise SessionStateError(f"session {name!r} is already paused", hint=f"`trails resume {name}`")
     provider = engine.provider(session.mode)
-    conversation = conversation_id(session)
+    if teardown is None and recovery.worktree_state(session) == "broken" and session.mode is not Mode.DIRECT:
+        raise WorktreeError(f"cannot pause {name!r}: {recovery.worktree_gone(session)}",
+                            hint=f"copy out what you need, then `trails kill {name} --force`")
+    conversation = teardown.conversation_id if teardown and teardown.conversation_id else conversation_id(session)
     provider.stop(session)
     if hasattr(engine, "release_limits"):
         engine.release_limits(session)
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{os.getpid()}"
     info: dict[str, Any] = {"at": time.time(), "conversation_id": conversation, "worktree_removed": False}
     notes: list[str] = []
-    wt_path = Path(session.worktree_path) if session.worktree_path else None
-    if session.mode is not Mode.DIRECT and wt_path is not None and wt_path.is_dir() and session.repo_root:
-        wt = Git(wt_path)
-        ref = f"refs/trails/paused/{name}/{stamp}"
-        dirty = workstate.has_uncommitted_work(wt)
-        saved = workstate.save_work(wt, ref, f"trails: work of session {name} saved at pause")
-        engine.store.add_checkpoint(session, "pause", ref, saved.commit,
-                                    "uncommitted work saved at pause" if dirty else "clean at pause")
-        Git(session.repo_root).worktree_remove(wt_path, force=True)
-        info.update(ref=ref, commit=saved.commit, dirty=dirty, worktree_removed=True)
-        notes.append(f"work saved to {ref} ({saved.commit[:12]})" if dirty else "no uncommitted work")
-        notes.append(f"worktree {wt_path} removed; branch {session.branch} kept")
+    if session.mode is not Mode.DIRECT and session.worktree_path and session.repo_root:
+        info.update(_pause_worktree(engine, session, provider, conversation, teardown, notes))
     else:
         notes.append(f"the agent was stopped; its files stay in {session.workdir}")
     if conversation:
         notes.append(f"conversation {conversation} will be continued on resume")
     session.extra["paused"] = info
+    session.extra.pop(recovery.TEARDOWN, None)
     reason = "paused; " + "; ".join(notes)
     engine.store.update_session(session.id, status=Status.PAUSED, status_reason=reason,
                                 conversation_id=conversation, extra=session.extra)
@@ -223,42 +216,111 @@ def pause(engine: Engine, name: str) -> dict[str, Any]:
     return {"session": name, "notes": notes, **info}
 
 
-def resume(engine: Engine, name: str) -> dict[str, Any]:
-    """Bring a paused session back: its worktree, its saved work exactly, its agent on its conversation."""
-    from trails.core import workstate
-    from trails.core.locks import file_lock
-    from trails.infra.git import Git
+def _pause_worktree(engine: Engine, session: Session, provider: Any, conversation: str | None,
+                    teardown: Any, notes: list[str]) -> dict[str, Any]:
+    """Save the worktree's work (even a clean one: resume restores the index exactly) and remove it,
+    or finish an interrupted pause or kill that already saved it."""
+    from trails.core import recovery
 
-    session = engine.store.get_session(name)
-    if session.status is not Status.PAUSED:
-        raise SessionStateError(f"session {name!r} is {session.status.value}, not paused")
-    info = dict(session.extra.get("paused") or {})
+    stamp = teardown.stamp if teardown else recovery.stamp()
+    ref = f"refs/trails/paused/{session.name}/{stamp}"
+
+    def record(saved: Any) -> None:
+        note = "uncommitted work saved at pause" if saved and saved.changed else "clean at pause"
+        recovery.begin_teardown(engine, session, "pause", stamp, saved, note=note, conversation_id=conversation)
+
+    saved, removed = provider.retire_worktree(session, ref=ref, message=f"trails: work of session {session.name} "
+                                              "saved at pause", even_clean=True, record=record)
+    info: dict[str, Any] = {"worktree_removed": True}
+    if saved is not None:
+        info.update(ref=saved.ref, commit=saved.commit, dirty=saved.changed)
+        notes.append(f"work saved to {saved.ref} ({saved.commit[:12]})" if saved.changed else "no uncommitted work")
+    notes += removed
+    notes.append(f"branch {session.branch} kept")
+    return info
+
+
+def resume(engine: Engine, name: str) -> dict[str, Any]:
+    """Bring a paused, failed or finished session back: its worktree (re-created on its branch, with
+    the work saved at pause restored exactly), its agent on its conversation."""
+    from trails.core import recovery
+
+    session = engine.settled(name)
+    teardown = recovery.Teardown.of(session)
     notes: list[str] = []
-    if info.get("worktree_removed") and session.worktree_path and session.repo_root and session.branch:
-        path = Path(session.worktree_path)
-        if path.exists():
-            raise WorktreeError(f"cannot resume {name!r}: {path} exists", hint="move it away, then resume")
-        repo = Git(session.repo_root)
-        with file_lock(f"worktrees:{repo.common_dir()}"):
-            repo.worktree_add_existing(path, session.branch)
-        if info.get("commit"):
-            workstate.restore_work(Git(path), str(info["commit"]))
-            notes.append(f"work restored from {info.get('ref')}")
-        notes.append(f"worktree {path} re-created on branch {session.branch}")
+    if teardown is not None:  # a pause or kill died half way: finish taking the worktree down first
+        provider = engine.provider(session.mode)
+        provider.stop(session)
+        info = {"worktree_removed": True, **_pause_worktree(engine, session, provider, teardown.conversation_id,
+                                                               teardown, notes)}
+        session.conversation_id = teardown.conversation_id or session.conversation_id
+    elif session.status is Status.PAUSED:
+        info = dict(session.extra.get("paused") or {})
+    elif session.status in (Status.ERROR, Status.COMPLETED):
+        info = _restartable(session, notes)
+        session.conversation_id = conversation_id(session)
+    else:
+        raise SessionStateError(f"session {name!r} is {session.status.value}, not paused",
+                                hint="resume restarts paused, failed (error) and completed sessions")
+    notes += _bring_back_worktree(engine, session, info)
     argv = resume_argv(session)
     provider = engine.provider(session.mode)
     engine.tmux.kill_session(session.tmux_session)
     start_output_log(engine.home, session.tmux_session)  # the screen starts afresh; `output` reads both
     engine.launch_agent(provider, session, argv)
     session.extra.pop("paused", None)
+    session.extra.pop(recovery.TEARDOWN, None)
+    session.extra.pop("last_output", None)
     session.extra["started_at"] = time.time()
     status = Status.LOADING if supervisor_running(engine.home) else Status.RUNNING
     engine.store.update_session(session.id, status=status, status_reason="resumed", extra=session.extra,
-                                limits=session.limits, command=argv)
+                                limits=session.limits, command=argv, container_id=session.container_id,
+                                conversation_id=session.conversation_id)
     engine.store.audit("session_resumed", name, command=argv, notes=notes)
     _event(engine, "resumed", name, conversation_id=session.conversation_id, command=argv)
     nudge_supervisor(engine.home)
     return {"session": name, "command": argv, "notes": notes, "conversation_id": session.conversation_id}
+
+
+def _restartable(session: Session, notes: list[str]) -> dict[str, Any]:
+    """What resuming an `error` or `completed` session starts from: its worktree as it is, or, when
+    that was removed, its branch (what was uncommitted there is gone with it)."""
+    from trails.core import recovery
+
+    if session.mode is Mode.DIRECT or not session.worktree_path:
+        return {"worktree_removed": False}
+    state = recovery.worktree_state(session)
+    if state == "broken":
+        raise WorktreeError(f"cannot resume {session.name!r}: {recovery.worktree_gone(session)}",
+                            hint=f"move {session.worktree_path} away (or copy out what you need), then resume")
+    if state == "missing":
+        notes.append(f"the worktree {session.worktree_path} had been removed: anything uncommitted in it is lost")
+        return {"worktree_removed": True}
+    notes.append(f"the worktree {session.worktree_path} is kept as it is")
+    return {"worktree_removed": False}
+
+
+def _bring_back_worktree(engine: Engine, session: Session, info: dict[str, Any]) -> list[str]:
+    """Re-create a removed worktree at the session's branch, with the saved work restored exactly."""
+    from trails.core import workstate
+    from trails.core.locks import file_lock
+    from trails.infra.git import Git
+
+    if not (info.get("worktree_removed") and session.worktree_path and session.repo_root and session.branch):
+        return []
+    path = Path(session.worktree_path)
+    if path.exists():
+        raise WorktreeError(f"cannot resume {session.name!r}: {path} exists", hint="move it away, then resume")
+    repo = Git(session.repo_root)
+    with file_lock(f"worktrees:{repo.common_dir()}"):
+        repo.run("worktree", "prune", check=False)  # git may still list the removed one
+        repo.worktree_add_existing(path, session.branch)
+    notes = []
+    if info.get("commit"):
+        workstate.restore_work(Git(path), str(info["commit"]))
+        notes.append(f"work restored from {info.get('ref')}")
+    notes.append(f"worktree {path} re-created on branch {session.branch}")
+    return notes
 
 
 # --- output ------------------------------------------------------------------------------------------

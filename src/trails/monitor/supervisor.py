@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trails.core.errors import SupervisorError
 from trails.core.models import LIVE_STATUSES, Session, Status
 from trails.monitor import detect as detect_mod
 from trails.monitor import events as ev
@@ -108,11 +109,16 @@ class Supervisor:
 
     def _listen(self) -> socket.socket:
         path = ev.socket_path(self.home)
-        if path.exists() or path.is_symlink():
-            path.unlink()
         server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        server.bind(str(path))
-        os.chmod(path, 0o600)
+        try:
+            if path.exists() or path.is_symlink():
+                path.unlink()
+            server.bind(str(path))
+            os.chmod(path, 0o600)
+        except OSError as exc:
+            server.close()
+            raise SupervisorError(f"cannot listen on {path}: {exc.strerror or exc}",
+                                  hint=f"remove {path} if it is not a socket, or make its directory writable") from None
         server.listen(64)
         server.setblocking(False)
         self.sel.register(server, selectors.EVENT_READ, "accept")
