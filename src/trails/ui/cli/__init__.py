@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("trails.ui.cli.system", "doctor"),
     "audit": ("trails.ui.cli.system", "audit"),
     "run": ("trails.ui.cli.runs", "run"),
+    "runs": ("trails.ui.cli.runs", "runs"),
     "tui": ("trails.ui.cli.tui", "tui"),
     "upgrade-session": ("trails.ui.cli.moves", "upgrade_session"),
     "export-session": ("trails.ui.cli.moves", "export_session"),
