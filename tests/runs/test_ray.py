@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -127,6 +128,8 @@ def test_a_session_whose_node_dies_is_retried_on_another(tmp_path: Path, cluster
             proc.kill()
         if not replaced:
             cluster.add_node(num_cpus=1, object_store_memory=80 * MB)  # three nodes again for later tests
+    # The dead node never cleaned up its work dir (its agent, released, has exited): the test does.
+    shutil.rmtree(Path(victim["cwd"]).parent, ignore_errors=True)
     assert proc.returncode == 0, stderr
     runs_of_victim = [e for e in log_entries(agent_log) if e["session"] == victim["session"]]
     assert len(runs_of_victim) == 2 and runs_of_victim[1]["node"] != victim["node"]
