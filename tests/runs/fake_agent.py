@@ -2,6 +2,7 @@
 
     write PATH TEXT   write TEXT to PATH (relative to the working directory)
     rm PATH           delete PATH
+    sleep SECONDS     wait (as a real agent waits on its model)
     block             wait until the file named by $FAKE_AGENT_RELEASE exists
     fail              exit with status 3
 
@@ -23,6 +24,7 @@ def main() -> int:
     files = sorted(str(p.relative_to(cwd)) for p in cwd.rglob("*") if p.is_file() and ".git" not in p.parts)
     log = os.environ.get("FAKE_AGENT_LOG")
     entry = {"session": os.environ.get("TRAILS_RUN_SESSION"), "prompt": prompt, "cwd": str(cwd), "files": files,
+             "node": os.environ.get("TRAILS_RAY_NODE"), "pid": os.getpid(),
              "contents": {f: (cwd / f).read_text(errors="replace") for f in files}}
     if log:
         with open(log, "a") as fh:
@@ -36,6 +38,8 @@ def main() -> int:
             target.write_text(text.replace("$REPLICATE", os.environ.get("TRAILS_RUN_REPLICATE", "")) + "\n")
         elif verb == "rm":
             (cwd / rest).unlink()
+        elif verb == "sleep":
+            time.sleep(float(rest))
         elif verb == "block":
             release = Path(os.environ["FAKE_AGENT_RELEASE"])
             while not release.exists():

@@ -62,7 +62,6 @@ def write(tmp_path: Path, text: str, name: str = "run.yaml") -> Path:
     ("agent: claude\nwork_dir: wd\nsessions: []\n", 3, "sessions is empty"),
     ("agent: claude\nwork_dir: wd\nenv:\n  DEBUG: 1\n" + GOOD_SESSIONS, 4, "env.DEBUG: Expected `str`"),
     ("agent: claude\n" + GOOD_SESSIONS, 1, "missing required field `work_dir`"),
-    ("work_dir: wd\n" + GOOD_SESSIONS, 3, "has no agent"),
 ])
 def test_bad_run_file_names_the_line(tmp_path: Path, text: str, line: int, fragment: str) -> None:
     path = write(tmp_path, text)

@@ -788,12 +788,12 @@ class Engine:
     # --- scripted runs ----------------------------------------------------------------------------
 
     def run(self, run_file: Path | None, *, out: Path | None = None, parallel: int = 1, dry_run: bool = False,
-            resume_run: Path | None = None, on_event: Any = None) -> dict[str, Any]:
+            resume_run: Path | None = None, on_event: Any = None, ray_address: str | None = None) -> dict[str, Any]:
         """Run a run file's sessions headlessly (no tmux), or continue a stored run; returns its summary."""
         from trails.runs import start_run
 
         summary = start_run(run_file, out=out, parallel=parallel, dry_run=dry_run, resume_run=resume_run,
-                            on_event=on_event)
+                            on_event=on_event, ray_address=ray_address)
         if not dry_run:
             self.store.audit("run_finished", None, out=summary.get("out"), status=summary.get("status"),
                              totals=summary.get("totals"))

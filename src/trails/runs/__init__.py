@@ -17,20 +17,25 @@ __all__ = ["RunEvent", "RunPlan", "load_plan", "start_run"]
 
 
 def start_run(run_file: Path | None, *, out: Path | None = None, parallel: int = 1, dry_run: bool = False,
-              resume_run: Path | None = None, on_event: EventSink | None = None) -> dict[str, Any]:
-    """Validate a run file and run it (or only plan it), or continue the run stored in `resume_run`."""
+              resume_run: Path | None = None, on_event: EventSink | None = None,
+              ray_address: str | None = None) -> dict[str, Any]:
+    """Validate a run file and run it (or only plan it), or continue the run stored in `resume_run`.
+
+    `ray_address` (or `ray:` in the run file) runs the sessions as tasks on that Ray cluster.
+    """
     if resume_run is not None:
         plan = _plan_of_stored_run(resume_run)
         if dry_run:
             return {"dry_run": True, "plan": plan.to_dict(), "out": str(resume_run.resolve())}
-        return RunExecutor(plan, resume_run, parallel=parallel, on_event=on_event).execute(resume=True)
+        return RunExecutor(plan, resume_run, parallel=parallel, on_event=on_event,
+                           ray_address=ray_address).execute(resume=True)
     if run_file is None:
         raise RunError("give a run file, or --resume-run DIR to continue a stored run")
     plan = load_plan(run_file)
     target = out or default_out(plan)
     if dry_run:
         return {"dry_run": True, "plan": plan.to_dict(), "out": str(target.resolve())}
-    return RunExecutor(plan, target, parallel=parallel, on_event=on_event).execute()
+    return RunExecutor(plan, target, parallel=parallel, on_event=on_event, ray_address=ray_address).execute()
 
 
 def _plan_of_stored_run(run_dir: Path) -> RunPlan:

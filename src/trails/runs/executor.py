@@ -1,12 +1,14 @@
-"""The run executor: sessions in order, replicates side by side, every session snapshotted.
+"""The run executor: every session once its start point is done, up to N at once, every session snapshotted.
 
 Layout of a run directory::
 
     <out>/run.json  config.yaml  full_diff.patch  .shadow_git/
-    <out>/session_NN[_rMM]/prompt.txt  result.json  agent_result.<ext>  agent_stderr.txt
-                           transcript.*  session_diff.patch  commands.log
+    <out>/session_NN[_<cell>][_rMM]/prompt.txt  result.json  agent_result.<ext>  agent_stderr.txt
+                           transcript.*  trajectory.json  session_diff.patch  commands.log  [api_captures.jsonl]
 
 A session counts as done once its result.json exists; everything else is rebuilt on resume.
+Sessions run where a backend puts them: here (`LocalBackend`, in copies of the work directory) or
+as Ray tasks (`trails.runs.ray_backend`); both hand back a snapshot tag in the shadow repository.
 """
 
 from __future__ import annotations
@@ -15,23 +17,24 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from trails.agents.headless import HeadlessOutcome, HeadlessRequest
 from trails.core.errors import RunError
 from trails.runs.plan import RunPlan, SessionPlan
+from trails.runs.session import Interrupted, ProcessGroup, SessionJob, run_job, shippable_env
 from trails.runs.shadow import ShadowRepo, WorkTree
 
 SHADOW_DIR = ".shadow_git"
 SLOTS_DIR = ".replicas"
 FINAL = ("ok", "failed", "timeout")
+
+__all__ = ["FINAL", "SHADOW_DIR", "EventSink", "Interrupted", "RunEvent", "RunExecutor", "default_out"]
 
 
 @dataclass(frozen=True)
@@ -44,18 +47,30 @@ class RunEvent:
 EventSink = Callable[[RunEvent], None]
 
 
-class Interrupted(Exception):
-    """A session stopped because the run is stopping; it leaves no result behind."""
+@dataclass(frozen=True)
+class Unit:
+    """One session replicate to run."""
+
+    session: SessionPlan
+    replicate: int
+    label: str
+    start_tag: str
+    deps: tuple[str, ...]  # labels that must be done first
 
 
-@dataclass
-class RunOptions:
-    out: Path | None = None
-    parallel: int = 1
-    on_event: EventSink | None = None
+class Backend(Protocol):
+    slots: int
+
+    def run(self, unit: Unit, job: SessionJob, slot: int, sdir: Path) -> tuple[dict[str, Any], str]:
+        """Run the job from the unit's start tag; return the result fields and the work dir it used."""
+        ...
+
+    def close(self) -> None: ...
 
 
 def default_out(plan: RunPlan) -> Path:
+    if plan.meta.run_name:
+        return plan.base_dir / "runs" / plan.meta.run_name
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return plan.base_dir / "runs" / f"{plan.source.stem}-{stamp}"
 
@@ -63,19 +78,20 @@ def default_out(plan: RunPlan) -> Path:
 class RunExecutor:
     """Runs one plan into one output directory; `execute` may be called again to resume it."""
 
-    def __init__(self, plan: RunPlan, out: Path, *, parallel: int = 1, on_event: EventSink | None = None) -> None:
+    def __init__(self, plan: RunPlan, out: Path, *, parallel: int = 1, on_event: EventSink | None = None,
+                 ray_address: str | None = None) -> None:
         self.plan = plan
         self.out = out.resolve()
         self.parallel = max(1, parallel)
+        self.ray_address = ray_address or plan.meta.ray_address
         self._sink = on_event
         self._sink_lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._procs: set[subprocess.Popen[str]] = set()
-        self._procs_lock = threading.Lock()
+        self._state_lock = threading.Lock()
+        self.procs = ProcessGroup()
         self.shadow = ShadowRepo(self.out / SHADOW_DIR)
         self.state: dict[str, Any] = {}
-        self._slot_at: dict[int, str] = {}  # slot → tag its files are known to equal (this process only)
         self.results: dict[str, dict[str, Any]] = {}
+        self._provider_env: dict[str, str] = {}
 
     # --- state ------------------------------------------------------------------------------------
 
@@ -90,17 +106,26 @@ class RunExecutor:
         os.replace(tmp, path)
 
     def _save_state(self) -> None:
-        done = [r for r in self.results.values() if r.get("status") in FINAL]
-        self.state["sessions"] = {label: _summary(r) for label, r in sorted(self.results.items())}
-        self.state["totals"] = {
-            "planned": sum(s.count for s in self.plan.sessions),
-            "done": len(done),
-            "ok": sum(1 for r in done if r["status"] == "ok"),
-            "failed": sum(1 for r in done if r["status"] != "ok"),
-            "cost_usd": round(sum(r.get("cost_usd") or 0 for r in done), 6),
-            "duration_s": round(sum(r.get("duration_s") or 0 for r in done), 3),
-        }
-        self._write_json(self.out / "run.json", self.state)
+        with self._state_lock:
+            done = [r for r in self.results.values() if r.get("status") in FINAL]
+            self.state["sessions"] = {label: _summary(r) for label, r in sorted(self.results.items())}
+            self.state["totals"] = _totals(done, sum(s.count for s in self.plan.sessions))
+            if self.plan.meta.matrix_axes:
+                self.state["groups"] = self._groups()
+            self._write_json(self.out / "run.json", self.state)
+
+    def _groups(self) -> dict[str, Any]:
+        """Results per matrix cell: its axis values, totals, and its sessions' labels."""
+        groups: dict[str, Any] = {}
+        for s in self.plan.sessions:
+            group = groups.setdefault(s.cell, {"values": {a: s.cell_values.get(a) for a in self.plan.meta.matrix_axes},
+                                               "labels": [], "planned": 0})
+            group["labels"] += s.labels()
+            group["planned"] += s.count
+        for group in groups.values():
+            done = [self.results[label] for label in group["labels"] if label in self.results]
+            group["totals"] = _totals(done, group.pop("planned"))
+        return groups
 
     def _load_results(self) -> None:
         for s in self.plan.sessions:
@@ -123,23 +148,31 @@ class RunExecutor:
         if self.out.is_relative_to(self.plan.work_dir):
             exclude.append(str(self.out.relative_to(self.plan.work_dir)))
         ShadowRepo.create(self.shadow.git_dir, exclude=exclude)
+        meta = self.plan.meta
         self.state = {
             "version": 1, "status": "running", "run_file": str(self.plan.source), "base_dir": str(self.plan.base_dir),
             "work_dir": str(self.plan.work_dir), "out": str(self.out), "session_mode": self.plan.session_mode,
             "parallel": self.parallel, "started_at": time.time(), "finished_at": None, "resumed": 0,
+            "hypothesis": meta.hypothesis, "tags": meta.tags, "run_name": meta.run_name or self.out.name,
+            "repo_name": meta.repo_name, "provider": meta.provider, "backend": self._backend_name(),
+            "matrix": meta.matrix_axes or None,
         }
-        self._seed_memory()
+        self.state["memory_seeded"] = self._seed_memory()
         self.main_tree().snapshot("baseline", None, "baseline: the work directory before session 1")
-        self._slot_at[0] = "baseline"
         self._save_state()
 
-    def _seed_memory(self) -> None:
+    def _backend_name(self) -> str:
+        return f"ray:{self.ray_address}" if self.ray_address else "local"
+
+    def _seed_memory(self) -> bool:
         if self.plan.memory_file is None:
-            return
+            return False
         path = self.plan.work_dir / self.plan.memory_file
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(self.plan.memory_seed or "")
+        if path.exists():
+            return False
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.plan.memory_seed or "")
+        return True
 
     def _start_resumed(self) -> None:
         state_path = self.out / "run.json"
@@ -149,47 +182,33 @@ class RunExecutor:
         self.state["status"] = "running"
         self.state["resumed"] = int(self.state.get("resumed", 0)) + 1
         self.state["parallel"] = self.parallel
+        self.state["backend"] = self._backend_name()
         self._load_results()
         self._save_state()
 
     def main_tree(self) -> WorkTree:
         return self.shadow.tree(self.plan.work_dir, self.shadow.git_dir / "index")
 
-    def _slot_tree(self, slot: int) -> WorkTree:
-        if slot == 0:
-            return self.main_tree()
-        path = self.out / SLOTS_DIR / f"slot_{slot:02d}" / self.plan.work_dir.name
-        if not path.exists():
-            self._copy_work_dir(path)
-        return self.shadow.tree(path, self.shadow.git_dir / "indexes" / f"slot_{slot:02d}")
-
-    def _copy_work_dir(self, dest: Path) -> None:
-        # A full copy (ignored files and the work dir's own .git too); the reset before each
-        # replicate then makes every tracked file equal to the start snapshot.
-        out, work = self.out, self.plan.work_dir
-
-        def skip(directory: str, names: list[str]) -> list[str]:
-            return [n for n in names if Path(directory, n).resolve() == out] if out.is_relative_to(work) else []
-
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(work, dest, symlinks=True, ignore=skip)
-
     # --- running ----------------------------------------------------------------------------------
 
     def execute(self, *, resume: bool = False) -> dict[str, Any]:
         """Run (or continue) every session; returns the run summary also stored in run.json."""
+        from trails.runs.claude_options import provider_env
+
+        if any(s.adapter.name == "claude" for s in self.plan.sessions):
+            self._provider_env = provider_env(self.plan.meta.provider, self.plan.meta.base_url)
         if resume:
             self._start_resumed()
         else:
             self._start_new()
+        backend = self._backend()
         self._emit("run_started", out=str(self.out), resumed=resume, done=len(self.results),
-                   planned=sum(s.count for s in self.plan.sessions))
+                   planned=sum(s.count for s in self.plan.sessions), backend=self._backend_name())
         previous = _install_sigterm()
         try:
-            for session in self.plan.sessions:
-                self._run_session(session)
+            self._schedule(backend)
         except KeyboardInterrupt:
-            self._stop_all()
+            self.procs.stop_all()
             self.state["status"] = "interrupted"
             self.state["finished_at"] = time.time()
             self._save_state()
@@ -197,13 +216,141 @@ class RunExecutor:
             raise
         finally:
             _restore_sigterm(previous)
+            backend.close()
         self._finish()
         return self.state
 
+    def _backend(self) -> Backend:
+        if self.ray_address:
+            from trails.runs.ray_backend import RayBackend
+
+            return RayBackend(self, self.ray_address, parallel=self.parallel)
+        return LocalBackend(self)
+
+    def units(self) -> list[Unit]:
+        out = []
+        for s in self.plan.sessions:
+            start = self.plan.start_tag(s)
+            conv = self.plan.conversation_tag(s)
+            deps = tuple(dict.fromkeys(t for t in (start, conv) if t and t != "baseline"))
+            out += [Unit(s, r, label, start, deps) for r, label in enumerate(s.labels(), start=1)]
+        return out
+
+    def _schedule(self, backend: Backend) -> None:
+        pending = [u for u in self.units() if u.label not in self.results]
+        if not pending:
+            return
+        workers = max(1, min(backend.slots, len(pending)))
+        free_slots = list(range(workers))
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="trails-run")
+        running: dict[Future[dict[str, Any]], int] = {}
+        try:
+            while pending or running:
+                for unit in list(pending):
+                    if not free_slots:
+                        break
+                    if all(d in self.results for d in unit.deps):
+                        pending.remove(unit)
+                        slot = backend_slot(backend, free_slots, unit.start_tag)
+                        running[pool.submit(self._run_one, backend, unit, slot)] = slot
+                if not running:
+                    raise RunError(f"sessions {', '.join(u.label for u in pending)} wait on sessions that never ran")
+                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for future in done:
+                    free_slots.append(running.pop(future))
+                    result = future.result()
+                    self.results[result["label"]] = result
+                    self._save_state()
+        except BaseException:
+            self.procs.stop_all()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+
+    def _job(self, unit: Unit) -> SessionJob:
+        s = unit.session
+        env = dict(self._provider_env)
+        env.update(s.env)
+        env.update({"TRAILS_RUN_DIR": str(self.out), "TRAILS_RUN_SESSION": unit.label,
+                    "TRAILS_RUN_SESSION_INDEX": str(s.index), "TRAILS_RUN_REPLICATE": str(unit.replicate)})
+        if s.cell:
+            env["TRAILS_RUN_CELL"] = s.cell
+        meta = self.plan.meta
+        capture = None
+        if meta.capture_api_requests and s.adapter.name == "claude":
+            from trails.runs.claude_options import upstream_url
+
+            capture = upstream_url({**os.environ, **env})
+        job = SessionJob(
+            label=unit.label, prompt=s.prompt, argv=s.argv, adapter=s.adapter, env=env, model=s.model,
+            max_turns=s.max_turns, permission_mode=s.permission_mode, timeout=s.timeout, fork=s.fork,
+            pre_run_commands=s.pre_run_commands, post_run_commands=s.post_run_commands, claude_args=s.claude_args,
+            system_prompt=s.system_prompt, work_dir_hint=meta.agentlens, memory_file=self.plan.memory_file,
+            capture_upstream=capture, capture_subagents=meta.capture_subagent_trajectories, agent_name=s.agent_spec)
+        source = self.plan.conversation_tag(s)
+        if source is not None:
+            job.resume_id = (self.results.get(source) or {}).get("conversation_id")
+            job.resumed_from = source
+            transcript = self.out / source / "transcript.jsonl"
+            if self.ray_address and transcript.exists():
+                job.conversation = transcript.read_bytes()
+        return job
+
+    def _run_one(self, backend: Backend, unit: Unit, slot: int) -> dict[str, Any]:
+        if self.procs.stopping.is_set():
+            raise Interrupted(unit.label)
+        s = unit.session
+        sdir = self.out / unit.label
+        if sdir.exists():
+            shutil.rmtree(sdir)  # leftovers of an interrupted attempt
+        sdir.mkdir(parents=True)
+        result: dict[str, Any] = {
+            "label": unit.label, "session_index": s.index, "replicate": unit.replicate if s.count > 1 else None,
+            "cell": s.cell or None, "cell_values": s.cell_values or None,
+            "status": "running", "agent": s.agent_spec, "model": s.model, "start_tag": unit.start_tag,
+            "start_tree": self.shadow.tree_of(unit.start_tag), "work_dir": None,
+            "resumed_from": None, "forked": False, "conversation_id": None, "turns": None, "cost_usd": None,
+            "exit_code": None, "error": None,
+        }
+        self._emit("session_started", unit.label, start_tag=unit.start_tag, slot=slot)
+        started = time.monotonic()
+        job = self._job(unit)
+        try:
+            if job.resumed_from and not job.resume_id:
+                (sdir / "prompt.txt").write_text(s.prompt)
+                fields: dict[str, Any] = {"status": "failed", "resumed_from": job.resumed_from,
+                                          "error": f"{job.resumed_from} left no conversation to continue"}
+                result["work_dir"] = str(self.plan.work_dir)
+                self._snapshot_in_place(backend, unit, slot)
+            else:
+                fields, result["work_dir"] = backend.run(unit, job, slot, sdir)
+        finally:
+            result["duration_s"] = round(time.monotonic() - started, 3)
+        if self.procs.stopping.is_set():
+            raise Interrupted(unit.label)
+        result.update(fields)
+        (sdir / "session_diff.patch").write_text(self.shadow.diff(unit.start_tag, unit.label))
+        result.update(end_tag=unit.label, end_commit=self.shadow.commit_of(unit.label),
+                      files_changed=self.shadow.changed_files(unit.start_tag, unit.label), finished_at=time.time())
+        self._write_json(sdir / "result.json", result)
+        self._emit("session_finished", unit.label, **_summary(result))
+        return result
+
+    def _snapshot_in_place(self, backend: Backend, unit: Unit, slot: int) -> None:
+        """A session that could not start keeps its start state as its end state."""
+        commit = self.shadow.commit_of(unit.start_tag)
+        if commit:
+            self.shadow.git("update-ref", f"refs/tags/{unit.label}", commit)
+
     def _finish(self) -> None:
-        last = self.plan.sessions[-1].primary_label
+        first_cell = self.plan.cells()[0]
+        last = [s for s in self.plan.sessions if s.cell == first_cell][-1].primary_label
         end = last if self.shadow.commit_of(last) else "baseline"
-        if self._slot_at.get(0) != end:
+        if self.plan.meta.revert_work_dir:
+            self.main_tree().reset("baseline")  # AgentLens: the work dir as it was before the run
+            if self.state.get("memory_seeded") and self.plan.memory_file:
+                (self.plan.work_dir / self.plan.memory_file).unlink(missing_ok=True)
+        else:
             self.main_tree().reset(end)  # leave the work dir as the main line ended, not as a replicate did
         shutil.rmtree(self.out / SLOTS_DIR, ignore_errors=True)  # replicate copies: every state is in a tag
         (self.out / "full_diff.patch").write_text(self.shadow.diff("baseline", end))
@@ -214,189 +361,77 @@ class RunExecutor:
         self._save_state()
         self._emit("run_finished", status=self.state["status"], out=str(self.out), totals=self.state["totals"])
 
-    def _run_session(self, session: SessionPlan) -> None:
-        todo = [(r, label) for r, label in enumerate(session.labels(), start=1) if label not in self.results]
-        if not todo:
-            return
-        workers = min(self.parallel, len(todo))
-        free_slots = list(range(workers))
-        for slot in free_slots:
-            self._slot_tree(slot)  # copies are made up front, before any replicate changes files
-        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="trails-run")
-        running: dict[Future[dict[str, Any]], int] = {}
-        pending = list(todo)
-        try:
-            while pending or running:
-                while pending and free_slots:
-                    replicate, label = pending.pop(0)
-                    slot = free_slots.pop(0)
-                    running[pool.submit(self._run_one, session, replicate, label, slot)] = slot
-                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-                for future in done:
-                    free_slots.append(running.pop(future))
-                    result = future.result()
-                    self.results[result["label"]] = result
-                    self._save_state()
-        except BaseException:
-            self._stopping.set()
-            self._stop_all()
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
-        pool.shutdown(wait=True)
 
-    def _run_one(self, session: SessionPlan, replicate: int, label: str, slot: int) -> dict[str, Any]:
-        if self._stopping.is_set():
-            raise Interrupted(label)
+def backend_slot(backend: Backend, free: list[int], start_tag: str) -> int:
+    """A free slot: one whose files already equal the start point (it skips the reset), else the work dir itself."""
+    at = getattr(backend, "slot_at", {})
+    for slot in [*free]:
+        if at.get(slot) == start_tag:
+            free.remove(slot)
+            return slot
+    if 0 in free:
+        free.remove(0)
+        return 0
+    return free.pop(0)
+
+
+class LocalBackend:
+    """Sessions on this machine: slot 0 is the work directory itself, others are copies of it."""
+
+    def __init__(self, executor: RunExecutor) -> None:
+        self.ex = executor
+        self.slots = executor.parallel
+        self.slot_at: dict[int, str] = {}  # slot → tag its files are known to equal (this process only)
+        self._lock = threading.Lock()
+        for slot in range(1, self.slots):
+            self._slot_tree(slot)  # copies are made up front, before any session changes files
+
+    def _slot_tree(self, slot: int) -> WorkTree:
+        ex = self.ex
+        if slot == 0:
+            return ex.main_tree()
+        path = ex.out / SLOTS_DIR / f"slot_{slot:02d}" / ex.plan.work_dir.name
+        if not path.exists():
+            _copy_work_dir(ex.plan.work_dir, ex.out, path)
+        return ex.shadow.tree(path, ex.shadow.git_dir / "indexes" / f"slot_{slot:02d}")
+
+    def run(self, unit: Unit, job: SessionJob, slot: int, sdir: Path) -> tuple[dict[str, Any], str]:
         tree = self._slot_tree(slot)
-        start_tag = self.plan.start_tag(session)
-        sdir = self.out / label
-        if sdir.exists():
-            shutil.rmtree(sdir)  # leftovers of an interrupted attempt
-        sdir.mkdir(parents=True)
-        if self._slot_at.pop(slot, None) != start_tag:  # a session straight after its start point skips it
-            tree.reset(start_tag)
-        (sdir / "prompt.txt").write_text(session.prompt)
-        result: dict[str, Any] = {
-            "label": label, "session_index": session.index, "replicate": replicate if session.count > 1 else None,
-            "status": "running", "agent": session.agent_spec, "start_tag": start_tag,
-            "start_tree": self.shadow.tree_of(start_tag), "work_dir": str(tree.path),
-            "resumed_from": None, "forked": False, "conversation_id": None, "turns": None, "cost_usd": None,
-            "exit_code": None, "error": None,
-        }
-        self._emit("session_started", label, start_tag=start_tag, slot=slot)
-        started = time.monotonic()
-        env = self._agent_env(session, label, replicate)
-        try:
-            status, outcome = self._run_agent(session, result, tree.path, env, sdir)
-        finally:
-            result["duration_s"] = round(time.monotonic() - started, 3)
-        if self._stopping.is_set():
-            raise Interrupted(label)
-        if outcome is not None:
-            self._store_outcome(session, outcome, sdir, env, tree.path, result)
-        first_line = (session.prompt.strip().splitlines() or [""])[0][:72]
-        commit = tree.snapshot(label, start_tag, f"{label}: {first_line}")
-        self._slot_at[slot] = label
-        (sdir / "session_diff.patch").write_text(self.shadow.diff(start_tag, label))
-        result.update(status=status, end_tag=label, end_commit=commit,
-                      files_changed=self.shadow.changed_files(start_tag, label), finished_at=time.time())
-        self._write_json(sdir / "result.json", result)
-        self._emit("session_finished", label, **_summary(result))
-        return result
+        with self._lock:
+            skip = self.slot_at.pop(slot, None) == unit.start_tag
+        if not skip:  # a session straight after its start point skips the reset
+            tree.reset(unit.start_tag)
+        fields = run_job(job, tree.path, sdir, self.ex.procs)
+        first_line = (unit.session.prompt.strip().splitlines() or [""])[0][:72]
+        tree.snapshot(unit.label, unit.start_tag, f"{unit.label}: {first_line}")
+        with self._lock:
+            self.slot_at[slot] = unit.label
+        return fields, str(tree.path)
 
-    def _agent_env(self, session: SessionPlan, label: str, replicate: int) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update(session.env)
-        env.update({"TRAILS_RUN_DIR": str(self.out), "TRAILS_RUN_SESSION": label,
-                    "TRAILS_RUN_SESSION_INDEX": str(session.index), "TRAILS_RUN_REPLICATE": str(replicate)})
-        return env
-
-    def _run_agent(self, session: SessionPlan, result: dict[str, Any], cwd: Path, env: dict[str, str],
-                   sdir: Path) -> tuple[str, HeadlessOutcome | None]:
-        log = sdir / "commands.log"
-        for command in session.pre_run_commands:
-            if not self._command(command, cwd, env, log, session.timeout):
-                result["error"] = f"pre_run_command failed: {command}"
-                return "failed", None
-        resume_id = None
-        if session.conversation_from is not None:
-            source = self.plan.session(session.conversation_from).primary_label
-            resume_id = (self.results.get(source) or {}).get("conversation_id")
-            if not resume_id:
-                result["error"] = f"{source} left no conversation to continue"
-                return "failed", None
-            result["resumed_from"], result["forked"] = source, session.fork
-        request = HeadlessRequest(prompt=session.prompt, model=session.model, max_turns=session.max_turns,
-                                  permission_mode=session.permission_mode, resume_id=resume_id, fork=session.fork)
-        invocation = session.adapter.invocation(session.argv, request)
-        result["argv"] = invocation.argv
-        rc, stdout, stderr, timed_out = self._spawn(invocation.argv, invocation.stdin, cwd, env, session.timeout)
-        (sdir / "agent_stderr.txt").write_text(stderr)
-        outcome = session.adapter.parse(stdout, stderr, rc)
-        outcome.extra["stdout"] = stdout
-        result["exit_code"] = rc
-        if timed_out:
-            outcome.ok, outcome.error = False, f"timed out after {session.timeout}s"
-        for command in session.post_run_commands:
-            if not self._command(command, cwd, env, log, session.timeout):
-                result["error"] = f"post_run_command failed: {command}"
-                return "failed", outcome
-        if timed_out:
-            return "timeout", outcome
-        return ("ok" if outcome.ok else "failed"), outcome
-
-    def _store_outcome(self, session: SessionPlan, outcome: HeadlessOutcome, sdir: Path, env: dict[str, str],
-                       cwd: Path, result: dict[str, Any]) -> None:
-        raw = outcome.raw
-        suffix = session.adapter.raw_suffix
-        if suffix == "json":
-            text = json.dumps(raw, indent=2)
-        elif suffix == "jsonl" and isinstance(raw, list):
-            text = "".join(json.dumps(e) + "\n" for e in raw)
-        else:
-            text = str(outcome.extra.get("stdout", ""))
-        (sdir / f"agent_result.{suffix}").write_text(text)
-        transcript = session.adapter.transcript(outcome, env, cwd)
-        if transcript is not None and transcript.exists():
-            shutil.copyfile(transcript, sdir / f"transcript{transcript.suffix}")
-        else:
-            (sdir / "transcript.txt").write_text(
-                f"## prompt\n{session.prompt}\n\n## {session.agent_spec}\n{outcome.result_text or ''}\n")
-        result.update(conversation_id=outcome.conversation_id, turns=outcome.turns, cost_usd=outcome.cost_usd,
-                      result_text=outcome.result_text, error=result["error"] or outcome.error)
-
-    def _command(self, command: str, cwd: Path, env: dict[str, str], log: Path, timeout: float | None) -> bool:
-        # Pre/post commands are shell lines the run file's author wrote for this purpose.
-        rc, out, err, timed_out = self._spawn(["/bin/sh", "-c", command], None, cwd, env, timeout)
-        with log.open("a") as fh:
-            fh.write(f"$ {command}\n{out}{err}[exit {rc}{', timed out' if timed_out else ''}]\n")
-        return rc == 0 and not timed_out
-
-    def _spawn(self, argv: list[str], stdin: str | None, cwd: Path, env: dict[str, str],
-               timeout: float | None) -> tuple[int, str, str, bool]:
-        """Run one child in its own process group, so Ctrl-C reaches trails only and trails stops it."""
-        if self._stopping.is_set():
-            raise Interrupted(argv[0])
-        try:
-            proc = subprocess.Popen(argv, cwd=cwd, env=env, text=True, start_new_session=True,
-                                    stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        except OSError as exc:
-            return 127, "", f"{argv[0]}: {exc.strerror}", False
-        with self._procs_lock:
-            self._procs.add(proc)
-        timed_out = False
-        try:
-            try:
-                out, err = proc.communicate(stdin, timeout=timeout)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                _kill_group(proc)
-                out, err = proc.communicate()
-        finally:
-            with self._procs_lock:
-                self._procs.discard(proc)
-        return proc.returncode, out, err, timed_out
-
-    def _stop_all(self) -> None:
-        self._stopping.set()
-        with self._procs_lock:
-            procs = list(self._procs)
-        for proc in procs:
-            _kill_group(proc)
+    def close(self) -> None:
+        return
 
 
-def _kill_group(proc: subprocess.Popen[str], grace: float = 5.0) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(grace)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+def _copy_work_dir(work: Path, out: Path, dest: Path) -> None:
+    # A full copy (ignored files and the work dir's own .git too); the reset before each
+    # session then makes every tracked file equal to the start snapshot.
+    def skip(directory: str, names: list[str]) -> list[str]:
+        return [n for n in names if Path(directory, n).resolve() == out] if out.is_relative_to(work) else []
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(work, dest, symlinks=True, ignore=skip)
+
+
+def _totals(done: list[dict[str, Any]], planned: int) -> dict[str, Any]:
+    final = [r for r in done if r.get("status") in FINAL]
+    return {
+        "planned": planned,
+        "done": len(final),
+        "ok": sum(1 for r in final if r["status"] == "ok"),
+        "failed": sum(1 for r in final if r["status"] != "ok"),
+        "cost_usd": round(sum(r.get("cost_usd") or 0 for r in final), 6),
+        "duration_s": round(sum(r.get("duration_s") or 0 for r in final), 3),
+    }
 
 
 def _summary(result: dict[str, Any]) -> dict[str, Any]:
@@ -420,3 +455,6 @@ def _install_sigterm() -> Any:
 def _restore_sigterm(previous: Any) -> None:
     if previous is not None:
         signal.signal(signal.SIGTERM, previous)
+
+
+__all__ += ["Backend", "LocalBackend", "Unit", "shippable_env"]

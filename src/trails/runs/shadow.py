@@ -66,6 +66,26 @@ class ShadowRepo:
             raise GitError(f"shadow git {args[0]} failed: {(res.stderr or res.stdout).strip()}")
         return res
 
+    def git_bytes(self, *args: str, stdin: bytes | None = None) -> bytes:
+        """A git command whose output is binary (a bundle)."""
+        import subprocess
+
+        env = {k: v for k, v in os.environ.items() if k not in _GIT_REDIRECTS}
+        env["GIT_DIR"] = str(self.git_dir)
+        cp = subprocess.run(["git", *args], input=stdin, env=env, capture_output=True, timeout=600, check=False)
+        if cp.returncode != 0:
+            raise GitError(f"shadow git {args[0]} failed: {cp.stderr.decode(errors='replace').strip()}")
+        return cp.stdout
+
+    def fetch_bundle(self, bundle: bytes, tag: str) -> None:
+        """Take the tag (and the objects it needs) from a bundle made by `bundle create`."""
+        import tempfile
+
+        with tempfile.NamedTemporaryFile(suffix=".bundle", dir=self.git_dir) as fh:
+            fh.write(bundle)
+            fh.flush()
+            self.git("fetch", "--quiet", "--no-tags", fh.name, f"+refs/tags/{tag}:refs/tags/{tag}")
+
     def tree(self, work_tree: Path, index: Path) -> WorkTree:
         return WorkTree(self, work_tree, index)
 

@@ -13,6 +13,7 @@ from trails.core.errors import RunFileError
 PosInt = Annotated[int, msgspec.Meta(ge=1)]
 PosFloat = Annotated[float, msgspec.Meta(gt=0)]
 SessionMode = Literal["isolated", "chained", "forked"]
+Provider = Literal["anthropic", "openrouter", "bedrock", "vertex"]
 
 
 class SessionSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
@@ -26,6 +27,40 @@ class SessionSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, 
     env: dict[str, str] | None = None
     pre_run_commands: list[str] | None = None  # shell lines run in the work dir before the agent
     post_run_commands: list[str] | None = None  # ... and after it, before the snapshot
+    system_prompt: str | None = None  # AgentLens: Claude Code's system prompt for the session
+    resources: Resources | None = None  # what a session asks of a Ray node
+
+
+class Resources(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
+    """Per-session Ray resources: CPUs, memory (bytes, or a number with K/M/G), custom ones."""
+
+    num_cpus: Annotated[float, msgspec.Meta(ge=0)] | None = None
+    num_gpus: Annotated[float, msgspec.Meta(ge=0)] | None = None
+    memory: int | str | None = None
+    custom: dict[str, float] | None = None  # e.g. {claude: 1}
+
+
+class Subagent(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
+    """An AgentLens subagent: passed to Claude Code's --agents."""
+
+    name: str
+    description: str
+    prompt: str
+    tools: list[str] | None = None  # None: inherit every tool
+    model: Literal["sonnet", "opus", "haiku", "inherit"] | None = None
+
+
+class Matrix(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
+    """Axes whose cross product runs every session once per cell; a mapping names its values."""
+
+    agent: list[str] | dict[str, str] | None = None
+    model: list[str] | dict[str, str] | None = None
+    prompt: dict[str, str] | None = None  # named prompt variants
+
+
+class RayOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
+    address: str = "auto"
+    max_retries: Annotated[int, msgspec.Meta(ge=0)] = 3
 
 
 class SessionEntry(SessionSettings, kw_only=True):
@@ -43,6 +78,38 @@ class RunFile(SessionSettings, kw_only=True):
     memory_seed: str | None = None  # content of memory_file when it does not exist yet
     prompt_input: Literal["argument", "stdin"] = "argument"  # for plain commands
     sessions: list[SessionEntry]
+    # AgentLens's keys (docs/guide/configuration.md), with its meaning.
+    provider: Provider | None = None
+    base_url: str | None = None
+    cli_path: str | None = None  # the claude executable (AgentLens); trails' `agent` is the general form
+    hypothesis: str | None = None
+    repo_name: str | None = None
+    run_name: str | None = None
+    tags: list[str] | None = None
+    allowed_tools: list[str] | None = None
+    max_budget_usd: PosFloat | None = None
+    agents: list[Subagent] | None = None
+    capture_subagent_trajectories: bool | None = None
+    capture_api_requests: bool | None = None
+    revert_work_dir: bool = False
+    load_project_settings: bool | None = None
+    engine: Literal["claude_code"] | None = None  # AgentLens's engine switch; trails runs others by `agent`
+    matrix: Matrix | None = None
+    ray: RayOptions | None = None
+
+
+# AgentLens keys (or keys of its older/newer versions) that trails cannot honour, and why.
+UNSUPPORTED_KEYS = {
+    "judge": "AgentLens's auto-judge is not part of trails; run a judge over trajectory.json afterwards",
+    "tracked_files": "trails snapshots the whole work directory (shadow git); use memory_file/memory_seed",
+    "repo_path": "this older AgentLens key is called work_dir now",
+    "sandbox_mode": "a Codex engine option of AgentLens; give agent: codex and its own flags instead",
+    "claude_thinking": "extended-thinking control is not passed to Claude Code by trails",
+    "work_dir_hint": "trails always tells Claude Code its working directory",
+    "run_as_user": "trails runs agents as the invoking user",
+    "provider_order": "OpenRouter provider routing is not passed through by trails",
+}
+UNSUPPORTED_PREFIXES = ("codex_",)
 
 
 Path_ = tuple[str | int, ...]
@@ -144,8 +211,27 @@ def parse(source: Path, text: str) -> tuple[RunFile, LocatedDoc]:
     doc = LocatedDoc(source, text)
     if not isinstance(doc.data, dict):
         raise RunFileError(doc.error((), "the run file must be a mapping of keys (agent, work_dir, sessions, ...)"))
+    _refuse_unsupported(doc)
     try:
         run = msgspec.convert(doc.data, RunFile, strict=True)
     except msgspec.ValidationError as exc:
         raise RunFileError(_msgspec_problem(doc, exc)) from None
     return run, doc
+
+
+def _refuse_unsupported(doc: LocatedDoc) -> None:
+    problems = []
+    for key in doc.data:
+        name = str(key)
+        why = UNSUPPORTED_KEYS.get(name) or (
+            "AgentLens's Codex engine options are not supported; give agent: codex instead"
+            if name.startswith(UNSUPPORTED_PREFIXES) else None)
+        if why:
+            message = f"{name}: an AgentLens key trails cannot honour: {why}"
+            problems.append((doc.line((name,)), doc.error((name,), message)))
+    engine = doc.data.get("engine")
+    if engine not in (None, "claude_code"):
+        message = f"engine: {engine!r} cannot be honoured: trails picks the agent with `agent` (e.g. agent: codex)"
+        problems.append((doc.line(("engine",)), doc.error(("engine",), message)))
+    if problems:
+        raise RunFileError("\n".join(msg for _, msg in sorted(problems)))

@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("trails.ui.cli.system", "audit"),
     "trust": ("trails.ui.cli.trust", "trust"),
     "run": ("trails.ui.cli.runs", "run"),
+    "runs": ("trails.ui.cli.runs", "runs"),
     "tui": ("trails.ui.cli.tui", "tui"),
     "upgrade-session": ("trails.ui.cli.moves", "upgrade_session"),
     "export-session": ("trails.ui.cli.moves", "export_session"),

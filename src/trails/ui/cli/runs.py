@@ -1,8 +1,11 @@
-"""`trails run`: scripted multi-session runs from a YAML file."""
+"""`trails run` (scripted multi-session runs from a YAML file) and `trails runs` (the run directories)."""
 
 from __future__ import annotations
 
+import json
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +13,18 @@ from trails.ui.cli.common import echo, emit, engine, json_option, note
 from trails.ui.cli.framework import argument, command, existing_dir, flag, option, positive_int
 
 
+def _session_line(label: str | None, d: dict[str, Any]) -> str:
+    bits = [d["status"], f"{d['duration_s']:.1f}s"]
+    if d.get("turns") is not None:
+        bits.append(f"{d['turns']} turns")
+    if d.get("cost_usd") is not None:
+        bits.append(f"${d['cost_usd']:.4f}")
+    bits.append(f"{d['files_changed']} files changed")
+    return f"  {label}: " + ", ".join(bits) + (f" - {d['error']}" if d.get("error") else "")
+
+
 def _progress(event: Any) -> None:
+    """Plain lines, one per event: what a run prints when stderr is not a terminal."""
     d = event.detail
     if event.kind == "run_started":
         what = "resuming" if d["resumed"] else "running"
@@ -19,32 +33,106 @@ def _progress(event: Any) -> None:
     elif event.kind == "session_started":
         note(f"  {event.label}: started from {d['start_tag']}")
     elif event.kind == "session_finished":
-        bits = [d["status"], f"{d['duration_s']:.1f}s"]
-        if d.get("turns") is not None:
-            bits.append(f"{d['turns']} turns")
-        if d.get("cost_usd") is not None:
-            bits.append(f"${d['cost_usd']:.4f}")
-        bits.append(f"{d['files_changed']} files changed")
-        note(f"  {event.label}: " + ", ".join(bits) + (f" - {d['error']}" if d.get("error") else ""))
+        note(_session_line(event.label, d))
     elif event.kind == "run_finished":
         note(f"{d['status']}: {d['out']}")
+
+
+class ProgressBar:
+    """One self-redrawing line on a terminal: sessions done / running / failed, elapsed time, cost so far.
+
+    Finished sessions still get their line, printed above the bar.
+    """
+
+    WIDTH = 24
+
+    def __init__(self, stream: Any = None) -> None:
+        self.stream = stream or sys.stderr
+        self.planned = self.done = self.failed = 0
+        self.running: set[str] = set()
+        self.cost = 0.0
+        self.started = time.monotonic()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+
+    def __call__(self, event: Any) -> None:
+        d = event.detail
+        with self._lock:
+            if event.kind == "run_started":
+                self.planned, self.done = d["planned"], d["done"]
+                self.started = time.monotonic()
+                self._line(f"{'resuming' if d['resumed'] else 'running'} {d['planned']} session(s) into {d['out']}")
+                self._ticker = threading.Thread(target=self._tick, name="trails-progress", daemon=True)
+                self._ticker.start()
+            elif event.kind == "session_started":
+                self.running.add(event.label)
+            elif event.kind == "session_finished":
+                self.running.discard(event.label)
+                self.done += 1
+                self.failed += d["status"] != "ok"
+                self.cost += d.get("cost_usd") or 0
+                self._line(_session_line(event.label, d))
+            elif event.kind == "run_finished":
+                self._stop.set()
+                self._line(f"{d['status']}: {d['out']}")
+                return
+            self._draw()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(0.5):
+            with self._lock:
+                if not self._stop.is_set():
+                    self._draw()
+
+    def render(self) -> str:
+        filled = int(self.WIDTH * self.done / self.planned) if self.planned else 0
+        bar = "█" * filled + "░" * (self.WIDTH - filled)
+        elapsed = time.monotonic() - self.started
+        return (f"[{bar}] {self.done}/{self.planned} done · {len(self.running)} running · {self.failed} failed"
+                f" · {elapsed:.0f}s · ${self.cost:.4f}")
+
+    def _draw(self) -> None:
+        self.stream.write("\r\x1b[2K" + self.render())
+        self.stream.flush()
+
+    def _line(self, text: str) -> None:
+        self.stream.write("\r\x1b[2K" + text + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join(2)
 
 
 @command(help="Run a YAML file of agent sessions (isolated, chained or forked) with shadow-git snapshots.")
 @argument("run_file", nargs="?", type=Path)
 @option("--out", type=Path, help="Run directory (default: runs/<name>-<time> next to the run file).")
-@option("--parallel", type=positive_int, default=1, help="Replicates to run at once (default 1).")
+@option("--parallel", type=positive_int, default=1, help="Sessions to run at once (default 1).")
 @flag("--dry-run", help="Check the file and print the plan; run nothing.")
 @option("--resume-run", type=existing_dir, help="Continue an interrupted run from its last completed session.")
+@option("--ray", metavar="ADDRESS", help="Run the sessions as tasks on this Ray cluster ('auto': the local one).")
+@option("--compare", nargs=2, type=existing_dir, metavar=("RUN_A", "RUN_B"),
+        help="Print two run directories' sessions side by side; run nothing.")
 @json_option
 def run(run_file: Path | None, out: Path | None, parallel: int, dry_run: bool, resume_run: Path | None,
-        as_json: bool) -> None:
+        ray: str | None, compare: list[Path] | None, as_json: bool) -> None:
+    if compare:
+        _compare(compare[0], compare[1], as_json)
+        return
+    bar = ProgressBar() if sys.stderr.isatty() and not dry_run else None
     try:
         summary = engine().run(run_file, out=out, parallel=parallel, dry_run=dry_run, resume_run=resume_run,
-                               on_event=_progress)
+                               on_event=bar or _progress, ray_address=ray)
     except KeyboardInterrupt:
-        note("interrupted: continue with  trails run --resume-run <run dir>")
+        if bar is not None:
+            bar.close()
+        note("\ninterrupted: continue with  trails run --resume-run <run dir>")
         sys.exit(130)
+    finally:
+        if bar is not None:
+            bar.close()
 
     def human() -> None:
         if summary.get("dry_run"):
@@ -61,3 +149,102 @@ def run(run_file: Path | None, out: Path | None, parallel: int, dry_run: bool, r
     emit(as_json, summary, human)
     if summary.get("status") == "completed_with_failures":
         sys.exit(1)
+
+
+def _read_run(run_dir: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((run_dir / "run.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _session_results(run_dir: Path, state: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for label in state.get("sessions") or {}:
+        try:
+            out[label] = json.loads((run_dir / label / "result.json").read_text())
+        except (OSError, ValueError):
+            out[label] = dict(state["sessions"][label], files_changed=[])
+    return out
+
+
+def _compare(a: Path, b: Path, as_json: bool) -> None:
+    from trails.core.errors import RunError
+
+    runs = []
+    for d in (a, b):
+        state = _read_run(d)
+        if state is None:
+            raise RunError(f"{d} is not a run directory (no readable run.json)")
+        runs.append((d, state, _session_results(d, state)))
+    labels = sorted(set(runs[0][2]) | set(runs[1][2]))
+    rows = []
+    for label in labels:
+        row: dict[str, Any] = {"label": label}
+        for key, (_, _, results) in zip(("a", "b"), runs, strict=True):
+            r = results.get(label)
+            row[key] = None if r is None else {
+                "status": r.get("status"), "duration_s": r.get("duration_s"), "cost_usd": r.get("cost_usd"),
+                "files_changed": [f["path"] for f in r.get("files_changed") or []]}
+        rows.append(row)
+    data = {"a": {"out": str(a.resolve()), "status": runs[0][1].get("status"), "totals": runs[0][1].get("totals")},
+            "b": {"out": str(b.resolve()), "status": runs[1][1].get("status"), "totals": runs[1][1].get("totals")},
+            "sessions": rows}
+
+    def cell(r: dict[str, Any] | None) -> str:
+        if r is None:
+            return "-"
+        cost = "" if r["cost_usd"] is None else f" ${r['cost_usd']:.4f}"
+        return f"{r['status']} {r['duration_s'] or 0:.1f}s{cost} {len(r['files_changed'])} files"
+
+    def human() -> None:
+        width = max([len(lbl) for lbl in labels] + [7])
+        echo(f"{'session':<{width}}  {'A: ' + a.name:<36}  B: {b.name}")
+        for row in rows:
+            mark = "" if _same(row["a"], row["b"]) else "  *"
+            echo(f"{row['label']:<{width}}  {cell(row['a']):<36}  {cell(row['b'])}{mark}")
+        for key, (d, state, _) in zip(("A", "B"), runs, strict=True):
+            t = state.get("totals") or {}
+            echo(f"{key}: {state.get('status')}, {t.get('ok', 0)}/{t.get('planned', 0)} ok, "
+                 f"{t.get('duration_s', 0):.1f}s, ${t.get('cost_usd', 0):.4f}  ({d})")
+
+    emit(as_json, data, human)
+
+
+def _same(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
+    if a is None or b is None:
+        return False
+    return bool(a["status"] == b["status"] and a["files_changed"] == b["files_changed"])
+
+
+@command(help="List the run directories under DIR (default ./runs) with their status.")
+@argument("directory", nargs="?", type=Path, default=Path("runs"))
+@json_option
+def runs(directory: Path, as_json: bool) -> None:
+    rows = []
+    candidates = [directory] if (directory / "run.json").exists() else sorted(
+        p for p in (directory.iterdir() if directory.is_dir() else []) if p.is_dir())
+    for d in candidates:
+        state = _read_run(d)
+        if state is None:
+            continue
+        t = state.get("totals") or {}
+        rows.append({"out": str(d.resolve()), "name": d.name, "status": state.get("status"),
+                     "planned": t.get("planned", 0), "done": t.get("done", 0), "ok": t.get("ok", 0),
+                     "failed": t.get("failed", 0), "cost_usd": t.get("cost_usd", 0),
+                     "started_at": state.get("started_at"), "tags": state.get("tags") or [],
+                     "hypothesis": state.get("hypothesis"), "backend": state.get("backend", "local")})
+
+    def human() -> None:
+        if not rows:
+            echo(f"no runs under {directory}")
+            return
+        width = max(len(r["name"]) for r in rows)
+        for r in rows:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["started_at"])) if r["started_at"] else "?"
+            tags = f"  [{', '.join(r['tags'])}]" if r["tags"] else ""
+            echo(f"{r['name']:<{width}}  {r['status'] or '?':<24} {r['done']}/{r['planned']} done, "
+                 f"{r['failed']} failed, ${r['cost_usd']:.4f}  {when}{tags}")
+
+    emit(as_json, rows, human)

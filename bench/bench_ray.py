@@ -1,0 +1,118 @@
+"""Runs on a Ray cluster: scaling across nodes, and what the bundle round trip costs a session.
+
+Two figures, each against a floor measured in the same run:
+  1. throughput: 24 independent sessions of a scripted agent that waits 2 s (as a real agent waits on
+     its model), each asking Ray for 1 CPU, on a local cluster of 1 node vs 3 nodes that declare 1 CPU
+     each. The ratio of the two wall times is printed against the floor of 3.0 (perfect scaling)
+     and the target of 2.7.
+  2. overhead: the per-session time of a Ray session (start state shipped as a git bundle, new
+     snapshot shipped back and fetched) on a 5,000-file work dir, minus the same session run locally.
+     Target < 300 ms.
+
+Run: PYTHONPATH=src:. python3 bench/bench_ray.py [SESSIONS]
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.bench_runs import make_tree
+from bench.quiet import settle
+
+FAKE_AGENT = Path(__file__).resolve().parent.parent / "tests" / "runs" / "fake_agent.py"
+MB = 1024 * 1024
+
+
+def run_file(root: Path, prompt: str, count: int, *, isolated_chain: int = 0, name: str = "run") -> Path:
+    path = root / f"{name}.yaml"
+    if isolated_chain:
+        sessions = "".join(f"  - {{session_index: {i}, prompt: '{prompt} {i}'}}\n"
+                           for i in range(1, isolated_chain + 1))
+    else:
+        sessions = f"  - {{session_index: 1, prompt: '{prompt}', count: {count}}}\n"
+    path.write_text(f"agent: {sys.executable} {FAKE_AGENT}\nwork_dir: ./wd\nresources: {{num_cpus: 1}}\n"
+                    f"sessions:\n{sessions}")
+    return path
+
+
+def timed_run(path: Path, out: Path, *, ray: str | None, parallel: int = 1) -> tuple[float, dict]:
+    from trails.runs import start_run
+
+    settle()
+    t0 = time.perf_counter()
+    summary = start_run(path, out=out, parallel=parallel, ray_address=ray)
+    elapsed = time.perf_counter() - t0
+    assert summary["status"] == "completed", json.dumps(summary["totals"])
+    return elapsed, summary
+
+
+def cluster(nodes: int):  # type: ignore[no-untyped-def]
+    from ray.cluster_utils import Cluster
+
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "object_store_memory": 80 * MB,
+                                                      "include_dashboard": False})
+    for _ in range(nodes):
+        c.add_node(num_cpus=1, object_store_memory=80 * MB)
+    c.wait_for_nodes()
+    return c
+
+
+def throughput(root: Path, sessions: int) -> dict[str, float]:
+    walls = {}
+    for nodes in (1, 3):
+        work = root / f"tp{nodes}"
+        (work / "wd").mkdir(parents=True)
+        (work / "wd" / "README.md").write_text("hello\n")
+        path = run_file(work, "sleep 2; write out.txt $REPLICATE", sessions)
+        c = cluster(nodes)
+        try:
+            timed_run(run_file(work, "write warm.txt x", 1, name="warm"), work / "warm", ray=c.address)  # workers start
+            (work / "wd" / "warm.txt").unlink(missing_ok=True)
+            walls[nodes], _ = timed_run(path, work / "out", ray=c.address)
+        finally:
+            c.shutdown()
+    return walls
+
+
+def overhead(root: Path, sessions: int) -> tuple[float, float]:
+    work = root / "oh"
+    (work / "wd").mkdir(parents=True)
+    make_tree(work / "wd")
+    path = run_file(work, "write notes.txt round", 0, isolated_chain=sessions)
+    local, _ = timed_run(path, work / "local", ray=None)
+    c = cluster(1)
+    try:
+        timed_run(run_file(work, "write warm.txt x", 1, name="warm"), work / "warm", ray=c.address)
+        (work / "wd" / "warm.txt").unlink(missing_ok=True)
+        remote, _ = timed_run(path, work / "ray", ray=c.address)
+    finally:
+        c.shutdown()
+    return local / sessions, remote / sessions
+
+
+def main() -> None:
+    sessions = int(sys.argv[1]) if len(sys.argv) > 1 else 24
+    root = Path(tempfile.mkdtemp(prefix="trails-bench-ray-"))
+    try:
+        walls = throughput(root, sessions)
+        ratio = walls[1] / walls[3]
+        print(f"throughput: {sessions} sessions x 2 s, 1 CPU each: 1 node {walls[1]:.1f}s, 3 nodes {walls[3]:.1f}s")
+        print(f"  ratio {ratio:.2f}x  (floor: 3.00x perfect scaling; target >= 2.7x) "
+              f"{'OK' if ratio >= 2.7 else 'BELOW TARGET'}")
+        local, remote = overhead(root, 5)
+        extra_ms = (remote - local) * 1000
+        print(f"bundle round trip on a 5,000-file work dir: local session {local * 1000:.0f} ms, "
+              f"Ray session {remote * 1000:.0f} ms")
+        print(f"  overhead {extra_ms:.0f} ms per session  (floor: the local session, {local * 1000:.0f} ms; "
+              f"target < 300 ms) {'OK' if extra_ms < 300 else 'ABOVE TARGET'}")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

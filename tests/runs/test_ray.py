@@ -1,0 +1,139 @@
+"""Sessions as Ray tasks on a real local multi-node cluster (Ray's own cluster utilities, one process per node)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakes.anthropic_server import Reply, ScriptedAnthropicServer, last_user_text, tool_results, working_directory
+from tests.helpers import git, trails, wait_until
+from tests.runs.conftest import fake_agent_command
+from tests.runs.test_claude_runs import claude, server  # noqa: F401  (fixtures)
+from tests.runs.test_executor import log_entries
+
+MB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Any]:
+    """A head that runs no sessions and three 1-CPU worker nodes; torn down after this module."""
+    from ray.cluster_utils import Cluster
+
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "object_store_memory": 80 * MB,
+                                                      "include_dashboard": False})
+    try:
+        for _ in range(3):
+            c.add_node(num_cpus=1, object_store_memory=80 * MB)
+        c.wait_for_nodes()
+        yield c
+    finally:
+        c.shutdown()
+
+
+def shadow_state(out: Path) -> dict[str, str]:
+    """tag → tree: the file state of every snapshot (commit ids differ by time; trees do not)."""
+    tags = git(out, f"--git-dir={out / '.shadow_git'}", "tag").split()
+    return {t: git(out, f"--git-dir={out / '.shadow_git'}", "rev-parse", f"refs/tags/{t}^{{tree}}") for t in tags}
+
+
+def forked_run(tmp_path: Path, claude_bin: Path, name: str) -> Path:
+    wd = tmp_path / name / "wd"
+    wd.mkdir(parents=True)
+    (wd / "README.md").write_text("hello\n")
+    path = tmp_path / name / "run.yaml"
+    path.write_text(f"agent: {claude_bin}\nwork_dir: ./wd\nsession_mode: forked\npermission_mode: acceptEdits\n"
+                    "max_turns: 5\ntimeout: 90\nresources: {num_cpus: 1}\nsessions:\n"
+                    "  - {session_index: 1, prompt: 'F1 explore'}\n"
+                    "  - {session_index: 2, prompt: 'F2 analyse', count: 4}\n")
+    return path
+
+
+def script_writes(srv: ScriptedAnthropicServer) -> None:
+    """Each prompt writes one file into the session's own work dir (wherever that is)."""
+    def write(name: str, content: str) -> Any:
+        return lambda body: Reply.tool_use("Write", {"file_path": f"{working_directory(body)}/{name}",
+                                                     "content": content})
+    srv.script.on(lambda b: last_user_text(b) == "F1 explore" and not tool_results(b), write("notes.md", "n\n"))
+    srv.script.on(lambda b: last_user_text(b) == "F2 analyse" and not tool_results(b), write("report.md", "r\n"))
+
+
+def test_forked_replicates_on_three_nodes_leave_the_run_dir_a_local_run_leaves(
+        tmp_path: Path, cluster: Any, claude: Path, server: ScriptedAnthropicServer) -> None:  # noqa: F811
+    script_writes(server)
+    local = forked_run(tmp_path, claude, "local")
+    res = trails("run", str(local), "--out", str(tmp_path / "local" / "out"), "--parallel", "2", "--json",
+                 timeout=300)
+    assert res.code == 0, res.stderr
+    remote = forked_run(tmp_path, claude, "ray")
+    res = trails("run", str(remote), "--out", str(tmp_path / "ray" / "out"), "--ray", cluster.address, "--json",
+                 timeout=300)
+    assert res.code == 0, res.stderr
+    lout, rout = tmp_path / "local" / "out", tmp_path / "ray" / "out"
+    assert shadow_state(lout) == shadow_state(rout)
+    assert sorted(shadow_state(rout)) == ["baseline", "session_01", *(f"session_02_r0{r}" for r in range(1, 5))]
+    assert (lout / "full_diff.patch").read_text() == (rout / "full_diff.patch").read_text()
+    assert (tmp_path / "ray" / "wd" / "notes.md").read_text() == "n\n"  # the work dir ends as a local run's does
+    nodes = set()
+    for label in ["session_01", *(f"session_02_r0{r}" for r in range(1, 5))]:
+        lr = json.loads((lout / label / "result.json").read_text())
+        rr = json.loads((rout / label / "result.json").read_text())
+        assert set(lr) == set(rr), label
+        for key in ("status", "start_tag", "start_tree", "files_changed", "resumed_from", "forked", "turns"):
+            assert lr[key] == rr[key], (label, key)
+        assert rr["work_dir"].startswith("ray:")
+        nodes.add(rr["work_dir"].split(":")[1])
+        for name in ("trajectory.json", "transcript.jsonl", "session_diff.patch", "agent_result.json"):
+            assert (rout / label / name).exists(), (label, name)
+    assert len(nodes) >= 2  # the replicates spread over the nodes
+    state = json.loads((rout / "run.json").read_text())
+    assert state["backend"] == f"ray:{cluster.address}" and state["totals"]["ok"] == 5
+
+
+def test_a_session_whose_node_dies_is_retried_on_another(tmp_path: Path, cluster: Any, work_dir: Path,
+                                                         agent_log: Path) -> None:
+    release = tmp_path / "release"
+    path = tmp_path / "run.yaml"
+    path.write_text(f"agent: {fake_agent_command()}\nwork_dir: ./wd\nray: {{address: '{cluster.address}'}}\n"
+                    "sessions:\n  - {session_index: 1, prompt: 'block; write out.txt $REPLICATE', count: 3}\n")
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "trails", "run", str(path), "--out", str(out)],
+                            env={**os.environ, "FAKE_AGENT_RELEASE": str(release)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    replaced = False
+    try:
+        started = wait_until(lambda: len(log_entries(agent_log)) == 3 and log_entries(agent_log), timeout=120,
+                             message="three sessions running on three nodes")
+        assert len({e["node"] for e in started}) == 3
+        victim = started[0]
+        node = next(n for n in cluster.list_all_nodes() if n.node_id == victim["node"])
+        cluster.remove_node(node, allow_graceful=False)
+        cluster.add_node(num_cpus=1, object_store_memory=80 * MB)  # the other two nodes are busy (blocked)
+        replaced = True
+        # Ray notices the dead worker and runs the session again elsewhere (it blocks there too until released).
+        wait_until(lambda: sum(e["session"] == victim["session"] for e in log_entries(agent_log)) == 2,
+                   timeout=120, message="the lost session to start again on another node")
+        release.touch()
+        _, stderr = proc.communicate(timeout=180)
+    finally:
+        release.touch()
+        if proc.poll() is None:
+            proc.kill()
+        if not replaced:
+            cluster.add_node(num_cpus=1, object_store_memory=80 * MB)  # three nodes again for later tests
+    # The dead node never cleaned up its work dir (its agent, released, has exited): the test does.
+    shutil.rmtree(Path(victim["cwd"]).parent, ignore_errors=True)
+    assert proc.returncode == 0, stderr
+    runs_of_victim = [e for e in log_entries(agent_log) if e["session"] == victim["session"]]
+    assert len(runs_of_victim) == 2 and runs_of_victim[1]["node"] != victim["node"]
+    result = json.loads((out / victim["session"] / "result.json").read_text())
+    assert result["status"] == "ok"
+    replicate = victim["session"][-1]
+    assert git(out, f"--git-dir={out / '.shadow_git'}", "show", f"refs/tags/{victim['session']}:out.txt") == replicate
