@@ -335,6 +335,14 @@ class Provider(WorktreeProvider):
         placement.extra["agent_home"] = str(self.agent_home(request.name))
         if placement.before_agent is not None:
             placement.extra[STARTING] = True
+            container_started = placement.before_agent
+
+            def before_agent() -> None:
+                container_started()
+                # Again, with the image id the start resolved (a later container, on resume, needs it).
+                placement.extra["container"] = settings.to_dict()
+
+            placement.before_agent = before_agent
         if ignored:
             placement.extra["ignored_settings"] = ignored
         placement.notes += [_ignored_note(item) for item in ignored]

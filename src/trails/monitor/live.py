@@ -254,7 +254,7 @@ def resume(engine: Engine, name: str) -> dict[str, Any]:
     session.extra["started_at"] = time.time()
     status = Status.LOADING if supervisor_running(engine.home) else Status.RUNNING
     engine.store.update_session(session.id, status=status, status_reason="resumed", extra=session.extra,
-                                limits=session.limits, command=argv)
+                                limits=session.limits, command=argv, container_id=session.container_id)
     engine.store.audit("session_resumed", name, command=argv, notes=notes)
     _event(engine, "resumed", name, conversation_id=session.conversation_id, command=argv)
     nudge_supervisor(engine.home)
