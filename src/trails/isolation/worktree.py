@@ -59,6 +59,28 @@ def max_worktrees(config: EffectiveConfig) -> int:
     return config.max_worktrees or DEFAULT_MAX_WORKTREES
 
 
+def worktree_git(session: Session) -> Git | None:
+    """git for the session's worktree, through the git directory trails knows for it (an agent can
+    replace the worktree's own `.git`): a container session's own (see container.container_git),
+    else the one its repository records. None when the session has no worktree on disk."""
+    if not (session.worktree_path and session.repo_root and Path(session.worktree_path).is_dir()):
+        return None
+    if session.mode is Mode.CONTAINER:
+        from trails.isolation.container import container_git  # container mode builds on this module
+
+        git = container_git(session.name, Path(session.repo_root), Path(session.worktree_path))
+        if git is not None:
+            return git
+    return Git.linked_worktree(session.repo_root, session.worktree_path)
+
+
+def remove_worktree(repo: Git, path: Path) -> None:
+    """Remove a session's worktree and git's record of it, whatever the agent left as its `.git`
+    (`git worktree remove` refuses a worktree whose `.git` is not its own file)."""
+    Git.linked_worktree(repo.root, path).restore_dot_git()
+    repo.worktree_remove(path, force=True)
+
+
 def _branch_named(repo: Git, base: str | None) -> str | None:
     """The branch a session forks from (what `merge` goes back into): --base if it names a local
     branch, else the branch the main checkout is on."""
@@ -121,13 +143,15 @@ class Provider(IsolationProvider):
                     holder = next((e for e in entries if e.branch == branch), None)
                     if holder is not None:
                         raise BranchError(f"branch {branch!r} is already checked out at {holder.path}")
-                    created_branch = not repo.branch_exists(branch)
-                    if created_branch:
+                    tip = repo.ref_commit(f"refs/heads/{branch}")  # from the ref files: no process
+                    created_branch = tip is None
+                    if tip is None:
                         repo.worktree_add(path, branch, base_commit)
                     else:
                         repo.worktree_add_existing(path, branch)
-                        base_commit = repo.rev_parse(branch) or base_commit
+                        base_commit = tip
                         notes.append(f"branch {branch} already existed: the session continues it")
+                    self.worktree_added(request.name, repo, path, branch, created=created_branch)
                 except BaseException:
                     if side is not None:
                         side.abandon()
@@ -144,7 +168,7 @@ class Provider(IsolationProvider):
         )
         try:
             dirty = bool(repo.status_result(main_status.wait())) if main_status else None
-            self._carry_or_note(repo, placement, request.carry_changes, dirty)
+            self._carry_or_note(repo, request.name, placement, request.carry_changes, dirty)
         except Exception:
             if side is not None:
                 side.abandon()
@@ -159,7 +183,21 @@ class Provider(IsolationProvider):
         """Work a subclass runs while `git worktree add` checks out `path` (which does not exist yet)."""
         return None
 
-    def _carry_or_note(self, repo: Git, placement: Placement, carry: bool, dirty: bool | None) -> None:
+    def worktree_added(self, name: str, repo: Git, path: Path, branch: str, *, created: bool) -> None:
+        """Called once `git worktree add` made session `name`'s worktree; on failure a subclass removes
+        the worktree (and the branch, when `created`) itself."""
+        return None
+
+    def readd_worktree(self, name: str, repo: Git, path: Path, branch: str) -> None:
+        """Make a paused session's worktree again, on its branch."""
+        repo.worktree_add_existing(path, branch)
+
+    def placement_git(self, name: str, placement: Placement) -> Git:
+        """git for a new session's worktree (see `worktree_git`)."""
+        assert placement.repo_root is not None and placement.worktree_path is not None
+        return Git.linked_worktree(placement.repo_root, placement.worktree_path)
+
+    def _carry_or_note(self, repo: Git, name: str, placement: Placement, carry: bool, dirty: bool | None) -> None:
         if dirty is None:
             dirty = workstate.has_uncommitted_work(repo)
         if not dirty:
@@ -173,7 +211,7 @@ class Provider(IsolationProvider):
         ref = f"refs/trails/carry/{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
         saved = workstate.save_work(repo, ref, "trails: changes carried into a new session")
         assert placement.worktree_path is not None
-        workstate.restore_work(Git(placement.worktree_path), saved.commit)
+        workstate.restore_work(self.placement_git(name, placement), saved.commit)
         repo.run("update-ref", "-d", ref)
         placement.notes.append("uncommitted changes (staged, unstaged, untracked) were carried into the worktree")
 
@@ -210,9 +248,7 @@ class Provider(IsolationProvider):
         return len([b for b in res.stdout.split() if b]) > 1
 
     def _worktree(self, session: Session) -> Git | None:
-        if session.worktree_path and Path(session.worktree_path).is_dir():
-            return Git(session.worktree_path)
-        return None
+        return worktree_git(session)
 
     def release(self, session: Session, *, force: bool, delete_branch: bool, stamp: str) -> Released:
         out = Released()
@@ -226,7 +262,7 @@ class Provider(IsolationProvider):
                 out.saved_refs.append(ref)
                 out.notes.append(f"uncommitted work saved to {ref} ({saved.commit[:12]})")
             try:
-                repo.worktree_remove(Path(wt.root), force=True)
+                remove_worktree(repo, wt.root)
             except GitError as exc:
                 raise WorktreeError(f"could not remove worktree {wt.root}: {exc.message}") from None
             out.notes.append(f"worktree {wt.root} removed")

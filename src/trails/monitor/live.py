@@ -185,6 +185,7 @@ def pause(engine: Engine, name: str) -> dict[str, Any]:
     """Save the session's work and conversation, stop it, free its worktree. Returns what was saved."""
     from trails.core import workstate
     from trails.infra.git import Git
+    from trails.isolation.worktree import remove_worktree, worktree_git
 
     session = engine.get_session(name)
     if session.status is Status.PAUSED:
@@ -198,14 +199,14 @@ def pause(engine: Engine, name: str) -> dict[str, Any]:
     info: dict[str, Any] = {"at": time.time(), "conversation_id": conversation, "worktree_removed": False}
     notes: list[str] = []
     wt_path = Path(session.worktree_path) if session.worktree_path else None
-    if session.mode is not Mode.DIRECT and wt_path is not None and wt_path.is_dir() and session.repo_root:
-        wt = Git(wt_path)
+    wt = worktree_git(session) if session.mode is not Mode.DIRECT else None
+    if wt is not None and wt_path is not None and session.repo_root:
         ref = f"refs/trails/paused/{name}/{stamp}"
         dirty = workstate.has_uncommitted_work(wt)
         saved = workstate.save_work(wt, ref, f"trails: work of session {name} saved at pause")
         engine.store.add_checkpoint(session, "pause", ref, saved.commit,
                                     "uncommitted work saved at pause" if dirty else "clean at pause")
-        Git(session.repo_root).worktree_remove(wt_path, force=True)
+        remove_worktree(Git(session.repo_root), wt_path)
         info.update(ref=ref, commit=saved.commit, dirty=dirty, worktree_removed=True)
         notes.append(f"work saved to {ref} ({saved.commit[:12]})" if dirty else "no uncommitted work")
         notes.append(f"worktree {wt_path} removed; branch {session.branch} kept")
@@ -228,25 +229,28 @@ def resume(engine: Engine, name: str) -> dict[str, Any]:
     from trails.core import workstate
     from trails.core.locks import file_lock
     from trails.infra.git import Git
+    from trails.isolation.worktree import worktree_git
 
     session = engine.store.get_session(name)
     if session.status is not Status.PAUSED:
         raise SessionStateError(f"session {name!r} is {session.status.value}, not paused")
     info = dict(session.extra.get("paused") or {})
     notes: list[str] = []
+    provider = engine.provider(session.mode)
     if info.get("worktree_removed") and session.worktree_path and session.repo_root and session.branch:
         path = Path(session.worktree_path)
         if path.exists():
             raise WorktreeError(f"cannot resume {name!r}: {path} exists", hint="move it away, then resume")
         repo = Git(session.repo_root)
         with file_lock(f"worktrees:{repo.common_dir()}"):
-            repo.worktree_add_existing(path, session.branch)
+            provider.readd_worktree(name, repo, path, session.branch)
         if info.get("commit"):
-            workstate.restore_work(Git(path), str(info["commit"]))
+            wt = worktree_git(session)
+            assert wt is not None  # just made
+            workstate.restore_work(wt, str(info["commit"]))
             notes.append(f"work restored from {info.get('ref')}")
         notes.append(f"worktree {path} re-created on branch {session.branch}")
     argv = resume_argv(session)
-    provider = engine.provider(session.mode)
     engine.tmux.kill_session(session.tmux_session)
     start_output_log(engine.home, session.tmux_session)  # the screen starts afresh; `output` reads both
     engine.launch_agent(provider, session, argv)
