@@ -107,14 +107,20 @@ def session_bench(n: int = 5) -> None:
         for i in range(n):
             wt = tmp / f"wt{i}"
             # The same container trails makes: read-only root, tmpfs /tmp and home, no capabilities,
-            # the host runtime, the repository's git database (hooks and config read-only), same limits.
+            # the host runtime, the repository's git database read-only and a git directory of the
+            # container's own (two of its files read-only), same limits.
+            gitdir = tmp / f"gitdir{i}"
+            (gitdir / "objects").mkdir(parents=True)
+            for name in ("commondir", "config.worktree"):
+                (gitdir / name).write_text("")
             run = ["docker", "run", "-d", "--read-only", "--network", "none", "--cap-drop", "ALL", "-u", user,
                    "--security-opt", "no-new-privileges", "--memory", "4g", "--memory-swap", "4g",
                    "--pids-limit", "1024", "--cpus", "1", "-w", "/workspace", "--label", f"{LABEL}=floor",
                    "--tmpfs", "/tmp:rw,exec,nosuid,nodev,size=512m,mode=1777",
                    "--tmpfs", "/home/agent:rw,exec,nosuid,nodev,size=512m,mode=0700",
-                   "-e", "HOME=/home/agent", "-v", f"{repo}/.git:{repo}/.git",
-                   "-v", f"{repo}/.git/hooks:{repo}/.git/hooks:ro", "-v", f"{repo}/.git/config:{repo}/.git/config:ro"]
+                   "-e", "HOME=/home/agent", "-v", f"{repo}/.git:{repo}/.git:ro", "-v", f"{gitdir}:{gitdir}",
+                   "-v", f"{gitdir}/commondir:{gitdir}/commondir:ro",
+                   "-v", f"{gitdir}/config.worktree:{gitdir}/config.worktree:ro"]
             for m in mounts:
                 run += ["-v", f"{m.source}:{m.target}:ro"]
             # Each measured step starts on a quiet machine: not while the engine still tears down

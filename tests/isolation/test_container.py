@@ -43,10 +43,13 @@ def test_agent_in_container_writes_worktree_as_the_user_and_takes_input(repo: Pa
     engine.send("c1", "hello from the host")
     assert wait_file(wt / "log.txt") == "hello from the host\n"
     wait_until(lambda: "got:hello from the host" in engine.output("c1"), message="echo in the pane")
-    # Git works inside: the worktree's .git file points at the repository's database, mounted too.
+    # Git works inside: the worktree's .git file points at its git directory, mounted too. Refs are
+    # read-only in there, so the agent commits on a detached HEAD, and the branch follows it on the
+    # host when trails next acts on the session (here `diff`).
     code, out = _exec(s.container_id, "git add made.txt && git -c user.name=a -c user.email=a@b commit -qm in && "
                                       "git log --format=%s -1")
     assert code == 0 and out.strip() == "in", out
+    engine.diff("c1")
     assert git(repo, "log", "--format=%s", "-1", "trails/c1") == "in"
     limits = engine.show("c1")["session"]["limits"]
     assert limits["memory"] == "4g" and limits["pids_limit"] == 1024 and limits["cpus"] >= 1
@@ -196,6 +199,8 @@ def _nothing_left(engine: Any, repo: Path, name: str) -> None:
     assert not (repo.parent / f"repo-wt-trails-{name}").exists()
     assert [i for i in d.find_by_label(LABEL_HOME, home_tag()) if i.labels.get("trails.session") == name] == []
     assert git(repo, "branch", "--list", f"trails/{name}") == ""
+    assert len(git(repo, "worktree", "list").splitlines()) == 1  # no record of a worktree either
+    assert not (engine.home / "container-git" / name).exists()
     assert name not in [s.name for s in engine.list_sessions(include_ended=True)]
 
 

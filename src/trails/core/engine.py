@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -510,6 +511,9 @@ class Engine:
 
     def show(self, name: str) -> dict[str, Any]:
         session = self.get_session(name)
+        # Show what there is even if the branch cannot follow; diff, merge and kill say why.
+        with contextlib.suppress(TrailsError):
+            self.provider(session.mode).catch_up(session)
         data = {
             "session": session.to_dict(),
             "checkpoints": [c.to_dict() for c in self.store.checkpoints(session)],
@@ -630,6 +634,7 @@ class Engine:
     def diff(self, name: str, *, stat: bool = False) -> DiffResult:
         """The session's changes against its base commit, uncommitted and untracked files included."""
         from trails.infra.git import Git
+        from trails.isolation.worktree import worktree_git
 
         session = self.get_session(name)
         if not session.base_commit or not session.repo_root:
@@ -637,7 +642,8 @@ class Engine:
         place = session.worktree_path or session.workdir
         if not Path(place).is_dir():
             raise SessionStateError(f"session {name!r} has no working directory on disk ({place})")
-        git = Git(place)
+        self.provider(session.mode).catch_up(session)
+        git = worktree_git(session) or Git(place)  # a worktree through the git dir trails knows for it
         tree = git.snapshot_tree()
         text = git.diff(session.base_commit, tree, stat=stat)
         ins, dels, files = git.numstat(session.base_commit, tree)

@@ -9,7 +9,6 @@ main checkout is left exactly as it was, and the conflicting files are reported.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trails.core.errors import GitError, InvalidInput, RepoBusy, UncommittedWork
@@ -60,6 +59,8 @@ def _tracked_changes(repo: Git) -> list[str]:
 def merge_session(engine: Engine, name: str) -> MergeResult:
     """Merge the session's branch into the branch it started from (checked out in the main checkout)
     with --no-ff; abort on conflict."""
+    from trails.isolation.worktree import worktree_git
+
     session = engine.get_session(name)
     if not session.branch or not session.repo_root:
         raise InvalidInput(f"session {name!r} has no branch of its own ({session.mode.value} mode): nothing to merge")
@@ -85,10 +86,11 @@ def merge_session(engine: Engine, name: str) -> MergeResult:
         raise UncommittedWork(f"the main checkout {session.repo_root} has uncommitted changes ({shown})",
                               hint="commit or stash them, then merge")
     notes: list[str] = []
-    place = session.worktree_path or session.workdir
-    if session.worktree_path and Path(place).is_dir() and Git(place).status_porcelain():
-        notes.append(f"uncommitted work in {place} is not part of the merge (only commits on {session.branch})")
-    tip = repo.rev_parse(session.branch)
+    engine.provider(session.mode).catch_up(session)  # a container agent's commits onto its branch
+    worktree = worktree_git(session)
+    if worktree is not None and worktree.status_porcelain():
+        notes.append(f"uncommitted work in {worktree.root} is not part of the merge (only commits on {session.branch})")
+    tip = repo.rev_parse(f"refs/heads/{session.branch}")
     if tip is None:
         raise InvalidInput(f"branch {session.branch!r} of session {name!r} does not exist")
     if repo.is_ancestor(tip, "HEAD"):
@@ -109,7 +111,8 @@ def merge_session(engine: Engine, name: str) -> MergeResult:
 def _failed(repo: Git, branch: str, into: str, output: str) -> GitError:
     if not (repo.git_dir() / "MERGE_HEAD").exists():
         return GitError(f"git merge of {branch} into {into} failed: {output}")
-    conflicted = repo.run("diff", "--name-only", "--diff-filter=U", "-z").stdout.split("\0")
+    conflicted = repo.run("diff", "--name-only", "--no-ext-diff", "--no-textconv", "--diff-filter=U",
+                          "-z").stdout.split("\0")
     files = [f for f in conflicted if f]
     repo.run("merge", "--abort")
     return MergeConflict(

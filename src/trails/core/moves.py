@@ -370,7 +370,8 @@ def remove_new_worktree(ctx: MoveContext) -> None:
 
 def restore_into_worktree(ctx: MoveContext) -> None:
     work = ctx.state["work"]
-    wt = Git(ctx.state["placement"].worktree_path)
+    placement = ctx.state["placement"]
+    wt = Git.linked_worktree(placement.repo_root, placement.worktree_path)  # new, of a worktree-mode session
     workstate.restore_work(wt, work)
     if wt.snapshot_tree() != Git(ctx.original.repo_root or ".").out("rev-parse", f"{work}^{{tree}}"):
         raise MoveFailed("the worktree does not hold exactly the saved changes after restoring them")
@@ -459,20 +460,25 @@ def prepare_container(ctx: MoveContext) -> None:
         s.extra["ignored_settings"] = ignored
         ctx.notes += [_ignored_note(i) for i in ignored]
     ctx.state["new_container"] = True
+    provider.enter_worktree(s)
 
 
 def drop_new_container(ctx: MoveContext) -> None:
     from trails.isolation.container import Provider as ContainerProvider
     from trails.isolation.container import container_name
 
-    ContainerProvider._remove_named(container_name(ctx.session.name))
+    provider = ContainerProvider(ctx.engine._host())
+    provider._remove_named(container_name(ctx.session.name))
+    provider.leave_worktree(ctx.session)
 
 
 def stop_container(ctx: MoveContext) -> None:
     from trails.infra import docker as d
+    from trails.isolation.container import Provider as ContainerProvider
 
     if ctx.original.container_id and d.status(ctx.original.container_id) is not None:
         d.stop(ctx.original.container_id, timeout=3)
+    ContainerProvider(ctx.engine._host()).leave_worktree(ctx.original)  # the agent's commits on its branch
     s = ctx.session
     s.mode, s.container_id = Mode.WORKTREE, None
     s.extra.pop("container", None)
@@ -487,7 +493,9 @@ def stop_container(ctx: MoveContext) -> None:
 
 def start_container_again(ctx: MoveContext) -> None:
     from trails.infra import docker as d
+    from trails.isolation.container import Provider as ContainerProvider
 
+    ContainerProvider(ctx.engine._host()).enter_worktree(ctx.original)
     if ctx.original.container_id and d.status(ctx.original.container_id) not in (None, "running"):
         d.start(ctx.original.container_id)
 

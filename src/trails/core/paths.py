@@ -103,3 +103,9 @@ def locks_dir() -> Path:
 def container_home(session_name: str) -> Path:
     """A container session's home directory on the host (mounted at the agent's home inside)."""
     return home_subdir("container-homes") / session_name
+
+
+def container_gitdir(session_name: str) -> Path:
+    """The git directory a container session's worktree uses while its agent runs in the container:
+    HEAD, index, logs and the agent's object store, the only part of git the container can write."""
+    return home_subdir("container-git").resolve() / session_name

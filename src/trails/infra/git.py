@@ -1,13 +1,22 @@
-"""A thin typed wrapper over git (argument lists, `-C repo`). No policy here."""
+"""A thin typed wrapper over git (argument lists). No policy here.
+
+Every git trails starts is hardened: a repository's configuration can name programs for git to run
+(hooks, an fsmonitor, a pager, transports), and the work trees trails looks at belong to agents. So
+each command gets `HARDENING`, which switches off everything of that kind trails never needs, and
+a linked worktree (`Git.linked_worktree`) is reached through the git directory its repository
+records for it, never through the `.git` entry in the worktree, which the agent can replace.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from trails.core.errors import GitError
 from trails.infra.proc import Pending, Result, run, start
@@ -30,7 +39,31 @@ _IDENTITY = {
 }
 
 
+# What a configuration could make git run that trails never needs, off for every command: hooks
+# (`worktree add` runs post-checkout, every ref update reference-transaction, merge its commit
+# hooks), the fsmonitor (any index refresh), a pager, every transport (so no ssh command, askpass,
+# credential helper, upload/receive-pack or remote helper) and work inside submodules. Filter and
+# merge drivers stay: their commands come only from configuration trails reads (the user's and the
+# repository's own, which no container can write), and git-lfs is one. Diffs are made with
+# --no-ext-diff --no-textconv.
+HARDENING = (
+    "--no-pager",
+    "-c", "core.fsmonitor=false",
+    "-c", "core.hooksPath=/dev/null",
+    "-c", "protocol.allow=never",
+    "-c", "submodule.recurse=false",
+)
+_HARDENED_ENV = {"GIT_TERMINAL_PROMPT": "0"}
+# With the repository named explicitly, nothing in the environment may point git elsewhere.
+_REDIRECTS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
+              "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_NAMESPACE", "GIT_CEILING_DIRECTORIES",
+              "GIT_DISCOVERY_ACROSS_FILESYSTEM", "GIT_REPLACE_REF_BASE", "GIT_GRAFT_FILE", "GIT_SHALLOW_FILE")
+_NO_DRIVERS = ("--no-ext-diff", "--no-textconv")
+
 _STATUS = ("status", "--porcelain=v1", "-z", "--untracked-files=all")
+# In an agent's worktree, a dirty submodule is not looked into: git would run `git status` inside
+# it, with the configuration the agent gave that nested repository (its filters, say).
+_STATUS_AGENT = (*_STATUS, "--ignore-submodules=dirty")
 # A read must not take the index lock the user's own git commands may be waiting for.
 _READ_ONLY = {"GIT_OPTIONAL_LOCKS": "0"}
 
@@ -48,7 +81,7 @@ def available() -> bool:
 
 
 def version() -> str | None:
-    res = run(["git", "--version"], timeout=5)
+    res = run(["git", *HARDENING, "--version"], timeout=5)
     return res.stdout.strip() if res.ok else None
 
 
@@ -67,7 +100,7 @@ def find_toplevel(path: str | os.PathLike[str]) -> Path | None:
     found = _toplevel_from_files(Path(path))
     if found is not None:
         return found
-    res = run(["git", "-C", str(path), "rev-parse", "--show-toplevel"], timeout=10)
+    res = run(["git", *HARDENING, "-C", str(path), "rev-parse", "--show-toplevel"], env=_HARDENED_ENV, timeout=10)
     return Path(res.stdout.strip()) if res.ok else None
 
 
@@ -121,48 +154,113 @@ def read_head(root: Path) -> str | None:
     None when it cannot be sure (reftable storage, an unborn branch, anything unusual): ask git then.
     """
     dirs = _dot_git_dirs(root)
-    if dirs is None:
-        return None
-    git_dir, common = dirs
+    return None if dirs is None else _read_head_in(*dirs)
+
+
+def _read_head_in(git_dir: Path, common: Path) -> str | None:
     try:
-        if (common / "reftable").exists():
-            return None
         head = (git_dir / "HEAD").read_text(encoding="utf-8").strip()
-        if _is_sha(head):
-            return head
-        if not head.startswith("ref: refs/"):
-            return None
-        ref = head[len("ref: "):]
+    except (OSError, UnicodeDecodeError):
+        return None
+    if _is_sha(head):
+        return head
+    if not head.startswith("ref: refs/"):
+        return None
+    return _read_ref_in(common, head[len("ref: "):])
+
+
+def _read_ref_in(common: Path, ref: str) -> str | None:
+    """A shared ref's commit from the ref files (loose, then packed-refs); None when unsure."""
+    known, sha = _ref_from_files(common, ref)
+    return sha if known else None
+
+
+def _ref_from_files(common: Path, ref: str) -> tuple[bool, str | None]:
+    """(whether the files settle it, the ref's commit or None when there is no such ref)."""
+    try:
+        if (common / "reftable").exists() or ".." in ref.split("/"):
+            return False, None
         loose = common / ref
         if loose.is_file():
             sha = loose.read_text(encoding="utf-8").strip()
-            return sha if _is_sha(sha) else None
+            return (True, sha) if _is_sha(sha) else (False, None)
+        if loose.exists():
+            return False, None
         packed = common / "packed-refs"
         if packed.is_file():
             for line in packed.read_text(encoding="utf-8").splitlines():
                 sha, _, name = line.partition(" ")
-                if name == ref and _is_sha(sha):
-                    return sha
+                if name == ref:
+                    return (True, sha) if _is_sha(sha) else (False, None)
     except (OSError, UnicodeDecodeError):
+        return False, None
+    return True, None
+
+
+def worktree_admin_dir(common: Path, worktree: Path) -> Path | None:
+    """The directory under `<common>/worktrees/` that git keeps for the linked worktree at `worktree`
+    (the one whose `gitdir` file names it); None when there is not exactly one."""
+    want = worktree.resolve()
+    found: list[Path] = []
+    try:
+        entries = list(os.scandir(common / "worktrees"))
+    except OSError:
         return None
-    return None
+    for entry in entries:
+        try:
+            if not entry.is_dir(follow_symlinks=False):
+                continue
+            recorded = Path(Path(entry.path, "gitdir").read_text(encoding="utf-8").strip())
+        except (OSError, UnicodeDecodeError):
+            continue
+        if recorded.name == ".git" and recorded.is_absolute() and recorded.parent.resolve() == want:
+            found.append(Path(entry.path))
+    return found[0] if len(found) == 1 else None
 
 
 def check_branch_name(name: str) -> bool:
-    return run(["git", "check-ref-format", "--branch", name], timeout=10).ok
+    return run(["git", *HARDENING, "check-ref-format", "--branch", name], env=_HARDENED_ENV, timeout=10).ok
 
 
 class Git:
-    """git commands in one working tree."""
+    """git commands in one working tree: the repository git finds from `root` (a checkout of the
+    user's), or, with `git_dir`, exactly the one named (see `linked_worktree`)."""
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: str | os.PathLike[str], *, git_dir: Path | None = None,
+                 common_dir: Path | None = None, alternates: tuple[Path, ...] = (), work_tree: bool = True) -> None:
         self.root = Path(root)
-        self._git_dir: Path | None = None
-        self._common_dir: Path | None = None
+        self._explicit = git_dir is not None
+        self._work_tree = work_tree
+        self._git_dir = git_dir
+        self._common_dir = (common_dir or git_dir) if git_dir is not None else None
+        self._env = dict(_HARDENED_ENV)
+        if self._common_dir is not None:
+            # Over the `commondir` file in the git dir, which an agent may be able to write.
+            self._env["GIT_COMMON_DIR"] = str(self._common_dir)
+        if alternates:
+            self._env["GIT_ALTERNATE_OBJECT_DIRECTORIES"] = os.pathsep.join(map(str, alternates))
+
+    @classmethod
+    def linked_worktree(cls, repo_root: str | os.PathLike[str], path: str | os.PathLike[str]) -> Git:
+        """git for the linked worktree at `path` of the repository at `repo_root`, through the git
+        directory the repository keeps for it: whatever `path/.git` says is never read."""
+        common = cls(repo_root).common_dir()
+        admin = worktree_admin_dir(common, Path(path))
+        if admin is None:
+            raise GitError(f"{path} is not a worktree of {repo_root} (git has no single record of it under "
+                           f"{common / 'worktrees'})")
+        return cls(path, git_dir=admin, common_dir=common)
+
+    def argv(self, *args: str) -> list[str]:
+        out = ["git", *HARDENING, "-C", str(self.root)]
+        if self._explicit:
+            out += [f"--git-dir={self._git_dir}", *([f"--work-tree={self.root}"] if self._work_tree else [])]
+        return [*out, *args]
 
     def run(self, *args: str, env: Mapping[str, str] | None = None, input: str | None = None,
-            check: bool = True, timeout: float | None = 300) -> Result:
-        res = run(["git", "-C", str(self.root), *args], env=env, input=input, timeout=timeout)
+            stdin: IO[bytes] | None = None, check: bool = True, timeout: float | None = 300) -> Result:
+        res = run(self.argv(*args), env={**self._env, **(env or {})}, unset=_REDIRECTS if self._explicit else (),
+                  input=input, stdin=stdin, timeout=timeout)
         if check and not res.ok:
             raise GitError(f"git {args[0]} failed: {(res.stderr or res.stdout).strip()}")
         return res
@@ -172,9 +270,16 @@ class Git:
 
     # --- refs -----------------------------------------------------------------------------------
 
+    def _file_dirs(self) -> tuple[Path, Path] | None:
+        """(git dir, common dir) to read git's files in: the named ones, else the work tree's `.git`."""
+        if self._explicit:
+            assert self._git_dir is not None and self._common_dir is not None
+            return self._git_dir, self._common_dir
+        return _dot_git_dirs(self.root)
+
     def head_branch(self) -> str | None:
         """The branch HEAD is on (short name), None when detached: from the HEAD file when plain."""
-        dirs = _dot_git_dirs(self.root)
+        dirs = self._file_dirs()
         if dirs is not None:
             try:
                 head = (dirs[0] / "HEAD").read_text(encoding="utf-8").strip()
@@ -189,7 +294,14 @@ class Git:
 
     def head_commit(self) -> str | None:
         """HEAD's commit (None when there is none yet): from the ref files when they are plain."""
-        return read_head(self.root) or self.rev_parse("HEAD")
+        dirs = self._file_dirs()
+        return (_read_head_in(*dirs) if dirs else None) or self.rev_parse("HEAD")
+
+    def ref_commit(self, ref: str) -> str | None:
+        """The commit a full ref name points at (None when there is none): from the files when plain."""
+        dirs = self._file_dirs()
+        known, sha = _ref_from_files(dirs[1], ref) if dirs else (False, None)
+        return sha if known else self.rev_parse(ref)
 
     def rev_parse(self, ref: str) -> str | None:
         res = self.run("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
@@ -199,6 +311,10 @@ class Git:
         return self.run("show-ref", "--verify", "--quiet", f"refs/heads/{branch}", check=False).ok
 
     def _read_dirs(self) -> None:
+        dirs = _dot_git_dirs(self.root)
+        if dirs is not None:
+            self._git_dir, self._common_dir = dirs
+            return
         git_dir, common = self.out("rev-parse", "--absolute-git-dir", "--git-common-dir").splitlines()
         self._git_dir = Path(git_dir)
         path = Path(common)
@@ -223,8 +339,10 @@ class Git:
                 return what
         return None
 
-    def update_ref(self, ref: str, sha: str) -> None:
-        self.run("update-ref", ref, sha)
+    def update_ref(self, ref: str, sha: str, old: str | None = None, *, message: str | None = None) -> None:
+        """Point `ref` at `sha` (only if it still points at `old`, when given); git refuses an object
+        that does not exist, and anything but a commit for a branch."""
+        self.run("update-ref", *(["-m", message] if message else []), ref, sha, *([old] if old is not None else []))
 
     def delete_branch(self, branch: str) -> None:
         self.run("branch", "-D", branch)
@@ -258,18 +376,38 @@ class Git:
         self.run("worktree", "add", str(path), branch)
 
     def worktree_remove(self, path: Path, *, force: bool = False) -> None:
-        args = ["worktree", "remove", *(["--force"] if force else []), str(path)]
+        # Twice forced: a lock file in the worktree's git directory does not keep it either.
+        args = ["worktree", "remove", *(["--force", "--force"] if force else []), str(path)]
         self.run(*args)
+
+    def restore_dot_git(self) -> None:
+        """Make the work tree's `.git` the file pointing at the git directory in use again (an agent
+        may have replaced it): `git worktree remove` refuses a worktree whose `.git` is anything else."""
+        assert self._explicit and self._git_dir is not None
+        dot_git = self.root / ".git"
+        text = f"gitdir: {self._git_dir}\n"
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            if not dot_git.is_symlink() and dot_git.is_file() and dot_git.read_text(encoding="utf-8") == text:
+                return
+        if dot_git.is_dir() and not dot_git.is_symlink():
+            shutil.rmtree(dot_git)
+        elif dot_git.is_symlink() or dot_git.exists():
+            dot_git.unlink()
+        dot_git.write_text(text, encoding="utf-8")
 
     # --- working state --------------------------------------------------------------------------
 
     def status_porcelain(self) -> list[str]:
         """Changed and untracked (not ignored) paths; empty when the tree is clean."""
-        return self.status_result(self.run(*_STATUS, env=_READ_ONLY))
+        return self.status_result(self.run(*self._status_args(), env=_READ_ONLY))
+
+    def _status_args(self) -> tuple[str, ...]:
+        return _STATUS_AGENT if self._explicit else _STATUS
 
     def start_status(self) -> Pending:
         """status_porcelain, running in the background: pass `.wait()` to status_result."""
-        return start(["git", "-C", str(self.root), *_STATUS], env=_READ_ONLY)
+        return start(self.argv(*self._status_args()), env={**self._env, **_READ_ONLY},
+                     unset=_REDIRECTS if self._explicit else ())
 
     @staticmethod
     def status_result(res: Result) -> list[str]:
@@ -304,7 +442,7 @@ class Git:
         return self.run(*args, "-m", message, env=_IDENTITY).stdout.strip()
 
     def diff(self, base: str, tree: str, *, stat: bool = False) -> str:
-        args = ["diff", "--no-color", "--no-ext-diff"]
+        args = ["diff", "--no-color", *_NO_DRIVERS]
         if stat:
             args.append("--stat")
         return self.run(*args, base, tree).stdout
@@ -312,7 +450,7 @@ class Git:
     def numstat(self, base: str, tree: str) -> tuple[int, int, int]:
         """(insertions, deletions, files) between two trees."""
         added = deleted = files = 0
-        for line in self.run("diff", "--numstat", base, tree).stdout.splitlines():
+        for line in self.run("diff", "--numstat", *_NO_DRIVERS, base, tree).stdout.splitlines():
             a, d, _ = line.split("\t", 2)
             added += int(a) if a.isdigit() else 0
             deleted += int(d) if d.isdigit() else 0

@@ -6,6 +6,7 @@ import os
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import IO
 
 
 @dataclass(frozen=True)
@@ -25,17 +26,19 @@ def run(
     *,
     cwd: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
+    unset: Sequence[str] = (),
     input: str | None = None,
+    stdin: IO[bytes] | None = None,
     timeout: float | None = 60,
 ) -> Result:
-    """Run argv and capture its output; never raises for a non-zero exit (callers decide)."""
-    full_env = None
-    if env is not None:
-        full_env = dict(os.environ)
-        full_env.update(env)
+    """Run argv and capture its output; never raises for a non-zero exit (callers decide).
+
+    `env` is added to this process's environment, after the variables named in `unset` are dropped.
+    """
+    full_env = _environment(env, unset)
     try:
         cp = subprocess.run(
-            list(argv), cwd=cwd, env=full_env, input=input, capture_output=True, text=True,
+            list(argv), cwd=cwd, env=full_env, input=input, stdin=stdin, capture_output=True, text=True,
             timeout=timeout, check=False,
         )
     except FileNotFoundError:
@@ -59,13 +62,18 @@ class Pending:
         return self._result
 
 
+def _environment(env: Mapping[str, str] | None, unset: Sequence[str]) -> dict[str, str] | None:
+    if env is None and not unset:
+        return None
+    full_env = {k: v for k, v in os.environ.items() if k not in unset}
+    full_env.update(env or {})
+    return full_env
+
+
 def start(argv: Sequence[str], *, cwd: str | os.PathLike[str] | None = None,
-          env: Mapping[str, str] | None = None) -> Pending:
+          env: Mapping[str, str] | None = None, unset: Sequence[str] = ()) -> Pending:
     """Start argv without waiting for it (output captured); `.wait()` gives the Result."""
-    full_env = None
-    if env is not None:
-        full_env = dict(os.environ)
-        full_env.update(env)
+    full_env = _environment(env, unset)
     popen = subprocess.Popen(list(argv), cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              stdin=subprocess.DEVNULL, text=True)
     return Pending(argv, popen)

@@ -130,6 +130,11 @@ class IsolationProvider(ABC):
         """Remove the place after saving whatever would be lost (only after check_release). `record`
         is told what is saved where before anything is removed (see core/recovery.py)."""
 
+    def catch_up(self, session: Session) -> None:
+        """Bring what trails reads on the host (the session's branch) up to what the agent did where
+        the host cannot see it happen (a container). Nothing for agents on the host."""
+        return None
+
     def reconciled(self, session: Session) -> str | None:
         """Called once when the agent is found gone without trails ending it (crash, killed tmux):
         tidy what would otherwise keep running, and say what was done (None: nothing to do)."""

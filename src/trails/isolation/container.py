@@ -2,10 +2,12 @@
 a locked-down container on a Docker engine; the agent runs there through `docker exec -it` in a tmux
 pane on trails' server, so attach/send/output/status work as in the other modes.
 
-Nothing of the host is writable inside but /workspace and the repository's git database (commits
-must land somewhere); that database's hooks and config stay read-only, since git on the host
-would run what they name. Settings that weaken isolation (network, privileged, extra mounts) are
-honoured only from flags or the user's own settings file, never from a repository's.
+Nothing of the host is writable inside but /workspace and a git directory of the container's own
+(HEAD, index, logs, an object store): the repository's git database is read-only, so the agent
+commits on a detached HEAD and trails on the host brings the session's branch up to it
+(`catch_up`) whenever it acts on the session (see "the container's own git directory" below).
+Settings that weaken isolation (network, privileged, extra mounts) are honoured only from flags or
+the user's own settings file, never from a repository's.
 """
 
 from __future__ import annotations
@@ -17,19 +19,22 @@ import os
 import shutil
 import tarfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trails.core import paths
 from trails.core.config import EffectiveConfig, Settings
-from trails.core.errors import ContainerError, InvalidInput
+from trails.core.errors import ContainerError, GitError, InvalidInput
 from trails.core.limits import Limits
 from trails.core.models import Mode, Session
+from trails.infra import gitobjects
 from trails.infra.git import Git
 from trails.isolation.base import CreateRequest, Placement, Recorder, Released
 from trails.isolation.worktree import Provider as WorktreeProvider
-from trails.isolation.worktree import SideWork
+from trails.isolation.worktree import SideWork, worktree_git
 
 WORKSPACE = "/workspace"
 LABEL_SESSION = "trails.session"
@@ -230,6 +235,61 @@ def agent_program(argv: list[str], worktree: Path, image_has_host_usr: bool) -> 
     return [str(path), *argv[1:]], mounts
 
 
+# --- the container's own git directory ------------------------------------------------------------
+#
+# A container session's worktree is registered in its repository as usual (on its branch), but
+# while the agent runs in the container, its `.git` names a git directory trails keeps outside the
+# repository ($TRAILS_HOME/container-git/NAME): HEAD (detached), index, logs and the agent's object
+# store. The repository itself is mounted read-only, so the agent cannot move a ref or change an
+# object of it, and `git gc` in the repository never meets the agent's HEAD or objects. trails
+# moves the branch to that HEAD (`catch_up`) after taking the objects in, each verified.
+
+# Files of the container's git directory the agent must not write: what names the repository, and
+# the per-worktree config (read when the repository enables extensions.worktreeConfig).
+_GUARDED = ("commondir", "config.worktree")
+
+
+def _new_gitdir(name: str, common: Path) -> Path:
+    """An empty git directory for session `name`'s container (a leftover of an earlier one goes)."""
+    gitdir = paths.container_gitdir(name)
+    shutil.rmtree(gitdir, ignore_errors=True)
+    (gitdir / gitobjects.STORE).mkdir(parents=True, mode=0o700)
+    (gitdir / "commondir").write_text(f"{common}\n", encoding="utf-8")
+    (gitdir / "config.worktree").touch()  # stays empty: a file to mount read-only
+    return gitdir
+
+
+def _enter_gitdir(name: str, own: Git) -> None:
+    """Point the worktree `own` at the container's git directory: HEAD detached at the commit the
+    worktree is on, its index copied (nothing in the worktree changes)."""
+    gitdir = paths.container_gitdir(name)
+    head = own.head_commit()
+    if head is None:
+        raise GitError(f"the worktree {own.root} is on no commit")
+    if (own.git_dir() / "index").is_file():
+        shutil.copyfile(own.git_dir() / "index", gitdir / "index")
+    (gitdir / "HEAD").write_text(f"{head}\n", encoding="utf-8")
+    # As `git checkout --detach` would log it: git status then says "HEAD detached at <commit>".
+    (gitdir / "logs").mkdir(exist_ok=True)
+    (gitdir / "logs" / "HEAD").write_text(
+        f"{'0' * len(head)} {head} trails <trails@localhost> {int(time.time())} +0000\t"
+        f"checkout: moving from {own.head_branch() or head} to {head}\n", encoding="utf-8")
+    Git(own.root, git_dir=gitdir, common_dir=own.common_dir()).restore_dot_git()
+
+
+def container_git(name: str, repo_root: Path, worktree: Path) -> Git | None:
+    """git for session `name`'s worktree through the container's git directory (None when it has
+    none), once the objects its agent wrote are in the repository; they stay readable where they
+    are too, for what the agent writes meanwhile."""
+    gitdir = paths.container_gitdir(name)
+    if not (gitdir / "HEAD").is_file():
+        return None
+    common = Git(repo_root).common_dir()
+    store = gitdir / gitobjects.STORE
+    gitobjects.import_objects(store, common)
+    return Git(worktree, git_dir=gitdir, common_dir=common, alternates=(store,))
+
+
 # --- the provider --------------------------------------------------------------------------------
 
 
@@ -274,8 +334,8 @@ class _Resolved:
 class _ContainerStart:
     """A container being created and started on a thread of its own (Docker's API calls block)."""
 
-    def __init__(self, create: Callable[[], str], worktree: Path) -> None:
-        self._worktree = worktree
+    def __init__(self, create: Callable[[], str], worktree: Path, gitdir: Path) -> None:
+        self._worktree, self._gitdir = worktree, gitdir
         self._cid: str | None = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, args=(create,), name="trails-container-start", daemon=True)
@@ -303,8 +363,9 @@ class _ContainerStart:
         self._thread.join()
         if self._cid is not None:
             d.remove(self._cid, force=True)
-        # The directory did not exist before this create (checked under the worktree lock).
+        # The directories did not exist before this create (checked under the worktree lock).
         shutil.rmtree(self._worktree, ignore_errors=True)
+        shutil.rmtree(self._gitdir, ignore_errors=True)
 
 
 class Provider(WorktreeProvider):
@@ -333,8 +394,17 @@ class Provider(WorktreeProvider):
         placement.extra["container"] = settings.to_dict()
         placement.extra["container_name"] = container_name(request.name)
         placement.extra["agent_home"] = str(self.agent_home(request.name))
+        placement.extra["container_gitdir"] = str(paths.container_gitdir(request.name))  # for discard
         if placement.before_agent is not None:
             placement.extra[STARTING] = True
+            container_started = placement.before_agent
+
+            def before_agent() -> None:
+                container_started()
+                # Again, with the image id the start resolved (a later container, on resume, needs it).
+                placement.extra["container"] = settings.to_dict()
+
+            placement.before_agent = before_agent
         if ignored:
             placement.extra["ignored_settings"] = ignored
         placement.notes += [_ignored_note(item) for item in ignored]
@@ -396,12 +466,76 @@ class Provider(WorktreeProvider):
         path.mkdir(parents=True)
         _, program_dirs = agent_program(request.argv, path, settings.default_image)
         common = Git(request.repo_root).common_dir()
+        gitdir = _new_gitdir(request.name, common)
 
         def start() -> str:
             self.ensure_image(settings, dockerfile, request.options.get("progress"))
-            return self._create(request.name, settings, path, program_dirs, common, Limits.from_dict(request.limits))
+            return self._create(request.name, settings, path, program_dirs, common, gitdir,
+                                Limits.from_dict(request.limits))
 
-        return _ContainerStart(start, path)
+        return _ContainerStart(start, path, gitdir)
+
+    def worktree_added(self, name: str, repo: Git, path: Path, branch: str, *, created: bool) -> None:
+        try:
+            _enter_gitdir(name, Git.linked_worktree(repo.root, path))
+        except BaseException:
+            repo.run("worktree", "remove", "--force", str(path), check=False)
+            if created:
+                repo.run("branch", "-D", branch, check=False)
+            raise
+
+    def readd_worktree(self, name: str, repo: Git, path: Path, branch: str) -> None:
+        super().readd_worktree(name, repo, path, branch)
+        _new_gitdir(name, repo.common_dir())
+        _enter_gitdir(name, Git.linked_worktree(repo.root, path))
+
+    def placement_git(self, name: str, placement: Placement) -> Git:
+        assert placement.repo_root is not None and placement.worktree_path is not None
+        git = container_git(name, placement.repo_root, placement.worktree_path)
+        assert git is not None  # made by worktree_added
+        return git
+
+    # --- the session's branch follows the container's detached HEAD -----------------------------
+
+    def catch_up(self, session: Session) -> None:
+        """Bring the session's branch to the commit the container's detached HEAD is on (the agent's
+        commits, which it cannot put on the branch itself); nothing when HEAD is on a branch."""
+        wt = worktree_git(session)
+        if wt is None or not session.branch or wt.head_branch() is not None:
+            return
+        ref = f"refs/heads/{session.branch}"
+        head, tip = wt.head_commit(), wt.ref_commit(ref)
+        if head is None or head == tip:
+            return
+        commit = wt.rev_parse(head)  # the HEAD file is the agent's to write: it must name a commit
+        if commit is None:
+            return  # nothing the branch could follow; saved work still records HEAD as it is
+        wt.update_ref(ref, commit, tip or "", message=f"trails: commits of session {session.name} in its container")
+
+    def enter_worktree(self, session: Session) -> None:
+        """A worktree moving into a container: it gets the container's git directory, at its HEAD.
+        One the worktree still uses (a move out that stopped before it let go) is kept as it is."""
+        assert session.repo_root is not None and session.worktree_path is not None
+        own = Git.linked_worktree(session.repo_root, session.worktree_path)
+        gitdir = paths.container_gitdir(session.name)
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            if (gitdir / "HEAD").is_file() and \
+                    (own.root / ".git").read_text(encoding="utf-8") == f"gitdir: {gitdir}\n":
+                return
+        _new_gitdir(session.name, own.common_dir())
+        _enter_gitdir(session.name, own)
+
+    def leave_worktree(self, session: Session) -> None:
+        """A worktree moving out of its container: its branch caught up, the index the agent left
+        handed to the repository's own record of the worktree, and its `.git` pointing there again."""
+        self.catch_up(session)  # takes the agent's objects in too
+        gitdir = paths.container_gitdir(session.name)
+        if session.repo_root and session.worktree_path and Path(session.worktree_path).is_dir():
+            own = Git.linked_worktree(session.repo_root, session.worktree_path)
+            if (gitdir / "index").is_file():
+                shutil.copyfile(gitdir / "index", own.git_dir() / "index")
+            own.restore_dot_git()
+        shutil.rmtree(gitdir, ignore_errors=True)
 
     def discard(self, placement: Placement) -> None:
         if placement.before_agent is not None:
@@ -410,6 +544,12 @@ class Provider(WorktreeProvider):
         name = placement.extra.get("container_name")
         if isinstance(name, str):
             self._remove_named(name)
+        if placement.worktree_path is not None and placement.repo_root is not None:
+            with contextlib.suppress(GitError):  # the repository's own record again, for its removal
+                Git.linked_worktree(placement.repo_root, placement.worktree_path).restore_dot_git()
+        gitdir = placement.extra.get("container_gitdir")
+        if isinstance(gitdir, str):
+            shutil.rmtree(gitdir, ignore_errors=True)
         home = placement.extra.get("agent_home")
         if isinstance(home, str):
             shutil.rmtree(home, ignore_errors=True)
@@ -431,8 +571,8 @@ class Provider(WorktreeProvider):
                 target = container_name(session.name)
             else:
                 cid = self._running_container(session) or self._create(
-                    session.name, settings, worktree, program_dirs, Git(worktree).common_dir(),
-                    Limits.from_dict(session.limits))
+                    session.name, settings, worktree, program_dirs, Git(session.repo_root or worktree).common_dir(),
+                    paths.container_gitdir(session.name), Limits.from_dict(session.limits))
                 session.container_id = target = cid
             inner_env = self._agent_state_inside(session, argv, env)
             names = [k for k in env if (k in session.env or k in _PASS_NAMES or k.startswith(_PASS_PREFIXES))
@@ -505,7 +645,7 @@ class Provider(WorktreeProvider):
         return None
 
     def _create(self, session_name: str, settings: ContainerSettings, worktree: Path, program_dirs: list[Path],
-                git_common_dir: Path, limits: Limits) -> str:
+                common: Path, gitdir: Path, limits: Limits) -> str:
         from trails.infra import docker as d
         from trails.infra.default_image import DEFAULT_HOME, default_runtime_mounts
 
@@ -515,11 +655,14 @@ class Provider(WorktreeProvider):
         mounts: list[d.Mount] = list(default_runtime_mounts()) if settings.default_image else []
         mounts += [d.Mount(str(p), str(p), read_only=True) for p in program_dirs]
         mounts.append(d.Mount(str(worktree), WORKSPACE, read_only=False))
-        mounts += self._git_mounts(git_common_dir)
+        mounts += self._git_mounts(common, gitdir)
         mounts += [d.Mount(m["source"], m["target"], read_only=bool(m["read_only"])) for m in settings.mounts]
+        # git inside writes new objects to the agent's store and reads the repository's as an alternate.
+        git_env = {"GIT_OBJECT_DIRECTORY": str(gitdir / gitobjects.STORE),
+                   "GIT_ALTERNATE_OBJECT_DIRECTORIES": str(common / "objects")}
         cid = d.create_container(
             name, settings.image, workdir=WORKSPACE, mounts=mounts, user=host_user(),
-            env={"TRAILS_SESSION": session_name}, network=settings.network,  # type: ignore[arg-type]
+            env={"TRAILS_SESSION": session_name, **git_env}, network=settings.network,  # type: ignore[arg-type]
             cpus=limits.cpus, memory=limits.memory, pids_limit=limits.pids_limit,
             labels={LABEL_SESSION: session_name, LABEL_HOME: home_tag()}, home=DEFAULT_HOME,
             privileged=settings.privileged, home_source=str(home),
@@ -533,15 +676,13 @@ class Provider(WorktreeProvider):
         return cid
 
     @staticmethod
-    def _git_mounts(common: Path) -> list[Any]:
-        """The repository's git database, at its host path so the worktree's .git file resolves.
-        Writable for commits; hooks and config read-only, as git on the host would run what they name."""
+    def _git_mounts(common: Path, gitdir: Path) -> list[Any]:
+        """The repository's git database at its host path, read-only, and the container's own git
+        directory (see `_new_gitdir`), where what says which repository it belongs to stays read-only."""
         from trails.infra import docker as d
 
-        mounts = [d.Mount(str(common), str(common), read_only=False)]
-        for guarded in ("hooks", "config"):
-            if (common / guarded).exists():
-                mounts.append(d.Mount(str(common / guarded), str(common / guarded), read_only=True))
+        mounts = [d.Mount(str(common), str(common), read_only=True), d.Mount(str(gitdir), str(gitdir), read_only=False)]
+        mounts += [d.Mount(str(gitdir / f), str(gitdir / f), read_only=True) for f in _GUARDED]
         return mounts
 
     def stop(self, session: Session) -> None:
@@ -551,6 +692,10 @@ class Provider(WorktreeProvider):
         for cid in self._session_containers(session):
             with contextlib.suppress(Exception):  # already stopped or gone: what stop wants
                 d.stop(cid, timeout=3)
+        # Pause and kill save the worktree next. Should the branch not follow, nothing is lost:
+        # saved work has HEAD as its first parent.
+        with contextlib.suppress(GitError):
+            self.catch_up(session)
 
     # --- pause / resume (the container's processes stop with it) ---------------------------------
 
@@ -568,9 +713,14 @@ class Provider(WorktreeProvider):
 
     # --- ending ----------------------------------------------------------------------------------
 
+    def check_release(self, session: Session, *, force: bool, delete_branch: bool) -> None:
+        self.catch_up(session)  # whether the branch is merged is asked of its tip
+        super().check_release(session, force=force, delete_branch=delete_branch)
+
     def release(self, session: Session, *, force: bool, delete_branch: bool, stamp: str,
                 record: Recorder | None = None) -> Released:
         out = super().release(session, force=force, delete_branch=delete_branch, stamp=stamp, record=record)
+        shutil.rmtree(paths.container_gitdir(session.name), ignore_errors=True)  # its objects are in the repository
         removed = self.remove_containers(session)
         if removed:
             out.notes.append(f"container {', '.join(c[:12] for c in removed)} removed")
@@ -597,6 +747,8 @@ class Provider(WorktreeProvider):
             if d.status(cid) == "running":
                 d.stop(cid, timeout=3)
                 stopped.append(cid[:12])
+        with contextlib.suppress(GitError):
+            self.catch_up(session)  # its last commits reach the branch
         return f"container {', '.join(stopped)} stopped" if stopped else None
 
     def _session_containers(self, session: Session) -> list[str]:

@@ -14,6 +14,7 @@ from trails.core import inputs, recovery, workstate
 from trails.core.config import DEFAULT_MAX_WORKTREES, EffectiveConfig
 from trails.core.errors import (
     BranchError,
+    GitError,
     InvalidInput,
     RepoBusy,
     UncommittedWork,
@@ -60,6 +61,21 @@ def max_worktrees(config: EffectiveConfig) -> int:
             raise InvalidInput(f"MAX_WORKTREES_PER_WORKSPACE must be a whole number ≥ 1, not {env!r}")
         return int(env)
     return config.max_worktrees or DEFAULT_MAX_WORKTREES
+
+
+def worktree_git(session: Session) -> Git | None:
+    """git for the session's worktree, through the git directory trails knows for it (an agent can
+    replace the worktree's own `.git`): a container session's own (see container.container_git),
+    else the one its repository records. None when the session has no worktree on disk."""
+    if not (session.worktree_path and session.repo_root and Path(session.worktree_path).is_dir()):
+        return None
+    if session.mode is Mode.CONTAINER:
+        from trails.isolation.container import container_git  # container mode builds on this module
+
+        git = container_git(session.name, Path(session.repo_root), Path(session.worktree_path))
+        if git is not None:
+            return git
+    return Git.linked_worktree(session.repo_root, session.worktree_path)
 
 
 def _branch_named(repo: Git, base: str | None) -> str | None:
@@ -112,7 +128,8 @@ class Provider(IsolationProvider):
             with file_lock(f"worktrees:{repo.common_dir()}"):
                 if path.exists() or path.is_symlink():
                     raise WorktreeError(f"the worktree path {path} already exists", hint="use --branch to pick another")
-                created_branch = not repo.branch_exists(branch)
+                tip = repo.ref_commit(f"refs/heads/{branch}")  # from the ref files: no process
+                created_branch = tip is None
                 if request.will_make is not None:
                     request.will_make({"worktree_path": str(path), "branch": branch, "created_branch": created_branch,
                                        "base_commit": base_commit})
@@ -134,8 +151,9 @@ class Provider(IsolationProvider):
                         repo.worktree_add(path, branch, base_commit)
                     else:
                         repo.worktree_add_existing(path, branch)
-                        base_commit = repo.rev_parse(branch) or base_commit
+                        base_commit = tip
                         notes.append(f"branch {branch} already existed: the session continues it")
+                    self.worktree_added(request.name, repo, path, branch, created=created_branch)
                 except BaseException:
                     if side is not None:
                         side.abandon()
@@ -152,7 +170,7 @@ class Provider(IsolationProvider):
         )
         try:
             dirty = bool(repo.status_result(main_status.wait())) if main_status else None
-            self._carry_or_note(repo, placement, request.carry_changes, dirty)
+            self._carry_or_note(repo, request.name, placement, request.carry_changes, dirty)
         except Exception:
             if side is not None:
                 side.abandon()
@@ -167,7 +185,21 @@ class Provider(IsolationProvider):
         """Work a subclass runs while `git worktree add` checks out `path` (which does not exist yet)."""
         return None
 
-    def _carry_or_note(self, repo: Git, placement: Placement, carry: bool, dirty: bool | None) -> None:
+    def worktree_added(self, name: str, repo: Git, path: Path, branch: str, *, created: bool) -> None:
+        """Called once `git worktree add` made session `name`'s worktree; on failure a subclass removes
+        the worktree (and the branch, when `created`) itself."""
+        return None
+
+    def readd_worktree(self, name: str, repo: Git, path: Path, branch: str) -> None:
+        """Make a paused session's worktree again, on its branch."""
+        repo.worktree_add_existing(path, branch)
+
+    def placement_git(self, name: str, placement: Placement) -> Git:
+        """git for a new session's worktree (see `worktree_git`)."""
+        assert placement.repo_root is not None and placement.worktree_path is not None
+        return Git.linked_worktree(placement.repo_root, placement.worktree_path)
+
+    def _carry_or_note(self, repo: Git, name: str, placement: Placement, carry: bool, dirty: bool | None) -> None:
         if dirty is None:
             dirty = workstate.has_uncommitted_work(repo)
         if not dirty:
@@ -181,7 +213,7 @@ class Provider(IsolationProvider):
         ref = f"refs/trails/carry/{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
         saved = workstate.save_work(repo, ref, "trails: changes carried into a new session")
         assert placement.worktree_path is not None
-        workstate.restore_work(Git(placement.worktree_path), saved.commit)
+        workstate.restore_work(self.placement_git(name, placement), saved.commit)
         repo.run("update-ref", "-d", ref)
         placement.notes.append("uncommitted changes (staged, unstaged, untracked) were carried into the worktree")
 
@@ -226,8 +258,8 @@ class Provider(IsolationProvider):
         return len([b for b in res.stdout.split() if b]) > 1
 
     def _worktree(self, session: Session) -> Git | None:
-        """The session's worktree, when it still is one."""
-        return Git(session.worktree_path) if session.worktree_path and worktree_state(session) == "ok" else None
+        """The session's worktree, when it still is one (git pointed at the admin dir trails knows)."""
+        return worktree_git(session) if session.worktree_path and worktree_state(session) == "ok" else None
 
     def retire_worktree(self, session: Session, *, ref: str, message: str, even_clean: bool,
                         record: Recorder | None) -> tuple[SavedWork | None, list[str]]:
@@ -296,6 +328,9 @@ def remove_worktree(repo: Git, path: Path | str) -> None:
     half way through its checkout, half deleted without its .git, or gone with git's entry left."""
     path = Path(path)
     if (path / ".git").exists():
+        # Whatever the agent left as its `.git` (`git worktree remove` refuses one that is not its own file).
+        with contextlib.suppress(GitError):
+            Git.linked_worktree(repo.root, path).restore_dot_git()
         # --force twice: also a worktree an interrupted `git worktree add` left locked ("initializing").
         res = repo.run("worktree", "remove", "--force", "--force", str(path), check=False)
         if not res.ok:
@@ -318,8 +353,11 @@ def discard_made(session: Session, made: dict[str, Any], *, save_dirty: bool = T
     it reached. Uncommitted work found in the worktree is saved to a ref first (with `save_dirty`)."""
     assert session.repo_root is not None
     repo, path, notes = Git(session.repo_root), Path(str(made["worktree_path"])), []
-    if save_dirty and (path / ".git").exists():
-        wt = Git(path)
+    try:  # through the git dir the repository records (never what the worktree's .git says)
+        wt = Git.linked_worktree(repo.root, path) if save_dirty and (path / ".git").exists() else None
+    except GitError:
+        wt = None
+    if wt is not None:
         # A checkout that was cut short is still locked "initializing": its missing files are not work.
         finished = not (wt.git_dir() / "locked").exists()
         if finished and workstate.has_uncommitted_work(wt):

@@ -249,9 +249,9 @@ def resume(engine: Engine, name: str) -> dict[str, Any]:
     teardown = recovery.Teardown.of(session)
     notes: list[str] = []
     if teardown is not None:  # a pause or kill died half way: finish taking the worktree down first
-        provider = engine.provider(session.mode)
-        provider.stop(session)
-        info = {"worktree_removed": True, **_pause_worktree(engine, session, provider, teardown.conversation_id,
+        stopping = engine.provider(session.mode)
+        stopping.stop(session)
+        info = {"worktree_removed": True, **_pause_worktree(engine, session, stopping, teardown.conversation_id,
                                                                teardown, notes)}
         session.conversation_id = teardown.conversation_id or session.conversation_id
     elif session.status is Status.PAUSED:
@@ -262,9 +262,9 @@ def resume(engine: Engine, name: str) -> dict[str, Any]:
     else:
         raise SessionStateError(f"session {name!r} is {session.status.value}, not paused",
                                 hint="resume restarts paused, failed (error) and completed sessions")
+    provider = engine.provider(session.mode)
     notes += _bring_back_worktree(engine, session, info)
     argv = resume_argv(session)
-    provider = engine.provider(session.mode)
     engine.tmux.kill_session(session.tmux_session)
     start_output_log(engine.home, session.tmux_session)  # the screen starts afresh; `output` reads both
     engine.launch_agent(provider, session, argv)
@@ -305,6 +305,7 @@ def _bring_back_worktree(engine: Engine, session: Session, info: dict[str, Any])
     from trails.core import workstate
     from trails.core.locks import file_lock
     from trails.infra.git import Git
+    from trails.isolation.worktree import worktree_git
 
     if not (info.get("worktree_removed") and session.worktree_path and session.repo_root and session.branch):
         return []
@@ -314,10 +315,12 @@ def _bring_back_worktree(engine: Engine, session: Session, info: dict[str, Any])
     repo = Git(session.repo_root)
     with file_lock(f"worktrees:{repo.common_dir()}"):
         repo.run("worktree", "prune", check=False)  # git may still list the removed one
-        repo.worktree_add_existing(path, session.branch)
+        engine.provider(session.mode).readd_worktree(session.name, repo, path, session.branch)
     notes = []
     if info.get("commit"):
-        workstate.restore_work(Git(path), str(info["commit"]))
+        wt = worktree_git(session)
+        assert wt is not None  # just made
+        workstate.restore_work(wt, str(info["commit"]))
         notes.append(f"work restored from {info.get('ref')}")
     notes.append(f"worktree {path} re-created on branch {session.branch}")
     return notes

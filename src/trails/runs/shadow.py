@@ -1,7 +1,8 @@
 """Shadow git: a bare repository outside the work directory that snapshots it between sessions.
 
 Git is pointed at the work directory with GIT_DIR/GIT_WORK_TREE, so a `.git` the work directory
-has of its own is never read or written. Nothing here moves HEAD: snapshots are `commit-tree` +
+has of its own is never read or written, and runs hardened (infra.git.HARDENING) like every git
+trails starts. Nothing here moves HEAD: snapshots are `commit-tree` +
 a tag, and every work tree gets its own index file, so several copies of the start state (parallel
 replicates) can snapshot into one repository at once without touching each other's state.
 """
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trails.core.errors import GitError
+from trails.infra.git import HARDENING
 from trails.infra.proc import Result, run
 
 _IDENTITY = {
@@ -37,7 +39,7 @@ class ShadowRepo:
     def create(cls, git_dir: Path, *, exclude: Sequence[str] = ()) -> ShadowRepo:
         """Make the bare repository; `exclude` holds work-dir-relative paths never to track."""
         git_dir.parent.mkdir(parents=True, exist_ok=True)
-        res = run(["git", "init", "--quiet", "--bare", str(git_dir)], timeout=60)
+        res = run(["git", *HARDENING, "init", "--quiet", "--bare", str(git_dir)], timeout=60)
         if not res.ok:
             raise GitError(f"cannot create the shadow repository {git_dir}: {res.stderr.strip()}")
         repo = cls(git_dir)
@@ -61,7 +63,8 @@ class ShadowRepo:
         if index is not None:
             env["GIT_INDEX_FILE"] = str(index)
         env.update(_IDENTITY)
-        res = _run_env(["git", *args], cwd=tree, env=env, timeout=timeout)
+        env["GIT_TERMINAL_PROMPT"] = "0"
+        res = _run_env(["git", *HARDENING, *args], cwd=tree, env=env, timeout=timeout)
         if check and not res.ok:
             raise GitError(f"shadow git {args[0]} failed: {(res.stderr or res.stdout).strip()}")
         return res
@@ -100,12 +103,12 @@ class ShadowRepo:
         return self.git("tag", "--list").stdout.split()
 
     def diff(self, base: str, head: str) -> str:
-        return self.git("diff", "--no-color", "--no-ext-diff", "--binary", f"refs/tags/{base}",
+        return self.git("diff", "--no-color", "--no-ext-diff", "--no-textconv", "--binary", f"refs/tags/{base}",
                         f"refs/tags/{head}").stdout
 
     def changed_files(self, base: str, head: str) -> list[dict[str, str]]:
-        out = self.git("diff", "--name-status", "-z", "--no-renames", f"refs/tags/{base}",
-                       f"refs/tags/{head}").stdout
+        out = self.git("diff", "--name-status", "-z", "--no-renames", "--no-ext-diff", "--no-textconv",
+                       f"refs/tags/{base}", f"refs/tags/{head}").stdout
         parts = [p for p in out.split("\0") if p]
         return [{"status": parts[i], "path": parts[i + 1]} for i in range(0, len(parts) - 1, 2)]
 
