@@ -21,6 +21,7 @@ from trails.core.repo_settings import Ignored, restrict
 
 ModeName = Literal["direct", "basic", "worktree", "container"]
 NetworkName = Literal["none", "bridge", "host"]
+MergeStrategy = Literal["no-ff", "squash", "rebase"]
 
 DEFAULT_FALLBACK_CHAIN: list[str] = ["container", "worktree", "direct"]
 DEFAULT_BRANCH_PREFIX = "trails/"
@@ -97,6 +98,8 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     network: NetworkName | None = None
     privileged: bool | None = None
     mounts: list[str] = []  # "HOST[:CONTAINER][:ro|rw]"
+    # The session lifecycle (core/merge.py, core/worktree_setup.py, core/pr.py).
+    merge_strategy: MergeStrategy | None = None
 
 
 @dataclass
@@ -125,6 +128,10 @@ class EffectiveConfig:
     @property
     def max_worktrees(self) -> int | None:
         return self.project.max_worktrees or self.user.max_worktrees
+
+    @property
+    def merge_strategy(self) -> str:
+        return self.project.merge_strategy or self.user.merge_strategy or "no-ff"
 
     @property
     def project_rules(self) -> list[ProjectRule]:

@@ -227,7 +227,8 @@ class Engine:
             status=Status.CREATING, workdir=str(cwd), repo_root=str(repo_root) if repo_root else None,
             worktree_path=None, branch=None, base_commit=None, tmux_session=tmux_name(name),
             env=env, auto_yes=auto_yes, limits=limits.to_dict(), conversation_id=conversation_id,
-            extra={"scope": scope, "agent_profile": agent_spec.name, "base_argv": list(agent_spec.argv)},
+            extra={"scope": scope, "agent_profile": agent_spec.name, "base_argv": list(agent_spec.argv),
+                   **({"prompt": prompt} if prompt else {})},
         )
         # Claiming the name first makes parallel creates of one name race on a UNIQUE index.
         self.store.insert_session(session)
@@ -554,11 +555,20 @@ class Engine:
         ins, dels, files = git.numstat(session.base_commit, tree)
         return DiffResult(name, session.base_commit, text, ins, dels, files)
 
-    def merge(self, name: str) -> Any:
-        """Merge the session's branch into the main checkout's branch (--no-ff); conflicts abort it."""
+    def merge(self, name: str, *, strategy: str | None = None, message: str | None = None,
+              cleanup: bool = False) -> Any:
+        """Merge the session's branch into the main checkout's branch (no-ff, squash or rebase; default
+        from settings); conflicts change nothing. `cleanup` then ends the session and removes its branch."""
         from trails.core.merge import merge_session
 
-        return merge_session(self, name)
+        return merge_session(self, name, strategy=strategy, message=message, cleanup=cleanup)
+
+    def rebase(self, name: str, *, onto: str | None = None, to_agent: bool = False) -> Any:
+        """Rebase the session's branch onto `onto` (default: its base branch's tip) in its worktree;
+        a conflict is aborted and flagged on the session (and, with to_agent, handed to the agent)."""
+        from trails.core.rebase import rebase_session
+
+        return rebase_session(self, name, onto=onto, to_agent=to_agent)
 
     # --- moves between modes ----------------------------------------------------------------------
 

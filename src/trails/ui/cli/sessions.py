@@ -1,4 +1,4 @@
-"""Session commands: new, ls, show, attach, send, output, diff, kill."""
+"""Session commands: new, ls, show, attach, send, output, diff, kill (merge, rebase, pr: lifecycle.py)."""
 
 from __future__ import annotations
 
@@ -75,6 +75,8 @@ def _age(ts: float) -> str:
 @flag("--all", dest="include_ended", help="Also show ended sessions and how they ended.")
 @json_option
 def ls(include_ended: bool, as_json: bool) -> None:
+    from trails.core.marks import marks
+
     sessions = engine().list_sessions(include_ended=include_ended)
 
     def human() -> None:
@@ -83,7 +85,8 @@ def ls(include_ended: bool, as_json: bool) -> None:
             return
         rows = [("NAME", "AGENT", "MODE", "STATUS", "BRANCH", "AGE")]
         for s in sessions:
-            rows.append((s.name, s.agent[:24], s.mode.value, s.status.value, s.branch or "-", _age(s.created_at)))
+            status = ", ".join([s.status.value, *marks(s.extra)])
+            rows.append((s.name, s.agent[:24], s.mode.value, status, s.branch or "-", _age(s.created_at)))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         for r in rows:
             echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
@@ -95,6 +98,8 @@ def ls(include_ended: bool, as_json: bool) -> None:
 @argument("name")
 @json_option
 def show(name: str, as_json: bool) -> None:
+    from trails.core.marks import detail_lines
+
     data = engine().show(name)
 
     def human() -> None:
@@ -104,6 +109,8 @@ def show(name: str, as_json: bool) -> None:
             if s.get(key):
                 echo(f"{key + ':':17} {s[key]}")
         echo(f"{'command:':17} {' '.join(s['command'])}")
+        for label, text in detail_lines(s.get("extra", {})):
+            echo(f"{label + ':':17} {text}")
         for cp in data["checkpoints"]:
             echo(f"{'saved:':17} {cp['ref']} ({cp['commit'][:12]}, {cp['kind']})")
         limits = {k: v for k, v in s.get("limits", {}).items() if k in ("cpus", "memory", "pids_limit")}
@@ -162,21 +169,6 @@ def kill(name: str, force: bool, delete_branch: bool, as_json: bool) -> None:
 
     def human() -> None:
         echo(f"killed {name}")
-        for line in result.notes:
-            echo(f"  {line}")
-
-    emit(as_json, result.to_dict(), human)
-
-
-@command(help="Merge the session's branch into the branch the main checkout is on (--no-ff; conflicts abort).")
-@argument("name")
-@json_option
-def merge(name: str, as_json: bool) -> None:
-    result = engine().merge(name)
-
-    def human() -> None:
-        if result.commit:
-            echo(f"merged {result.branch} into {result.into} ({result.commit[:12]})")
         for line in result.notes:
             echo(f"  {line}")
 
