@@ -156,6 +156,7 @@ class Engine:
         memory: str | None = None,
         pids_limit: int | None = None,
         progress: Callable[[str], None] | None = None,
+        no_hooks: bool = False,
     ) -> CreateResult:
         """Create a session: choose its mode, prepare its place, start its agent in tmux."""
         from trails.agents import registry
@@ -265,6 +266,14 @@ class Engine:
         gated = placement.before_agent is not None
         launched = False
         try:
+            if placement.worktree_path is not None and repo_root is not None:
+                # Worktree set-up (core/worktree_setup.py): a failing post_create ends the create here.
+                from trails.core import worktree_setup
+
+                placement.notes += worktree_setup.after_create(
+                    self.home, name=name, tmux_session=session.tmux_session, repo_root=repo_root,
+                    worktree=Path(placement.worktree_path), branch=placement.branch, config=config,
+                    no_hooks=no_hooks, progress=progress)
             live.start_output_log(self.home, session.tmux_session)
             try:
                 placement.notes += self.launch_agent(provider, session, argv, gated=gated)
@@ -594,19 +603,21 @@ class Engine:
 
     # --- end --------------------------------------------------------------------------------------
 
-    def kill(self, name: str, *, force: bool = False, delete_branch: bool = False) -> KillResult:
+    def kill(self, name: str, *, force: bool = False, delete_branch: bool = False,
+             no_hooks: bool = False) -> KillResult:
         """Stop the agent and remove its place; uncommitted work is saved first (needs --force)."""
         from trails.core.locks import file_lock
 
         with file_lock(f"session:{name}"):
-            return self._kill(name, force=force, delete_branch=delete_branch)
+            return self._kill(name, force=force, delete_branch=delete_branch, no_hooks=no_hooks)
 
-    def _kill(self, name: str, *, force: bool, delete_branch: bool) -> KillResult:
+    def _kill(self, name: str, *, force: bool, delete_branch: bool, no_hooks: bool = False) -> KillResult:
         session = self.store.get_session(name)
         provider = self.provider(session.mode)
         provider.check_release(session, force=force, delete_branch=delete_branch)
         provider.stop(session)
         self.release_limits(session)
+        hook_notes = self._pre_remove(session, no_hooks)
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{os.getpid()}"
         try:
             released = provider.release(session, force=force, delete_branch=delete_branch, stamp=stamp)
@@ -622,9 +633,23 @@ class Engine:
         reason = "killed" + (f"; saved to {', '.join(released.saved_refs)}" if released.saved_refs else "")
         self.store.update_session(session.id, status=Status.KILLED, status_reason=reason, ended_at=now)
         session.status, session.status_reason, session.ended_at = Status.KILLED, reason, now
+        notes = [*hook_notes, *released.notes]
         self.store.audit("session_killed", name, force=force, delete_branch=delete_branch,
-                         saved_refs=released.saved_refs, notes=released.notes)
-        return KillResult(session, released.notes, released.saved_refs)
+                         saved_refs=released.saved_refs, notes=notes)
+        return KillResult(session, notes, released.saved_refs)
+
+    def _pre_remove(self, session: Session, no_hooks: bool) -> list[str]:
+        """The pre_remove hook (core/worktree_setup.py), in a worktree about to be removed."""
+        if not session.worktree_path or not session.repo_root:
+            return []
+        from trails.core import worktree_setup
+
+        try:
+            return worktree_setup.before_remove(
+                self.home, name=session.name, tmux_session=session.tmux_session, repo_root=Path(session.repo_root),
+                worktree=Path(session.worktree_path), branch=session.branch, no_hooks=no_hooks)
+        except TrailsError as exc:  # e.g. settings that no longer load: the removal goes on
+            return [f"pre_remove not run: {exc.message}"]
 
     # --- live sessions (supervisor, auto-yes, pause/resume, events; see trails.monitor) ------------
 

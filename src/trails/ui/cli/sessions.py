@@ -39,18 +39,19 @@ def _parse_env(pairs: list[str]) -> dict[str, str]:
 @option("--cpus", type=float, help="CPU limit, e.g. 1.5 (containers; cgroups on the host).")
 @option("--memory", help="Memory limit, e.g. 2g (containers; cgroups or rlimits on the host).")
 @option("--pids-limit", type=positive_int, help="Process limit (containers; cgroups on the host).")
+@flag("--no-hooks", help="Do not run the post_create hook in the new worktree.")
 @json_option
 def new(name: str, agent: str, mode: str | None, prompt: str | None, branch: str | None, base: str | None,
         scope: list[str], env_pairs: list[str], carry_changes: bool, auto_yes: bool,
         force: bool, image: str | None, network: str | None, privileged: bool, mounts: list[str],
-        cpus: float | None, memory: str | None, pids_limit: int | None, as_json: bool) -> None:
+        cpus: float | None, memory: str | None, pids_limit: int | None, no_hooks: bool, as_json: bool) -> None:
     eng = engine()
     eng.ensure_supervisor()  # statuses, auto-yes and output logs need it (TRAILS_SUPERVISOR=off: not started)
     result = eng.create_session(
         name, agent, mode=mode, prompt=prompt, branch=branch, base=base, scope=scope,
         env=_parse_env(env_pairs), carry_changes=carry_changes, force=force, auto_yes=auto_yes,
         image=image, network=network, privileged=privileged, mounts=mounts, cpus=cpus, memory=memory,
-        pids_limit=pids_limit, progress=note,
+        pids_limit=pids_limit, progress=note, no_hooks=no_hooks,
     )
 
     def human() -> None:
@@ -163,9 +164,10 @@ def diff(name: str, stat: bool, as_json: bool) -> None:
 @argument("name")
 @flag("--force", help="Save uncommitted work to refs/trails/saved/… then remove.")
 @flag("--delete-branch", help="Also delete the session's branch (its tip is saved).")
+@flag("--no-hooks", help="Do not run the pre_remove hook.")
 @json_option
-def kill(name: str, force: bool, delete_branch: bool, as_json: bool) -> None:
-    result = engine().kill(name, force=force, delete_branch=delete_branch)
+def kill(name: str, force: bool, delete_branch: bool, no_hooks: bool, as_json: bool) -> None:
+    result = engine().kill(name, force=force, delete_branch=delete_branch, no_hooks=no_hooks)
 
     def human() -> None:
         echo(f"killed {name}")
