@@ -579,6 +579,26 @@ class Engine:
 
         return rebase_session(self, name, onto=onto, to_agent=to_agent)
 
+    def open_pr(self, name: str, *, draft: bool = False, title: str | None = None, body: str | None = None,
+                base: str | None = None) -> Any:
+        """Push the session's branch and open a pull request with gh/glab (else print the compare URL)."""
+        from trails.core import pr
+
+        return pr.open_pr(self, name, draft=draft, title=title, body=body, base=base)
+
+    def pr_checks(self, name: str, *, fix: bool = False) -> dict[str, Any]:
+        """The session's pull request state and checks, asked for now; `fix` sends failing ones to the agent."""
+        from trails.core import pr
+
+        return pr.checks(self, name, fix=fix)
+
+    def refresh_pull_requests(self, sessions: list[Session]) -> None:
+        """Refresh the stored state of the sessions' pull requests not checked for a while."""
+        if any(s.extra.get("pr") for s in sessions):
+            from trails.core import pr
+
+            pr.refresh_stale(self, sessions)
+
     # --- moves between modes ----------------------------------------------------------------------
 
     def upgrade_session(self, name: str, to: str, *, image: str | None = None, network: str | None = None,

@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "kill": ("trails.ui.cli.sessions", "kill"),
     "merge": ("trails.ui.cli.lifecycle", "merge"),
     "rebase": ("trails.ui.cli.lifecycle", "rebase"),
+    "pr": ("trails.ui.cli.lifecycle", "pr"),
     "daemon": ("trails.ui.cli.live", "daemon"),
     "pause": ("trails.ui.cli.live", "pause"),
     "resume": ("trails.ui.cli.live", "resume"),

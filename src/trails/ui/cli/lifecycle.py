@@ -1,4 +1,4 @@
-"""From a session's branch to merged work: merge, rebase (and pr)."""
+"""From a session's branch to merged work: merge, rebase, pr."""
 
 from __future__ import annotations
 
@@ -48,5 +48,50 @@ def rebase(name: str, onto: str | None, to_agent: bool, as_json: bool) -> None:
             echo(f"rebased {result.branch} onto {result.onto} ({result.before[:12]} → {result.after[:12]})")
         for line in result.notes:
             echo(f"  {line}")
+
+    emit(as_json, result.to_dict(), human)
+
+
+@command(help="Push the session's branch and open a pull request with gh (glab for GitLab); without either, "
+              "print the remote's compare URL. --checks prints its state and checks.")
+@argument("name")
+@flag("--draft", help="Open it as a draft.")
+@option("--title", help="Its title (default: the session's prompt).")
+@option("--body", help="Its description (default: the prompt, the agent and the diff stat).")
+@option("--base", help="The branch to merge into (default: the branch the session started from).")
+@flag("--checks", help="Print the pull request's state, review and checks (asked for now).")
+@flag("--fix", help="With failing checks, send the agent their names and log tails.")
+@json_option
+def pr(name: str, draft: bool, title: str | None, body: str | None, base: str | None, checks: bool, fix: bool,
+       as_json: bool) -> None:
+    eng = engine()
+    if checks or fix:
+        if draft or title is not None or body is not None or base is not None:
+            raise UsageError("trails pr: --checks/--fix take no --draft, --title, --body or --base")
+        data = eng.pr_checks(name, fix=fix)
+
+        def show_checks() -> None:
+            info = data["pr"]
+            echo(f"#{info.get('number')} {info.get('url')}")
+            echo(f"state: {str(info.get('state') or '?').lower()}, checks {info.get('checks') or 'none'}"
+                 + (f", review {info['review'].lower()}" if info.get("review") else ""))
+            for check in info.get("failing_detail", []):
+                echo(f"  failing: {check['name']} {check.get('url') or ''}".rstrip())
+            if info.get("error"):
+                echo(f"  (gh: {info['error']})")
+            if data.get("sent_to_agent"):
+                echo("sent the failing checks to the agent")
+            elif data.get("note"):
+                echo(data["note"])
+
+        emit(as_json, data, show_checks)
+        return
+    result = eng.open_pr(name, draft=draft, title=title, body=body, base=base)
+
+    def human() -> None:
+        if result.created:
+            echo(f"opened #{result.number}: {result.url}")
+        for line in result.notes:
+            echo(line)
 
     emit(as_json, result.to_dict(), human)

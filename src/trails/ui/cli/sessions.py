@@ -78,7 +78,9 @@ def _age(ts: float) -> str:
 def ls(include_ended: bool, as_json: bool) -> None:
     from trails.core.marks import marks
 
-    sessions = engine().list_sessions(include_ended=include_ended)
+    eng = engine()
+    sessions = eng.list_sessions(include_ended=include_ended)
+    eng.refresh_pull_requests(sessions)  # only sessions with a PR, at most every few minutes
 
     def human() -> None:
         if not sessions:
@@ -101,7 +103,9 @@ def ls(include_ended: bool, as_json: bool) -> None:
 def show(name: str, as_json: bool) -> None:
     from trails.core.marks import detail_lines
 
-    data = engine().show(name)
+    eng = engine()
+    eng.refresh_pull_requests([eng.get_session(name)])
+    data = eng.show(name)
 
     def human() -> None:
         s = data["session"]
