@@ -21,6 +21,9 @@ from trails.core.repo_settings import Ignored, restrict
 
 ModeName = Literal["direct", "basic", "worktree", "container"]
 NetworkName = Literal["none", "bridge", "host"]
+MergeStrategy = Literal["no-ff", "squash", "rebase"]
+# A hook command: an argument list, or one string run by `sh -c` (see core/worktree_setup.py).
+Hook = str | list[str]
 
 DEFAULT_FALLBACK_CHAIN: list[str] = ["container", "worktree", "direct"]
 DEFAULT_BRANCH_PREFIX = "trails/"
@@ -97,6 +100,12 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     network: NetworkName | None = None
     privileged: bool | None = None
     mounts: list[str] = []  # "HOST[:CONTAINER][:ro|rw]"
+    # The session lifecycle (core/merge.py, core/worktree_setup.py, core/pr.py).
+    merge_strategy: MergeStrategy | None = None
+    worktree_include: list[str] = []  # globs of ignored files copied into a new worktree (.env)
+    worktree_link: list[str] = []  # globs of ignored directories symlinked into it (node_modules)
+    post_create: Hook | None = None  # run in a new worktree; a repository's only once trusted
+    pre_remove: Hook | None = None  # run in a worktree before it is removed; likewise
 
 
 @dataclass
@@ -125,6 +134,10 @@ class EffectiveConfig:
     @property
     def max_worktrees(self) -> int | None:
         return self.project.max_worktrees or self.user.max_worktrees
+
+    @property
+    def merge_strategy(self) -> str:
+        return self.project.merge_strategy or self.user.merge_strategy or "no-ff"
 
     @property
     def project_rules(self) -> list[ProjectRule]:

@@ -160,6 +160,7 @@ class Engine:
         memory: str | None = None,
         pids_limit: int | None = None,
         progress: Callable[[str], None] | None = None,
+        no_hooks: bool = False,
     ) -> CreateResult:
         """Create a session: choose its mode, prepare its place, start its agent in tmux."""
         from trails.agents import registry
@@ -232,7 +233,8 @@ class Engine:
             status=Status.CREATING, workdir=str(cwd), repo_root=str(repo_root) if repo_root else None,
             worktree_path=None, branch=None, base_commit=None, tmux_session=tmux_name(name),
             env=env, auto_yes=auto_yes, limits=limits.to_dict(), conversation_id=conversation_id,
-            extra={"scope": scope, "agent_profile": agent_spec.name, "base_argv": list(agent_spec.argv)},
+            extra={"scope": scope, "agent_profile": agent_spec.name, "base_argv": list(agent_spec.argv),
+                   **({"prompt": prompt} if prompt else {})},
         )
         # The session's lock is held until its row is complete: a row still `creating` whose lock is
         # free is what a create that died leaves, and the next read cleans it (core/recovery.py).
@@ -277,6 +279,14 @@ class Engine:
             gated = placement.before_agent is not None
             launched = False
             try:
+                if placement.worktree_path is not None and repo_root is not None:
+                    # Worktree set-up (core/worktree_setup.py): a failing post_create ends the create here.
+                    from trails.core import worktree_setup
+
+                    placement.notes += worktree_setup.after_create(
+                        self.home, name=name, tmux_session=session.tmux_session, repo_root=repo_root,
+                        worktree=Path(placement.worktree_path), branch=placement.branch, config=config,
+                        no_hooks=no_hooks, progress=progress)
                 live.start_output_log(self.home, session.tmux_session)
                 try:
                     placement.notes += self.launch_agent(provider, session, argv, gated=gated)
@@ -649,11 +659,40 @@ class Engine:
         ins, dels, files = git.numstat(session.base_commit, tree)
         return DiffResult(name, session.base_commit, text, ins, dels, files)
 
-    def merge(self, name: str) -> Any:
-        """Merge the session's branch into the main checkout's branch (--no-ff); conflicts abort it."""
+    def merge(self, name: str, *, strategy: str | None = None, message: str | None = None,
+              cleanup: bool = False) -> Any:
+        """Merge the session's branch into the main checkout's branch (no-ff, squash or rebase; default
+        from settings); conflicts change nothing. `cleanup` then ends the session and removes its branch."""
         from trails.core.merge import merge_session
 
-        return merge_session(self, name)
+        return merge_session(self, name, strategy=strategy, message=message, cleanup=cleanup)
+
+    def rebase(self, name: str, *, onto: str | None = None, to_agent: bool = False) -> Any:
+        """Rebase the session's branch onto `onto` (default: its base branch's tip) in its worktree;
+        a conflict is aborted and flagged on the session (and, with to_agent, handed to the agent)."""
+        from trails.core.rebase import rebase_session
+
+        return rebase_session(self, name, onto=onto, to_agent=to_agent)
+
+    def open_pr(self, name: str, *, draft: bool = False, title: str | None = None, body: str | None = None,
+                base: str | None = None) -> Any:
+        """Push the session's branch and open a pull request with gh/glab (else print the compare URL)."""
+        from trails.core import pr
+
+        return pr.open_pr(self, name, draft=draft, title=title, body=body, base=base)
+
+    def pr_checks(self, name: str, *, fix: bool = False) -> dict[str, Any]:
+        """The session's pull request state and checks, asked for now; `fix` sends failing ones to the agent."""
+        from trails.core import pr
+
+        return pr.checks(self, name, fix=fix)
+
+    def refresh_pull_requests(self, sessions: list[Session]) -> None:
+        """Refresh the stored state of the sessions' pull requests not checked for a while."""
+        if any(s.extra.get("pr") for s in sessions):
+            from trails.core import pr
+
+            pr.refresh_stale(self, sessions)
 
     # --- moves between modes ----------------------------------------------------------------------
 
@@ -679,14 +718,15 @@ class Engine:
 
     # --- end --------------------------------------------------------------------------------------
 
-    def kill(self, name: str, *, force: bool = False, delete_branch: bool = False) -> KillResult:
+    def kill(self, name: str, *, force: bool = False, delete_branch: bool = False,
+             no_hooks: bool = False) -> KillResult:
         """Stop the agent and remove its place; uncommitted work is saved first (needs --force)."""
         from trails.core.locks import file_lock
 
         with file_lock(f"session:{name}"):
-            return self._kill(name, force=force, delete_branch=delete_branch)
+            return self._kill(name, force=force, delete_branch=delete_branch, no_hooks=no_hooks)
 
-    def _kill(self, name: str, *, force: bool, delete_branch: bool) -> KillResult:
+    def _kill(self, name: str, *, force: bool, delete_branch: bool, no_hooks: bool = False) -> KillResult:
         from trails.core import recovery
 
         session = self.settled(name)
@@ -696,6 +736,8 @@ class Engine:
         self.release_limits(session)
         teardown = recovery.Teardown.of(session)
         stamp = teardown.stamp if teardown else recovery.stamp()  # the same refs when finishing one
+        # Before anything is removed; not again when finishing an interrupted teardown.
+        hook_notes = self._pre_remove(session, no_hooks) if teardown is None else []
 
         def record(saved: Any) -> None:
             recovery.begin_teardown(self, session, "kill", stamp, saved, note="saved when the session was killed")
@@ -721,9 +763,23 @@ class Engine:
         self.store.update_session(session.id, status=Status.KILLED, status_reason=reason, ended_at=now,
                                   extra=session.extra)
         session.status, session.status_reason, session.ended_at = Status.KILLED, reason, now
+        notes = [*hook_notes, *released.notes]
         self.store.audit("session_killed", name, force=force, delete_branch=delete_branch,
-                         saved_refs=released.saved_refs, notes=released.notes)
-        return KillResult(session, released.notes, released.saved_refs)
+                         saved_refs=released.saved_refs, notes=notes)
+        return KillResult(session, notes, released.saved_refs)
+
+    def _pre_remove(self, session: Session, no_hooks: bool) -> list[str]:
+        """The pre_remove hook (core/worktree_setup.py), in a worktree about to be removed."""
+        if not session.worktree_path or not session.repo_root:
+            return []
+        from trails.core import worktree_setup
+
+        try:
+            return worktree_setup.before_remove(
+                self.home, name=session.name, tmux_session=session.tmux_session, repo_root=Path(session.repo_root),
+                worktree=Path(session.worktree_path), branch=session.branch, no_hooks=no_hooks)
+        except TrailsError as exc:  # e.g. settings that no longer load: the removal goes on
+            return [f"pre_remove not run: {exc.message}"]
 
     # --- live sessions (supervisor, auto-yes, pause/resume, events; see trails.monitor) ------------
 

@@ -220,6 +220,24 @@ class Store:
                 _insert_checkpoint(tx, session_id, kind, ref, commit, note)
         return True
 
+    def update_extra(self, session_id: int, changes: dict[str, Any], *,
+                     audits: Sequence[tuple[str, str | None, dict[str, Any]]] = ()) -> dict[str, Any]:
+        """Set (a value) or drop (None) some keys of a session's `extra`, read and written in one
+        transaction so that another writer's keys survive; the new `extra`."""
+        with self.write() as tx:
+            row = tx.execute("SELECT extra FROM sessions WHERE id = ?", (session_id,)).fetchone()
+            extra: dict[str, Any] = json.loads(row[0]) if row is not None else {}
+            for key, value in changes.items():
+                if value is None:
+                    extra.pop(key, None)
+                else:
+                    extra[key] = value
+            tx.execute("UPDATE sessions SET extra = ?, updated_at = ? WHERE id = ?",
+                       (json.dumps(extra), time.time(), session_id))
+            for action, session_name, detail in audits:
+                _insert_audit(tx, action, session_name, detail)
+        return extra
+
     def delete_session(self, session_id: int) -> None:
         with self.write() as tx:
             tx.execute("DELETE FROM checkpoints WHERE session_id = ?", (session_id,))

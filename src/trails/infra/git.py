@@ -54,6 +54,10 @@ HARDENING = (
     "-c", "submodule.recurse=false",
 )
 _HARDENED_ENV = {"GIT_TERMINAL_PROMPT": "0"}
+# A push to the main repository's own remote needs a transport: the ordinary ones, never `ext::`
+# (a URL that runs a command). Per-protocol settings win over HARDENING's protocol.allow.
+_PUSH_PROTOCOLS = tuple(arg for proto in ("https", "http", "ssh", "git", "file")
+                        for arg in ("-c", f"protocol.{proto}.allow=always"))
 # With the repository named explicitly, nothing in the environment may point git elsewhere.
 _REDIRECTS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
               "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_NAMESPACE", "GIT_CEILING_DIRECTORIES",
@@ -460,3 +464,55 @@ class Git:
     def read_tree(self, tree: str, *, update_worktree: bool) -> None:
         args = ["read-tree", "--reset", *(["-u"] if update_worktree else []), tree]
         self.run(*args)
+
+    # --- the session lifecycle: rebase, merge strategies, remotes (see core/merge.py, core/pr.py) ----
+
+    def unmerged_files(self) -> list[str]:
+        """Paths with conflicts in the index (during a merge or rebase that stopped)."""
+        res = self.run("diff", "--name-only", "--diff-filter=U", "-z", check=False)
+        return [p for p in res.stdout.split("\0") if p]
+
+    def rebase(self, onto: str) -> Result:
+        """`git rebase onto` of the checked-out branch; the caller aborts it when it stops."""
+        return self.run("rebase", "--no-autostash", "--no-update-refs", onto, check=False)
+
+    def rebase_abort(self) -> None:
+        self.run("rebase", "--abort")
+
+    def merge_tree(self, ours: str, theirs: str) -> tuple[str | None, list[str]]:
+        """The tree merging `theirs` into `ours` would give, computed without touching any checkout:
+        (tree, []) when clean, (None, conflicting paths) otherwise."""
+        res = self.run("merge-tree", "--write-tree", "--name-only", "--no-messages", ours, theirs, check=False)
+        lines = res.stdout.splitlines()
+        if res.returncode == 0 and lines:
+            return lines[0].strip(), []
+        if res.returncode == 1 and lines:
+            return None, sorted({line for line in lines[1:] if line})
+        raise GitError(f"git merge-tree failed: {(res.stderr or res.stdout).strip()}")
+
+    def merge_ff_only(self, commit: str) -> Result:
+        return self.run("merge", "--ff-only", "--no-edit", commit, check=False)
+
+    def commit_tree_as_user(self, tree: str, parents: list[str], message: str) -> str:
+        """commit-tree with the user's own identity (a merge or squash the user asked for)."""
+        args = ["commit-tree", tree]
+        for parent in parents:
+            args += ["-p", parent]
+        return self.run(*args, "-F", "-", input=message).stdout.strip()
+
+    def config_get(self, key: str) -> str | None:
+        res = self.run("config", "--get", key, check=False)
+        return res.stdout.strip() if res.ok else None
+
+    def remotes(self) -> list[str]:
+        return [r for r in self.out("remote").splitlines() if r]
+
+    def push(self, remote: str, branch: str) -> Result:
+        """Push `branch` to the branch of the same name on `remote` and set it as upstream."""
+        return self.run(*_PUSH_PROTOCOLS, "push", "--set-upstream", "--porcelain", remote,
+                        f"refs/heads/{branch}:refs/heads/{branch}", check=False, env={"GIT_TERMINAL_PROMPT": "0"})
+
+    def ignored_entries(self) -> list[str]:
+        """Ignored paths in the work tree as git lists them (a wholly ignored directory once, with '/')."""
+        res = self.run("ls-files", "--others", "--ignored", "--exclude-standard", "--directory", "-z", env=_READ_ONLY)
+        return [p for p in res.stdout.split("\0") if p]

@@ -1,4 +1,4 @@
-"""Session commands: new, ls, show, attach, send, output, diff, kill."""
+"""Session commands: new, ls, show, attach, send, output, diff, kill (merge, rebase, pr: lifecycle.py)."""
 
 from __future__ import annotations
 
@@ -39,18 +39,19 @@ def _parse_env(pairs: list[str]) -> dict[str, str]:
 @option("--cpus", type=float, help="CPU limit, e.g. 1.5 (containers; cgroups on the host).")
 @option("--memory", help="Memory limit, e.g. 2g (containers; cgroups or rlimits on the host).")
 @option("--pids-limit", type=positive_int, help="Process limit (containers; cgroups on the host).")
+@flag("--no-hooks", help="Do not run the post_create hook in the new worktree.")
 @json_option
 def new(name: str, agent: str, mode: str | None, prompt: str | None, branch: str | None, base: str | None,
         scope: list[str], env_pairs: list[str], carry_changes: bool, auto_yes: bool,
         force: bool, image: str | None, network: str | None, privileged: bool, mounts: list[str],
-        cpus: float | None, memory: str | None, pids_limit: int | None, as_json: bool) -> None:
+        cpus: float | None, memory: str | None, pids_limit: int | None, no_hooks: bool, as_json: bool) -> None:
     eng = engine()
     eng.ensure_supervisor()  # statuses, auto-yes and output logs need it (TRAILS_SUPERVISOR=off: not started)
     result = eng.create_session(
         name, agent, mode=mode, prompt=prompt, branch=branch, base=base, scope=scope,
         env=_parse_env(env_pairs), carry_changes=carry_changes, force=force, auto_yes=auto_yes,
         image=image, network=network, privileged=privileged, mounts=mounts, cpus=cpus, memory=memory,
-        pids_limit=pids_limit, progress=note,
+        pids_limit=pids_limit, progress=note, no_hooks=no_hooks,
     )
 
     def human() -> None:
@@ -75,7 +76,11 @@ def _age(ts: float) -> str:
 @flag("--all", dest="include_ended", help="Also show ended sessions and how they ended.")
 @json_option
 def ls(include_ended: bool, as_json: bool) -> None:
-    sessions = engine().list_sessions(include_ended=include_ended)
+    from trails.core.marks import marks
+
+    eng = engine()
+    sessions = eng.list_sessions(include_ended=include_ended)
+    eng.refresh_pull_requests(sessions)  # only sessions with a PR, at most every few minutes
 
     def human() -> None:
         if not sessions:
@@ -83,7 +88,8 @@ def ls(include_ended: bool, as_json: bool) -> None:
             return
         rows = [("NAME", "AGENT", "MODE", "STATUS", "BRANCH", "AGE")]
         for s in sessions:
-            rows.append((s.name, s.agent[:24], s.mode.value, s.status.value, s.branch or "-", _age(s.created_at)))
+            status = ", ".join([s.status.value, *marks(s.extra)])
+            rows.append((s.name, s.agent[:24], s.mode.value, status, s.branch or "-", _age(s.created_at)))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         for r in rows:
             echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
@@ -95,7 +101,11 @@ def ls(include_ended: bool, as_json: bool) -> None:
 @argument("name")
 @json_option
 def show(name: str, as_json: bool) -> None:
-    data = engine().show(name)
+    from trails.core.marks import detail_lines
+
+    eng = engine()
+    eng.refresh_pull_requests([eng.get_session(name)])
+    data = eng.show(name)
 
     def human() -> None:
         s = data["session"]
@@ -104,6 +114,8 @@ def show(name: str, as_json: bool) -> None:
             if s.get(key):
                 echo(f"{key + ':':17} {s[key]}")
         echo(f"{'command:':17} {' '.join(s['command'])}")
+        for label, text in detail_lines(s.get("extra", {})):
+            echo(f"{label + ':':17} {text}")
         for cp in data["checkpoints"]:
             echo(f"{'saved:':17} {cp['ref']} ({cp['commit'][:12]}, {cp['kind']})")
         limits = {k: v for k, v in s.get("limits", {}).items() if k in ("cpus", "memory", "pids_limit")}
@@ -156,27 +168,13 @@ def diff(name: str, stat: bool, as_json: bool) -> None:
 @argument("name")
 @flag("--force", help="Save uncommitted work to refs/trails/saved/… then remove.")
 @flag("--delete-branch", help="Also delete the session's branch (its tip is saved).")
+@flag("--no-hooks", help="Do not run the pre_remove hook.")
 @json_option
-def kill(name: str, force: bool, delete_branch: bool, as_json: bool) -> None:
-    result = engine().kill(name, force=force, delete_branch=delete_branch)
+def kill(name: str, force: bool, delete_branch: bool, no_hooks: bool, as_json: bool) -> None:
+    result = engine().kill(name, force=force, delete_branch=delete_branch, no_hooks=no_hooks)
 
     def human() -> None:
         echo(f"killed {name}")
-        for line in result.notes:
-            echo(f"  {line}")
-
-    emit(as_json, result.to_dict(), human)
-
-
-@command(help="Merge the session's branch into the branch the main checkout is on (--no-ff; conflicts abort).")
-@argument("name")
-@json_option
-def merge(name: str, as_json: bool) -> None:
-    result = engine().merge(name)
-
-    def human() -> None:
-        if result.commit:
-            echo(f"merged {result.branch} into {result.into} ({result.commit[:12]})")
         for line in result.notes:
             echo(f"  {line}")
 

@@ -17,6 +17,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Static
 
+from trails.core.marks import marks
 from trails.core.models import Session
 from trails.ui.tui.view import ATTENTION_MARK, STATUS_STYLE, DiffStats, age, needs_attention
 
@@ -28,7 +29,11 @@ MAX_WIDTH = {"name": 24, "agent": 14, "branch": 20}
 
 def status_cell(session: Session) -> Text:
     marker = f"{ATTENTION_MARK} " if needs_attention(session) else "  "
-    return Text(marker + session.status.value, style=STATUS_STYLE.get(session.status, ""))
+    text = Text(marker + session.status.value, style=STATUS_STYLE.get(session.status, ""))
+    lifecycle = marks(session.extra)  # a rebase conflict, a pull request's state
+    if lifecycle:
+        text.append(" " + ", ".join(lifecycle), style="yellow")
+    return text
 
 
 def cells(session: Session, stats: DiffStats | None, marked: bool, now: float) -> dict[str, Text]:

@@ -38,7 +38,8 @@ class DiffStats:
 
 
 def needs_attention(session: Session) -> bool:
-    return session.status in (Status.WAITING, Status.ERROR) or bool(session.extra.get("needs_user"))
+    return session.status in (Status.WAITING, Status.ERROR) or bool(session.extra.get("needs_user")) \
+        or bool(session.extra.get("conflict"))
 
 
 def age(created_at: float, now: float) -> str:

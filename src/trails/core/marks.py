@@ -1,0 +1,37 @@
+"""Short markers for what the lifecycle recorded on a session (a rebase conflict, its pull request),
+shared by `ls`, `show` and the dashboard so that they say the same thing. They read `session.extra`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def marks(extra: Mapping[str, Any]) -> list[str]:
+    """e.g. ["conflict", "pr#12 open, checks failing"]: empty for most sessions."""
+    out = []
+    if extra.get("conflict"):
+        out.append("conflict")
+    pr = extra.get("pr")
+    if pr:
+        label = " ".join(x for x in (f"pr#{pr.get('number')}", str(pr.get("state") or "").lower()) if x)
+        out.append(label + (f" checks {pr['checks']}" if pr.get("checks") else ""))
+    return out
+
+
+def detail_lines(extra: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(label, text) lines for `show`."""
+    out = []
+    conflict = extra.get("conflict")
+    if conflict:
+        out.append(("conflict", f"{conflict.get('op', 'rebase')} onto {conflict.get('onto')} conflicts in "
+                                f"{', '.join(conflict.get('files', []))}"))
+    pr = extra.get("pr")
+    if pr:
+        out.append(("pull request", f"#{pr.get('number')} {pr.get('url')}"))
+        if pr.get("state"):
+            review = f", review {pr['review'].lower()}" if pr.get("review") else ""
+            out.append(("pr state", f"{pr['state'].lower()}, checks {pr.get('checks') or 'none'}{review}"))
+        for check in pr.get("failing", []):
+            out.append(("failing check", str(check)))
+    return out
