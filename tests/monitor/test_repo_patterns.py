@@ -64,10 +64,10 @@ def test_a_bad_pattern_stops_neither_the_supervisor_nor_other_sessions(
     try:
         wait_status(engine, "s1", "ready")
         wait_status(engine, "s2", "ready")
-        # What the agent may write in its own worktree: settings with a guard that does not compile.
+        # The repository's settings gain a guard that does not compile (a pull, an edit).
         engine.stop_supervisor()
-        worktree_settings = Path(engine.get_session("s1").worktree_path) / ".trails" / "settings.json"
-        _write(worktree_settings, {"auto_yes": {"guards": {"mine": "(unclosed"}}})
+        repo_settings = repo / ".trails" / "settings.json"
+        _write(repo_settings, {"auto_yes": {"guards": {"mine": "(unclosed"}}})
         engine.ensure_supervisor()
         engine.send("s1", "run echo hi")
         wait_until(lambda: engine.store.get_session("s1").extra.get("needs_user"), timeout=15,
@@ -87,8 +87,28 @@ def test_a_bad_pattern_stops_neither_the_supervisor_nor_other_sessions(
                    message="s2's status to be followed")
 
         # Fixed settings take effect without a restart: the waiting prompt is answered.
-        _write(worktree_settings, {"auto_yes": {"guards": {"mine": "unclosed"}}})
+        _write(repo_settings, {"auto_yes": {"guards": {"mine": "unclosed"}}})
         wait_until(lambda: "Ran echo hi" in engine.output("s1"), timeout=15, message="the prompt to be answered")
+    finally:
+        engine.stop_supervisor()
+
+
+def test_the_supervisor_reads_the_repositorys_settings_not_the_worktrees(
+        engine: Any, repo: Path, fake_claude: Path) -> None:
+    # A guard in the main checkout's (untracked) settings; the session's worktree has no copy, and
+    # whatever its agent writes there must not decide what auto-yes approves.
+    _write(repo / ".trails" / "settings.json", {"auto_yes": {"guards": {"no-echo": r"\becho hi\b"}}})
+    engine.create_session("s1", str(fake_claude), cwd=repo, auto_yes=True)
+    engine.ensure_supervisor()
+    try:
+        wait_status(engine, "s1", "ready")
+        _write(Path(engine.get_session("s1").worktree_path) / ".trails" / "settings.json", {})
+        engine.send("s1", "run echo hi")
+        wait_until(lambda: engine.store.get_session("s1").extra.get("needs_user"), timeout=15,
+                   message="the guarded prompt to wait for the user")
+        assert "Ran echo hi" not in engine.output("s1")
+        refused = [e for e in engine.events(session="s1") if e["kind"] == "refused"]
+        assert refused and refused[-1]["data"]["guard"] == "no-echo"
     finally:
         engine.stop_supervisor()
 

@@ -252,7 +252,9 @@ class Supervisor:
 
         agent = profile_of(session).name
         try:
-            return load_for(agent, session.workdir)
+            # The settings the session was created with: its repository's main checkout, as trails recorded
+            # it, never a worktree's own copy (an agent edits that one, and could drop guards with it).
+            return load_for(agent, session.repo_root or session.workdir)
         except Exception as exc:  # a settings file that does not load: watch without it, answer nothing
             why = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
             if why != broken_before:
