@@ -3,13 +3,15 @@ and a local bare repository as the remote (the GitHub URL is rewritten to it wit
 
 from __future__ import annotations
 
+import io
 import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.fakes.github_server import HOST, FakeGitHub
+from tests.fakes.github_server import HOST, FakeGitHub, Run
 from tests.helpers import git, trails, wait_until
 
 ECHO_AGENT = f"{sys.executable} {Path(__file__).parent / 'echo_agent.py'}"
@@ -17,13 +19,36 @@ FAILING = {"__typename": "CheckRun", "name": "unit-tests", "status": "COMPLETED"
            "detailsUrl": f"https://{HOST}/o/app/actions/runs/5/job/7", "startedAt": "2026-01-01T00:00:00Z",
            "completedAt": "2026-01-01T00:01:00Z", "checkSuite": {"workflowRun": {"workflow": {"name": "CI"}}}}
 PASSING = {**FAILING, "name": "lint", "conclusion": "SUCCESS"}
+# Run 5 as Actions keeps it: unit-tests (job 7, FAILING's) failed in its step 2; integration (job 9) failed too.
+RUN_JOBS = [
+    {"id": 7, "name": "unit-tests", "conclusion": "failure", "steps": [
+        {"name": "Set up job", "number": 1, "conclusion": "success"},
+        {"name": "Run tests", "number": 2, "conclusion": "failure"}]},
+    {"id": 9, "name": "integration", "conclusion": "failure", "steps": [
+        {"name": "Run e2e", "number": 1, "conclusion": "failure"}]},
+]
+
+
+def _run_logs() -> bytes:
+    """The zip GitHub serves for a run's logs: JOB/N_STEP.txt, each line after Actions' timestamp."""
+    def stamped(lines: list[str]) -> str:
+        return "".join(f"2026-01-01T00:00:{i % 60:02d}.1234567Z {line}\n" for i, line in enumerate(lines))
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        zf.writestr("unit-tests/1_Set up job.txt", stamped(["setting up the runner"]))
+        zf.writestr("unit-tests/2_Run tests.txt", stamped([f"collected line {i}" for i in range(25)]
+                                                          + ["FAILED tests/test_x.py::test_y - assert 1 == 2"]))
+        zf.writestr("integration/1_Run e2e.txt", stamped(["e2e exploded"]))
+    return out.getvalue()
 
 
 @pytest.fixture
 def github(tmp_path: Path) -> Iterator[tuple[FakeGitHub, dict[str, str]]]:
     with FakeGitHub() as fake:
         fake.add_repo("o", "app")
-        yield fake, fake.gh_env(tmp_path / "gh-config")
+        # gh caches a run's log zip under $TMPDIR/gh-cli-cache: keep it in the test's own directory.
+        yield fake, {**fake.gh_env(tmp_path / "gh-config"), "TMPDIR": str(tmp_path)}
 
 
 def _remote(repo: Path, tmp_path: Path, url: str) -> Path:
@@ -91,9 +116,21 @@ def test_checks_ls_marker_refresh_and_fix(repo: Path, tmp_path: Path,
     shown = trails("show", "s1", cwd=repo, env=env).stdout
     assert "open, checks passing, review approved" in shown
     fake.set_checks("o", "app", 1, [FAILING])
+    fake.add_run("o", "app", Run(5, RUN_JOBS, _run_logs()))
     res = trails("pr", "s1", "--fix", "--json", cwd=repo, env=env)
     assert res.code == 0 and res.json["sent_to_agent"] is True, res.stderr
-    wait_until(lambda: log.exists() and "unit-tests" in log.read_text(), message="the failing check sent")
+    done = "FAILED tests/test_x.py::test_y - assert 1 == 2"
+    wait_until(lambda: log.exists() and done in log.read_text(), message="the failing check and its log sent")
+    sent = log.read_text().splitlines()
+    assert any(line.startswith("- unit-tests (failure) https://") for line in sent)
+    # The last 20 lines of the failed step's log, as they were written (no gh prefix, no timestamp) …
+    tail = [line.strip() for line in sent[sent.index("  last lines of its log:") + 1:]]
+    assert tail == [f"collected line {i}" for i in range(6, 25)] + [done]
+    # … of this check's job alone: not the run's other failing job, nor a step that passed.
+    assert "e2e exploded" not in log.read_text() and "setting up the runner" not in log.read_text()
+    assert "\t" not in log.read_text()
+    asked = [r["url"] for r in fake.requests if "/actions/" in r["url"] or "blobs." in r["url"]]
+    assert any(u.endswith("/actions/jobs/7") for u in asked) and any("blobs.github.localhost" in u for u in asked)
 
 
 def test_a_remote_that_is_not_github_gets_a_push_and_a_compare_url(repo: Path, tmp_path: Path,

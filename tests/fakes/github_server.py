@@ -6,6 +6,10 @@ development host); with `HTTP_PROXY` naming this server, every request reaches i
 :meth:`FakeGitHub.gh_env` for the environment and :meth:`FakeGitHub.add_repo` for a repository; pull
 requests made through it are in ``repo.pulls``, and ``set_checks`` scripts their status checks.
 GraphQL operations are answered by name (``query RepositoryInfo``, ``mutation PullRequestCreate``, …).
+
+``add_run`` scripts an Actions workflow run for `gh run view ID [--job ID] --log-failed`, which reads
+(REST, as GitHub serves them) the run, its jobs, and the run's logs: a zip of `JOB/N_STEP.txt` files,
+answered as GitHub does with a redirect to an unauthenticated blob URL (on BLOB_HOST, also proxied here).
 """
 
 from __future__ import annotations
@@ -18,10 +22,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import urlsplit
 
 HOST = "github.localhost"
+BLOB_HOST = "blobs.github.localhost"  # where GitHub's redirect for a run's logs points (signed, no token)
 JSON = dict[str, Any]
 _OPERATION = re.compile(r"\b(query|mutation)\s+(\w+)")
+_REST = re.compile(r"/repos/([^/]+)/([^/]+)/actions/(runs|jobs|workflows)/(\d+)(/jobs|/logs)?")
+_BLOB = re.compile(rf"/{re.escape(BLOB_HOST)}/([^/]+)/([^/]+)/(\d+)/logs\.zip")
+_TIME = "2026-01-01T00:00:00Z"
 
 
 @dataclass
@@ -41,11 +50,20 @@ class Pull:
 
 
 @dataclass
+class Run:
+    id: int
+    jobs: list[JSON]  # {"id", "name", "conclusion", "steps": [{"name", "number", "conclusion"}]}
+    log_zip: bytes  # what GET .../runs/ID/logs ends at: members JOB_NAME/STEP_NUMBER_STEP_NAME.txt
+    conclusion: str = "failure"
+
+
+@dataclass
 class Repo:
     owner: str
     name: str
     default_branch: str = "main"
     pulls: list[Pull] = field(default_factory=list)
+    runs: dict[int, Run] = field(default_factory=dict)
 
     @property
     def node_id(self) -> str:
@@ -70,6 +88,9 @@ class FakeGitHub:
     def set_checks(self, owner: str, name: str, number: int, checks: list[JSON], review: str = "") -> None:
         pull = self.repos[f"{owner}/{name}".lower()].pulls[number - 1]
         pull.checks, pull.review = checks, review
+
+    def add_run(self, owner: str, name: str, run: Run) -> None:
+        self.repos[f"{owner}/{name}".lower()].runs[run.id] = run
 
     @property
     def proxy_url(self) -> str:
@@ -173,6 +194,64 @@ class FakeGitHub:
                 "type": "NOT_FOUND", "message": f"Could not resolve to a PullRequest with the number of {number}."}]}
         return {"data": {"repository": {"pullRequest": self._pull_fields(repo, repo.pulls[number - 1])}}}
 
+    # --- REST (Actions) ------------------------------------------------------------------------
+
+    def rest(self, path: str) -> tuple[int, JSON | bytes, dict[str, str]]:
+        """(status, JSON or raw bytes, extra headers) for a GET of `path` (without the query)."""
+        blob = _BLOB.fullmatch(path)
+        if blob is not None:
+            held = self.repos.get(f"{blob.group(1)}/{blob.group(2)}".lower())
+            run = held.runs.get(int(blob.group(3))) if held else None
+            if run is None:
+                return 404, b"<Error><Code>BlobNotFound</Code></Error>", {"Content-Type": "application/xml"}
+            return 200, run.log_zip, {"Content-Type": "application/zip"}
+        found = _REST.fullmatch(path)
+        repo = self.repos.get(f"{found.group(1)}/{found.group(2)}".lower()) if found else None
+        if found is None or repo is None:
+            return 404, {"message": "Not Found"}, {}
+        kind, number, tail = found.group(3), int(found.group(4)), found.group(5) or ""
+        if kind == "workflows":  # gh names a run by its workflow's name
+            if number != 1 or tail:
+                return 404, {"message": "Not Found"}, {}
+            return 200, {"id": 1, "node_id": "W_1", "name": "CI", "path": ".github/workflows/ci.yml",
+                         "state": "active"}, {}
+        if kind == "jobs":
+            owning = next((r for r in repo.runs.values() for j in r.jobs if j["id"] == number), None)
+            if owning is None or tail:
+                return 404, {"message": "Not Found"}, {}
+            return 200, self._job_fields(repo, owning, next(j for j in owning.jobs if j["id"] == number)), {}
+        run = repo.runs.get(number)
+        if run is None:
+            return 404, {"message": "Not Found"}, {}
+        if tail == "":
+            return 200, self._run_fields(repo, run), {}
+        if tail == "/jobs":
+            jobs = [self._job_fields(repo, run, job) for job in run.jobs]
+            return 200, {"total_count": len(jobs), "jobs": jobs}, {}
+        if tail == "/logs":  # GitHub answers 302 to a short-lived signed URL on another host
+            return 302, b"", {"Location": f"http://{BLOB_HOST}/{repo.owner}/{repo.name}/{run.id}/logs.zip"}
+        return 404, {"message": "Not Found"}, {}
+
+    def _run_fields(self, repo: Repo, run: Run) -> JSON:
+        api = f"http://api.{HOST}/repos/{repo.owner}/{repo.name}/actions/runs/{run.id}"
+        return {"id": run.id, "name": "CI", "display_title": "CI", "workflow_id": 1, "run_number": run.id,
+                "run_attempt": 1, "event": "pull_request", "status": "completed", "conclusion": run.conclusion,
+                "head_branch": "trails/s1", "path": ".github/workflows/ci.yml", "head_sha": "0" * 40,
+                "created_at": _TIME, "updated_at": _TIME,
+                "run_started_at": _TIME, "url": api, "jobs_url": f"{api}/jobs", "logs_url": f"{api}/logs",
+                "html_url": f"https://{HOST}/{repo.owner}/{repo.name}/actions/runs/{run.id}",
+                "head_repository": {"owner": {"login": repo.owner}, "name": repo.name}}
+
+    def _job_fields(self, repo: Repo, run: Run, job: JSON) -> JSON:
+        api = f"http://api.{HOST}/repos/{repo.owner}/{repo.name}"
+        steps = [{"status": "completed", "started_at": _TIME, "completed_at": _TIME, **step}
+                 for step in job.get("steps", [])]
+        return {"id": job["id"], "run_id": run.id, "name": job["name"], "status": "completed",
+                "conclusion": job.get("conclusion", "failure"), "started_at": _TIME, "completed_at": _TIME,
+                "steps": steps, "check_run_url": f"{api}/check-runs/{job['id']}",
+                "url": f"{api}/actions/jobs/{job['id']}",
+                "html_url": f"https://{HOST}/{repo.owner}/{repo.name}/actions/runs/{run.id}/job/{job['id']}"}
+
     def _pull_fields(self, repo: Repo, pull: Pull) -> JSON:
         return {
             "id": f"PR_{pull.number}", "number": pull.number, "url": pull.url(repo.owner, repo.name),
@@ -210,12 +289,19 @@ class _Handler(BaseHTTPRequestHandler):
         with self.github._lock:
             self.github.requests.append({"method": "GET", "url": self.path, "operation": self.path,
                                          "variables": {}, "auth": self.headers.get("Authorization")})
-        self._send(404, {"message": "Not Found"})
+        # A proxy request names the whole URL: http://api.github.localhost/repos/... or http://BLOB_HOST/...
+        url = urlsplit(self.path)
+        path = url.path if url.netloc == f"api.{HOST}" else f"/{url.netloc}{url.path}"
+        status, data, headers = self.github.rest(path)
+        self._send(status, data, headers)
 
-    def _send(self, status: int, data: JSON) -> None:
-        out = json.dumps(data).encode()
+    def _send(self, status: int, data: JSON | bytes, headers: dict[str, str] | None = None) -> None:
+        out = data if isinstance(data, bytes) else json.dumps(data).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
+        extra = headers or {}
+        self.send_header("Content-Type", extra.pop("Content-Type", "application/json; charset=utf-8"))
+        for key, value in extra.items():
+            self.send_header(key, value)
         self.send_header("Content-Length", str(len(out)))
         self.end_headers()
         self.wfile.write(out)

@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 PR_REFRESH_SECONDS = 300.0
 _FAILED = {"FAILURE", "ERROR", "TIMED_OUT", "CANCELLED", "ACTION_REQUIRED", "STARTUP_FAILURE"}
 _PASSED = {"SUCCESS", "NEUTRAL", "SKIPPED"}
-_RUN_ID = re.compile(r"/actions/runs/(\d+)")
+_RUN_ID = re.compile(r"/actions/runs/(\d+)(?:/job/(\d+))?")
+# What Actions puts before each line of a step's log (gh passes it through): 2026-01-01T00:00:03.1234567Z
+_STAMP = re.compile(r"^\d{4}-\d\d-\d\dT[\d:.]+Z ")
 
 
 class ForgeError(TrailsError):
@@ -250,9 +252,16 @@ def _log_tail(session: Session, pr: dict[str, Any], url: str, count: int = 20) -
     found = _RUN_ID.search(url)
     if found is None or not forge.available("gh"):
         return []
-    out = forge.gh("run", "view", found.group(1), "--log-failed", "--repo", str(pr["repo"]),
+    # The check's own job when its URL names one; the whole run would mix in its other failing jobs.
+    which = ["--job", found.group(2)] if found.group(2) else [found.group(1)]
+    out = forge.gh("run", "view", *which, "--log-failed", "--repo", str(pr["repo"]),
                    cwd=Path(session.repo_root or session.workdir), timeout=30)
-    return out.stdout.rstrip().splitlines()[-count:] if out.ok else []
+    if not out.ok:
+        return []
+    # gh prints each line as JOB<tab>STEP<tab>LINE: the agent gets LINE without the tabs (a tab typed
+    # into an agent's input can complete or switch modes) and without Actions' timestamp.
+    lines = [_STAMP.sub("", line.split("\t", 2)[-1]).replace("\t", " ") for line in out.stdout.rstrip().splitlines()]
+    return lines[-count:]
 
 
 def checks(engine: Engine, name: str, *, fix: bool = False) -> dict[str, Any]:
