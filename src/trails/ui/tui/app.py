@@ -552,7 +552,8 @@ class TrailsApp(App[None]):
             return
         if not await self.push_screen_wait(ConfirmScreen(
                 f"Merge {branch} into the main checkout's branch?",
-                "A --no-ff merge in the main checkout. A conflict aborts it and lists the files.")):
+                "Merged in the main checkout with the merge_strategy setting (no-ff unless set). "
+                "A conflict changes nothing and lists the files.")):
             return
         ok, result = await self.attempt(f"merge {name}", self.engine.merge, name)
         if ok:
