@@ -22,10 +22,6 @@ class ResolvedAgent:
     argv: list[str]
 
 
-def builtin_profiles() -> dict[str, AgentProfile]:
-    return dict(BUILTIN)
-
-
 def profile_of(session: Session) -> AgentProfile:
     """A session's agent profile: the one it was created with, else judged by its program."""
     return BUILTIN.get(str(session.extra.get("agent_profile"))) or profile_for_argv(

@@ -117,10 +117,6 @@ class ContainerError(TrailsError):
     code = "container_error"
 
 
-class AgentError(TrailsError):
-    code = "agent_error"
-
-
 class RunFileError(InvalidInput):
     """A run file that cannot run; the message names the file and line."""
 

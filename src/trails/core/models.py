@@ -50,10 +50,6 @@ class Status(StrEnum):
         """The agent process is (supposed to be) running."""
         return self in LIVE_STATUSES
 
-    @property
-    def ended(self) -> bool:
-        return self is Status.KILLED
-
 
 LIVE_STATUSES = frozenset({Status.CREATING, Status.LOADING, Status.RUNNING, Status.READY, Status.WAITING})
 

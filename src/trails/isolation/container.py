@@ -697,20 +697,6 @@ class Provider(WorktreeProvider):
         with contextlib.suppress(GitError):
             self.catch_up(session)
 
-    # --- pause / resume (the container's processes stop with it) ---------------------------------
-
-    def pause(self, session: Session) -> None:
-        from trails.infra import docker as d
-
-        if session.container_id:
-            d.stop(session.container_id, timeout=3)
-
-    def resume(self, session: Session) -> None:
-        from trails.infra import docker as d
-
-        if session.container_id and d.status(session.container_id) not in (None, "running"):
-            d.start(session.container_id)
-
     # --- ending ----------------------------------------------------------------------------------
 
     def check_release(self, session: Session, *, force: bool, delete_branch: bool) -> None:

@@ -146,15 +146,6 @@ def send(name: str, text: str, as_json: bool) -> None:
     emit(as_json, {"session": name, "sent": text}, lambda: None)
 
 
-@command(help="Print the session's terminal output.")
-@argument("name")
-@option("--lines", type=positive_int, help="Only the last N lines.")
-@json_option
-def output(name: str, lines: int | None, as_json: bool) -> None:
-    text = engine().output(name, lines)
-    emit(as_json, {"session": name, "output": text}, lambda: echo(text))
-
-
 @command(help="The session's changes against its base commit (untracked files included).")
 @argument("name")
 @flag("--stat", help="Summary per file instead of the patch.")
