@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trails.core import paths
 from trails.core.errors import InvalidInput, SessionStateError, TmuxError, TrailsError
@@ -18,6 +18,9 @@ from trails.core.models import LIVE_STATUSES, Mode, Session, Status
 from trails.core.names import tmux_name, validate_session_name
 from trails.core.store import Store
 from trails.infra.tmux import PaneInfo, Tmux, read_exit_file, release_gate
+
+if TYPE_CHECKING:
+    from trails.isolation.base import HostContext, IsolationProvider
 
 # Server options trails relies on: keep a pane after its agent exits (exit status and last screen
 # stay readable) and a long scrollback.
@@ -105,12 +108,12 @@ class Engine:
 
     # --- helpers shared by the operations -------------------------------------------------------
 
-    def _host(self) -> Any:
+    def _host(self) -> HostContext:
         from trails.isolation.base import HostContext
 
         return HostContext(tmux=self.tmux, home=self.home)
 
-    def provider(self, mode: Mode) -> Any:
+    def provider(self, mode: Mode) -> IsolationProvider:
         from trails.isolation import provider_for
 
         return provider_for(mode, self._host())
@@ -265,17 +268,19 @@ class Engine:
             session.extra.update(placement.extra)
             # What the repository's settings asked for and did not get (the decision's notes say its own).
             repo_ignored = [*config.ignored, *decision.ignored, *limits.ignored]
+            found = placement.extra.get("ignored_settings")  # a provider's own (container settings)
+            ignored: list[Any] = list(found) if isinstance(found, list) else []
             if repo_ignored:
-                placement.extra["ignored_settings"] = [*placement.extra.get("ignored_settings", []),
-                                                       *(item.to_dict() for item in repo_ignored)]
+                ignored += [item.to_dict() for item in repo_ignored]
                 placement.notes += [item.note() for item in [*config.ignored, *limits.ignored]]
             if ignored_auto_yes:
-                placement.extra["ignored_settings"] = [*placement.extra.get("ignored_settings", []),
-                                                       *ignored_auto_yes]
+                ignored += ignored_auto_yes
                 placement.notes.append(
                     f"{config.project_path}: ignored {', '.join(ignored_auto_yes)} (settings that make auto-yes "
                     "approve more are honoured only from your own settings or flags)"
                 )
+            if ignored:
+                placement.extra["ignored_settings"] = ignored
             gated = placement.before_agent is not None
             launched = False
             try:
@@ -347,7 +352,7 @@ class Engine:
                 recovery.discard_create(self, existing)
             self.store.insert_session(session)
 
-    def launch_agent(self, provider: Any, session: Session, argv: list[str], *, gated: bool = False) -> list[str]:
+    def launch_agent(self, provider: IsolationProvider, session: Session, argv: list[str], *, gated: bool = False) -> list[str]:
         """Start the agent through its provider; outside containers, inside its resource limits first."""
         notes: list[str] = []
         if session.mode is not Mode.CONTAINER and any(k in session.limits for k in ("cpus", "memory", "pids_limit")):

@@ -305,6 +305,7 @@ def _bring_back_worktree(engine: Engine, session: Session, info: dict[str, Any])
     from trails.core import workstate
     from trails.core.locks import file_lock
     from trails.infra.git import Git
+    from trails.isolation.worktree import Provider as WorktreeProvider
     from trails.isolation.worktree import worktree_git
 
     if not (info.get("worktree_removed") and session.worktree_path and session.repo_root and session.branch):
@@ -315,7 +316,9 @@ def _bring_back_worktree(engine: Engine, session: Session, info: dict[str, Any])
     repo = Git(session.repo_root)
     with file_lock(f"worktrees:{repo.common_dir()}"):
         repo.run("worktree", "prune", check=False)  # git may still list the removed one
-        engine.provider(session.mode).readd_worktree(session.name, repo, path, session.branch)
+        provider = engine.provider(session.mode)
+        assert isinstance(provider, WorktreeProvider)  # a session with a worktree has a worktree-based mode
+        provider.readd_worktree(session.name, repo, path, session.branch)
     notes = []
     if info.get("commit"):
         wt = worktree_git(session)
