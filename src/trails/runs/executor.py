@@ -250,8 +250,15 @@ class RunExecutor:
                     if not free_slots:
                         break
                     if all(d in self.results for d in unit.deps):
+                        # The main line of a run without a matrix runs in the work dir itself (slot 0),
+                        # as a sequential run does; only replicates (and matrix cells) use copies.
+                        main_line = unit.session.count == 1 and not unit.session.cell
+                        if main_line and 0 not in free_slots:
+                            continue
                         pending.remove(unit)
-                        slot = backend_slot(backend, free_slots, unit.start_tag)
+                        slot = 0 if main_line else backend_slot(backend, free_slots, unit.start_tag)
+                        if main_line:
+                            free_slots.remove(0)
                         running[pool.submit(self._run_one, backend, unit, slot)] = slot
                 if not running:
                     raise RunError(f"sessions {', '.join(u.label for u in pending)} wait on sessions that never ran")
