@@ -137,3 +137,40 @@ def test_a_session_whose_node_dies_is_retried_on_another(tmp_path: Path, cluster
     assert result["status"] == "ok"
     replicate = victim["session"][-1]
     assert git(out, f"--git-dir={out / '.shadow_git'}", "show", f"refs/tags/{victim['session']}:out.txt") == replicate
+
+
+def test_a_later_session_on_a_worker_reuses_its_directory_reset_exactly_to_its_start(
+        tmp_path: Path, cluster: Any, work_dir: Path, agent_log: Path) -> None:
+    # One node with the only `reuse` resource: both replicates run there, one after the other.
+    node = cluster.add_node(num_cpus=1, object_store_memory=80 * MB, resources={"reuse": 1})
+    try:
+        cluster.wait_for_nodes()
+        (work_dir / "keep.txt").write_text("keep\n")
+        path = tmp_path / "run.yaml"
+        path.write_text(f"agent: {fake_agent_command()}\nwork_dir: ./wd\nray: {{address: '{cluster.address}'}}\n"
+                        "resources: {num_cpus: 1, custom: {reuse: 1}}\nsessions:\n"
+                        "  - {session_index: 1, count: 2, prompt: 'write added.txt $REPLICATE; "
+                        "write sub/deep/new.txt x; write README.md changed; rm keep.txt'}\n")
+        out = tmp_path / "out"
+        res = trails("run", str(path), "--out", str(out), "--json", timeout=300)
+        assert res.code == 0, res.stderr
+    finally:
+        cluster.remove_node(node)
+    first, second = log_entries(agent_log)
+    assert first["node"] == second["node"] == node.node_id
+    assert first["cwd"] == second["cwd"]  # the second session reused the first one's work dir
+    # ... and found exactly the baseline there: the added files gone, the changed and removed ones back.
+    assert second["files"] == first["files"] == ["README.md", "keep.txt", "src/app.py"]
+    assert second["contents"] == first["contents"]
+    shadow = f"--git-dir={out / '.shadow_git'}"
+    for label in ("session_01_r01", "session_01_r02"):
+        names = git(out, shadow, "ls-tree", "-r", "--name-only", f"refs/tags/{label}").split()
+        assert names == ["README.md", "added.txt", "src/app.py", "sub/deep/new.txt"], label
+        result = json.loads((out / label / "result.json").read_text())
+        assert result["status"] == "ok" and result["work_dir"] == f"ray:{node.node_id}:{first['cwd']}"
+        assert sorted(f["path"] for f in result["files_changed"]) == ["README.md", "added.txt", "keep.txt",
+                                                                       "sub/deep/new.txt"]
+    assert git(out, shadow, "show", "refs/tags/session_01_r02:added.txt") == "2"
+    # The worker's directories go with it (its node is gone; no atexit ran there).
+    wait_until(lambda: not Path(first["cwd"]).parent.parent.exists(), timeout=60,
+               message="the worker's directories removed")
