@@ -352,7 +352,8 @@ class Engine:
                 recovery.discard_create(self, existing)
             self.store.insert_session(session)
 
-    def launch_agent(self, provider: IsolationProvider, session: Session, argv: list[str], *, gated: bool = False) -> list[str]:
+    def launch_agent(self, provider: IsolationProvider, session: Session, argv: list[str], *,
+                     gated: bool = False) -> list[str]:
         """Start the agent through its provider; outside containers, inside its resource limits first."""
         notes: list[str] = []
         if session.mode is not Mode.CONTAINER and any(k in session.limits for k in ("cpus", "memory", "pids_limit")):
