@@ -17,12 +17,11 @@ under refs/trails/merged/NAME/<time>.
 
 from __future__ import annotations
 
-import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from trails.core import recovery
 from trails.core.errors import GitError, InvalidInput, RepoBusy, SessionStateError, UncommittedWork
 from trails.core.models import Session
 from trails.infra.git import Git
@@ -243,7 +242,7 @@ def _cleanup(engine: Engine, repo: Git, session: Session, into: str, result: Mer
     if tip is None:
         raise SessionStateError(f"branch {session.branch!r} is gone")
     merged = repo.is_ancestor(tip, "HEAD") or _adds_nothing(repo, tip)
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{os.getpid()}"
+    stamp = recovery.stamp()
     ref = f"refs/trails/merged/{session.name}/{stamp}"
     repo.update_ref(ref, tip)
     result.kept_ref = ref

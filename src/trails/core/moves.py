@@ -28,11 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from trails.core import workstate
+from trails.core import recovery, workstate
 from trails.core.errors import InvalidInput, ModeUnavailable, MoveFailed, RuleViolation, SessionStateError
 from trails.core.models import Mode, Session, Status
 from trails.core.recovery import MOVING
 from trails.infra.git import Git
+from trails.infra.proc import pid_alive
 
 if TYPE_CHECKING:
     from trails.core.engine import Engine
@@ -283,19 +284,9 @@ def stop_agent(ctx: MoveContext) -> None:
     tmux.kill_session(ctx.original.tmux_session)
     if pane is not None and pane.pid and not pane.dead:
         deadline = time.monotonic() + 5
-        while _alive(pane.pid) and time.monotonic() < deadline:
+        while pid_alive(pane.pid) and time.monotonic() < deadline:
             time.sleep(0.02)
     ctx.engine.release_limits(ctx.original)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def restart_original_agent(ctx: MoveContext) -> None:
@@ -330,7 +321,7 @@ def save_main_work(ctx: MoveContext) -> None:
             f"HEAD of {ctx.original.repo_root} moved since the session started ({str(start.get('head'))[:12]} → "
             f"{str(head)[:12]}); the main checkout cannot be put back as it was",
         )
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{os.getpid()}"
+    stamp = recovery.stamp()
     ref = f"refs/trails/moves/{ctx.original.name}/{stamp}"
     saved = workstate.save_work(repo, ref, f"trails: work of session {ctx.original.name} moved to a worktree")
     ctx.state["work"], ctx.state["work_ref"] = saved.commit, ref

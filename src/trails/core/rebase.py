@@ -9,11 +9,11 @@ says what the agent does. With `to_agent`, the agent is asked to rebase and reso
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from trails.core import recovery
 from trails.core.errors import GitError, InvalidInput, RepoBusy, SessionStateError, TrailsError, UncommittedWork
 from trails.core.merge import session_worktree
 from trails.core.models import Mode
@@ -83,7 +83,7 @@ def rebase_session(engine: Engine, name: str, *, onto: str | None = None, to_age
     res = wt.rebase(onto_commit)
     if res.ok:
         result.after = wt.out("rev-parse", "HEAD")
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{os.getpid()}"
+        stamp = recovery.stamp()
         kept = f"refs/trails/pre-rebase/{name}/{stamp}"
         repo.update_ref(kept, before)
         result.notes.append(f"the branch's old tip is kept at {kept}")

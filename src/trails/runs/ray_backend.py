@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trails.core.errors import RunError
+from trails.infra.proc import pid_alive
 from trails.runs.session import ProcessGroup, SessionJob, run_job, shippable_env
 from trails.runs.shadow import ShadowRepo
 
@@ -213,23 +214,13 @@ def _sweep(run_tag: str) -> None:
     """On a node after the run: remove its directories, and whole roots of worker processes gone."""
     for root in Path(tempfile.gettempdir()).glob(f"{_PREFIX}*-*"):
         pid = root.name[len(_PREFIX):].split("-")[0]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             shutil.rmtree(root, ignore_errors=True)
             continue
         for entry in root.glob(f"{run_tag}-*"):
             shutil.rmtree(entry, ignore_errors=True)
         with contextlib.suppress(OSError):
             root.rmdir()  # only when empty: a worker still holding another run's directories keeps it
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _run_task(job: SessionJob, label: str, start_tag: str, start_commit: str, bundle: bytes | None,
