@@ -52,17 +52,27 @@ def import_objects(store: Path, common: Path) -> int:
     return moved
 
 
+def _open_regular(path: Path) -> BinaryIO | None:
+    """`path` opened for reading when it is a regular file; None for a link, a FIFO, a device or
+    anything that cannot be opened (the agent made it: opening must neither follow nor block)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return None
+    return os.fdopen(fd, "rb")
+
+
 def _move_loose(source: Path, target: Path) -> int:
     """Copy one loose object into the repository's store if its content hashes to its name (and the
     store lacks it), then remove it from the agent's store. 1 when it is in the repository now."""
     name = source.parent.name + source.name
-    try:
-        fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
+    src = _open_regular(source)
+    if src is None:
         return 0
-    with os.fdopen(fd, "rb") as src:
-        if not stat.S_ISREG(os.fstat(src.fileno()).st_mode):
-            return 0
+    with src:
         if not target.exists():
             target.parent.mkdir(exist_ok=True)
             tmp_fd, tmp = tempfile.mkstemp(prefix="tmp_obj_trails_", dir=target.parent)
@@ -117,13 +127,10 @@ def _copy_verified(src: BinaryIO, out: BinaryIO, name: str) -> bool:
 def _unpack(pack: Path, repo: Git) -> int:
     """A pack the agent's git made (`git gc` in the session): unpacked into the repository by git,
     which hashes every object itself and skips those the repository has."""
-    try:
-        fd = os.open(pack, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
+    src = _open_regular(pack)
+    if src is None:
         return 0
-    with os.fdopen(fd, "rb") as src:
-        if not stat.S_ISREG(os.fstat(src.fileno()).st_mode):
-            return 0
+    with src:
         res = repo.run("unpack-objects", "-q", stdin=src, check=False)
     if not res.ok:
         raise GitError(f"the objects of {pack} could not be taken into the repository: {res.stderr.strip()}")
