@@ -9,15 +9,18 @@ class TrailsError(Exception):
     code = "error"
     exit_code = 1
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(self, message: str, *, hint: str | None = None, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.field = field  # which input was wrong (a request field's name), so a form can show it there
 
     def to_dict(self) -> dict[str, str]:
         out = {"code": self.code, "message": self.message}
         if self.hint:
             out["hint"] = self.hint
+        if self.field:
+            out["field"] = self.field
         return out
 
 
@@ -53,6 +56,13 @@ class SessionStateError(TrailsError):
     """The session is in a state that does not allow the action (e.g. send to an ended session)."""
 
     code = "session_state"
+
+
+class NotPermitted(TrailsError):
+    """The caller may not ask for this (an agent asking to weaken its isolation, a read-only web token)."""
+
+    code = "not_permitted"
+    exit_code = 3
 
 
 class UnsafeSocket(TrailsError):
