@@ -21,12 +21,16 @@ def start_run(run_file: Path | None, *, out: Path | None = None, parallel: int =
               ray_address: str | None = None) -> dict[str, Any]:
     """Validate a run file and run it (or only plan it), or continue the run stored in `resume_run`.
 
-    `ray_address` (or `ray:` in the run file) runs the sessions as tasks on that Ray cluster.
+    `ray_address` (or `ray:` in the run file) runs the sessions as tasks on that Ray cluster; a resumed
+    run goes on on the cluster it ran on unless `ray_address` names another (or `local`).
     """
     if resume_run is not None:
-        plan = _plan_of_stored_run(resume_run)
+        plan, state = _stored_run(resume_run)
         if dry_run:
             return {"dry_run": True, "plan": plan.to_dict(), "out": str(resume_run.resolve())}
+        backend = str(state.get("backend") or "")
+        if ray_address is None and backend.startswith("ray:"):
+            ray_address = backend[len("ray:"):]  # on the cluster it ran on, unless told otherwise
         return RunExecutor(plan, resume_run, parallel=parallel, on_event=on_event,
                            ray_address=ray_address).execute(resume=True)
     if run_file is None:
@@ -38,11 +42,11 @@ def start_run(run_file: Path | None, *, out: Path | None = None, parallel: int =
     return RunExecutor(plan, target, parallel=parallel, on_event=on_event, ray_address=ray_address).execute()
 
 
-def _plan_of_stored_run(run_dir: Path) -> RunPlan:
+def _stored_run(run_dir: Path) -> tuple[RunPlan, dict[str, Any]]:
     state_path = run_dir / "run.json"
     config_path = run_dir / "config.yaml"
     if not state_path.exists() or not config_path.exists():
         raise RunError(f"{run_dir} is not a run directory (no run.json or config.yaml)")
     state = json.loads(state_path.read_text())
     # The run file as it was used, with relative paths taken from where the original lived.
-    return load_plan(config_path, text=config_path.read_text(), base_dir=Path(state["base_dir"]))
+    return load_plan(config_path, text=config_path.read_text(), base_dir=Path(state["base_dir"])), state
