@@ -41,7 +41,7 @@ def test_a_directory_given_back_is_lent_again_holding_its_tree_and_one_lent_is_n
     cache.give_back(slot, "run1", "t1", commit)
     cache.release(busy)
     again = cache.lend("wd", "run1", "t1")
-    assert again.root == slot.root and again.holds("run1", "t1")
+    assert again.root == slot.root and again.holds("t1") and again.same_run("run1")
     other = cache.lend("src", "run1", "t1")  # another work dir's name never gets it
     assert other.root not in (slot.root, busy.root)
 

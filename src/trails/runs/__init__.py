@@ -1,19 +1,35 @@
 """Scripted multi-session runs: a YAML file drives agent sessions over one work directory.
 
 The engine exposes this through `Engine.run`; front ends never call the executor directly.
+The executor and the run-file parser are imported on first use: a Ray worker imports this
+package for the task it runs (`trails.runs.ray_backend`), and should not pay for them.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trails.core.errors import RunError
-from trails.runs.executor import EventSink, RunEvent, RunExecutor, default_out
-from trails.runs.plan import RunPlan, load_plan
+
+if TYPE_CHECKING:
+    from trails.runs.executor import EventSink, RunEvent
+    from trails.runs.plan import RunPlan, load_plan
 
 __all__ = ["RunEvent", "RunPlan", "load_plan", "start_run"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "RunEvent":
+        from trails.runs.executor import RunEvent
+
+        return RunEvent
+    if name in ("RunPlan", "load_plan"):
+        from trails.runs import plan
+
+        return getattr(plan, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def start_run(run_file: Path | None, *, out: Path | None = None, parallel: int = 1, dry_run: bool = False,
@@ -24,6 +40,8 @@ def start_run(run_file: Path | None, *, out: Path | None = None, parallel: int =
     `ray_address` (or `ray:` in the run file) runs the sessions as tasks on that Ray cluster; a resumed
     run goes on on the cluster it ran on unless `ray_address` names another (or `local`).
     """
+    from trails.runs.executor import RunExecutor, default_out
+    from trails.runs.plan import load_plan
     if resume_run is not None:
         plan, state = _stored_run(resume_run)
         if dry_run:
@@ -43,6 +61,8 @@ def start_run(run_file: Path | None, *, out: Path | None = None, parallel: int =
 
 
 def _stored_run(run_dir: Path) -> tuple[RunPlan, dict[str, Any]]:
+    from trails.runs.plan import load_plan
+
     state_path = run_dir / "run.json"
     config_path = run_dir / "config.yaml"
     if not state_path.exists() or not config_path.exists():

@@ -240,11 +240,19 @@ class RunExecutor:
             lock.close()
 
     def _execute(self, resume: bool) -> dict[str, Any]:
-        if resume:
-            self._start_resumed()
-        else:
-            self._start_new()
-        backend = self._backend()
+        # A Ray backend connects (and starts its workers) while the baseline is snapshotted; the local one
+        # copies the work dir for its slots after the memory file is seeded into it.
+        backend = self._backend() if self.ray_address else None
+        try:
+            if resume:
+                self._start_resumed()
+            else:
+                self._start_new()
+        except BaseException:
+            if backend is not None:
+                backend.close()
+            raise
+        backend = backend or self._backend()
         self._emit("run_started", out=str(self.out), resumed=resume, done=len(self.results),
                    planned=sum(s.count for s in self.plan.sessions), backend=self._backend_name())
         previous = _install_sigterm()

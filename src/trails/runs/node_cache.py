@@ -65,9 +65,9 @@ class Slot:
     def agents(self) -> Path:
         return self.root / "agents"
 
-    def holds(self, run: str, tree: str) -> bool:
-        """Whether the files are known to equal this tree, left there by a session of this run."""
-        return bool(self.state and self.state.get("run") == run and self.state.get("tree") == tree)
+    def holds(self, tree: str) -> bool:
+        """Whether the tracked files are known to equal this tree (left there by a session that ended)."""
+        return bool(self.state and self.state.get("tree") == tree)
 
     def same_run(self, run: str) -> bool:
         return bool(self.state and self.state.get("run") == run)
@@ -119,8 +119,8 @@ class NodeCache:
             yield
 
     def lend(self, dir_name: str, run: str, tree: str) -> Slot:
-        """A directory for a session starting at `tree`: one that holds it already, else one of this run,
-        else one of this work dir's name (the least recently used first), else a new one.
+        """A directory for a session starting at `tree`: one that holds it already (of this run first), else one
+        of this run, else one of this work dir's name (the most recently used first), else a new one.
 
         Every idle directory looked at is cleared of agents a dead task left running.
         """
@@ -139,7 +139,8 @@ class NodeCache:
             if state is None or state.get("dir_name") != dir_name:
                 lock.close()
                 continue
-            rank = (3 if slot.holds(run, tree) else 2 if slot.same_run(run) else 1 if state.get("tree") else 0,
+            held, same_run = slot.holds(tree), slot.same_run(run)
+            rank = (4 if held and same_run else 3 if held else 2 if same_run else 1 if state.get("tree") else 0,
                     float(state.get("used") or 0))
             if best is None or rank > best:
                 if chosen is not None:

@@ -34,6 +34,7 @@ from trails.runs.session import ProcessGroup, SessionJob, run_job, shippable_env
 
 if TYPE_CHECKING:
     from trails.runs.executor import RunExecutor, Unit
+    from trails.runs.shadow import ShadowRepo
     from trails.runs.spec import Resources
 
 BASELINE = "baseline"
@@ -116,14 +117,32 @@ class RayBackend:
         # Ray places tasks by their resources; the driver only needs a thread per task in flight.
         self.slots = max(parallel, total)
         self._remote = ray.remote(_run_task)
-        shadow = executor.shadow
-        self._baseline = (shadow.commit_of(BASELINE) or "",
-                          shadow.git_bytes("cat-file", "commit", shadow.ref(BASELINE)), shadow.tree_of(BASELINE))
-        self._run = _run_tag(f"{executor.out}@{self._baseline[0]}")
+        self._warm_up()
+        self._baseline_lock = threading.Lock()
+        self._baseline_info: tuple[str, bytes, str, str] | None = None  # commit, raw commit, tree, run name
         self._supply: dict[str, Any] = {}  # node id -> object ref of the pack of what it lacks
         self._packs: dict[bytes, tuple[Any, int, int]] = {}  # digest of a `have` -> (pack's ref, objects, bytes)
         self._supply_lock = threading.Lock()
         self._baseline_objects: list[str] | None = None
+
+    def _warm_up(self) -> None:
+        """Have Ray start the worker processes the first sessions will run in, while the driver is still
+        snapshotting the baseline (a run's workers are its own: each run would start them anew)."""
+        import ray
+
+        ready = [u for u in self.ex.units() if not u.deps][:8]
+        warm = ray.remote(_warm)
+        for unit in ready:
+            warm.options(**ray_options(unit.session.resources, 0)).remote()
+
+    def _baseline(self) -> tuple[str, bytes, str, str]:
+        with self._baseline_lock:
+            if self._baseline_info is None:
+                shadow = self.ex.shadow
+                commit = shadow.commit_of(BASELINE) or ""
+                self._baseline_info = (commit, shadow.git_bytes("cat-file", "commit", shadow.ref(BASELINE)),
+                                       shadow.tree_of(BASELINE), _run_tag(f"{self.ex.out}@{commit}"))
+            return self._baseline_info
 
     def run(self, unit: Unit, job: SessionJob, slot: int, sdir: Path) -> tuple[dict[str, Any], str]:
         import ray
@@ -131,8 +150,8 @@ class RayBackend:
         ex = self.ex
         job.env = shippable_env({**_os_environ(), **job.env})
         start = unit.start_tag
-        commit, raw, tree = self._baseline
-        state = Start(run=self._run, tag=start, commit=ex.shadow.commit_of(start) or "", tree=ex.shadow.tree_of(start),
+        commit, raw, tree, run = self._baseline()
+        state = Start(run=run, tag=start, commit=ex.shadow.commit_of(start) or "", tree=ex.shadow.tree_of(start),
                       bundle=None if start == BASELINE else ex.shadow.bundle(start, BASELINE),
                       baseline_commit=commit, baseline_raw=raw, baseline_tree=tree, dir_name=ex.plan.work_dir.name)
         opts = ray_options(unit.session.resources, ex.plan.meta.ray_max_retries)
@@ -168,7 +187,7 @@ class RayBackend:
         with self._supply_lock:
             objects = self._objects()
             if digest not in self._packs:
-                width = len(self._baseline[0]) // 2  # bytes of an object id (SHA-1 or SHA-256)
+                width = len(self._baseline()[0]) // 2  # bytes of an object id (SHA-1 or SHA-256)
                 have = {need.have[i:i + width].hex() for i in range(0, len(need.have), width)}
                 missing = "".join(f"{o}\n" for o in objects if o not in have)
                 pack = self.ex.shadow.git_bytes("pack-objects", "--stdout", "-q", stdin=missing.encode())
@@ -197,6 +216,11 @@ def _os_environ() -> dict[str, str]:
     return dict(os.environ)
 
 
+def _warm() -> None:
+    """A task that only makes Ray start a worker (and import what a session's task needs)."""
+    from trails.runs import node_cache  # noqa: F401
+
+
 def _run_tag(run_key: str) -> str:
     return hashlib.sha256(run_key.encode()).hexdigest()[:16]
 
@@ -221,12 +245,15 @@ def _run_task(job: SessionJob, label: str, start: Start, supply: dict[str, Any])
             if not _bring_in(repo, start, supply.get(node)):
                 return Need(node, cache.have(slot))
             tree = repo.tree(slot.files, slot.index)
-            held = slot.holds(start.run, start.tree)
+            held, same_run = slot.holds(start.tree), slot.same_run(start.run)
             slot.touch()
-            if not held:  # as a local slot, a session straight after its start skips the reset
-                # In place: git writes only the files that differ; a directory another run (or a dead
-                # task) left loses its ignored files too, which no snapshot of this run holds.
-                tree.reset(start.tag, ignored=not slot.same_run(start.run))
+            if not (held and same_run):  # as a local slot, a session straight after its start skips the reset
+                # In place: git writes only the files that differ. A directory another run (or a dead task)
+                # left loses its ignored files too, which no snapshot of this run holds.
+                if held:
+                    tree.clean(ignored=True)  # its files are the start's already: only what git ignores goes
+                else:
+                    tree.reset(start.tag, ignored=not same_run)
             sdir = slot.root / "session"
             shutil.rmtree(sdir, ignore_errors=True)
             sdir.mkdir()
@@ -241,7 +268,7 @@ def _run_task(job: SessionJob, label: str, start: Start, supply: dict[str, Any])
             cache.release(slot)
 
 
-def _bring_in(repo: Any, start: Start, pack_ref: Any) -> bool:
+def _bring_in(repo: ShadowRepo, start: Start, pack_ref: Any) -> bool:
     """Make the node's store hold the start commit; False when it lacks the baseline and no pack came for it."""
     import ray
 

@@ -189,6 +189,10 @@ class WorkTree:
         if self.index.exists():
             self.repo.git("update-index", "-q", "--refresh", tree=self.path, index=self.index, check=False)
         self._git("read-tree", "--reset", "-u", self.repo.ref(tag))
+        self.clean(ignored=ignored)
+
+    def clean(self, *, ignored: bool = False) -> None:
+        """Remove untracked files (and, with `ignored`, those the .gitignore files ignore)."""
         self._git("clean", "-d", "--force", "--quiet", *(["-x"] if ignored else []))
 
 
