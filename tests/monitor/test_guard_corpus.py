@@ -97,8 +97,8 @@ DANGEROUS = [
     ("`echo rm` -rf build", UNSEEN), ("${TOOL:-rm} x", UNSEEN), ('sh -c "$1" x', UNSEEN),
     ("echo 'unterminated", UNSEEN), ("alias ls='rm -rf'", UNSEEN), ("git -c alias.p='push -f' p", UNSEEN),
     ('GIT_SSH_COMMAND="$X" git fetch', UNSEEN), ("LD_PRELOAD=./evil.so ls", UNSEEN), ("/bin/r? -rf build", UNSEEN),
-    ('psql -c "$QUERY"', UNSEEN), ("some-generator | sh", UNSEEN), ("cat danger.sh | sh", RD), ('rm "$(cat list)"', UNSEEN),
-    ("cd $DIR && rm -f x", UNSEEN), ("xargs rm < list.txt", UNSEEN),
+    ('psql -c "$QUERY"', UNSEEN), ("some-generator | sh", UNSEEN), ("cat danger.sh | sh", RD),
+    ('rm "$(cat list)"', UNSEEN), ("cd $DIR && rm -f x", UNSEEN), ("xargs rm < list.txt", UNSEEN),
 ]
 
 EVERYDAY = [

@@ -19,31 +19,24 @@ import shlex
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from trails.core.config import UNSEEN_GUARD
+from trails.monitor import shellcode, shellgit
+from trails.monitor.guardnames import (
+    BUILTIN,
+    DELETE_OUTSIDE,
+    DEVICES,
+    DOWNLOADED_CODE,
+    DROP_DATABASE,
+    GIT_HISTORY,
+    PRIVILEGES,
+    RECURSIVE_DELETE,
+    UNSEEN,
+    WRITE_OUTSIDE,
+)
 from trails.monitor.shellparse import Invocation, Word, parse
 
-RECURSIVE_DELETE = "recursive delete"
-DELETE_OUTSIDE = "delete outside the session"
-WRITE_OUTSIDE = "write outside the session"
-GIT_HISTORY = "git history"
-DOWNLOADED_CODE = "downloaded code"
-PRIVILEGES = "privileges"
-DEVICES = "devices and file systems"
-DROP_DATABASE = "drop database"
-UNSEEN = UNSEEN_GUARD
+__all__ = ["BUILTIN", "DELETE_OUTSIDE", "DEVICES", "DOWNLOADED_CODE", "DROP_DATABASE", "GIT_HISTORY", "PRIVILEGES",
+           "RECURSIVE_DELETE", "UNSEEN", "WRITE_OUTSIDE", "Finding", "Judgment", "Where", "judge", "normalized"]
 
-# The built-in guards, by name (what `auto_yes.guards` in the user's settings switches off with "").
-BUILTIN: dict[str, str] = {
-    RECURSIVE_DELETE: "deletes a directory tree (rm -r, find -delete without a filter, rsync --delete …)",
-    DELETE_OUTSIDE: "deletes or moves away a file outside the session's directory",
-    WRITE_OUTSIDE: "writes outside the session's directory (redirections, cp, mv, ln, tee, dd, install, …)",
-    GIT_HISTORY: "rewrites or discards git history or work (push --force, reset --hard, clean -f, …)",
-    DOWNLOADED_CODE: "runs code it downloads (curl … | sh, bash <(curl …), python3 -c \"$(curl …)\")",
-    PRIVILEGES: "raises privileges (sudo, su, doas, pkexec, setuid bits)",
-    DEVICES: "touches devices or file systems (dd of=/dev/…, mkfs, mount, fdisk, chmod -R /)",
-    DROP_DATABASE: "drops databases or tables (DROP DATABASE/TABLE via psql, mysql, sqlite3 …)",
-    UNSEEN: "cannot be judged without running something (eval, $CMD, bash -c \"$x\", a line that does not parse)",
-}
 
 MAX_DEPTH = 4  # `sh -c 'sh -c …'` nested deeper is not followed
 MAX_GLOB = 200  # pattern matches checked per word
@@ -51,11 +44,6 @@ MAX_GLOB = 200  # pattern matches checked per word
 _DEV_OK = frozenset({"/dev/null", "/dev/zero", "/dev/stdout", "/dev/stderr", "/dev/stdin", "/dev/tty", "/dev/full"})
 _PRIVILEGE = frozenset({"sudo", "su", "doas", "pkexec", "run0", "chroot", "nsenter", "setpriv", "capsh", "sg",
                         "newgrp", "machinectl"})
-_SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "rbash", "yash", "fish", "tcsh", "csh"})
-_FETCHERS = frozenset({"curl", "wget", "fetch", "http", "https", "xh", "xhs", "aria2c", "httpie", "lwp-download",
-                       "lwp-request", "GET", "lynx", "links", "w3m", "ftp", "tftp", "nc", "ncat", "socat"})
-_INTERPRETER = re.compile(r"(python|pypy)[0-9.]*|perl[0-9.]*|ruby[0-9.]*|node(js)?|deno|bun|php[0-9.]*|lua(jit)?"
-                          r"[0-9.]*|Rscript|pwsh|powershell|tclsh[0-9.]*|osascript|jshell|groovy|scala|elixir|julia")
 _DEVICE_TOOLS = frozenset({
     "mkfs", "mke2fs", "mkswap", "swapon", "swapoff", "mount", "umount", "fdisk", "sfdisk", "cfdisk", "parted",
     "gdisk", "sgdisk", "cgdisk", "wipefs", "losetup", "cryptsetup", "blkdiscard", "hdparm", "sdparm", "mdadm",
@@ -64,38 +52,12 @@ _DEVICE_TOOLS = frozenset({
     "reboot", "shutdown", "halt", "poweroff", "telinit", "kexec", "efibootmgr", "grub-install", "flashrom",
     "nvme", "badblocks", "fstrim", "mountpoint",
 })
-_DB_CLIENTS = frozenset({"psql", "mysql", "mariadb", "sqlite3", "sqlite", "duckdb", "sqlcmd", "clickhouse-client",
-                         "clickhouse", "mongosh", "mongo", "redis-cli", "cockroach", "cqlsh", "usql", "pgcli",
-                         "mycli", "litecli"})
-_DROP_SQL = re.compile(r"\bdrop\s+(database|table|schema|keyspace|collection)\b|\btruncate\s+(table\s+)?[\w\"`.]"
-                       r"|\bdropDatabase\s*\(|\.drop\s*\(\s*\)|^\s*flush(all|db)\b|\bdelete\s+from\s+[\w\"`.]+\s*(;|$)",
-                       re.IGNORECASE | re.MULTILINE)
 # Environment variables whose value is a command some program runs, or code it loads.
 _CODE_VARS = re.compile(r"GIT_SSH_COMMAND|GIT_SSH|GIT_EDITOR|GIT_SEQUENCE_EDITOR|GIT_PAGER|GIT_EXTERNAL_DIFF|"
                         r"GIT_ASKPASS|SSH_ASKPASS|EDITOR|VISUAL|PAGER|MANPAGER|PROMPT_COMMAND|BASH_ENV|ENV|"
                         r"LD_PRELOAD|LD_AUDIT|LD_LIBRARY_PATH|PERL5OPT|RUBYOPT|NODE_OPTIONS|PYTHONSTARTUP|"
                         r"PYTHONPATH|GIT_CONFIG_PARAMETERS|GIT_CONFIG_COUNT|GIT_CONFIG_KEY_\d+|GIT_CONFIG_VALUE_\d+|"
                         r"GIT_CONFIG|GIT_CONFIG_GLOBAL|GIT_DIR|GIT_WORK_TREE|GIT_EXEC_PATH|PATH")
-# git -c settings that make git run a command (any of them would run what trails has not seen).
-_GIT_CODE_CONFIG = re.compile(r"alias\..*|core\.(sshcommand|pager|editor|fsmonitor|hookspath|askpass|gitproxy)|"
-                              r"pager\..*|credential\..*|filter\..*|diff\.external|sequence\.editor|"
-                              r"uploadpack\..*|receive\..*|protocol\..*|include\..*|includeif\..*|"
-                              r".*\.(textconv|command|driver|program|cmd|helper|process|clean|smudge|path)",
-                              re.IGNORECASE)
-_GIT_BUILTINS = frozenset("""
-add am annotate apply archive bisect blame branch bugreport bundle cat-file check-attr check-ignore
-check-mailmap check-ref-format checkout checkout-index cherry cherry-pick citool clean clone column commit
-commit-graph commit-tree config count-objects credential describe diagnose diff diff-files diff-index diff-tree
-difftool fast-export fast-import fetch fetch-pack filter-branch fmt-merge-msg for-each-ref for-each-repo
-format-patch fsck gc get-tar-commit-id grep gui hash-object help hook index-pack init instaweb
-interpret-trailers log ls-files ls-remote ls-tree mailinfo mailsplit maintenance merge merge-base merge-file
-merge-index merge-tree mktag mktree multi-pack-index mv name-rev notes pack-objects pack-redundant pack-refs
-patch-id prune prune-packed pull push range-diff read-tree rebase reflog remote repack replace replay
-request-pull rerere reset restore rev-list rev-parse revert rm send-email shortlog show show-branch show-index
-show-ref sparse-checkout stash status stripspace submodule switch symbolic-ref tag unpack-file unpack-objects
-update-index update-ref update-server-info var verify-commit verify-pack verify-tag version whatchanged worktree
-write-tree lfs filter-repo
-""".split())  # noqa: SIM905 (a word list reads best as words)
 
 
 @dataclass(frozen=True)
@@ -133,7 +95,7 @@ def judge(command: str, where: Where, *, allow: Sequence[re.Pattern[str]] = (),
     match in full from the built-in judgments, never from UNSEEN; `git_alias` says what a git alias
     stands for (None: not an alias).
     """
-    judge_ = _Judge(where, allow, git_alias)
+    judge_ = Judge(where, allow, git_alias)
     judge_.line(command, where.start, (), 0)
     return Judgment(judge_.findings, judge_.commands)
 
@@ -148,7 +110,9 @@ def _short(text: str, limit: int = 72) -> str:
     return one if len(one) <= limit else one[: limit - 1] + "…"
 
 
-class _Judge:
+class Judge:
+    max_depth = MAX_DEPTH
+
     def __init__(self, where: Where, allow: Sequence[re.Pattern[str]],
                  git_alias: Callable[[str], str | None] | None) -> None:
         self.where = Where(os.path.realpath(where.root), where.seen_as, where.home)
@@ -259,7 +223,7 @@ class _Judge:
             if name == "su":
                 code = next((args[i + 1] for i, a in enumerate(args[:-1]) if a.value in ("-c", "--command")), None)
                 if code is not None:
-                    self.code(inv, "sh", code, cwd, depth)
+                    shellcode.code(self, inv, "sh", code, cwd, depth)
             if name == "chroot":
                 return skip(with_value="", long_values=("--userspec", "--groups"), drop=1)
             return None
@@ -296,7 +260,7 @@ class _Judge:
         if name == "flock":
             code = next((args[i + 1] for i, a in enumerate(args[:-1]) if a.value in ("-c", "--command")), None)
             if code is not None:
-                self.code(inv, "sh", code, cwd, depth)
+                shellcode.code(self, inv, "sh", code, cwd, depth)
                 return None
             return skip(flags="sxunoF", with_value="Ew", drop=1)
         if name in ("uv", "poetry", "pipenv", "pdm", "hatch", "rye", "bundle", "pnpm", "yarn") and args and \
@@ -411,15 +375,15 @@ class _Judge:
         elif name == "alias" and any("=" in (a.value or "=") for a in args):
             self.unseen(inv, "defines an alias, which changes what later commands run")
         elif name == "trap" and args:
-            self.code(inv, "sh", args[0], cwd, depth)
+            shellcode.code(self, inv, "sh", args[0], cwd, depth)
         elif name in ("source", "."):
-            self.source(inv, args, cwd)
-        elif name in _SHELLS:
-            self.shell(inv, name, args, cwd, depth)
-        elif _INTERPRETER.fullmatch(name):
-            self.interpreter(inv, name, args, cwd)
-        elif name in _DB_CLIENTS or name in ("dropdb", "mysqladmin"):
-            self.database(inv, name, args, cwd)
+            shellcode.source(self, inv, args, cwd)
+        elif name in shellcode.SHELLS:
+            shellcode.shell(self, inv, name, args, cwd, depth)
+        elif shellcode.INTERPRETER.fullmatch(name):
+            shellcode.interpreter(self, inv, name, args, cwd)
+        elif name in shellcode.DB_CLIENTS or name in ("dropdb", "mysqladmin"):
+            shellcode.database(self, inv, name, args, cwd)
         elif name in ("rm", "unlink", "rmdir", "shred", "srm"):
             self.remove(inv, name, args, cwd)
         elif name == "find":
@@ -436,15 +400,17 @@ class _Judge:
             for target in self.in_place_files(name, args):
                 self.write(inv, target, cwd, "edits")
             if name == "perl":
-                self.interpreter(inv, name, args, cwd)
+                shellcode.interpreter(self, inv, name, args, cwd)
         elif name in ("chmod", "chown", "chgrp", "chattr", "setfacl"):
             self.permissions(inv, name, args, cwd)
         elif name in ("tar", "bsdtar", "unzip", "7z", "unrar"):
             self.archive(inv, name, args, cwd)
         elif name == "git":
-            self.git(inv, args, cwd, depth)
-        elif name in _FETCHERS:
-            self.fetch(inv, name, args, cwd)
+            shellgit.git(self, inv, args, cwd, depth)
+        elif name in ("docker", "podman", "nerdctl") and args and args[0].value in ("run", "create", "exec"):
+            self.container(inv, name, args[1:], cwd)
+        elif name in shellcode.FETCHERS:
+            shellcode.fetch(self, inv, name, args, cwd)
         elif name in _DEVICE_TOOLS or name.startswith(("mkfs", "fsck.")) or (
                 name == "zfs" and args and args[0].value in ("destroy", "rollback")):
             self.find(DEVICES, inv, f"runs {name}, which works on devices or file systems")
@@ -454,207 +420,6 @@ class _Judge:
             self.find(DEVICES, inv, "changes kernel settings")
         elif name in ("kill", "pkill", "killall") and any(a.value in ("-1", "1") for a in args[-1:]):
             self.find(DEVICES, inv, "signals every process or init")
-
-    # --- code in strings, files and pipes --------------------------------------------------------
-
-    def code(self, inv: Invocation, lang: str, word: Word, cwd: str | None, depth: int) -> None:
-        """A program given as a string (`sh -c CODE`, `python3 -c CODE`)."""
-        if word.value is None:
-            if _fetches(word.subs):
-                self.find(DOWNLOADED_CODE, inv, "runs code it downloads")
-            else:
-                self.unseen(inv, f"runs {lang} code built from a variable or substitution")
-        elif lang in _SHELLS:
-            self.line(word.value, cwd, inv.upstream, depth + 1)
-
-    def from_stdin(self, inv: Invocation, lang: str, cwd: str | None, depth: int) -> None:
-        """An interpreter reading its program from standard input."""
-        if _fetches(inv.upstream):
-            self.find(DOWNLOADED_CODE, inv, "runs code it downloads")
-        elif lang in _SHELLS:
-            text = self.stdin_text(inv)
-            if text is None:
-                self.unseen(inv, f"runs {lang} code that trails cannot read on its input")
-            elif text.strip():
-                self.line(text, cwd, (), depth + 1)
-
-    def script_file(self, inv: Invocation, lang: str, word: Word, cwd: str | None) -> None:
-        if word.proc:
-            if _fetches(word.subs):
-                self.find(DOWNLOADED_CODE, inv, "runs code it downloads")
-            elif lang in _SHELLS:
-                self.unseen(inv, "runs shell code that another command writes")
-        elif word.value is None:
-            if _fetches(word.subs):
-                self.find(DOWNLOADED_CODE, inv, "runs code it downloads")
-            else:
-                self.unseen(inv, f"runs a {lang} script named by a variable or substitution")
-        elif self.path_of(word.value, cwd) in self.downloaded:
-            self.find(DOWNLOADED_CODE, inv, f"runs {word.value}, which it downloads")
-
-    def source(self, inv: Invocation, args: list[Word], cwd: str | None) -> None:
-        if not args:
-            return
-        self.script_file(inv, "sh", args[0], cwd)
-
-    def shell(self, inv: Invocation, name: str, args: list[Word], cwd: str | None, depth: int) -> None:
-        i, reads_stdin = 0, False
-        while i < len(args):
-            a = args[i].value
-            if a is None:
-                self.script_file(inv, name, args[i], cwd)  # <(…), or a name from a variable
-                return
-            if a in ("-c",) or (a.startswith("-") and not a.startswith("--") and "c" in a[1:] and "o" not in a):
-                if i + 1 >= len(args):
-                    return
-                self.code(inv, name, args[i + 1], cwd, depth)
-                return
-            if a in ("-o", "+o", "-O", "+O", "--rcfile", "--init-file"):
-                i += 2
-                continue
-            if a in ("-s", "-", "--"):
-                reads_stdin = a != "--" or i + 1 >= len(args)
-                if a == "--" and i + 1 < len(args):
-                    self.script_file(inv, name, args[i + 1], cwd)
-                    return
-                break
-            if a.startswith(("-", "+")):
-                reads_stdin = reads_stdin or "s" in a[1:]
-                i += 1
-                continue
-            self.script_file(inv, name, args[i], cwd)
-            return
-        self.from_stdin(inv, name, cwd, depth)
-
-    def interpreter(self, inv: Invocation, name: str, args: list[Word], cwd: str | None) -> None:
-        code_flags, with_value, module = _interpreter_options(name)
-        i = 0
-        while i < len(args):
-            word = args[i]
-            a = word.value
-            if a is None:
-                self.code(inv, name, word, cwd, 0)
-                return
-            if a in code_flags or any(a.startswith(f) and len(f) == 2 and len(a) > 2 and not a.startswith("--")
-                                      for f in code_flags if f.startswith("-") and len(f) == 2):
-                if a in code_flags and i + 1 < len(args):
-                    self.code(inv, name, args[i + 1], cwd, 0)
-                return
-            if a in module or a.startswith("-m"):
-                return  # a module or a subcommand: code from files, not from this line
-            if a in with_value:
-                i += 2
-                continue
-            if a == "-":
-                break
-            if a.startswith("-") and a != "-":
-                i += 1
-                continue
-            self.script_file(inv, name, word, cwd)
-            return
-        self.from_stdin(inv, name, cwd, 0)
-
-    # --- databases ------------------------------------------------------------------------------
-
-    def database(self, inv: Invocation, name: str, args: list[Word], cwd: str | None) -> None:
-        values = [a.value for a in args]
-        if name == "dropdb" or (name == "mysqladmin" and any(v in ("drop", "DROP") for v in values)):
-            self.find(DROP_DATABASE, inv, "drops a database")
-            return
-        if name == "mysqladmin":
-            return
-        sql: list[Word] = []
-        files: list[Word] = []
-        flags = {"-c", "--command", "-e", "--execute", "-q", "-Q", "--query", "--eval", "-cmd", "-s"}
-        file_flags = {"-f", "--file", "-i", "--input", "-init", "--init-file"}
-        operands: list[Word] = []
-        i = 0
-        while i < len(args):
-            a = args[i].value
-            if a is None:
-                sql.append(args[i])
-                i += 1
-                continue
-            if a in flags and i + 1 < len(args):
-                sql.append(args[i + 1])
-                i += 2
-                continue
-            if a in file_flags and i + 1 < len(args):
-                files.append(args[i + 1])
-                i += 2
-                continue
-            if a.startswith(("--command=", "--execute=", "--query=", "--eval=")):
-                v = a.split("=", 1)[1]
-                sql.append(Word(v, v))
-            elif a.startswith(("--file=", "--init-file=")):
-                v = a.split("=", 1)[1]
-                files.append(Word(v, v))
-            elif a.startswith("-e") and len(a) > 2 and name in ("mysql", "mariadb"):
-                sql.append(Word(a[2:], a[2:]))
-            elif not a.startswith("-"):
-                operands.append(args[i])
-            i += 1
-        if name in ("sqlite3", "sqlite", "duckdb", "redis-cli", "cqlsh", "usql", "litecli"):
-            sql += operands[1:] if name != "redis-cli" else operands
-        texts: list[str] = []
-        for word in sql:
-            if word.value is None:
-                self.unseen(inv, f"sends {name} SQL built from a variable or substitution")
-                return
-            texts.append(word.value)
-        for word in files:
-            content = self.read(word, cwd)
-            if content is None:
-                self.unseen(inv, f"runs a SQL file trails cannot read ({word.raw})")
-                return
-            texts.append(content)
-        if not sql and not files:
-            stdin = self.stdin_text(inv)
-            if stdin is None:
-                self.unseen(inv, f"sends {name} SQL that trails cannot see on its input")
-                return
-            texts.append(stdin)
-        if any(_DROP_SQL.search(t) for t in texts):
-            self.find(DROP_DATABASE, inv, f"drops or empties a database or table ({name})")
-
-    def stdin_text(self, inv: Invocation) -> str | None:
-        """What reaches the command's standard input, when the line shows it ('' for nothing)."""
-        if inv.stdin_unknown:
-            return None
-        if inv.stdin_text is not None:
-            return inv.stdin_text
-        texts = []
-        for up in inv.upstream:
-            argv = up.argv()
-            if not argv or argv[0] is None:
-                return None
-            base = os.path.basename(argv[0])
-            if base in ("echo", "printf") and None not in argv:
-                texts.append(" ".join(a for a in argv[1:] if a is not None))
-            elif base == "cat" and None not in argv and up.stdin_text is None:
-                for w in up.words[1:]:
-                    content = self.read(w, up.cwd)
-                    if content is None:
-                        return None
-                    texts.append(content)
-            elif up.stdin_text is not None and base == "cat":
-                texts.append(up.stdin_text)
-            else:
-                return None
-        return "\n".join(texts)
-
-    def read(self, word: Word, cwd: str | None) -> str | None:
-        if word.value is None or word.value.startswith("-"):
-            return None if word.value is None else ""
-        path = self.path_of(word.value, cwd)
-        if path is None:
-            return None
-        try:
-            with open(path, "rb") as fh:
-                data = fh.read(1024 * 1024 + 1)
-        except OSError:
-            return ""  # no such file: the client fails, nothing is dropped
-        return None if len(data) > 1024 * 1024 else data.decode("utf-8", "replace")
 
     # --- files ----------------------------------------------------------------------------------
 
@@ -821,6 +586,34 @@ class _Judge:
                 base = os.path.dirname(link)
                 self.links[link] = os.path.normpath(os.path.join(base, self.host(src)))
 
+    def container(self, inv: Invocation, name: str, args: list[Word], cwd: str | None) -> None:
+        """A container with host privileges or host directories is a way out of the session."""
+        for i, a in enumerate(args):
+            v = a.value
+            if v is None:
+                continue
+            if v in ("--privileged", "--pid=host", "--net=host", "--network=host", "--userns=host") or \
+                    v.startswith(("--cap-add", "--device", "--security-opt")):
+                self.find(PRIVILEGES, inv, f"runs a container with {v}")
+                return
+            spec = None
+            if v in ("-v", "--volume", "--mount") and i + 1 < len(args):
+                spec = args[i + 1].value
+                if spec is None:
+                    self.unseen(inv, "mounts a host path from a variable or substitution")
+                    return
+            elif v.startswith(("--volume=", "--mount=")):
+                spec = v.split("=", 1)[1]
+            if spec is None:
+                continue
+            source = spec.split(":", 1)[0] if not spec.startswith(("type=", "source=", "src=")) else next(
+                (p.split("=", 1)[1] for p in spec.split(",") if p.startswith(("source=", "src="))), "")
+            if source.startswith(("/", ".", "~")):
+                path = self.path_of(os.path.expanduser(source) if source.startswith("~") else source, cwd)
+                if path is None or not self.inside(path):
+                    self.find(PRIVILEGES, inv, f"gives a container the host's {source}")
+                    return
+
     def dd(self, inv: Invocation, args: list[Word], cwd: str | None) -> None:
         for a in args:
             if a.value is None:
@@ -889,248 +682,9 @@ class _Judge:
                 if v.startswith("-o") and len(v) > 2:
                     self.write(inv, Word(v[2:], v), cwd, "extracts into")
 
-    def fetch(self, inv: Invocation, name: str, args: list[Word], cwd: str | None) -> None:
-        """Where a fetcher saves what it downloads: a write, and a file nothing on the line may run."""
-        values = [a.value for a in args]
-        outputs: list[Word] = []
-        for i, v in enumerate(values):
-            if v is None:
-                continue
-            nxt = args[i + 1] if i + 1 < len(args) else None
-            saves = {"curl": ("-o", "--output"), "wget": ("-O", "--output-document")}.get(name, ())
-            writes = {"curl": ("--output-dir",), "wget": ("-P", "--directory-prefix", "-o", "--output-file",
-                                                          "-a")}.get(name, ())
-            if nxt is not None and (v in saves or (name == "curl" and re.fullmatch(r"-[a-zA-Z]*o", v))):
-                outputs.append(nxt)
-            elif nxt is not None and v in writes:
-                self.write(inv, nxt, cwd, "writes")
-            elif v.startswith(("--output=", "--output-document=")):
-                path = v.split("=", 1)[1]
-                outputs.append(Word(path, v))
-        urls = [v for v in values if v and re.match(r"[a-z]+://", v)]
-        remote_name = (name == "wget" and not outputs) or (name == "curl" and any(
-            v in ("-O", "--remote-name") or (v and re.fullmatch(r"-[a-zA-Z]*O[a-zA-Z]*", v)) for v in values))
-        if remote_name:
-            outputs += [Word(os.path.basename(u.split("?")[0].rstrip("/")) or "index.html", u) for u in urls]
-        for r in inv.redirects:
-            if r.op in (">", ">>", ">|", "&>", "&>>") and r.fd in (None, "1") and r.target is not None:
-                outputs.append(r.target)
-        for out in outputs:
-            if out.value in ("-", "/dev/stdout"):
-                continue
-            self.write(inv, out, cwd, "saves a download to")
-            saved = self.path_of(out.value, cwd) if out.value is not None else None
-            if saved is not None:
-                self.downloaded.add(saved)
-
-    # --- git ------------------------------------------------------------------------------------
-
-    def git(self, inv: Invocation, args: list[Word], cwd: str | None, depth: int) -> None:
-        i = 0
-        configs: list[str] = []
-        while i < len(args):
-            a = args[i].value
-            if a is None:
-                self.unseen(inv, f"gives git an option from a variable or substitution ({args[i].raw})")
-                return
-            if a in ("-c", "-C", "--git-dir", "--work-tree", "--namespace", "--exec-path", "--config-env",
-                     "--super-prefix", "--attr-source") and i + 1 < len(args):
-                given = args[i + 1].value
-                if given is None:
-                    self.unseen(inv, f"gives git {a} a value from a variable or substitution")
-                    return
-                if a == "-C":
-                    cwd = None if cwd is None else os.path.normpath(os.path.join(cwd, given))
-                if a == "-c":
-                    configs.append(given)
-                if a in ("--config-env", "--exec-path"):
-                    self.unseen(inv, f"sets git {a}, which decides what git runs")
-                    return
-                i += 2
-                continue
-            if a.startswith("--exec-path=") or a.startswith("--config-env="):
-                self.unseen(inv, "sets git's exec path or config from the environment")
-                return
-            if a.startswith("-"):
-                i += 1
-                continue
-            break
-        for item in configs:
-            key = item.split("=", 1)[0]
-            if _GIT_CODE_CONFIG.fullmatch(key):
-                self.unseen(inv, f"sets git -c {key}, which makes git run a command")
-                return
-        if i >= len(args):
-            return
-        sub = args[i].value or ""
-        rest = args[i + 1:]
-        if sub not in _GIT_BUILTINS:
-            self.git_alias_(inv, sub, rest, args[:i], cwd, depth)
-            return
-        judged = {"push", "reset", "clean", "checkout", "restore", "switch", "branch", "stash", "rm", "reflog",
-                  "update-ref", "worktree", "filter-branch", "filter-repo", "gc", "prune", "replace"}
-        if sub in judged:
-            for w in rest:
-                if w.value is None:
-                    self.unseen(inv, f"gives git {sub} an argument from a variable or substitution ({w.raw})")
-                    return
-        values = [w.value or "" for w in rest]
-        why = _git_rule(sub, values, configs, lambda p: self.path_exists(p, cwd))
-        if why:
-            self.find(GIT_HISTORY, inv, why)
-        if sub == "config" and any(v in ("--global", "--system", "--file", "-f") or v.startswith("--file=")
-                                   for v in values) and not any(v in ("--get", "--list", "-l", "--get-all",
-                                                                      "--get-regexp") for v in values):
-            self.find(WRITE_OUTSIDE, inv, "changes git configuration outside the session")
-        if sub == "clone":
-            ops = [w for w in rest if not (w.value or "").startswith("-")]
-            if len(ops) >= 2:
-                self.write(inv, ops[1], cwd, "clones into")
-
-    def git_alias_(self, inv: Invocation, sub: str, rest: list[Word], options: list[Word], cwd: str | None,
-                   depth: int) -> None:
-        if self.git_alias is None:
-            return  # not a git command and no alias known: a git-<sub> program, judged like any other
-        try:
-            meaning = self.git_alias(sub)
-        except Exception:
-            self.unseen(inv, f"runs `git {sub}`, which trails could not look up")
-            return
-        if meaning is None:
-            return
-        if depth >= MAX_DEPTH:
-            self.unseen(inv, f"runs the git alias {sub}, nested too deep")
-            return
-        if meaning.startswith("!"):
-            self.line(meaning[1:] + " " + " ".join(shlex.quote(w.value or "") for w in rest), cwd, inv.upstream,
-                      depth + 1)
-            return
-        try:
-            expanded = [Word(p, p) for p in shlex.split(meaning)]
-        except ValueError:
-            self.unseen(inv, f"runs the git alias {sub} ({meaning!r}), which does not parse")
-            return
-        self.git(inv, [*options, *expanded, *rest], cwd, depth + 1)
-
     def path_exists(self, value: str, cwd: str | None) -> bool:
         path = self.path_of(value, cwd)
         return path is not None and os.path.lexists(path)
-
-
-def _interpreter_options(name: str) -> tuple[set[str], set[str], set[str]]:
-    """(options that give the program as a string, options that take a value, words after which the
-    program comes from a module or subcommand) of an interpreter."""
-    if name.startswith(("python", "pypy")):
-        return {"-c"}, {"-W", "-X", "-Q"}, {"-m"}
-    if name.startswith("perl"):
-        return {"-e", "-E"}, {"-I", "-M", "-m", "-x"}, set()
-    if name.startswith("node") or name in ("deno", "bun"):
-        return ({"-e", "--eval", "-p", "--print"}, {"-r", "--require", "--import", "--loader", "-C", "--conditions"},
-                {"run", "test", "x", "install", "add", "fmt", "lint", "task", "compile", "check", "repl"})
-    if name.startswith("php"):
-        return {"-r", "-B", "-R", "-E"}, {"-d", "-c", "-z"}, set()
-    return {"-e", "-c", "-Command", "-command", "--eval"}, set(), set()
-
-
-def _git_rule(sub: str, values: list[str], configs: list[str], exists: Callable[[str], bool]) -> str | None:
-    """Why `git SUB VALUES…` rewrites or discards history or work, or None."""
-    shorts = "".join(v[1:] for v in values if v.startswith("-") and not v.startswith("--"))
-    operands = [v for v in values if not v.startswith("-")]
-    if sub == "push":
-        if any(v in ("--force", "--force-with-lease", "--force-if-includes", "--mirror") or
-               v.startswith(("--force-with-lease=", "--force=")) for v in values) or "f" in _push_shorts(values):
-            return "force-pushes, rewriting the remote's history"
-        if any(v in ("--delete", "--prune") for v in values) or "d" in _push_shorts(values):
-            return "deletes branches on the remote"
-        refspecs = operands[1:]
-        if any(r.startswith("+") for r in refspecs):
-            return "force-pushes a +refspec, rewriting the remote's history"
-        if any(r.startswith(":") for r in refspecs):
-            return "deletes a branch on the remote"
-        if any(c.split("=", 1)[0].lower().startswith(("remote.", "push.")) for c in configs):
-            return "pushes with -c settings that can force it"
-    elif sub == "reset":
-        if any(v in ("--hard", "--merge", "--keep") for v in values):
-            return "discards uncommitted work (reset --hard)"
-    elif sub == "clean":
-        if "--force" in values or "f" in shorts:
-            return "deletes untracked files (clean -f)"
-    elif sub == "checkout":
-        if "--force" in values or "f" in shorts or "B" in shorts or any(v in ("--ours", "--theirs") for v in values):
-            return "discards uncommitted work (checkout --force)"
-        if "--" in values and values.index("--") < len(values) - 1:
-            return "discards uncommitted changes to files (checkout -- PATHS)"
-        if any(v == "." or exists(v) for v in operands):
-            return "discards uncommitted changes to files (checkout PATH)"
-    elif sub == "restore":
-        staged = "--staged" in values or "S" in shorts
-        worktree = "--worktree" in values or "W" in shorts
-        if not staged or worktree:
-            return "discards uncommitted changes to files (restore)"
-    elif sub == "switch":
-        if any(v in ("--force", "--discard-changes", "--force-create") for v in values) or set(shorts) & {"f", "C"}:
-            return "discards uncommitted work or overwrites a branch (switch --force)"
-    elif sub == "branch":
-        force = "--force" in values or "f" in shorts
-        if "D" in shorts or "M" in shorts or "C" in shorts or (force and (
-                "d" in shorts or "--delete" in values or "m" in shorts or "c" in shorts or operands)):
-            return "deletes or overwrites a branch (branch -D / --force)"
-    elif sub == "stash":
-        if operands[:1] in (["drop"], ["clear"]):
-            return f"discards stashed work (stash {operands[0]})"
-    elif sub == "rm":
-        if "--force" in values or "f" in shorts:
-            return "discards uncommitted changes to the files it removes (rm -f)"
-    elif sub in ("filter-branch", "filter-repo"):
-        return f"rewrites history ({sub})"
-    elif sub == "reflog":
-        if operands[:1] in (["expire"], ["delete"]):
-            return "discards the reflog, which is what recovers lost commits"
-    elif sub == "update-ref":
-        if "-d" in values or "--delete" in values:
-            return "deletes a ref"
-    elif sub == "worktree":
-        if operands[:1] == ["remove"] and ("--force" in values or "f" in shorts):
-            return "removes a worktree with its uncommitted work (worktree remove --force)"
-    elif sub in ("gc", "prune"):
-        if any(v.startswith("--prune=now") or v == "--expire=now" or v.startswith("--expire=now") for v in values):
-            return "deletes unreachable commits now"
-    elif sub == "replace":
-        return "replaces objects, rewriting what history shows"
-    return None
-
-
-def _push_shorts(values: list[str]) -> str:
-    out = ""
-    skip = False
-    for v in values:
-        if skip:
-            skip = False
-            continue
-        if v.startswith("-") and not v.startswith("--"):
-            body = v[1:]
-            if "o" in body:  # -o takes a value: the letters after it are that value
-                body = body[: body.index("o")]
-                skip = v.endswith("o")
-            out += body
-    return out
-
-
-def _fetches(invocations: Iterable[Invocation]) -> bool:
-    """Whether any of these commands (or one substituted into them) downloads something."""
-    for inv in invocations:
-        words = list(inv.words)
-        while words and words[0].value is not None and os.path.basename(words[0].value) in (
-                "env", "command", "nice", "nohup", "timeout", "stdbuf", "sudo", "doas", "exec", "builtin"):
-            words = [w for w in words[1:] if not (w.value or "").startswith("-") and "=" not in (w.value or "")]
-            if words and os.path.basename(words[0].value or "") != "timeout" and \
-                    re.fullmatch(r"\d+[smhd]?", words[0].value or ""):
-                words = words[1:]
-        if words and words[0].value is not None and os.path.basename(words[0].value) in _FETCHERS:
-            return True
-        if any(_fetches(w.subs) for w in inv.words):
-            return True
-    return False
 
 
 def _options(args: list[Word]) -> list[Word]:
