@@ -21,6 +21,10 @@ FETCHERS = frozenset({"curl", "wget", "fetch", "http", "https", "xh", "xhs", "ar
                        "lwp-request", "GET", "lynx", "links", "w3m", "ftp", "tftp", "nc", "ncat", "socat"})
 INTERPRETER = re.compile(r"(python|pypy)[0-9.]*|perl[0-9.]*|ruby[0-9.]*|node(js)?|deno|bun|php[0-9.]*|lua(jit)?"
                           r"[0-9.]*|Rscript|pwsh|powershell|tclsh[0-9.]*|osascript|jshell|groovy|scala|elixir|julia")
+# Code in another language that starts commands of its own (judged only as far as: it does).
+SHELL_OUT = re.compile(r"\b(system|popen|spawn\w*|subprocess|child_process|exec[lv]p?e?|os\.exec\w*|execSync|"
+                       r"Runtime\.getRuntime|shell_exec|passthru|proc_open|IO\.popen|Open3)\b|`[^`]*`|\|\s*\"|\|&")
+AWK = frozenset({"awk", "gawk", "mawk", "nawk", "busybox-awk"})
 DB_CLIENTS = frozenset({"psql", "mysql", "mariadb", "sqlite3", "sqlite", "duckdb", "sqlcmd", "clickhouse-client",
                          "clickhouse", "mongosh", "mongo", "redis-cli", "cockroach", "cqlsh", "usql", "pgcli",
                          "mycli", "litecli"})
@@ -38,6 +42,9 @@ def code(j: Judge, inv: Invocation, lang: str, word: Word, cwd: str | None, dept
             j.unseen(inv, f"runs {lang} code built from a variable or substitution")
     elif lang in SHELLS:
         j.line(word.value, cwd, inv.upstream, depth + 1)
+    elif SHELL_OUT.search(word.value):
+        j.unseen(inv, f"runs commands from {lang} code, which trails does not judge")
+
 
 def from_stdin(j: Judge, inv: Invocation, lang: str, cwd: str | None, depth: int) -> None:
     """An interpreter reading its program from standard input."""
@@ -50,6 +57,7 @@ def from_stdin(j: Judge, inv: Invocation, lang: str, cwd: str | None, depth: int
             j.unseen(inv, f"runs {lang} code that trails cannot read on its input")
         elif text.strip():
             j.line(text, cwd, (), depth + 1)
+
 
 def script_file(j: Judge, inv: Invocation, lang: str, word: Word, cwd: str | None) -> None:
     if word.proc:
@@ -65,10 +73,12 @@ def script_file(j: Judge, inv: Invocation, lang: str, word: Word, cwd: str | Non
     elif j.path_of(word.value, cwd) in j.downloaded:
         j.find(DOWNLOADED_CODE, inv, f"runs {word.value}, which it downloads")
 
+
 def source(j: Judge, inv: Invocation, args: list[Word], cwd: str | None) -> None:
     if not args:
         return
     script_file(j, inv, "sh", args[0], cwd)
+
 
 def shell(j: Judge, inv: Invocation, name: str, args: list[Word], cwd: str | None, depth: int) -> None:
     i, reads_stdin = 0, False
@@ -98,6 +108,7 @@ def shell(j: Judge, inv: Invocation, name: str, args: list[Word], cwd: str | Non
         script_file(j, inv, name, args[i], cwd)
         return
     from_stdin(j, inv, name, cwd, depth)
+
 
 def interpreter(j: Judge, inv: Invocation, name: str, args: list[Word], cwd: str | None) -> None:
     code_flags, with_value, module = _interpreter_options(name)
@@ -189,6 +200,7 @@ def database(j: Judge, inv: Invocation, name: str, args: list[Word], cwd: str | 
     if any(_DROP_SQL.search(t) for t in texts):
         j.find(DROP_DATABASE, inv, f"drops or empties a database or table ({name})")
 
+
 def stdin_text(j: Judge, inv: Invocation) -> str | None:
     """What reaches the command's standard input, when the line shows it ('' for nothing)."""
     if inv.stdin_unknown:
@@ -219,6 +231,7 @@ def stdin_text(j: Judge, inv: Invocation) -> str | None:
         else:
             return None
     return "\n".join(texts)
+
 
 def read(j: Judge, word: Word, cwd: str | None) -> str | None:
     if word.value is None or word.value.startswith("-"):

@@ -101,6 +101,7 @@ def git(j: Judge, inv: Invocation, args: list[Word], cwd: str | None, depth: int
         if len(ops) >= 2:
             j.write(inv, ops[1], cwd, "clones into")
 
+
 def git_alias_(j: Judge, inv: Invocation, sub: str, rest: list[Word], options: list[Word], cwd: str | None,
                depth: int) -> None:
     if j.git_alias is None:

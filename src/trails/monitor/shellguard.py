@@ -380,6 +380,12 @@ class Judge:
             shellcode.source(self, inv, args, cwd)
         elif name in shellcode.SHELLS:
             shellcode.shell(self, inv, name, args, cwd, depth)
+        elif name in shellcode.AWK:
+            program = next((w for w in _operands(args, with_value="fvF")), None)
+            if program is not None and not any(a.value in ("-f", "--file") for a in args):
+                shellcode.code(self, inv, name, program, cwd, depth)
+                if program.value is not None and re.search(r">\s*\"|>>\s*\"", program.value):
+                    self.unseen(inv, "writes files from awk code, which trails does not judge")
         elif shellcode.INTERPRETER.fullmatch(name):
             shellcode.interpreter(self, inv, name, args, cwd)
         elif name in shellcode.DB_CLIENTS or name in ("dropdb", "mysqladmin"):
@@ -390,6 +396,13 @@ class Judge:
             self.find_(inv, args, cwd, depth)
         elif name in ("cp", "mv", "install", "ln", "rsync", "scp"):
             self.copy(inv, name, args, cwd)
+        elif name == "sort":
+            for i, a in enumerate(args):
+                if a.value in ("-o", "--output") and i + 1 < len(args):
+                    self.write(inv, args[i + 1], cwd, "writes")
+                elif a.value is not None and a.value.startswith(("--output=", "-o")) and len(a.value) > 2:
+                    value = a.value.split("=", 1)[1] if a.value.startswith("--") else a.value[2:]
+                    self.write(inv, Word(value, a.raw), cwd, "writes")
         elif name in ("tee", "touch", "mkdir", "truncate", "mkfifo", "mknod"):
             opts_with_value = {"touch": "rdt", "mkdir": "m", "truncate": "sr", "mknod": "m", "mkfifo": "m"}
             for target in _operands(args, with_value=opts_with_value.get(name, "")):
