@@ -103,8 +103,13 @@ def overhead(root: Path, sessions: int, rounds: int) -> tuple[tuple[float, float
         timed_run(run_file(work / "tiny", "write warm.txt x", 1, name="warm"), work / "tiny" / "out", ray=c.address)
         pairs = []
         for i in range(rounds + 1):
-            local, _ = timed_run(path, work / f"local{i}", ray=None)
+            # Pairs alternate which side runs first, so a machine that slows down or speeds up during a pair
+            # favours neither.
+            if i % 2 == 0:
+                local, _ = timed_run(path, work / f"local{i}", ray=None)
             remote, _ = timed_run(path, work / f"ray{i}", ray=c.address)
+            if i % 2 == 1:
+                local, _ = timed_run(path, work / f"local{i}", ray=None)
             pairs.append((local / sessions, remote / sessions))
     finally:
         c.shutdown()
@@ -118,7 +123,7 @@ def main() -> None:
     parser.add_argument("sessions", nargs="?", type=int, default=24, help="throughput sessions (default 24)")
     parser.add_argument("--overhead-only", action="store_true", help="skip the throughput figure (quicker)")
     parser.add_argument("--overhead-sessions", type=int, default=5, help="sessions in the overhead chain (default 5)")
-    parser.add_argument("--rounds", type=int, default=3, help="overhead runs on a node that knows the work dir (3)")
+    parser.add_argument("--rounds", type=int, default=5, help="overhead runs on a node that knows the work dir (5)")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="trails-bench-ray-"))
     try:

@@ -85,19 +85,25 @@ def test_each_provider_gets_the_environment_claude_code_reads() -> None:
         provider_env("openrouter", None, {})
 
 
+def example(name: str, tmp_path: Path, claude_bin: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An AgentLens example with its repos in tmp_path, run as AgentLens runs it: `claude` on PATH."""
+    shutil.copytree(DATA / "repos", tmp_path / "repos")
+    shutil.copy(DATA / name, tmp_path / name)
+    monkeypatch.setenv("PATH", f"{claude_bin.parent}:{__import__('os').environ['PATH']}")
+    # AgentLens's default bypassPermissions: Claude Code refuses it as root unless told it is in a sandbox.
+    monkeypatch.setenv("IS_SANDBOX", "1")
+    return tmp_path / name
+
+
 def test_agentlens_chained_example_runs_end_to_end_with_claude_code(
         tmp_path: Path, claude: Path, server: ScriptedAnthropicServer,  # noqa: F811
         monkeypatch: pytest.MonkeyPatch) -> None:
-    shutil.copytree(DATA / "repos", tmp_path / "repos")
-    shutil.copy(DATA / "chained.yaml", tmp_path / "chained.yaml")
+    run_file = example("chained.yaml", tmp_path, claude, monkeypatch)
     memory = tmp_path / "repos" / "test_repo" / "MEMORY.md"
     notes = memory.with_name("structure.md")
     server.script.on(lambda b: last_user_text(b).startswith("Explore the project structure"),
                      Reply.tool_use("Write", {"file_path": str(notes), "content": "main.py\n"}), times=1)
-    monkeypatch.setenv("PATH", f"{claude.parent}:{__import__('os').environ['PATH']}")  # `claude` on PATH
-    # AgentLens's default bypassPermissions: Claude Code refuses it as root unless told it is in a sandbox.
-    monkeypatch.setenv("IS_SANDBOX", "1")
-    res = trails("run", str(tmp_path / "chained.yaml"), "--out", str(tmp_path / "out"), "--json")
+    res = trails("run", str(run_file), "--out", str(tmp_path / "out"), "--json")
     assert res.code == 0, res.stderr
     out = tmp_path / "out"
     state = json.loads((out / "run.json").read_text())
@@ -130,8 +136,7 @@ def test_agentlens_chained_example_runs_end_to_end_with_claude_code(
 def test_a_subagent_the_session_starts_gets_its_trajectory_linked_from_the_tool_call(
         tmp_path: Path, claude: Path, server: ScriptedAnthropicServer,  # noqa: F811
         monkeypatch: pytest.MonkeyPatch) -> None:
-    shutil.copytree(DATA / "repos", tmp_path / "repos")
-    shutil.copy(DATA / "final_isolated_subagent.yaml", tmp_path / "run.yaml")
+    run_file = example("final_isolated_subagent.yaml", tmp_path, claude, monkeypatch)
     main_py = tmp_path / "repos" / "test_repo" / "main.py"
     first = "Use the code-reader to read main.py and summarize what functions are defined."
     task = "Read main.py and list its functions."
@@ -143,9 +148,7 @@ def test_a_subagent_the_session_starts_gets_its_trajectory_linked_from_the_tool_
                      Reply.tool_use("Read", {"file_path": str(main_py)}), times=1)
     server.script.on(lambda b: last_user_text(b) == task and bool(tool_results(b)),
                      Reply.text("main.py defines main()"), times=1)
-    monkeypatch.setenv("PATH", f"{claude.parent}:{__import__('os').environ['PATH']}")
-    monkeypatch.setenv("IS_SANDBOX", "1")
-    res = trails("run", str(tmp_path / "run.yaml"), "--out", str(tmp_path / "out"), "--json", timeout=300)
+    res = trails("run", str(run_file), "--out", str(tmp_path / "out"), "--json", timeout=300)
     assert res.code == 0, res.stderr
     sdir = tmp_path / "out" / "session_01"
     trajectory = Trajectory.model_validate(json.loads((sdir / "trajectory.json").read_text()))

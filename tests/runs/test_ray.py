@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -146,23 +147,29 @@ def test_a_session_whose_node_dies_is_retried_on_another(tmp_path: Path, cluster
     assert git(out, f"--git-dir={out / '.shadow_git'}", "show", f"refs/tags/{victim['session']}:out.txt") == replicate
 
 
-def test_a_later_session_on_a_worker_reuses_its_directory_reset_exactly_to_its_start(
-        tmp_path: Path, cluster: Any, work_dir: Path, agent_log: Path) -> None:
-    # One node with the only `reuse` resource: both replicates run there, one after the other.
-    node = cluster.add_node(num_cpus=1, object_store_memory=80 * MB, resources={"reuse": 1})
+@contextlib.contextmanager
+def pinned(tmp_path: Path, cluster: Any, resource: str, session: str) -> Iterator[tuple[Path, Any]]:
+    """A run file whose sessions all run on one extra node (the only one with `resource`), and that node."""
+    node = cluster.add_node(num_cpus=1, object_store_memory=80 * MB, resources={resource: 1})
     try:
         cluster.wait_for_nodes()
-        (work_dir / "keep.txt").write_text("keep\n")
         path = tmp_path / "run.yaml"
         path.write_text(f"agent: {fake_agent_command()}\nwork_dir: ./wd\nray: {{address: '{cluster.address}'}}\n"
-                        "resources: {num_cpus: 1, custom: {reuse: 1}}\nsessions:\n"
-                        "  - {session_index: 1, count: 2, prompt: 'write added.txt $REPLICATE; "
-                        "write sub/deep/new.txt x; write README.md changed; rm keep.txt'}\n")
-        out = tmp_path / "out"
-        res = trails("run", str(path), "--out", str(out), "--json", timeout=300)
-        assert res.code == 0, res.stderr
+                        f"resources: {{num_cpus: 1, custom: {{{resource}: 1}}}}\nsessions:\n  - {session}\n")
+        yield path, node
     finally:
         cluster.remove_node(node)
+
+
+def test_a_later_session_on_a_worker_reuses_its_directory_reset_exactly_to_its_start(
+        tmp_path: Path, cluster: Any, work_dir: Path, agent_log: Path) -> None:
+    (work_dir / "keep.txt").write_text("keep\n")
+    out = tmp_path / "out"
+    # Both replicates run on the one node, one after the other.
+    with pinned(tmp_path, cluster, "reuse", "{session_index: 1, count: 2, prompt: 'write added.txt $REPLICATE; "
+                "write sub/deep/new.txt x; write README.md changed; rm keep.txt'}") as (path, node):
+        res = trails("run", str(path), "--out", str(out), "--json", timeout=300)
+        assert res.code == 0, res.stderr
     first, second = log_entries(agent_log)
     assert first["node"] == second["node"] == node.node_id
     assert first["cwd"] == second["cwd"]  # the second session reused the first one's work dir
@@ -182,14 +189,9 @@ def test_a_later_session_on_a_worker_reuses_its_directory_reset_exactly_to_its_s
 
 def test_a_later_run_on_a_node_reuses_its_directory_and_is_sent_only_the_objects_it_lacks(
         tmp_path: Path, cluster: Any, work_dir: Path, agent_log: Path) -> None:
-    node = cluster.add_node(num_cpus=1, object_store_memory=80 * MB, resources={"again": 1})
-    try:
-        cluster.wait_for_nodes()
-        (work_dir / ".gitignore").write_text("build/\n")
-        path = tmp_path / "run.yaml"
-        path.write_text(f"agent: {fake_agent_command()}\nwork_dir: ./wd\nray: {{address: '{cluster.address}'}}\n"
-                        "resources: {num_cpus: 1, custom: {again: 1}}\nsessions:\n"
-                        "  - {session_index: 1, prompt: 'write build/out.o ignored; write added.txt 1'}\n")
+    (work_dir / ".gitignore").write_text("build/\n")
+    with pinned(tmp_path, cluster, "again",
+                "{session_index: 1, prompt: 'write build/out.o ignored; write added.txt 1'}") as (path, _):
         first = trails("run", str(path), "--out", str(tmp_path / "out1"), timeout=300)
         assert first.code == 0, first.stderr
         baseline = git(tmp_path, f"--git-dir={tmp_path / 'out1' / '.shadow_git'}", "rev-list", "--objects",
@@ -204,8 +206,6 @@ def test_a_later_run_on_a_node_reuses_its_directory_and_is_sent_only_the_objects
         third = trails("run", str(path), "--out", str(tmp_path / "out3"), timeout=300)
         assert third.code == 0, third.stderr
         assert "objects the node lacked" not in third.stderr  # it holds this very tree: no objects at all
-    finally:
-        cluster.remove_node(node)
     runs = log_entries(agent_log)
     assert len(runs) == 3 and len({e["cwd"] for e in runs}) == 1  # one directory, kept across the runs
     # Each run found exactly its baseline there (run 1's ignored build/out.o is gone, README as edited).
