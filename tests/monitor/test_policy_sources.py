@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 from tests.helpers import trails
+from trails.core import auto_yes
 from trails.core.config import EffectiveConfig, Settings, load_settings_file
-from trails.monitor import guards, policy
+from trails.monitor import policy
 
 
 def _settings(tmp_path: Path, data: object) -> Settings:
@@ -23,11 +24,11 @@ WEAKENING = {"auto_yes": {"default": True, "answer_trust": True, "guards": {"rm 
 def test_repository_cannot_weaken_auto_yes(tmp_path: Path) -> None:
     config = EffectiveConfig(project=_settings(tmp_path, WEAKENING))
     built = policy.build("claude", config)
-    assert not policy.auto_yes_default(config)
-    assert built.guards["rm -rf"] == guards.DEFAULT_GUARDS["rm -rf"]
+    assert not auto_yes.auto_yes_default(config)
+    assert built.guards["rm -rf"] == auto_yes.DEFAULT_GUARDS["rm -rf"]
     assert built.guards["extra"] == "curl"  # adding a guard is stricter: allowed
     assert built.responses == {}
-    assert sorted(policy.project_auto_yes_ignored(config)) == [
+    assert sorted(auto_yes.project_auto_yes_ignored(config)) == [
         "auto_yes.answer_trust", "auto_yes.default", "auto_yes.guards.rm -rf", "auto_yes.responses",
     ]
     stricter = EffectiveConfig(project=_settings(tmp_path, {"auto_yes": {"answer_trust": False}}))
@@ -37,10 +38,10 @@ def test_repository_cannot_weaken_auto_yes(tmp_path: Path) -> None:
 def test_user_settings_may_change_auto_yes(tmp_path: Path) -> None:
     config = EffectiveConfig(user=_settings(tmp_path, WEAKENING))
     built = policy.build("claude", config)
-    assert policy.auto_yes_default(config)
+    assert auto_yes.auto_yes_default(config)
     assert "rm -rf" not in built.guards
     assert "command" in built.responses
-    assert policy.project_auto_yes_ignored(config) == []
+    assert auto_yes.project_auto_yes_ignored(config) == []
 
 
 def test_new_session_reports_ignored_repository_auto_yes(repo: Path) -> None:

@@ -6,16 +6,7 @@ import os
 import re
 from dataclasses import dataclass
 
-# name → regex, matched case-insensitively against the prompt's text.
-DEFAULT_GUARDS: dict[str, str] = {
-    "rm -rf": (r"\brm\s+(-[a-z]*r[a-z]*f[a-z]*|-[a-z]*f[a-z]*r[a-z]*|(-[a-z]+\s+)*-[rf]\s+(-[a-z]+\s+)*-[rf]"
-               r"|--recursive\s+--force|--force\s+--recursive)\b"),
-    "git push --force": r"\bgit\s+push\b[^\n]*(\s--force\b|\s-f\b|\s--force-with-lease\b|\s\+\S)",
-    "git reset --hard": r"\bgit\s+reset\b[^\n]*--hard\b",
-    "sudo": r"(^|[\s;&|(`$])sudo\b",
-    "download piped to a shell": r"\b(curl|wget)\b[^\n|]*\|\s*(sudo\s+)?(ba|z|da|k|fi)?sh\b",
-    "DROP TABLE": r"\bdrop\s+(table|database)\b",
-}
+from trails.core.auto_yes import DEFAULT_GUARDS
 
 _WRITE_TARGETS = re.compile(r"(?:>>?|\btee\s+(?:-a\s+)?)\s*(['\"]?)(?P<path>[^\s'\";|&]+)\1")
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trails.core.auto_yes import DEFAULT_GUARDS
 from trails.core.config import EffectiveConfig
-from trails.monitor import guards as guards_mod
 from trails.monitor.detect import Patterns, Response, load_patterns
 
 DEFAULT_QUIET_SECONDS = 1.5
@@ -32,29 +32,6 @@ def _layers(config: EffectiveConfig) -> list[Any]:
     return [config.user, config.project]  # later layers win
 
 
-def auto_yes_default(config: EffectiveConfig) -> bool:
-    # Only the user's own settings may turn automatic answers on: a repository cannot.
-    ay = config.user.auto_yes
-    return bool(ay is not None and ay.default)
-
-
-def project_auto_yes_ignored(config: EffectiveConfig) -> list[str]:
-    """The repository's auto_yes settings that would weaken safety, which trails ignores."""
-    ay = config.project.auto_yes
-    if ay is None:
-        return []
-    ignored = []
-    if ay.default:
-        ignored.append("auto_yes.default")
-    if ay.responses:
-        ignored.append("auto_yes.responses")
-    if ay.answer_trust:
-        ignored.append("auto_yes.answer_trust")
-    known = set(guards_mod.DEFAULT_GUARDS) | set(config.user.auto_yes.guards if config.user.auto_yes else {})
-    ignored += [f"auto_yes.guards.{name}" for name, pattern in ay.guards.items() if name in known or not pattern]
-    return ignored
-
-
 def build(agent: str, config: EffectiveConfig) -> Policy:
     """The policy of sessions whose agent profile is `agent` (claude, codex, ... or command).
 
@@ -65,7 +42,7 @@ def build(agent: str, config: EffectiveConfig) -> Policy:
     extra: dict[str, Any] = {"busy": [], "ready": [], "prompts": {}, "after_dialog": []}
     quiet = DEFAULT_QUIET_SECONDS
     responses: dict[str, Response] = {}
-    guards = dict(guards_mod.DEFAULT_GUARDS)
+    guards = dict(DEFAULT_GUARDS)
     answer_trust = True
     for layer in _layers(config):
         det = layer.detection.get(agent)
@@ -98,7 +75,7 @@ def build(agent: str, config: EffectiveConfig) -> Policy:
 
 def without_settings(agent: str, why: str) -> Policy:
     """The policy of a session whose settings do not load: built-in patterns, no automatic answers."""
-    return Policy(agent, load_patterns(agent), guards=dict(guards_mod.DEFAULT_GUARDS), answer_trust=False, broken=why)
+    return Policy(agent, load_patterns(agent), guards=dict(DEFAULT_GUARDS), answer_trust=False, broken=why)
 
 
 def load_for(agent: str, workdir: str | None) -> Policy:

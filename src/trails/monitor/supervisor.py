@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from trails.api.caller import Caller, Trust
+from trails.core import outputlog
 from trails.core.errors import SupervisorError
 from trails.core.models import LIVE_STATUSES, Session, Status
 from trails.monitor import detect as detect_mod
 from trails.monitor import events as ev
 from trails.monitor import guards as guards_mod
-from trails.monitor import outputlog
 from trails.monitor.policy import Policy, load_for, without_settings
 from trails.monitor.screen import Screen
 
