@@ -1,25 +1,15 @@
 """The part of auto-yes decided when a session is made: whether it answers prompts by default, and
 which of a repository's auto_yes settings are ignored (they would make it approve more).
 
-The supervisor (monitor/policy.py, monitor/guards.py) applies the rest to the agent's screen; the
-built-in guards live here because what a repository may remove or override is judged against them.
+The supervisor (monitor/policy.py, monitor/guards.py) applies the rest to the agent's screen;
+what a repository may remove or override is judged against the built-in guards' names
+(core/guardnames.py).
 """
 
 from __future__ import annotations
 
 from trails.core.config import EffectiveConfig
-
-# name → regex, matched case-insensitively against the prompt's text: a prompt whose command or
-# file matches one is never approved.
-DEFAULT_GUARDS: dict[str, str] = {
-    "rm -rf": (r"\brm\s+(-[a-z]*r[a-z]*f[a-z]*|-[a-z]*f[a-z]*r[a-z]*|(-[a-z]+\s+)*-[rf]\s+(-[a-z]+\s+)*-[rf]"
-               r"|--recursive\s+--force|--force\s+--recursive)\b"),
-    "git push --force": r"\bgit\s+push\b[^\n]*(\s--force\b|\s-f\b|\s--force-with-lease\b|\s\+\S)",
-    "git reset --hard": r"\bgit\s+reset\b[^\n]*--hard\b",
-    "sudo": r"(^|[\s;&|(`$])sudo\b",
-    "download piped to a shell": r"\b(curl|wget)\b[^\n|]*\|\s*(sudo\s+)?(ba|z|da|k|fi)?sh\b",
-    "DROP TABLE": r"\bdrop\s+(table|database)\b",
-}
+from trails.core.guardnames import BUILTIN
 
 
 def auto_yes_default(config: EffectiveConfig) -> bool:
@@ -40,9 +30,9 @@ def project_auto_yes_ignored(config: EffectiveConfig) -> list[str]:
         ignored.append("auto_yes.responses")
     if ay.answer_trust:
         ignored.append("auto_yes.answer_trust")
-    known = set(DEFAULT_GUARDS) | set(config.user.auto_yes.guards if config.user.auto_yes else {})
+    known = set(BUILTIN) | set(config.user.auto_yes.guards if config.user.auto_yes else {})
     ignored += [f"auto_yes.guards.{name}" for name, pattern in ay.guards.items() if name in known or not pattern]
-    return ignored
+    return ignored  # a repository's auto_yes.allow: core/repo_settings.py leaves it out on load
 
 
 def for_new_session(config: EffectiveConfig) -> tuple[bool, list[str]]:

@@ -378,8 +378,10 @@ class Supervisor:
         if watch.policy.broken is not None:
             refusal = guards_mod.Refusal("settings error", f"the settings do not load: {watch.policy.broken}")
         elif not is_trust:
-            refusal = guards_mod.check(det.text, kind=det.kind, target=det.target, workdir=watch.session.workdir,
-                                       guards=watch.policy.guards)
+            root, seen_as = guards_mod.session_dirs(watch.session)
+            refusal = guards_mod.check(det.text, kind=det.kind, target=det.target, workdir=root, seen_as=seen_as,
+                                       guards=watch.policy.guards, commands=det.commands,
+                                       git_alias=guards_mod.git_aliases(root))
         response = watch.policy.response(det.kind, det.response)
         keys: list[str] | None = None
         if refusal is None and response is not None:
