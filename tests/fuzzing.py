@@ -25,8 +25,8 @@ nasty_text = st.lists(nasty_char, max_size=24).map("".join) | st.text(max_size=2
 # call per example varies with the machine's load; the suite's timeout still holds.
 # FUZZ_SCALE=20 multiplies them for a longer hunt by hand.
 _SCALE = int(os.environ.get("FUZZ_SCALE", "1"))
-FAST = {"max_examples": 300 * _SCALE, "deadline": None}
-SLOW = {"max_examples": 12 * _SCALE, "deadline": None}  # each example runs the real CLI (a process or more)
+FAST = {"max_examples": 200 * _SCALE, "deadline": None}
+SLOW = {"max_examples": 8 * _SCALE, "deadline": None}  # each example runs the real CLI (a process or more)
 
 
 def refused(exc: TrailsError, code: str, *, field: str | None = None) -> None:
