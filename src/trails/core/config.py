@@ -37,6 +37,9 @@ PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
 Cpus = Annotated[float, msgspec.Meta(gt=0)]
 PidsLimit = Annotated[int, msgspec.Meta(ge=8)]  # fewer processes than this and no agent starts
 QuietSeconds = Annotated[float, msgspec.Meta(ge=0.1, le=600)]
+# The auto-yes guard for commands trails cannot judge without running something (eval, $CMD, a computed
+# `bash -c`): never switched off, whatever a settings file says (monitor/shellguard.py has the others).
+UNSEEN_GUARD = "cannot see the command"
 
 
 class AgentSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -66,6 +69,8 @@ class AutoYesSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=
     responses: dict[str, dict[str, AutoYesResponse]] = {}
     # guard name → regex; a built-in name mapped to "" switches that guard off
     guards: dict[str, str] = {}
+    # regexes a simple command's words (as one line) must match in full to pass the built-in guards
+    allow: list[str] = []
     answer_trust: bool | None = None  # answer the agent's trust-this-folder prompt (default yes)
 
 
@@ -178,6 +183,7 @@ def load_settings_file(path: Path) -> Settings:
     check_no_nul(settings, path)
     check_paths(settings, path)
     check_patterns(settings, path)
+    check_guards(settings, path)
     if settings.memory is not None:
         try:
             parse_memory(settings.memory)
@@ -192,6 +198,8 @@ def _patterns(settings: Settings) -> Iterator[tuple[str, str]]:
     if ay is not None:
         for name, pattern in ay.guards.items():
             yield f"auto_yes.guards.{name}", pattern
+        for i, pattern in enumerate(ay.allow):
+            yield f"auto_yes.allow[{i}]", pattern
         for agent, kinds in ay.responses.items():
             for kind, response in kinds.items():
                 if response.option is not None:
@@ -242,6 +250,17 @@ def check_patterns(settings: Settings, path: Path) -> None:
             re.compile(pattern, re.IGNORECASE | re.MULTILINE)
         except (re.error, OverflowError, RecursionError) as exc:
             raise ConfigError(f"{path}: key `{key}`: {pattern!r} is not a valid regular expression ({exc})") from None
+
+
+def check_guards(settings: Settings, path: Path) -> None:
+    ay = settings.auto_yes
+    if ay is not None and ay.guards.get(UNSEEN_GUARD) == "":
+        raise ConfigError(f"{path}: key `auto_yes.guards.{UNSEEN_GUARD}`: this guard cannot be switched off: trails "
+                          "never auto-approves a command it cannot judge without running it",
+                          hint="remove the key; prompts it refuses wait for you (needs_user)")
+    for i, pattern in enumerate(ay.allow if ay is not None else []):
+        if not pattern.strip():
+            raise ConfigError(f"{path}: key `auto_yes.allow[{i}]`: an empty pattern would match nothing useful")
 
 
 def _explain(exc: msgspec.ValidationError) -> str:

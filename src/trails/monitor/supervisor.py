@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trails.api.caller import Caller, Trust
 from trails.core.errors import SupervisorError
 from trails.core.models import LIVE_STATUSES, Session, Status
 from trails.monitor import detect as detect_mod
@@ -377,8 +378,10 @@ class Supervisor:
         if watch.policy.broken is not None:
             refusal = guards_mod.Refusal("settings error", f"the settings do not load: {watch.policy.broken}")
         elif not is_trust:
-            refusal = guards_mod.check(det.text, kind=det.kind, target=det.target, workdir=watch.session.workdir,
-                                       guards=watch.policy.guards)
+            root, seen_as = guards_mod.session_dirs(watch.session)
+            refusal = guards_mod.check(det.text, kind=det.kind, target=det.target, workdir=root, seen_as=seen_as,
+                                       guards=watch.policy.guards, commands=det.commands,
+                                       git_alias=guards_mod.git_aliases(root))
         response = watch.policy.response(det.kind, det.response)
         keys: list[str] | None = None
         if refusal is None and response is not None:
@@ -470,7 +473,8 @@ class Supervisor:
             if info[3] != "1":
                 self.tmux.pipe_pane(tname, outputlog.pipe_command(self.home, tname))
         if any_dead:
-            self.engine.list_sessions()  # reconciles exited agents into completed/error
+            # Reconciles exited agents into completed/error: the supervisor reads as the home's owner.
+            self.engine.list_sessions(caller=Caller(trust=Trust.USER, cwd=str(self.home)))
             self._next_rescan = 0.0
 
     def _install_hook(self) -> None:
