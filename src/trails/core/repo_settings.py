@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from trails.core.errors import ConfigError
+from trails.core.errors import ConfigError, InvalidInput
 
 if TYPE_CHECKING:
     from trails.core.config import Settings
@@ -91,7 +91,12 @@ def restrict(project: Settings, *, file: Path, repo_root: Path, known_agents: Co
 
 def check_worktree_dir(value: str, *, file: Path, repo_root: Path) -> None:
     """A repository's worktrees stay inside the directory that holds the repository."""
-    base = Path(value).expanduser()
+    from trails.core.userfiles import expand_user
+
+    try:
+        base = expand_user(value)
+    except InvalidInput as exc:
+        raise ConfigError(f"{file}: key `worktree_dir`: {exc.message}", hint=exc.hint) from None
     resolved = (base if base.is_absolute() else repo_root / base).resolve()
     allowed = repo_root.resolve().parent
     if resolved != allowed and allowed not in resolved.parents:
