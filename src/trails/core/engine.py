@@ -886,7 +886,7 @@ class Engine:
         except TrailsError as exc:  # e.g. settings that no longer load: the removal goes on
             return [f"pre_remove not run: {exc.message}"]
 
-    # --- live sessions (supervisor, auto-yes, pause/resume, events; see trails.monitor) ------------
+    # --- live sessions (pause/resume, auto-yes: core/lifecycle.py; supervisor and events: trails.monitor) -
 
     def ensure_supervisor(self) -> int:
         """Start this home's supervisor unless one runs; its pid. TRAILS_SUPERVISOR=off disables it."""
