@@ -1,6 +1,6 @@
 """The supervisor: one process per TRAILS_HOME watching every live session, cheaply.
 
-How it stays cheap: tmux appends each pane's output to a log file (see outputlog), and one inotify
+How it stays cheap: tmux appends each pane's output to a log file (see core/outputlog.py), and one inotify
 descriptor on the log directory wakes the supervisor only when some pane wrote something. New bytes go
 into that session's terminal emulator; the screen is classified only then (and on a per-session quiet
 timer for the "unchanged for a while = ready" rule). Process state (an agent that exited) comes from
