@@ -18,6 +18,7 @@ from trails.core import paths
 from trails.core.errors import ConfigError, InvalidInput
 from trails.core.limits import parse_memory
 from trails.core.repo_settings import Ignored, restrict
+from trails.core.userfiles import MiB, UnreadableFile, expand_user, read_bounded
 
 ModeName = Literal["direct", "basic", "worktree", "container"]
 NetworkName = Literal["none", "bridge", "host"]
@@ -28,6 +29,8 @@ Hook = str | list[str]
 DEFAULT_FALLBACK_CHAIN: list[str] = ["container", "worktree", "direct"]
 DEFAULT_BRANCH_PREFIX = "trails/"
 DEFAULT_MAX_WORKTREES = 5
+# Real settings files are a few kilobytes; a larger one is a mistake (or a repository's attack).
+MAX_SETTINGS_BYTES = MiB
 
 # Numbers a settings file may hold, checked when it loads (msgspec names the file's key when one is out).
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
@@ -166,17 +169,19 @@ class EffectiveConfig:
 
 def load_settings_file(path: Path) -> Settings:
     try:
-        raw = path.read_bytes()
+        raw = read_bounded(path, MAX_SETTINGS_BYTES)
     except FileNotFoundError:
         return Settings()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnreadableFile as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.why}") from None
     try:
         settings = msgspec.json.decode(raw, type=Settings)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"{path}: {_explain(exc)}") from None
     except msgspec.DecodeError as exc:
         raise ConfigError(f"{path}: not valid JSON: {exc}") from None
+    check_no_nul(settings, path)
+    check_paths(settings, path)
     check_patterns(settings, path)
     check_guards(settings, path)
     if settings.memory is not None:
@@ -206,6 +211,36 @@ def _patterns(settings: Settings) -> Iterator[tuple[str, str]]:
         for kind, patterns in det.prompts.items():
             for i, pattern in enumerate(patterns):
                 yield f"detection.{agent}.prompts.{kind}[{i}]", pattern
+
+
+def check_no_nul(settings: Settings, path: Path) -> None:
+    """A NUL character can be in no path, argument or environment value: refused now, with its key,
+    rather than as a crash of whatever command first hands the string to the system."""
+    stack: list[tuple[str, object]] = [("", msgspec.to_builtins(settings))]
+    while stack:
+        key, value = stack.pop()
+        if isinstance(value, str) and "\0" in value:
+            raise ConfigError(f"{path}: key `{key}`: {value!r} contains a NUL character (\\u0000)")
+        if isinstance(value, dict):
+            for k, v in value.items():
+                where = f"{key}.{k}" if key else str(k)
+                stack += [(where, k), (where, v)]  # a key (an agent's name, a guard's) is checked too
+        elif isinstance(value, list):
+            stack += [(f"{key}[{i}]", v) for i, v in enumerate(value)]
+
+
+def check_paths(settings: Settings, path: Path) -> None:
+    """Paths that may start with ~ name a home that exists: an error now, naming the key, not when a
+    session is made."""
+    given = [("worktree_dir", settings.worktree_dir), ("dockerfile", settings.dockerfile),
+             *((f"agents.{name}.dockerfile", agent.dockerfile) for name, agent in settings.agents.items()),
+             *((f"mounts[{i}]", mount.split(":", 1)[0]) for i, mount in enumerate(settings.mounts))]
+    for key, value in given:
+        if value:
+            try:
+                expand_user(value)
+            except InvalidInput as exc:
+                raise ConfigError(f"{path}: key `{key}`: {exc.message}", hint=exc.hint) from None
 
 
 def check_patterns(settings: Settings, path: Path) -> None:

@@ -5,9 +5,9 @@ new agent profiles that run only once trusted, added auto-yes guards); it may no
 under a name you know, what auto-yes answers or lets past its guards (`auto_yes.allow`), or lower
 isolation below your own choice. `restrict` applies the part of
 that which needs no per-session context when the settings load; modes (core/modes.py), limits
-(core/limits.py), auto-yes (monitor/policy.py) and container settings (isolation/container.py)
-apply the rest where they are decided. Whatever is ignored becomes an `Ignored` record: a note to
-the user and a `settings_ignored` audit entry.
+(core/limits.py), auto-yes (core/auto_yes.py, monitor/policy.py) and container settings
+(isolation/container.py) apply the rest where they are decided. Whatever is ignored becomes an
+`Ignored` record: a note to the user and a `settings_ignored` audit entry.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from trails.core.errors import ConfigError
+from trails.core.errors import ConfigError, InvalidInput
 
 if TYPE_CHECKING:
     from trails.core.config import Settings
@@ -91,7 +91,12 @@ def restrict(project: Settings, *, file: Path, repo_root: Path, known_agents: Co
 
 def check_worktree_dir(value: str, *, file: Path, repo_root: Path) -> None:
     """A repository's worktrees stay inside the directory that holds the repository."""
-    base = Path(value).expanduser()
+    from trails.core.userfiles import expand_user
+
+    try:
+        base = expand_user(value)
+    except InvalidInput as exc:
+        raise ConfigError(f"{file}: key `worktree_dir`: {exc.message}", hint=exc.hint) from None
     resolved = (base if base.is_absolute() else repo_root / base).resolve()
     allowed = repo_root.resolve().parent
     if resolved != allowed and allowed not in resolved.parents:

@@ -129,6 +129,8 @@ class Store:
             raise
         except sqlite3.DatabaseError as exc:
             raise _state_error(self.path, exc) from None
+        except UnicodeDecodeError as exc:  # a damaged schema page: SQLite hands back text that is not UTF-8
+            raise _damaged(self.path, f"text in it is not UTF-8: {exc.reason}") from None
 
     def close(self) -> None:
         if self._conn is not None:
@@ -330,12 +332,14 @@ class _Tx:
 def _state_error(path: Path, exc: sqlite3.DatabaseError) -> StateError:
     code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
     if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
-        return StateError(
-            f"the state database {path} is damaged ({exc}); trails has not changed it",
-            hint=f"move it aside (with any {path.name}-wal and {path.name}-shm beside it) to start again with no "
-                 "sessions, or put back a copy of it",
-        )
+        return _damaged(path, str(exc))
     where = path.parent
+    from trails.core import paths
+
+    # A full disk shows as SQLITE_FULL when a write runs out, as an I/O error when even the
+    # shared-memory file cannot grow (then every command fails, reads included).
+    if code == sqlite3.SQLITE_FULL or (code == sqlite3.SQLITE_IOERR and paths.out_of_space(where)):
+        return paths.no_space(path, "use the state database")
     if code in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR) \
             and not os.access(where, os.W_OK):
         why = f"{where} is not writable"
@@ -344,6 +348,14 @@ def _state_error(path: Path, exc: sqlite3.DatabaseError) -> StateError:
     return StateError(
         f"cannot use the state database {path}: {exc}" + (f" ({why})" if why else ""),
         hint=f"trails keeps its state in {where}: make it writable, or set TRAILS_HOME to a directory that is",
+    )
+
+
+def _damaged(path: Path, why: str) -> StateError:
+    return StateError(
+        f"the state database {path} is damaged ({why}); trails has not changed it",
+        hint=f"move it aside (with any {path.name}-wal and {path.name}-shm beside it) to start again with no "
+             "sessions, or put back a copy of it",
     )
 
 
