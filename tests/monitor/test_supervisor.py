@@ -36,7 +36,7 @@ def test_guarded_command_is_refused_and_flagged(engine: Any, supervisor: int, re
     engine.create_session("s2", str(fake_claude), cwd=repo, auto_yes=True)
     wait_status(engine, "s2", "ready")
     engine.send("s2", "run rm -rf /")
-    wait_until(lambda: engine.store.get_session("s2").extra.get("needs_user"), message="the needs_user flag")
+    wait_until(lambda: engine.store.get_session("s2").needs_user, message="the needs_user flag")
     session = engine.store.get_session("s2")
     assert session.status.value == "waiting" and "rm -rf" in session.status_reason
     refusal = next(a for a in engine.audit_log("s2") if a["action"] == "auto_yes_refused")
@@ -44,7 +44,7 @@ def test_guarded_command_is_refused_and_flagged(engine: Any, supervisor: int, re
     assert "Ran" not in engine.tmux.capture(session.tmux_session)
     # The user answers "No" by hand: the flag clears.
     engine.tmux.send_keys(session.tmux_session, "3")
-    wait_until(lambda: "needs_user" not in engine.store.get_session("s2").extra, message="the flag to clear")
+    wait_until(lambda: engine.store.get_session("s2").needs_user is None, message="the flag to clear")
     wait_status(engine, "s2", "ready")
 
 

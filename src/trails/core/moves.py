@@ -226,7 +226,8 @@ def recover(engine: Engine, session: Session) -> None:
     data = dict(progress["session"])
     data["extra"].pop(MOVING, None)
     data.update(mode=parse_mode(data["mode"]), status=Status(data["status"]))
-    ctx = MoveContext(engine, session, Session(**data), parse_mode(progress["to"]), {}, state=dict(progress["state"]))
+    ctx = MoveContext(engine, session, Session.from_dict(data), parse_mode(progress["to"]), {},
+                      state=dict(progress["state"]))
     done, running = list(progress["done"]), progress["running"]
     ctx.done = done
     if "start_agent" in done:
