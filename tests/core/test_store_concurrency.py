@@ -153,3 +153,23 @@ def test_a_forked_child_opens_its_own_connections(tmp_path: Path) -> None:
     assert os.waitstatus_to_exitcode(status) == 0
     store.update_extra(session.id, {"parent": True})  # the parent's connections still work
     assert store.get_session("s1").extra == {"scope": [], "child": True, "parent": True}
+
+
+def test_threads_that_end_leave_no_connection_open(tmp_path: Path) -> None:
+    import os
+
+    store = Store(tmp_path / "state.db")
+    _session(store)
+
+    def in_a_thread() -> None:
+        t = threading.Thread(target=lambda: store.get_session("s1"))
+        t.start()
+        t.join()
+
+    in_a_thread()
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(30):  # a thread per client, as the server has: each reads on a connection of its own
+        in_a_thread()
+    # Each new connection closes those of the threads that ended: at most the last one is left.
+    assert len(os.listdir("/proc/self/fd")) <= before + 3
+    store.close()

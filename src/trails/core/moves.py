@@ -451,6 +451,7 @@ def prepare_container(ctx: MoveContext) -> None:
     if ignored:
         s.extra["ignored_settings"] = ignored
         ctx.notes += [_ignored_note(i) for i in ignored]
+        ctx.state["ignored_settings"] = ignored  # audited with the move, once it is recorded
     ctx.state["new_container"] = True
     provider.enter_worktree(s)
 
@@ -546,6 +547,8 @@ def record_move(ctx: MoveContext) -> None:
                            workdir=s.workdir, branch=s.branch, container_id=s.container_id,
                            work_ref=ctx.state.get("work_ref"), restarted_with=ctx.state.get("restarted_with"),
                            notes=ctx.notes)
+    if ctx.state.get("ignored_settings"):  # as `trails new` does: what the repository asked for and did not get
+        ctx.engine.store.audit("settings_ignored", s.name, settings=ctx.state["ignored_settings"])
 
 
 def restore_row(ctx: MoveContext) -> None:

@@ -159,7 +159,7 @@ class Store:
         self._schema_lock = threading.Lock()
         self._local = threading.local()  # this thread's reading connection; whether it is writing
         self._writer: sqlite3.Connection | None = None
-        self._readers: list[sqlite3.Connection] = []
+        self._readers: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._readers_lock = threading.Lock()
         self._ready = False  # the schema was checked (and upgraded) by this process
 
@@ -208,7 +208,14 @@ class Store:
                 raise
             self._local.conn = conn
             with self._readers_lock:
-                self._readers.append(conn)
+                # A thread per client (the server's) must not leave a connection behind when it ends.
+                alive = []
+                for thread, old in self._readers:
+                    if thread.is_alive():
+                        alive.append((thread, old))
+                    else:
+                        old.close()
+                self._readers = [*alive, (threading.current_thread(), conn)]
         return conn
 
     def guard(self) -> contextlib.AbstractContextManager[None]:
@@ -223,7 +230,7 @@ class Store:
             return
         with self._readers_lock:
             readers, self._readers = self._readers, []
-        for conn in readers:
+        for _, conn in readers:
             conn.close()
         self._local = threading.local()
         with self._write_lock:
