@@ -302,3 +302,15 @@ def test_the_json_form_keeps_its_fields_and_round_trips(store: Store, repo: Path
     assert {"id", "ts", "session", "kind", "data"} <= set(shown) and shown["kind"] == "repository_trust"
     assert shown["data"]["trusted"] is True and shown["data"]["root"] == str(repo)
     assert "repository_trust" in trails("events", cwd=repo).stdout
+
+
+def test_a_commit_through_another_store_of_the_file_is_published_at_once(store: Store, hub: EventHub) -> None:
+    # The supervisor's Store and the engine's are two objects on one file in the server's process.
+    other = Store(store.path)
+    try:
+        with hub.subscribe() as sub:
+            other.append_event(ev.SupervisorState(state="started", pid=1))
+            event = sub.get(timeout=0)  # published by the commit itself: no poll, no nudge, no wait
+            assert event is not None and event.kind == "supervisor"
+    finally:
+        other.close()

@@ -144,14 +144,23 @@ _UPDATABLE = frozenset({*_SESSION_COLUMNS, "ended_at"})
 
 Audit = tuple[str, str | None, dict[str, Any]]  # (action, session name, detail)
 
+# Commit listeners by database file, for the whole process: a commit through any Store of the file
+# (the engine's, the supervisor's) reaches every listener (the server's EventHub). A forked child
+# starts with none: its parent's listeners are threads and locks it does not have.
+_LISTENERS: dict[str, list[Callable[[], None]]] = {}
+_LISTENERS_LOCK = threading.Lock()
+os.register_at_fork(after_in_child=_LISTENERS.clear)
+
 
 class Store:
     """Typed access to the state database. One instance per process; safe to share between threads."""
 
     def __init__(self, path: Path, on_commit: Callable[[], None] | None = None) -> None:
         self.path = path
-        self._listeners: list[Callable[[], None]] = [on_commit] if on_commit is not None else []
+        self._key = str(path.resolve())
         self._reset()
+        if on_commit is not None:
+            self.add_commit_listener(on_commit)
 
     def _reset(self) -> None:
         self._pid = os.getpid()
@@ -239,12 +248,14 @@ class Store:
                 self._writer = None
 
     def add_commit_listener(self, listener: Callable[[], None]) -> None:
-        """Call `listener()` after each commit that stored events (in the committing thread)."""
-        self._listeners.append(listener)
+        """Call `listener()` after each commit that stored events, made through any Store of this
+        process on the same database file, in the committing thread."""
+        with _LISTENERS_LOCK:
+            _LISTENERS.setdefault(self._key, []).append(listener)
 
     def remove_commit_listener(self, listener: Callable[[], None]) -> None:
-        with contextlib.suppress(ValueError):
-            self._listeners.remove(listener)
+        with _LISTENERS_LOCK, contextlib.suppress(ValueError):
+            _LISTENERS.get(self._key, []).remove(listener)
 
     # --- schema ---------------------------------------------------------------------------------
 
@@ -360,7 +371,9 @@ class Store:
             self._committed()
 
     def _committed(self) -> None:
-        for listener in list(self._listeners):
+        with _LISTENERS_LOCK:
+            listeners = list(_LISTENERS.get(self._key, ()))
+        for listener in listeners:
             try:
                 listener()
             except Exception:  # the write is done; a subscriber's trouble must not undo the caller's
