@@ -70,16 +70,18 @@ def main() -> None:
     os.environ.pop("TRAILS_SUPERVISOR", None)
     # Quick quiet rule so the latency loop can alternate running/ready fast.
     (home / "settings.json").write_text(json.dumps({"detection": {"command": {"quiet_seconds": 0.25}}}))
+    from trails.api.caller import Caller, Trust
     from trails.core.engine import Engine
     from trails.monitor import outputlog
 
     engine = Engine()
+    me = Caller(trust=Trust.USER, cwd=os.getcwd(), env=dict(os.environ))
     idle_agent = f"{sys.executable} -c \"import sys; print('idle agent ready', flush=True); sys.stdin.read()\""
     try:
         pid = engine.ensure_supervisor()
         names = [f"idle{i}" for i in range(args.sessions)]
         for name in names:
-            engine.create_session(name, "sh -c 'echo idle agent ready; exec cat'", cwd=tmp, mode="direct")
+            engine.create_session(name, "sh -c 'echo idle agent ready; exec cat'", cwd=tmp, mode="direct", caller=me)
         wait(lambda: all(s.status.value == "ready" for s in engine.store.list_sessions()), 60, "sessions ready")
         time.sleep(1.0)
         c0, t0 = cpu_seconds(pid), time.monotonic()
@@ -92,7 +94,7 @@ def main() -> None:
               f"{naive * 100:.1f}% → {naive / max(idle, 1e-6):.0f}x cheaper")
 
         # --- latency ------------------------------------------------------------------------------
-        engine.create_session("lat", idle_agent, cwd=tmp, mode="direct")
+        engine.create_session("lat", idle_agent, cwd=tmp, mode="direct", caller=me)
         wait(lambda: engine.store.get_session("lat").status.value == "ready", 30, "lat ready")
         tname = engine.store.get_session("lat").tmux_session
         log = outputlog.log_path(home, tname)

@@ -32,6 +32,8 @@ def trails_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict
     monkeypatch.setenv("TRAILS_WARM", "off")
     for var in ("TRAILS_MODE", "MAX_WORKTREES_PER_WORKSPACE", "TMUX", "TMUX_PANE"):
         monkeypatch.delenv(var, raising=False)
+    # A home an earlier test's Engine(home=...) chose for this process is not this test's.
+    monkeypatch.setattr("trails.core.paths._pinned", None)
     yield {"home": home, "socket": socket}
     subprocess.run(["tmux", "-S", str(socket), "kill-server"], capture_output=True, check=False)
     shutil.rmtree(sock_dir, ignore_errors=True)

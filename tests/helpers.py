@@ -11,7 +11,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from trails.api.caller import Caller
 
 T = TypeVar("T")
 
@@ -41,6 +44,21 @@ def trails(*args: str, cwd: Path | str | None = None, env: dict[str, str] | None
         timeout=timeout, check=False,
     )
     return CliResult(cp.returncode, cp.stdout, cp.stderr)
+
+
+def as_user(cwd: Path | str | None = None) -> Caller:
+    """The engine's caller for a test: the user, in `cwd` (default: the test process's) and with the
+    test process's environment as it is now (monkeypatched variables included)."""
+    from trails.api.caller import Caller, Trust
+
+    return Caller(trust=Trust.USER, cwd=str(cwd or os.getcwd()), env=dict(os.environ))
+
+
+def agent(session: str | None = None, cwd: Path | str | None = None) -> Caller:
+    """A session's own agent as the engine's caller (over MCP, later): it may not weaken isolation."""
+    from trails.api.caller import Caller, Trust
+
+    return Caller(trust=Trust.AGENT, session=session, cwd=str(cwd or os.getcwd()), env=dict(os.environ))
 
 
 def wait_until(condition: Callable[[], T], timeout: float = 10.0, interval: float = 0.05,

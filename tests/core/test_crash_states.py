@@ -250,7 +250,9 @@ def test_a_move_killed_after_its_new_agent_started_is_recorded(repo: Path, tmp_p
     script = tmp_path / "die_before_recording.py"
     script.write_text("import os, signal\nfrom trails.core import moves\n"
                       "moves.record_move = lambda ctx: os.kill(os.getpid(), signal.SIGKILL)\n"
-                      "from trails.core.engine import Engine\nEngine().upgrade_session('m1', 'worktree')\n")
+                      "from trails.api.caller import Caller\nfrom trails.core.engine import Engine\n"
+                      "me = Caller(cwd=os.getcwd(), env=dict(os.environ))\n"
+                      "Engine().upgrade_session('m1', 'worktree', caller=me)\n")
     died = subprocess.run([sys.executable, str(script)], cwd=repo, capture_output=True, text=True, check=False)
     assert died.returncode == -9, died.stderr
     row = _row(repo, "m1")  # the new agent runs in the worktree: the move is recorded, not undone

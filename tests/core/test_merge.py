@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import git
+from tests.helpers import as_user, git
 from trails.core.engine import Engine
 from trails.core.errors import InvalidInput, UncommittedWork
 from trails.core.merge import MergeConflict
 
 
 def _session(engine: Engine, repo: Path, name: str = "m1") -> Path:
-    result = engine.create_session(name, "sleep 600", mode="worktree", cwd=repo)
+    result = engine.create_session(name, "sleep 600", mode="worktree", cwd=repo, caller=as_user())
     return Path(result.session.worktree_path or "")
 
 
@@ -26,19 +26,19 @@ def _commit(where: Path, name: str, content: str, message: str) -> None:
 def test_merge_makes_a_no_ff_merge_commit_on_the_base_branch(engine: Engine, repo: Path) -> None:
     wt = _session(engine, repo)
     _commit(wt, "feature.txt", "new\n", "add feature")
-    result = engine.merge("m1")
+    result = engine.merge("m1", caller=as_user())
     assert result.into == "main" and result.branch == "trails/m1"
     assert git(repo, "rev-parse", "HEAD") == result.commit
     parents = git(repo, "rev-list", "--parents", "-n", "1", "HEAD").split()
     assert len(parents) == 3  # a real merge commit, even though a fast-forward was possible
     assert (repo / "feature.txt").read_text() == "new\n"
-    assert any(e["action"] == "session_merged" for e in engine.audit_log("m1"))
+    assert any(e["action"] == "session_merged" for e in engine.audit_log("m1", caller=as_user()))
 
 
 def test_merge_with_nothing_new_says_so(engine: Engine, repo: Path) -> None:
     _session(engine, repo)
     head = git(repo, "rev-parse", "HEAD")
-    result = engine.merge("m1")
+    result = engine.merge("m1", caller=as_user())
     assert result.commit is None and "already merged" in result.notes[0]
     assert git(repo, "rev-parse", "HEAD") == head
 
@@ -47,7 +47,7 @@ def test_merge_notes_uncommitted_work_left_out(engine: Engine, repo: Path) -> No
     wt = _session(engine, repo)
     _commit(wt, "a.txt", "a\n", "a")
     (wt / "loose.txt").write_text("not committed\n")
-    result = engine.merge("m1")
+    result = engine.merge("m1", caller=as_user())
     assert result.commit and any("not part of the merge" in n for n in result.notes)
     assert not (repo / "loose.txt").exists()
 
@@ -58,7 +58,7 @@ def test_merge_refuses_a_dirty_main_checkout(engine: Engine, repo: Path) -> None
     head = git(repo, "rev-parse", "HEAD")
     (repo / "README.md").write_text("edited, not committed\n")
     with pytest.raises(UncommittedWork, match="uncommitted changes"):
-        engine.merge("m1")
+        engine.merge("m1", caller=as_user())
     assert git(repo, "rev-parse", "HEAD") == head
     assert (repo / "README.md").read_text() == "edited, not committed\n"
 
@@ -69,7 +69,7 @@ def test_conflict_is_aborted_and_files_reported(engine: Engine, repo: Path) -> N
     _commit(repo, "README.md", "main version\n", "main edit")
     head = git(repo, "rev-parse", "HEAD")
     with pytest.raises(MergeConflict) as info:
-        engine.merge("m1")
+        engine.merge("m1", caller=as_user())
     assert info.value.files == ["README.md"] and info.value.to_dict()["code"] == "merge_conflict"
     assert git(repo, "rev-parse", "HEAD") == head
     assert git(repo, "status", "--porcelain") == ""
@@ -78,9 +78,9 @@ def test_conflict_is_aborted_and_files_reported(engine: Engine, repo: Path) -> N
 
 
 def test_direct_session_has_nothing_to_merge(engine: Engine, repo: Path) -> None:
-    engine.create_session("d1", "sleep 600", mode="direct", cwd=repo)
+    engine.create_session("d1", "sleep 600", mode="direct", cwd=repo, caller=as_user())
     with pytest.raises(InvalidInput, match="no branch"):
-        engine.merge("d1")
+        engine.merge("d1", caller=as_user())
 
 
 def test_cli_merge_and_conflict_json(repo: Path) -> None:
@@ -103,11 +103,11 @@ def test_cli_merge_and_conflict_json(repo: Path) -> None:
 
 def test_merge_goes_back_into_the_branch_the_session_started_from(engine: Engine, repo: Path) -> None:
     wt = _session(engine, repo)
-    assert engine.get_session("m1").extra["base_branch"] == "main"
+    assert engine.get_session("m1", caller=as_user()).extra["base_branch"] == "main"
     _commit(wt, "feature.txt", "new\n", "add feature")
     git(repo, "checkout", "-qb", "elsewhere")
     with pytest.raises(InvalidInput, match="branched from 'main', but the main checkout is on 'elsewhere'"):
-        engine.merge("m1")
+        engine.merge("m1", caller=as_user())
     assert not (repo / "feature.txt").exists()
     git(repo, "checkout", "-q", "main")
-    assert engine.merge("m1").into == "main"
+    assert engine.merge("m1", caller=as_user()).into == "main"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ def _all_available(_: Mode) -> str | None:
 def _pick(flag: str | None = None, *, config: EffectiveConfig | None = None, rules: list[ProjectRule] | None = None,
           unavailable=_all_available, agent: str = "claude"):  # type: ignore[no-untyped-def]
     return select_mode(flag=flag, agent=agent, config=config or EffectiveConfig(), rules=rules or [],
-                       unavailable=unavailable)
+                       unavailable=unavailable, env=dict(os.environ))
 
 
 def test_precedence_flag_env_agent_project_user_default(monkeypatch: pytest.MonkeyPatch) -> None:

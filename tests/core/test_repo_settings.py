@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import trails, wait_until
+from tests.helpers import as_user, trails, wait_until
 from trails.core import config as config_mod
 from trails.core import limits as limits_mod
 from trails.core.config import EffectiveConfig, ProjectRule, Settings
@@ -272,7 +272,7 @@ def test_repository_cannot_loosen_a_containers_limits(repo: Path, engine: Any) -
     from trails.infra import docker as d
 
     _repo_settings(repo, {"memory": "100000g", "pids_limit": 1000000})
-    created = engine.create_session("c1", "sleep 600", mode="container", cwd=repo)
+    created = engine.create_session("c1", "sleep 600", mode="container", cwd=repo, caller=as_user())
     host = d.client().containers.get(created.session.container_id).attrs["HostConfig"]
     assert host["Memory"] == limits_mod.parse_memory(limits_mod.DEFAULT_MEMORY)
     assert host["PidsLimit"] == limits_mod.DEFAULT_PIDS_LIMIT

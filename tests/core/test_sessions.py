@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import git, make_repo, tmux_capture, trails, wait_until
+from tests.helpers import as_user, git, make_repo, tmux_capture, trails, wait_until
 
 ECHO_AGENT = f"{sys.executable} {Path(__file__).parent / 'echo_agent.py'}"
 
@@ -118,7 +118,7 @@ def test_failed_launch_leaves_nothing_half_made(repo: Path, monkeypatch: pytest.
 
     monkeypatch.setattr(engine.tmux, "new_session", broken)
     with pytest.raises(TmuxError):
-        engine.create_session("s1", "sleep 600", cwd=repo)
+        engine.create_session("s1", "sleep 600", cwd=repo, caller=as_user())
     _nothing_made(repo, "trails/s1")
     assert not (repo.parent / "repo-wt-trails-s1").exists()
 
@@ -130,7 +130,7 @@ def test_direct_agent_starts_only_after_the_checkout_is_snapshotted(repo: Path) 
     engine = Engine()
     # The agent overwrites a dirty file the moment it runs; the snapshot must hold the user's version.
     agent = "sh -c 'echo agent > README.md; echo ran > ran.txt; exec sleep 600'"
-    session = engine.create_session("s1", agent, cwd=repo, mode="direct").session
+    session = engine.create_session("s1", agent, cwd=repo, mode="direct", caller=as_user()).session
     wait_until(lambda: (repo / "ran.txt").exists(), message="the agent to run")
     start = session.extra["start"]
     assert start["ref"] == "refs/trails/start/s1"
@@ -149,9 +149,10 @@ def test_a_failed_snapshot_never_lets_the_direct_agent_run(repo: Path, monkeypat
     monkeypatch.setattr(moves, "record_start", broken)
     engine = Engine()
     with pytest.raises(GitError, match="on purpose"):
-        engine.create_session("s1", "sh -c 'echo ran > ran.txt; exec sleep 600'", cwd=repo, mode="direct")
+        engine.create_session("s1", "sh -c 'echo ran > ran.txt; exec sleep 600'", cwd=repo, mode="direct",
+                              caller=as_user())
     assert not engine.tmux.has_session(engine_tmux_name("s1"))
-    assert "s1" not in [s.name for s in engine.list_sessions(include_ended=True)]
+    assert "s1" not in [s.name for s in engine.list_sessions(include_ended=True, caller=as_user())]
     assert not (repo / "ran.txt").exists()
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import git, make_repo, trails
+from tests.helpers import as_user, git, make_repo, trails
 from trails.core.engine import Engine
 from trails.core.errors import SessionNotFound
 from trails.core.worktree_setup import HookFailed
@@ -42,7 +42,7 @@ def test_include_copies_and_link_symlinks_ignored_files(engine: Engine, app_repo
                                                          trails_env: dict[str, Path]) -> None:
     _user_settings(trails_env["home"], worktree_include=[".env", ".envrc", "README.md"],
                    worktree_link=["node_modules"])
-    result = engine.create_session("s1", "sleep 600", mode="worktree", cwd=app_repo)
+    result = engine.create_session("s1", "sleep 600", mode="worktree", cwd=app_repo, caller=as_user())
     wt = Path(result.session.worktree_path or "")
     assert (wt / ".env").read_text() == "SECRET=1\n" and not (wt / ".env").is_symlink()
     assert (wt / ".envrc").read_text() == "export A=1\n"
@@ -61,7 +61,7 @@ def test_nothing_from_outside_the_repository(engine: Engine, app_repo: Path, tmp
     (outside / "id_rsa").write_text("private\n")
     (app_repo / "out").symlink_to(outside)  # an ignored link that leads out of the repository
     _user_settings(trails_env["home"], worktree_include=["out", "../*", "/etc/passwd"], worktree_link=["out"])
-    result = engine.create_session("s1", "sleep 600", mode="worktree", cwd=app_repo)
+    result = engine.create_session("s1", "sleep 600", mode="worktree", cwd=app_repo, caller=as_user())
     wt = Path(result.session.worktree_path or "")
     assert not (wt / "out").exists() and not (wt / "out").is_symlink()
     assert not (wt.parent / "passwd").exists() and not list(wt.parent.glob("*/id_rsa"))
@@ -74,13 +74,13 @@ def test_post_create_runs_in_the_worktree_and_is_logged(engine: Engine, repo: Pa
     _user_settings(trails_env["home"], post_create="echo made in $PWD for $TRAILS_SESSION > made.txt; echo hello-hook",
                    pre_remove=["sh", "-c", "echo bye > ../pre-remove-ran.txt"])
     seen: list[str] = []
-    result = engine.create_session("s1", "sleep 600", mode="worktree", cwd=repo, progress=seen.append)
+    result = engine.create_session("s1", "sleep 600", mode="worktree", cwd=repo, progress=seen.append, caller=as_user())
     wt = Path(result.session.worktree_path or "")
     assert (wt / "made.txt").read_text().strip() == f"made in {wt} for s1"
     assert "post_create: hello-hook" in seen
     log = trails_env["home"] / "output" / f"{result.session.tmux_session}.hooks.log"
     assert "hello-hook" in log.read_text() and "exit status 0" in log.read_text()
-    engine.kill("s1", force=True)
+    engine.kill("s1", force=True, caller=as_user())
     assert (wt.parent / "pre-remove-ran.txt").read_text() == "bye\n"
 
 
@@ -89,14 +89,14 @@ def test_failing_post_create_fails_the_create_and_leaves_nothing(engine: Engine,
     _user_settings(trails_env["home"], post_create=["sh", "-c", "echo broken install; exit 3"])
     worktrees = git(repo, "worktree", "list")
     with pytest.raises(HookFailed, match="exited with status 3:\nbroken install") as info:
-        engine.create_session("s1", "sleep 600", mode="worktree", cwd=repo)
+        engine.create_session("s1", "sleep 600", mode="worktree", cwd=repo, caller=as_user())
     assert info.value.to_dict()["code"] == "hook_failed"
     assert git(repo, "worktree", "list") == worktrees and git(repo, "branch", "--list", "trails/s1") == ""
     assert not (repo.parent / "repo-wt-trails-s1").exists()
     with pytest.raises(SessionNotFound):
-        engine.get_session("s1")
+        engine.get_session("s1", caller=as_user())
     # --no-hooks skips it
-    result = engine.create_session("s1", "sleep 600", mode="worktree", cwd=repo, no_hooks=True)
+    result = engine.create_session("s1", "sleep 600", mode="worktree", cwd=repo, no_hooks=True, caller=as_user())
     assert Path(result.session.worktree_path or "").is_dir()
 
 

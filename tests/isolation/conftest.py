@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.helpers import wait_until
+from tests.helpers import as_user, wait_until
 
 SLEEPER = "sleep 600"
 READER = "sh -c 'while read line; do echo \"got:$line\"; echo \"$line\" >> log.txt; done'"
@@ -12,7 +12,7 @@ READER = "sh -c 'while read line; do echo \"got:$line\"; echo \"$line\" >> log.t
 
 def pane_alive(engine: object, session: str) -> bool:
     panes = engine.tmux.list_panes()  # type: ignore[attr-defined]
-    pane = panes.get(engine.get_session(session).tmux_session)  # type: ignore[attr-defined]
+    pane = panes.get(engine.get_session(session, caller=as_user()).tmux_session)  # type: ignore[attr-defined]
     return pane is not None and not pane.dead
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import git
+from tests.helpers import as_user, git
 from tests.isolation.conftest import SLEEPER
 
 pytestmark = pytest.mark.usefixtures("containers")
@@ -85,7 +85,7 @@ def test_git_config_an_agent_plants_runs_nothing_on_the_host(kind: str, repo: Pa
     marker = tmp_path / "host-only" / f"ran-{kind}"
     marker.parent.mkdir()
     common = repo / ".git"
-    s = engine.create_session("g1", SLEEPER, mode="container", cwd=repo).session
+    s = engine.create_session("g1", SLEEPER, mode="container", cwd=repo, caller=as_user()).session
     wt = Path(s.worktree_path)
     _ok(s.container_id, "echo one > one.txt && git add one.txt && git -c user.name=a -c user.email=a@b "
                         "commit -qm agent-one")
@@ -95,35 +95,35 @@ def test_git_config_an_agent_plants_runs_nothing_on_the_host(kind: str, repo: Pa
     def nothing_ran(after: str) -> None:
         assert not marker.exists(), f"`{after}` ran the agent's {kind} command on the host"
 
-    assert "dirty.txt" in engine.diff("g1").text
+    assert "dirty.txt" in engine.diff("g1", caller=as_user()).text
     nothing_ran("diff")
-    engine.show("g1")
+    engine.show("g1", caller=as_user())
     nothing_ran("show")
-    merged = engine.merge("g1")
+    merged = engine.merge("g1", caller=as_user())
     nothing_ran("merge")
     assert merged.commit and git(repo, "log", "-1", "--format=%s", "main^2") == "agent-one"
-    engine.pause("g1")
+    engine.pause("g1", caller=as_user())
     nothing_ran("pause")
-    engine.resume("g1")
+    engine.resume("g1", caller=as_user())
     nothing_ran("resume")
-    cid = engine.get_session("g1").container_id
+    cid = engine.get_session("g1", caller=as_user()).container_id
     assert _detached_inside(cid)  # in a container again: its agent on a detached HEAD
     assert "\nbranch refs/heads/trails/g1" in _worktree_entry(repo, wt)  # the repository: still on its branch
     assert (wt / "dirty.txt").read_text() == "uncommitted\n"
 
     _ok(cid, "echo two > two.txt && git add two.txt && git -c user.name=a -c user.email=a@b commit -qm agent-two")
     _ok(cid, _own_repository(kind, marker, common, s.base_commit, wt))
-    engine.export_session("g1", "worktree", force=True)
+    engine.export_session("g1", "worktree", force=True, caller=as_user())
     nothing_ran("export-session --to worktree")
     assert git(repo, "log", "-1", "--format=%s", "trails/g1") == "agent-two"
     # On the host the worktree is the repository's own again, on its branch (the agent's .git is gone).
     assert git(wt, "rev-parse", "--absolute-git-dir").startswith(f"{common}/worktrees/")
     assert git(wt, "symbolic-ref", "HEAD") == "refs/heads/trails/g1"
     assert git(wt, "status", "--porcelain", "--", "two.txt") == ""
-    engine.upgrade_session("g1", "container")
+    engine.upgrade_session("g1", "container", caller=as_user())
     nothing_ran("upgrade-session --to container")
-    assert _detached_inside(engine.get_session("g1").container_id)
-    killed = engine.kill("g1", force=True)
+    assert _detached_inside(engine.get_session("g1", caller=as_user()).container_id)
+    killed = engine.kill("g1", force=True, caller=as_user())
     nothing_ran("kill --force")
     assert git(repo, "show", f"{killed.saved_refs[0]}:dirty.txt") == "uncommitted"
     assert not wt.exists() and len(git(repo, "worktree", "list").splitlines()) == 1
@@ -131,7 +131,7 @@ def test_git_config_an_agent_plants_runs_nothing_on_the_host(kind: str, repo: Pa
 
 def test_the_container_can_write_only_its_own_worktree_git_dir(repo: Path, engine: Any) -> None:
     common = repo / ".git"
-    engine.create_session("w1", SLEEPER, mode="worktree", cwd=repo)
+    engine.create_session("w1", SLEEPER, mode="worktree", cwd=repo, caller=as_user())
     other_admin = Path(git(repo.parent / "repo-wt-trails-w1", "rev-parse", "--absolute-git-dir"))
     git(repo, "update-ref", "refs/trails/saved/old/1", "HEAD")
     git(repo, "gc", "-q")  # the initial commit's objects into a pack: the store has a pack and loose objects
@@ -140,7 +140,7 @@ def test_the_container_can_write_only_its_own_worktree_git_dir(repo: Path, engin
     git(repo, "commit", "-qm", "later")
     loose = next(p for p in (common / "objects").glob("??/*") if p.parent.name != "pack")
     pack = next((common / "objects" / "pack").glob("*.pack"))
-    s = engine.create_session("c1", SLEEPER, mode="container", cwd=repo).session
+    s = engine.create_session("c1", SLEEPER, mode="container", cwd=repo, caller=as_user()).session
     inside_gitdir = Path(git(Path(s.worktree_path), "rev-parse", "--absolute-git-dir"))  # the container's own
     own_admin = _registered_gitdir(common, Path(s.worktree_path))  # the repository's record of the worktree
     before = {ref: git(repo, "rev-parse", ref) for ref in ("main", "trails/w1", "refs/trails/saved/old/1")}
@@ -183,23 +183,23 @@ def test_the_container_can_write_only_its_own_worktree_git_dir(repo: Path, engin
 
 
 def test_the_agents_commits_reach_its_branch_at_merge_pause_and_kill(repo: Path, engine: Any) -> None:
-    s = engine.create_session("c1", SLEEPER, mode="container", cwd=repo).session
+    s = engine.create_session("c1", SLEEPER, mode="container", cwd=repo, caller=as_user()).session
 
     def commit(cid: str, name: str) -> None:
         _ok(cid, f"echo {name} > {name}.txt && git add {name}.txt && "
                  f"git -c user.name=a -c user.email=a@b commit -qm {name}")
 
     commit(s.container_id, "first")
-    result = engine.merge("c1")
+    result = engine.merge("c1", caller=as_user())
     assert result.commit and git(repo, "log", "-1", "--format=%s", "main^2") == "first"
     commit(s.container_id, "second")
-    engine.pause("c1")
+    engine.pause("c1", caller=as_user())
     assert git(repo, "log", "-1", "--format=%s", "trails/c1") == "second"
-    engine.resume("c1")
-    cid = engine.get_session("c1").container_id
+    engine.resume("c1", caller=as_user())
+    cid = engine.get_session("c1", caller=as_user()).container_id
     commit(cid, "third")
     _ok(cid, "echo left > left.txt")
-    killed = engine.kill("c1", force=True)
+    killed = engine.kill("c1", force=True, caller=as_user())
     assert git(repo, "log", "-1", "--format=%s", "trails/c1") == "third"
     assert git(repo, "show", f"{killed.saved_refs[0]}:left.txt") == "left"
     # Every object the agent wrote is in the repository now (its store went with the worktree).
@@ -212,7 +212,7 @@ def test_the_agents_commits_reach_its_branch_at_merge_pause_and_kill(repo: Path,
 def test_git_on_the_host_runs_nothing_a_session_config_names(mode: str, repo: Path, engine: Any,
                                                             tmp_path: Path) -> None:
     marker = tmp_path / "ran"
-    s = engine.create_session("h1", SLEEPER, mode=mode, cwd=repo).session
+    s = engine.create_session("h1", SLEEPER, mode=mode, cwd=repo, caller=as_user()).session
     place = Path(s.worktree_path or s.workdir)
     if mode == "worktree":  # its .git swapped for a repository whose config runs a command
         own = tmp_path / "own"
@@ -233,13 +233,13 @@ def test_git_on_the_host_runs_nothing_a_session_config_names(mode: str, repo: Pa
         (tmp_path / "hooks" / hook).chmod(0o755)
     (place / ".gitattributes").write_text("* diff=x\n")
     (place / "README.md").write_text("changed\n")
-    text = engine.diff("h1").text
+    text = engine.diff("h1", caller=as_user()).text
     assert not marker.exists(), "diff"
     assert "+changed" in text  # the diff as it is, no driver's text in between
     if mode == "worktree":
-        engine.pause("h1")
+        engine.pause("h1", caller=as_user())
         assert not marker.exists(), "pause"
-        engine.resume("h1")
+        engine.resume("h1", caller=as_user())
         assert not marker.exists(), "resume"
-    engine.kill("h1", force=True)
+    engine.kill("h1", force=True, caller=as_user())
     assert not marker.exists(), "kill --force"

@@ -9,19 +9,21 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import trails, wait_until
+from tests.helpers import as_user, trails, wait_until
 
 HOG = "/usr/bin/python3 -c \"import time; b = b'x' * (300 << 20); print('survived', flush=True); time.sleep(600)\""
 
 
 def test_memory_limit_is_enforced_on_a_direct_session(repo: Path, engine: Any) -> None:
-    s = engine.create_session("h1", HOG, mode="direct", cwd=repo, memory="64m").session
+    s = engine.create_session("h1", HOG, mode="direct", cwd=repo, memory="64m", caller=as_user()).session
     assert s.limits["memory"] == "64m" and s.limits["applied"]["memory"]
-    got = wait_until(lambda: (x := engine.get_session("h1")).status.value == "error" and x, timeout=20,
+    got = wait_until(lambda: (x := engine.get_session("h1",
+                                                      caller=as_user())).status.value == "error" and x, timeout=20,
                      message="the hog to be stopped")
-    assert "survived" not in engine.output("h1")
-    assert "137" in got.status_reason or "MemoryError" in engine.output("h1") or "signal" in got.status_reason
-    engine.kill("h1")
+    assert "survived" not in engine.output("h1", caller=as_user())
+    assert "137" in got.status_reason or "MemoryError" in engine.output("h1", caller=as_user()) \
+        or "signal" in got.status_reason
+    engine.kill("h1", caller=as_user())
     for group in s.limits.get("cgroups", []):
         assert not Path(group).exists()
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import git, trails, wait_until
+from tests.helpers import as_user, git, trails, wait_until
 from tests.isolation.conftest import SLEEPER, pane_alive
 
 pytestmark = pytest.mark.usefixtures("containers")
@@ -54,7 +54,7 @@ def repo2(repo: Path) -> Path:
 
 
 def _row(engine: Any, name: str) -> dict[str, Any]:
-    s = engine.get_session(name)
+    s = engine.get_session(name, caller=as_user())
     return {k: getattr(s, k) for k in ("mode", "workdir", "worktree_path", "branch", "base_commit", "container_id")}
 
 
@@ -64,7 +64,7 @@ def test_direct_to_worktree_to_container_and_back_keeps_every_change(repo2: Path
     repo = repo2
     _user_dirt(repo)
     before_session = _state(repo)
-    engine.create_session("m1", SLEEPER, mode="direct", cwd=repo)
+    engine.create_session("m1", SLEEPER, mode="direct", cwd=repo, caller=as_user())
     _agent_work(repo)
     agent_state = _state(repo)
 
@@ -106,15 +106,15 @@ def test_direct_to_worktree_to_container_and_back_keeps_every_change(repo2: Path
     assert final["index"] == agent_state["index"]
     assert _state(repo) == before_session
     assert pane_alive(engine, "m1")
-    actions = [e["action"] for e in engine.audit_log("m1")]
+    actions = [e["action"] for e in engine.audit_log("m1", caller=as_user())]
     assert actions.count("session_moved") == 3
 
 
 def test_wrong_directions_are_refused(repo: Path, engine: Any) -> None:
-    engine.create_session("w1", SLEEPER, mode="worktree", cwd=repo)
+    engine.create_session("w1", SLEEPER, mode="worktree", cwd=repo, caller=as_user())
     up = trails("export-session", "w1", "--to", "worktree", "--json", cwd=repo)
     assert up.code == 2 and "already" in up.error["message"]
-    engine.create_session("d1", SLEEPER, mode="direct", cwd=repo)
+    engine.create_session("d1", SLEEPER, mode="direct", cwd=repo, caller=as_user())
     res = trails("export-session", "d1", "--to", "worktree", "--force", "--json", cwd=repo)
     assert res.code == 2 and "upgrade" in res.error["message"]
 
@@ -150,17 +150,17 @@ def test_failed_direct_to_worktree_changes_nothing(repo2: Path, engine: Any, mon
 
     repo = repo2
     _user_dirt(repo)
-    engine.create_session("m1", SLEEPER, mode="direct", cwd=repo)
+    engine.create_session("m1", SLEEPER, mode="direct", cwd=repo, caller=as_user())
     _agent_work(repo)
     before, row = _state(repo), _row(engine, "m1")
     _fail(monkeypatch, step, when)
     with pytest.raises(MoveFailed) as err:
-        engine.upgrade_session("m1", "worktree")
+        engine.upgrade_session("m1", "worktree", caller=as_user())
     assert step in err.value.message and "put back" in err.value.message
     assert _state(repo) == before and _row(engine, "m1") == row
     assert git(repo, "branch", "--list", "trails/m1") == "" and len(git(repo, "worktree", "list").splitlines()) == 1
     wait_until(lambda: pane_alive(engine, "m1"), message="the agent running again")
-    assert engine.audit_log("m1")[-1]["action"] == "session_move_failed"
+    assert engine.audit_log("m1", caller=as_user())[-1]["action"] == "session_move_failed"
 
 
 @pytest.mark.parametrize("step", _steps("worktree", "container"))
@@ -170,13 +170,13 @@ def test_failed_worktree_to_container_changes_nothing(repo: Path, engine: Any, m
     from trails.infra import docker as d
     from trails.isolation.container import LABEL_HOME, home_tag
 
-    s = engine.create_session("m1", SLEEPER, mode="worktree", cwd=repo).session
+    s = engine.create_session("m1", SLEEPER, mode="worktree", cwd=repo, caller=as_user()).session
     wt = Path(s.worktree_path)
     _agent_work_simple(wt)
     before, row = _state(wt), _row(engine, "m1")
     _fail(monkeypatch, step, "after")
     with pytest.raises(MoveFailed):
-        engine.upgrade_session("m1", "container")
+        engine.upgrade_session("m1", "container", caller=as_user())
     assert _state(wt) == before and _row(engine, "m1") == row
     assert d.find_by_label(LABEL_HOME, home_tag()) == []
     wait_until(lambda: pane_alive(engine, "m1"), message="the agent running again")
@@ -187,13 +187,13 @@ def test_failed_export_changes_nothing(repo: Path, engine: Any, monkeypatch: pyt
     from trails.core.errors import MoveFailed
     from trails.infra import docker as d
 
-    s = engine.create_session("m1", SLEEPER, mode="container", cwd=repo).session
+    s = engine.create_session("m1", SLEEPER, mode="container", cwd=repo, caller=as_user()).session
     wt = Path(s.worktree_path)
     _agent_work_simple(wt)
     before, row = _state(wt), _row(engine, "m1")
     _fail(monkeypatch, step, "after")
     with pytest.raises(MoveFailed):
-        engine.export_session("m1", "worktree", force=True)
+        engine.export_session("m1", "worktree", force=True, caller=as_user())
     assert _state(wt) == before and _row(engine, "m1") == row
     assert d.status(s.container_id) == "running"
     wait_until(lambda: pane_alive(engine, "m1"), message="the agent running again")
@@ -201,9 +201,9 @@ def test_failed_export_changes_nothing(repo: Path, engine: Any, monkeypatch: pyt
 
 def test_failure_after_the_move_is_recorded_is_reported_not_undone(repo: Path, engine: Any,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    engine.create_session("m1", SLEEPER, mode="container", cwd=repo)
+    engine.create_session("m1", SLEEPER, mode="container", cwd=repo, caller=as_user())
     _fail(monkeypatch, "remove_container", "before")
-    result = engine.export_session("m1", "worktree", force=True)
+    result = engine.export_session("m1", "worktree", force=True, caller=as_user())
     assert result.session.mode.value == "worktree"
     assert any("remove container failed" in n for n in result.notes)
 
@@ -240,10 +240,10 @@ def test_an_upgrade_audits_the_repository_settings_it_ignored(repo: Path, engine
 
     (repo / ".trails").mkdir()
     (repo / ".trails" / "settings.json").write_text(json.dumps({"network": "bridge"}))
-    engine.create_session("m1", SLEEPER, mode="worktree", cwd=repo)
-    result = engine.upgrade_session("m1", "container")
+    engine.create_session("m1", SLEEPER, mode="worktree", cwd=repo, caller=as_user())
+    result = engine.upgrade_session("m1", "container", caller=as_user())
     assert any("ignored network='bridge'" in n for n in result.notes), result.notes
-    [ignored] = [a for a in engine.audit_log("m1") if a["action"] == "settings_ignored"]
-    assert [s["key"] for s in ignored["detail"]["settings"]] == ["network"]
+    [ignored] = [a for a in engine.audit_log("m1", caller=as_user()) if a["action"] == "settings_ignored"]
+    assert [s["key"] for s in ignored["detail"]["settings"]] == ["network"] and ignored["caller"] == "user"
     kinds = [e["kind"] for e in engine.events(session="m1")]
     assert kinds[-2:] == ["moved", "settings_ignored"], kinds

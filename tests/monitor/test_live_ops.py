@@ -10,43 +10,43 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import git, trails, wait_until
+from tests.helpers import as_user, git, trails, wait_until
 from tests.monitor.conftest import wait_status
 
 
 def test_output_log_keeps_everything_and_survives_the_pane(engine: Any, supervisor: int, tmp_path: Path) -> None:
     script = tmp_path / "chatty.py"
     script.write_text("import sys\nfor i in range(3000):\n    print(f'line {i}')\nsys.stdin.readline()\n")
-    engine.create_session("o1", f"{sys.executable} {script}", cwd=tmp_path, mode="direct")
+    engine.create_session("o1", f"{sys.executable} {script}", cwd=tmp_path, mode="direct", caller=as_user())
     wait_status(engine, "o1", "ready")
     tname = engine.store.get_session("o1").tmux_session
     engine.tmux.kill_session(tname)  # gone outside trails: only the log remains
-    text = engine.output("o1")
+    text = engine.output("o1", caller=as_user())
     assert "line 0" in text.splitlines()[0] and text.splitlines()[-1] == "line 2999"
-    assert engine.output("o1", 2).splitlines() == ["line 2998", "line 2999"]
+    assert engine.output("o1", 2, caller=as_user()).splitlines() == ["line 2998", "line 2999"]
     cli = trails("output", "o1", "--lines", "1", "--json")
     assert cli.code == 0 and cli.json["output"] == "line 2999"
 
 
 def test_output_follow_streams(engine: Any, supervisor: int, tmp_path: Path) -> None:
     agent = Path(__file__).resolve().parent.parent / "core" / "echo_agent.py"
-    engine.create_session("f1", f"{sys.executable} {agent}", cwd=tmp_path, mode="direct")
+    engine.create_session("f1", f"{sys.executable} {agent}", cwd=tmp_path, mode="direct", caller=as_user())
     wait_status(engine, "f1", "ready")
     proc = subprocess.Popen([sys.executable, "-m", "trails", "output", "f1", "--follow"],
                             stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         wait_until(lambda: "echo-agent ready" in proc.stdout.readline(), message="the first lines")  # type: ignore[union-attr]
-        engine.send("f1", "streamed words")
+        engine.send("f1", "streamed words", caller=as_user())
         wait_until(lambda: "got: streamed words" in proc.stdout.readline(), message="new output")  # type: ignore[union-attr]
-        engine.send("f1", "exit")
+        engine.send("f1", "exit", caller=as_user())
         assert proc.wait(timeout=15) == 0  # it stops once the session has ended
     finally:
         proc.kill()
 
 
 def test_pause_and_resume_a_worktree_session(engine: Any, supervisor: int, repo: Path, fake_claude: Path) -> None:
-    session = engine.create_session("p1", str(fake_claude), cwd=repo).session
+    session = engine.create_session("p1", str(fake_claude), cwd=repo, caller=as_user()).session
     wt = Path(session.worktree_path)
     wait_status(engine, "p1", "ready")
     (wt / "README.md").write_text("edited\n")
@@ -61,7 +61,7 @@ def test_pause_and_resume_a_worktree_session(engine: Any, supervisor: int, repo:
     assert not wt.exists() and git(repo, "rev-parse", "--verify", "refs/heads/trails/p1")
     ref = result.json["ref"]
     assert ref.startswith("refs/trails/paused/p1/") and git(repo, "rev-parse", ref) == result.json["commit"]
-    shown = engine.show("p1")
+    shown = engine.show("p1", caller=as_user())
     assert shown["session"]["status"] == "paused" and shown["checkpoints"][-1]["ref"] == ref
     assert not engine.tmux.has_session(session.tmux_session)
 
@@ -78,12 +78,12 @@ def test_pause_and_resume_a_worktree_session(engine: Any, supervisor: int, repo:
 def test_pause_in_direct_mode_only_stops_the_agent(engine: Any, supervisor: int, tmp_path: Path) -> None:
     agent = Path(__file__).resolve().parent.parent / "core" / "echo_agent.py"
     (tmp_path / "keep.txt").write_text("mine\n")
-    engine.create_session("d1", f"{sys.executable} {agent}", cwd=tmp_path, mode="direct")
+    engine.create_session("d1", f"{sys.executable} {agent}", cwd=tmp_path, mode="direct", caller=as_user())
     wait_status(engine, "d1", "ready")
-    engine.pause("d1")
+    engine.pause("d1", caller=as_user())
     assert (tmp_path / "keep.txt").read_text() == "mine\n"
     assert engine.store.get_session("d1").status.value == "paused"
-    engine.resume("d1")
+    engine.resume("d1", caller=as_user())
     wait_status(engine, "d1", "ready")
 
 
@@ -96,7 +96,7 @@ def test_auto_yes_and_daemon_commands(engine: Any, repo: Path, fake_claude: Path
         wait_status(engine, "a1", "ready")
         assert trails("auto-yes", "a1", "on", "--json").json["auto_yes"] is True
         assert engine.store.get_session("a1").auto_yes
-        assert any(a["action"] == "auto_yes_set" for a in engine.audit_log("a1"))
+        assert any(a["action"] == "auto_yes_set" for a in engine.audit_log("a1", caller=as_user()))
         listed = trails("events", "--session", "a1", "--json").json["events"]
         assert listed and listed[0]["data"]["status"] == "loading"
     finally:
@@ -128,16 +128,16 @@ def test_output_log_is_bounded_without_a_supervisor_and_both_generations_read(
         script = tmp_path / "chatty.py"
         script.write_text("import sys\nfor i in range(7000):\n    print(f'old {i}')\nsys.stdin.readline()\n"
                           "print('new line after rotation')\nsys.stdin.readline()\n")
-        engine.create_session("rot", f"{sys.executable} {script}", cwd=tmp_path, mode="direct")
+        engine.create_session("rot", f"{sys.executable} {script}", cwd=tmp_path, mode="direct", caller=as_user())
         log = engine.home / "output" / f"{engine.store.get_session('rot').tmux_session}.log"
         # ~66 kB of output: rotated three times, never more than the limit on disk per generation.
         wait_until(lambda: log.exists() and b"old 6999" in log.read_bytes(), message="the last line in the log")
         old = log.with_name(log.name + ".1")
         assert old.stat().st_size == 20000 and log.stat().st_size <= 20000
-        engine.send("rot", "go")
+        engine.send("rot", "go", caller=as_user())
         wait_until(lambda: b"new line after rotation" in log.read_bytes(), message="the new line")
         engine.tmux.kill_session(engine.store.get_session("rot").tmux_session)
-        text = engine.output("rot")
+        text = engine.output("rot", caller=as_user())
         assert "old 0" not in text and "old 6999" in text and text.endswith("new line after rotation")
         kept = [ln for ln in text.split("\n") if ln.startswith("old ")]
         first = int(kept[0].split()[-1])  # the oldest line kept: everything after it is there, in order
@@ -149,7 +149,7 @@ def test_output_log_is_bounded_without_a_supervisor_and_both_generations_read(
 @pytest.mark.parametrize("removal", ["rm -rf", "git worktree remove --force"])
 def test_a_worktree_removed_under_a_live_session_is_an_error_that_resume_restarts(
         engine: Any, supervisor: int, repo: Path, fake_claude: Path, removal: str) -> None:
-    session = engine.create_session("g1", str(fake_claude), cwd=repo).session
+    session = engine.create_session("g1", str(fake_claude), cwd=repo, caller=as_user()).session
     wt = Path(session.worktree_path)
     wait_status(engine, "g1", "ready")
     (wt / "kept.txt").write_text("committed on the branch\n")
@@ -176,12 +176,12 @@ def test_a_worktree_removed_under_a_live_session_is_an_error_that_resume_restart
 @pytest.mark.parametrize(("ending", "status"), [("exit", "completed"), ("fail", "error")])
 def test_resume_restarts_a_completed_or_failed_session_where_it_was(
         engine: Any, supervisor: int, repo: Path, fake_claude: Path, ending: str, status: str) -> None:
-    session = engine.create_session("e1", str(fake_claude), cwd=repo).session
+    session = engine.create_session("e1", str(fake_claude), cwd=repo, caller=as_user()).session
     wt = Path(session.worktree_path)
     wait_status(engine, "e1", "ready")
     (wt / "notes.txt").write_text("uncommitted\n")
-    engine.send("e1", ending)
-    wait_until(lambda: engine.get_session("e1").status.value == status, message=f"e1 to be {status}")
+    engine.send("e1", ending, caller=as_user())
+    wait_until(lambda: engine.get_session("e1", caller=as_user()).status.value == status, message=f"e1 to be {status}")
 
     res = trails("resume", "e1", "--json", cwd=repo)
     assert res.code == 0, res.stderr

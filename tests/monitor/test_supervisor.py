@@ -7,39 +7,39 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.helpers import wait_until
+from tests.helpers import as_user, wait_until
 from tests.monitor.conftest import statuses, wait_status
 
 
 def test_status_follows_the_agent_and_auto_yes_answers(engine: Any, supervisor: int, repo: Path,
                                                       fake_claude: Path) -> None:
-    created = engine.create_session("s1", str(fake_claude), cwd=repo)
+    created = engine.create_session("s1", str(fake_claude), cwd=repo, caller=as_user())
     assert created.session.status.value == "loading"
     assert created.session.extra["agent_profile"] == "claude"  # a full path still means claude
     wt = Path(created.session.worktree_path)
     wait_status(engine, "s1", "ready")  # the trust prompt was answered on its own
-    assert any(a["action"] == "trust_answered" for a in engine.audit_log("s1"))
+    assert any(a["action"] == "trust_answered" for a in engine.audit_log("s1", caller=as_user()))
 
-    engine.send("s1", "write a.txt")
+    engine.send("s1", "write a.txt", caller=as_user())
     wait_status(engine, "s1", "waiting")
     assert not (wt / "a.txt").exists()  # auto-yes is off: it waits for the user
-    engine.set_auto_yes("s1", True)
+    engine.set_auto_yes("s1", True, caller=as_user())
     wait_until(lambda: (wt / "a.txt").exists(), message="the file to be written")
     wait_status(engine, "s1", "ready")
     assert statuses(engine, "s1") == ["loading", "ready", "running", "waiting", "running", "ready"] or \
         statuses(engine, "s1")[:4] == ["loading", "ready", "running", "waiting"]
-    answered = [a for a in engine.audit_log("s1") if a["action"] == "auto_yes_answered"]
+    answered = [a for a in engine.audit_log("s1", caller=as_user()) if a["action"] == "auto_yes_answered"]
     assert answered and "Do you want to create a.txt?" in answered[0]["detail"]["prompt"]
 
 
 def test_guarded_command_is_refused_and_flagged(engine: Any, supervisor: int, repo: Path, fake_claude: Path) -> None:
-    engine.create_session("s2", str(fake_claude), cwd=repo, auto_yes=True)
+    engine.create_session("s2", str(fake_claude), cwd=repo, auto_yes=True, caller=as_user())
     wait_status(engine, "s2", "ready")
-    engine.send("s2", "run rm -rf /")
+    engine.send("s2", "run rm -rf /", caller=as_user())
     wait_until(lambda: engine.store.get_session("s2").needs_user, message="the needs_user flag")
     session = engine.store.get_session("s2")
     assert session.status.value == "waiting" and "rm -rf" in session.status_reason
-    refusal = next(a for a in engine.audit_log("s2") if a["action"] == "auto_yes_refused")
+    refusal = next(a for a in engine.audit_log("s2", caller=as_user()) if a["action"] == "auto_yes_refused")
     assert refusal["detail"]["guard"] == "rm -rf" and "rm -rf /" in refusal["detail"]["prompt"]
     assert "Ran" not in engine.tmux.capture(session.tmux_session)
     # The user answers "No" by hand: the flag clears.
@@ -50,19 +50,19 @@ def test_guarded_command_is_refused_and_flagged(engine: Any, supervisor: int, re
 
 def test_generic_agent_uses_the_quiet_rule_and_exit_codes(engine: Any, supervisor: int, tmp_path: Path) -> None:
     agent = Path(__file__).resolve().parent.parent / "core" / "echo_agent.py"
-    engine.create_session("g1", f"{sys.executable} {agent}", cwd=tmp_path, mode="direct")
+    engine.create_session("g1", f"{sys.executable} {agent}", cwd=tmp_path, mode="direct", caller=as_user())
     wait_status(engine, "g1", "ready")
-    engine.send("g1", "hello")
+    engine.send("g1", "hello", caller=as_user())
     wait_status(engine, "g1", "ready")
-    engine.send("g1", "exit")
+    engine.send("g1", "exit", caller=as_user())
     wait_status(engine, "g1", "completed")
     wait_until(lambda: statuses(engine, "g1")[-1] == "completed", message="a completed event")
-    assert "got: hello" in engine.output("g1")
+    assert "got: hello" in engine.output("g1", caller=as_user())
 
 
 def test_restart_picks_up_sessions_and_only_one_runs(engine: Any, repo: Path, fake_claude: Path,
                                                      monkeypatch: Any) -> None:
-    engine.create_session("r1", str(fake_claude), cwd=repo)  # no supervisor yet
+    engine.create_session("r1", str(fake_claude), cwd=repo, caller=as_user())  # no supervisor yet
     assert engine.store.get_session("r1").status.value == "running"
     pid = engine.ensure_supervisor()
     try:
@@ -70,7 +70,7 @@ def test_restart_picks_up_sessions_and_only_one_runs(engine: Any, repo: Path, fa
         again = subprocess.run([sys.executable, "-m", "trails.monitor.daemon"], capture_output=True, timeout=20)
         assert again.returncode == 0 and engine.supervisor_status()["pid"] == pid
         engine.stop_supervisor()
-        engine.send("r1", "write b.txt")  # changes while nobody watches
+        engine.send("r1", "write b.txt", caller=as_user())  # changes while nobody watches
         pid2 = engine.ensure_supervisor()
         assert pid2 != pid
         wait_status(engine, "r1", "waiting")
@@ -81,7 +81,7 @@ def test_restart_picks_up_sessions_and_only_one_runs(engine: Any, repo: Path, fa
 def test_events_stream_over_the_socket(engine: Any, supervisor: int, tmp_path: Path) -> None:
     agent = Path(__file__).resolve().parent.parent / "core" / "echo_agent.py"
     stream = engine.subscribe_events(timeout=15)
-    engine.create_session("e1", f"{sys.executable} {agent}", cwd=tmp_path, mode="direct")
+    engine.create_session("e1", f"{sys.executable} {agent}", cwd=tmp_path, mode="direct", caller=as_user())
     seen = []
     for event in stream:
         seen.append(event)

@@ -94,22 +94,22 @@ class FakeEngine:
             raise SessionNotFound(f"no session named {name!r}")
         return self.sessions[name]
 
-    def list_sessions(self, include_ended: bool = False) -> list[Session]:
+    def list_sessions(self, include_ended: bool = False, *, caller: Any = None) -> list[Session]:
         self.calls.append(("list_sessions",))
         return [s for s in self.sessions.values() if s.status is not Status.KILLED]
 
-    def get_session(self, name: str) -> Session:
+    def get_session(self, name: str, *, caller: Any = None) -> Session:
         return self._get(name)
 
-    def output(self, name: str, lines: int | None = None) -> str:
+    def output(self, name: str, lines: int | None = None, *, caller: Any = None) -> str:
         self._get(name)
         return SCREEN
 
-    def diff(self, name: str, *, stat: bool = False) -> DiffResult:
+    def diff(self, name: str, *, stat: bool = False, caller: Any = None) -> DiffResult:
         s = self._get(name)
         return DiffResult(name, s.base_commit or "", DIFF, 6, 1, 2)
 
-    def show(self, name: str) -> dict[str, Any]:
+    def show(self, name: str, *, caller: Any = None) -> dict[str, Any]:
         s = self._get(name)
         audit = [{"id": 1, "ts": NOW - 600, "session_name": name, "action": "mode_selected",
                   "detail": {"mode": s.mode.value, "reason": "default"}},
@@ -120,47 +120,47 @@ class FakeEngine:
     def events(self, limit: int | None = None, **_: Any) -> list[dict[str, Any]]:
         return []
 
-    def send(self, name: str, text: str) -> None:
+    def send(self, name: str, text: str, *, caller: Any = None) -> None:
         self.calls.append(("send", name, text))
 
-    def pause(self, name: str) -> dict[str, Any]:
+    def pause(self, name: str, *, caller: Any = None) -> dict[str, Any]:
         self.calls.append(("pause", name))
         self._get(name).status = Status.PAUSED
         return {"session": name, "notes": []}
 
-    def resume(self, name: str) -> dict[str, Any]:
+    def resume(self, name: str, *, caller: Any = None) -> dict[str, Any]:
         self.calls.append(("resume", name))
         self._get(name).status = Status.RUNNING
         return {"session": name, "notes": []}
 
-    def set_auto_yes(self, name: str, on: bool) -> Session:
+    def set_auto_yes(self, name: str, on: bool, *, caller: Any = None) -> Session:
         self.calls.append(("set_auto_yes", name, on))
         self._get(name).auto_yes = on
         return self._get(name)
 
-    def kill(self, name: str, *, force: bool = False, delete_branch: bool = False) -> Any:
+    def kill(self, name: str, *, force: bool = False, delete_branch: bool = False, caller: Any = None) -> Any:
         self.calls.append(("kill", name, force))
         if name in self.dirty and not force:
             raise UncommittedWork(f"session {name!r} has uncommitted work")
         self._get(name).status = Status.KILLED
         return None
 
-    def merge(self, name: str) -> _Merge:
+    def merge(self, name: str, *, caller: Any = None) -> _Merge:
         self.calls.append(("merge", name))
         return _Merge(name, self._get(name).branch or "", "main", "0123456789abcdef", [])
 
-    def upgrade_session(self, name: str, to: str, **_: Any) -> None:
+    def upgrade_session(self, name: str, to: str, *, caller: Any = None, **_: Any) -> None:
         self.calls.append(("upgrade_session", name, to))
         self._get(name).mode = Mode(to)
 
-    def export_session(self, name: str, to: str, *, force: bool = False) -> None:
+    def export_session(self, name: str, to: str, *, force: bool = False, caller: Any = None) -> None:
         self.calls.append(("export_session", name, to, force))
         self._get(name).mode = Mode(to)
 
-    def attach(self, name: str) -> int:
+    def attach(self, name: str, *, caller: Any = None) -> int:
         self.calls.append(("attach", name))
         return 0
 
-    def create_session(self, name: str, agent: str, **kwargs: Any) -> Any:
+    def create_session(self, name: str, agent: str, *, caller: Any = None, **kwargs: Any) -> Any:
         self.calls.append(("create_session", name, agent, kwargs))
         raise NotImplementedError

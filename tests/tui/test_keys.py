@@ -167,10 +167,10 @@ async def test_merge_upgrade_export() -> None:
 async def test_engine_errors_are_notifications_not_tracebacks() -> None:
     engine = FakeEngine()
 
-    def broken(name: str) -> None:
+    def broken(name: str, *, caller: Any = None) -> None:
         raise SessionStateError(f"session {name!r} is completed")
 
-    def crash(name: str) -> None:
+    def crash(name: str, *, caller: Any = None) -> None:
         raise RuntimeError("boom")
 
     engine.pause = broken  # type: ignore[method-assign]
@@ -214,7 +214,7 @@ async def test_tabs_grid_help_and_quit() -> None:
 
 
 class FormEngine(FakeEngine):
-    def create_session(self, name: str, agent: str, **kwargs: Any) -> Any:
+    def create_session(self, name: str, agent: str, *, caller: Any = None, **kwargs: Any) -> Any:
         from tests.tui.fake_engine import session
         from trails.core.engine import CreateResult
         from trails.core.errors import InvalidInput

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import as_user
 from tests.tui.tuihelp import SIZE, status_text, until
 from trails.core.engine import Engine
 from trails.ui.tui.app import TrailsApp
@@ -41,7 +42,7 @@ def _count_lists(engine: Engine) -> list[int]:
 
 
 async def test_status_changes_of_real_sessions_arrive_live(live_engine: Engine, tmp_path: Path) -> None:
-    live_engine.create_session("g1", ECHO_AGENT, cwd=tmp_path, mode="direct")
+    live_engine.create_session("g1", ECHO_AGENT, cwd=tmp_path, mode="direct", caller=as_user())
     lists = _count_lists(live_engine)
     app = TrailsApp(live_engine, stats=False)
     other = Engine()  # another process's view: the test acts on the session behind the dashboard's back
@@ -50,7 +51,7 @@ async def test_status_changes_of_real_sessions_arrive_live(live_engine: Engine, 
             await until(pilot, lambda: "g1" in app.sessions, message="g1 listed")
             await until(pilot, lambda: status_text(app, "g1") == "ready", timeout=30, message="ready via events")
             asked = lists[0]
-            other.send("g1", "exit")
+            other.send("g1", "exit", caller=as_user())
             await until(pilot, lambda: status_text(app, "g1") == "completed", timeout=30,
                         message="completed via events")
             assert lists[0] == asked  # the row changed from the event alone: nothing was re-listed
@@ -64,7 +65,7 @@ async def test_status_changes_of_real_sessions_arrive_live(live_engine: Engine, 
 async def test_form_creates_a_real_session_and_batch_kill_confirms(live_engine: Engine, tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    live_engine.create_session("b1", "sleep 600", cwd=tmp_path, mode="direct")
+    live_engine.create_session("b1", "sleep 600", cwd=tmp_path, mode="direct", caller=as_user())
     app = TrailsApp(live_engine, stats=False)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: "b1" in app.sessions, message="b1 listed")
@@ -74,17 +75,17 @@ async def test_form_creates_a_real_session_and_batch_kill_confirms(live_engine: 
         app.screen.query_one("#mode").value = "direct"  # type: ignore[attr-defined]
         await pilot.press("ctrl+s")
         await until(pilot, lambda: "b2" in app.sessions, timeout=20, message="b2 created from the form")
-        assert live_engine.get_session("b2").status.live
+        assert live_engine.get_session("b2", caller=as_user()).status.live
         await pilot.press("asterisk", "k")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
         await until(pilot, lambda: not app.sessions, timeout=20, message="both killed")
-        assert {s.name for s in live_engine.list_sessions()} == set()
-        assert {s.status.value for s in live_engine.list_sessions(include_ended=True)} == {"killed"}
+        assert {s.name for s in live_engine.list_sessions(caller=as_user())} == set()
+        assert {s.status.value for s in live_engine.list_sessions(include_ended=True, caller=as_user())} == {"killed"}
 
 
 async def test_preview_follows_the_selected_agent_without_a_key(live_engine: Engine, tmp_path: Path) -> None:
-    live_engine.create_session("p1", ECHO_AGENT, cwd=tmp_path, mode="direct")
+    live_engine.create_session("p1", ECHO_AGENT, cwd=tmp_path, mode="direct", caller=as_user())
     app = TrailsApp(live_engine, stats=False)
     other = Engine()
     try:
@@ -95,7 +96,7 @@ async def test_preview_follows_the_selected_agent_without_a_key(live_engine: Eng
                 return str(app.main.query_one("#preview-text").render())
 
             await until(pilot, lambda: "echo-agent ready" in preview(), timeout=30, message="first screen")
-            other.send("p1", "typed elsewhere")
+            other.send("p1", "typed elsewhere", caller=as_user())
             await until(pilot, lambda: "got: typed elsewhere" in preview(), timeout=15,
                         message="the preview to follow the agent's output")
     finally:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from trails.api.caller import Caller, Trust
 from trails.core import paths
 from trails.core.errors import InvalidInput, SessionStateError, TmuxError, TrailsError
 from trails.core.models import LIVE_STATUSES, Mode, Session, Status
@@ -75,6 +76,20 @@ def _last_lines(screen: str, count: int) -> list[str]:
     return lines[-count:]
 
 
+def _refuse_weakening(caller: Caller, *, network: str | None = None, privileged: bool = False,
+                      mounts: Iterable[str] = (), auto_yes: bool = False) -> None:
+    """Refuse, for a caller that may not weaken isolation, each option asked for that would (before
+    anything is made). Every front end gets the same refusal because it is made here."""
+    if network is not None and network != "none":
+        caller.refuse_weakening("network", f"a container network ({network!r})")
+    if privileged:
+        caller.refuse_weakening("privileged", "a privileged container")
+    if list(mounts):
+        caller.refuse_weakening("mounts", "mounting host paths into a container")
+    if auto_yes:
+        caller.refuse_weakening("auto_yes", "answering the agent's permission prompts automatically (auto-yes)")
+
+
 def warm_up() -> None:
     """Work a long-lived process (the warm CLI server) does once so that each command it forks
     for does not: learning the container engine's API version."""
@@ -89,9 +104,7 @@ class Engine:
     """Sessions, their isolation providers, state and audit, for one TRAILS_HOME."""
 
     def __init__(self, home: Path | None = None) -> None:
-        if home is not None:
-            os.environ["TRAILS_HOME"] = str(home)
-        self.home = paths.trails_home()
+        self.home = paths.use_home(home)  # the process's one TRAILS_HOME, resolved here once
         self.store = Store(paths.state_db())
         from trails.monitor import outputlog
 
@@ -130,10 +143,11 @@ class Engine:
         reason: str | None = provider.unavailable_reason(cwd, repo_root)
         return reason
 
-    def _session_env(self, extra: Mapping[str, str], name: str) -> dict[str, str]:
+    @staticmethod
+    def _session_env(caller_env: Mapping[str, str], extra: Mapping[str, str], name: str) -> dict[str, str]:
         # The tmux server keeps the environment of whoever started it; hand each session the
         # caller's own environment so it behaves as if started from the user's shell.
-        env = {k: v for k, v in os.environ.items() if k not in _INHERITED_ENV_DROP}
+        env = {k: v for k, v in caller_env.items() if k not in _INHERITED_ENV_DROP}
         env.update(extra)
         env["TRAILS_SESSION"] = name
         return env
@@ -164,8 +178,10 @@ class Engine:
         pids_limit: int | None = None,
         progress: Callable[[str], None] | None = None,
         no_hooks: bool = False,
+        caller: Caller,
     ) -> CreateResult:
-        """Create a session: choose its mode, prepare its place, start its agent in tmux."""
+        """Create a session: choose its mode, prepare its place, start its agent in tmux. `cwd` is
+        relative to the caller's (default: the caller's own)."""
         from trails.agents import registry
         from trails.core import config as config_mod
         from trails.core import inputs, recovery
@@ -175,10 +191,13 @@ class Engine:
         from trails.infra import git as gitinfra
         from trails.isolation.base import CreateRequest
 
+        caller.refuse_read_only("creating a session")
+        mounts = list(mounts)
+        _refuse_weakening(caller, network=network, privileged=privileged, mounts=mounts, auto_yes=auto_yes)
         validate_session_name(name)
         env = dict(env or {})
         inputs.check_env(env)
-        cwd = (cwd or Path.cwd()).resolve()
+        cwd = Path(caller.cwd, cwd or ".").resolve()
         if not cwd.is_dir():
             raise InvalidInput(f"{cwd} is not a directory")
         if branch is not None and not branch:
@@ -204,14 +223,14 @@ class Engine:
 
         rules = applicable_rules(config.project_rules, scope, tracked)
         decision = select_mode(
-            flag=mode, agent=agent_spec.name, config=config, rules=rules,
+            flag=mode, agent=agent_spec.name, config=config, rules=rules, env=caller.env,
             unavailable=lambda m: self.mode_unavailable(m, cwd, repo_root),
         )
+        self._refuse_less_isolated(caller, decision.mode)
         if decision.mode is Mode.DIRECT and (branch or base or carry_changes):
             raise InvalidInput("--branch, --base and --carry-changes need worktree or container mode")
         limits = limits_mod.resolve(config, cpus=cpus, memory=memory, pids_limit=pids_limit,
                                     container=decision.mode is Mode.CONTAINER)
-        mounts = list(mounts)
         if decision.mode is not Mode.CONTAINER and (image or network or privileged or mounts):
             decision.notes.append("--image/--network/--privileged/--mount apply to container mode only; "
                                   f"this session is {decision.mode}")
@@ -254,6 +273,7 @@ class Engine:
                 carry_changes=carry_changes, force=force, image=image,
                 options={"agent": agent_spec.name, "network": network, "privileged": privileged,
                          "mounts": mounts, "progress": progress},
+                env=caller.env,
                 main_status=main_status, argv=argv, limits=session.limits, will_make=will_make,
             )
             try:
@@ -291,16 +311,16 @@ class Engine:
                     placement.notes += worktree_setup.after_create(
                         self.home, name=name, tmux_session=session.tmux_session, repo_root=repo_root,
                         worktree=Path(placement.worktree_path), branch=placement.branch, config=config,
-                        no_hooks=no_hooks, progress=progress)
+                        no_hooks=no_hooks, progress=progress, env=caller.env)
                 live.start_output_log(self.home, session.tmux_session)
                 try:
-                    placement.notes += self.launch_agent(provider, session, argv, gated=gated)
+                    placement.notes += self.launch_agent(provider, session, argv, caller.env, gated=gated)
                 except TmuxError as exc:
                     if "duplicate session" not in exc.message:
                         raise
                     # A pane trails no longer tracks (its state was lost) holds the name: replace it.
                     self.tmux.kill_session(session.tmux_session)
-                    placement.notes += self.launch_agent(provider, session, argv, gated=gated)
+                    placement.notes += self.launch_agent(provider, session, argv, caller.env, gated=gated)
                 launched = True
                 if placement.before_agent is not None:
                     placement.before_agent()
@@ -317,14 +337,16 @@ class Engine:
                 raise
             # With a supervisor watching, the agent is "loading" until its screen says otherwise.
             session.status = Status.LOADING if live.supervisor_running(self.home) else Status.RUNNING
+            who = caller.label
             audits: list[tuple[str, str | None, dict[str, Any]]] = [
-                ("mode_selected", name, {**decision.to_dict(), "agent": agent_spec.spec}),
+                ("mode_selected", name, {**decision.to_dict(), "agent": agent_spec.spec, "caller": who}),
                 ("session_created", name, {"mode": decision.mode.value, "workdir": session.workdir,
                                            "branch": session.branch, "status": session.status.value,
-                                           "notes": placement.notes}),
+                                           "notes": placement.notes, "caller": who}),
             ]
             if placement.extra.get("ignored_settings"):  # after `created`: its event is about a known session
-                audits.append(("settings_ignored", name, {"settings": placement.extra["ignored_settings"]}))
+                audits.append(("settings_ignored", name, {"settings": placement.extra["ignored_settings"],
+                                                          "caller": who}))
             self.store.update_session(
                 session.id, status=session.status, workdir=session.workdir,
                 worktree_path=session.worktree_path, branch=session.branch, base_commit=session.base_commit,
@@ -332,7 +354,7 @@ class Engine:
             )
         live.nudge_supervisor(self.home)
         if typed_prompt:
-            self._type_first_prompt(session, typed_prompt)
+            self._type_first_prompt(session, typed_prompt, caller)
         return CreateResult(session, decision.to_dict(), [*decision.notes, *placement.notes])
 
     def _claim(self, session: Session) -> None:
@@ -353,9 +375,10 @@ class Engine:
                 recovery.discard_create(self, existing)
             self.store.insert_session(session)
 
-    def launch_agent(self, provider: IsolationProvider, session: Session, argv: list[str], *,
-                     gated: bool = False) -> list[str]:
-        """Start the agent through its provider; outside containers, inside its resource limits first."""
+    def launch_agent(self, provider: IsolationProvider, session: Session, argv: list[str],
+                     caller_env: Mapping[str, str], *, gated: bool = False) -> list[str]:
+        """Start the agent through its provider, in the caller's environment (with the session's own
+        on top); outside containers, inside its resource limits first."""
         notes: list[str] = []
         if session.mode is not Mode.CONTAINER and any(k in session.limits for k in ("cpus", "memory", "pids_limit")):
             from trails.core import limits as limits_mod
@@ -364,7 +387,7 @@ class Engine:
             argv = [*plan.prefix, *argv]
             session.limits = {**session.limits, "applied": plan.applied, "cgroups": plan.cgroups}
             notes += plan.notes
-        provider.launch(session, argv, self._session_env(session.env, session.name), gated=gated)
+        provider.launch(session, argv, self._session_env(caller_env, session.env, session.name), gated=gated)
         return notes
 
     def release_limits(self, session: Session) -> None:
@@ -373,6 +396,20 @@ class Engine:
 
             limits_mod.release_host(session.limits["cgroups"])
 
+    def _refuse_less_isolated(self, caller: Caller, mode: Mode) -> None:
+        """An agent may start sessions only as isolated as its own (a container's agent may not start
+        one on the host); one whose own session is unknown, only containers."""
+        if caller.trust is not Trust.AGENT:
+            return
+        from trails.core.errors import SessionNotFound
+
+        try:
+            floor = self.store.get_session(caller.session).mode if caller.session else Mode.CONTAINER
+        except SessionNotFound:
+            floor = Mode.CONTAINER
+        if mode.isolation_rank < floor.isolation_rank:
+            caller.refuse_weakening("mode", f"a {mode.value} session (less isolated than {floor.value})")
+
     @staticmethod
     def _check_executable(program: str) -> None:
         import shutil
@@ -380,7 +417,7 @@ class Engine:
         if shutil.which(program) is None:
             raise InvalidInput(f"agent command {program!r} was not found on PATH")
 
-    def _type_first_prompt(self, session: Session, prompt: str, timeout: float = 10.0) -> None:
+    def _type_first_prompt(self, session: Session, prompt: str, caller: Caller, timeout: float = 10.0) -> None:
         # The agent must be drawing its screen before it can take input: wait for output first.
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -391,11 +428,11 @@ class Engine:
 
         with file_lock(f"send:{session.name}"):  # as Engine.send: a send meanwhile must not interleave
             self._type_and_submit(session, prompt)
-        self.store.audit("prompt_sent", session.name, text=prompt)
+        self.store.audit("prompt_sent", session.name, text=prompt, caller=caller.label)
 
     # --- read -------------------------------------------------------------------------------------
 
-    def list_sessions(self, *, include_ended: bool = False) -> list[Session]:
+    def list_sessions(self, *, include_ended: bool = False, caller: Caller) -> list[Session]:
         """Sessions as they really are: state reconciled with tmux in one call."""
         sessions = self.store.list_sessions(include_ended=include_ended)
         if any(s.status in LIVE_STATUSES or self._needs_look(s) for s in sessions):
@@ -403,7 +440,10 @@ class Engine:
             sessions = [s for s in sessions if self._reconcile(s, panes)]
         return sessions
 
-    def get_session(self, name: str) -> Session:
+    def get_session(self, name: str, *, caller: Caller) -> Session:
+        return self._get(name)
+
+    def _get(self, name: str) -> Session:
         session = self.store.get_session(name)
         if (session.status in LIVE_STATUSES or self._needs_look(session)) \
                 and not self._reconcile(session, self.tmux.list_panes()):
@@ -527,8 +567,8 @@ class Engine:
         elif (fresh := self.store.session_by_id(session.id)) is not None:
             session.status, session.status_reason = fresh.status, fresh.status_reason
 
-    def show(self, name: str) -> dict[str, Any]:
-        session = self.get_session(name)
+    def show(self, name: str, *, caller: Caller) -> dict[str, Any]:
+        session = self._get(name)
         # Show what there is even if the branch cannot follow; diff, merge and kill say why.
         with contextlib.suppress(TrailsError):
             self.provider(session.mode).catch_up(session)
@@ -548,33 +588,39 @@ class Engine:
             data["disk"] = limits_mod.disk_report(Path(session.worktree_path), config)
         return data
 
-    def audit_log(self, session: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    def audit_log(self, session: str | None = None, limit: int | None = None, *,
+                  caller: Caller) -> list[dict[str, Any]]:
         return [a.to_dict() for a in self.store.audit_entries(session, limit)]
 
     # --- trusted repositories ---------------------------------------------------------------------
 
-    def trust_repository(self, path: Path, *, revoke: bool = False) -> dict[str, Any]:
-        """Trust the repository at `path` (as its settings are now) to run the agents it defines;
-        or, with revoke, stop trusting it."""
+    def trust_repository(self, path: Path, *, revoke: bool = False, caller: Caller) -> dict[str, Any]:
+        """Trust the repository at `path` (relative to the caller's cwd; as its settings are now) to run
+        the agents and hooks it defines; or, with revoke, stop trusting it."""
         from trails.core import config as config_mod
         from trails.core import trust
         from trails.infra import git as gitinfra
 
+        caller.refuse_read_only("changing which repositories are trusted")
+        if not revoke:  # its hooks and agent commands then run on the host, outside any isolation
+            caller.refuse_weakening("path", "trusting a repository")
+        path = Path(caller.cwd, path)
         root = gitinfra.find_toplevel(path) if path.is_dir() else None
         if root is None:
             raise InvalidInput(f"{path} is not inside a git repository: there is no repository to trust")
         if revoke:
             was = trust.revoke(root)
-            self.store.audit("repository_untrusted", None, root=str(root), was_trusted=was)
+            self.store.audit("repository_untrusted", None, root=str(root), was_trusted=was, caller=caller.label)
             return {"root": str(root), "trusted": False, "was_trusted": was}
         config = config_mod.load(root)  # a settings file that does not load is not trusted
         agents = {name: prof.command for name, prof in config.project.agents.items() if prof.command}
         record = trust.trust(root)
-        self.store.audit("repository_trusted", None, root=record.root, digest=record.digest, agents=agents)
+        self.store.audit("repository_trusted", None, root=record.root, digest=record.digest, agents=agents,
+                         caller=caller.label)
         return {**record.to_dict(), "trusted": True, "agents": agents,
                 "ignored": [item.to_dict() for item in config.ignored]}
 
-    def trusted_repositories(self) -> list[dict[str, Any]]:
+    def trusted_repositories(self, *, caller: Caller) -> list[dict[str, Any]]:
         """Every repository you trusted, and whether that trust still holds (its files unchanged)."""
         from trails.core import trust
 
@@ -588,13 +634,13 @@ class Engine:
     # --- interact ---------------------------------------------------------------------------------
 
     def _live(self, name: str) -> Session:
-        session = self.get_session(name)
+        session = self._get(name)
         if session.status not in LIVE_STATUSES:
             why = f": {session.status_reason}" if session.status_reason else ""
             raise SessionStateError(f"session {name!r} is {session.status.value}{why}")
         return session
 
-    def send(self, name: str, text: str, *, echo_timeout: float = 2.0) -> None:
+    def send(self, name: str, text: str, *, echo_timeout: float = 2.0, caller: Caller) -> None:
         """Type text into the agent, then press Enter once the agent shows it typed.
 
         Enter sent in the same breath as the text can reach the agent in one read, which agents such
@@ -602,12 +648,13 @@ class Engine:
         """
         from trails.core.locks import file_lock
 
+        caller.refuse_read_only("sending to a session")
         # One send at a time per session, or parallel sends interleave their keys into one line. Not
         # the session:NAME lock that pause, resume and kill hold: a send need not wait out a pause.
         with file_lock(f"send:{name}"):
             session = self._live(name)
             self._type_and_submit(session, text, echo_timeout)
-        self.store.audit("sent", name, text=text)
+        self.store.audit("sent", name, text=text, caller=caller.label)
 
     def _type_and_submit(self, session: Session, text: str, echo_timeout: float = 2.0) -> None:
         # Enter goes once the typed text shows and the screen has stopped changing: agents drop or
@@ -632,8 +679,8 @@ class Engine:
             time.sleep(0.1)
         self.tmux.send_text(session.tmux_session, "", enter=True)
 
-    def output(self, name: str, lines: int | None = None) -> str:
-        session = self.get_session(name)
+    def output(self, name: str, lines: int | None = None, *, caller: Caller) -> str:
+        session = self._get(name)
         if not self.tmux.has_session(session.tmux_session):
             from trails.monitor import outputlog
 
@@ -642,19 +689,20 @@ class Engine:
         screen = self.tmux.capture(session.tmux_session, history=50000)
         return "\n".join(_last_lines(screen, lines or 1_000_000))
 
-    def attach(self, name: str) -> int:
+    def attach(self, name: str, *, caller: Caller) -> int:
         """Hand the terminal to the session's tmux pane until the user detaches."""
+        caller.refuse_read_only("attaching to a session")
         session = self._live(name)
         if not sys.stdin.isatty():
             raise InvalidInput("attach needs a terminal (stdin is not a TTY)")
         return subprocess.call(self.tmux.attach_argv(session.tmux_session))
 
-    def diff(self, name: str, *, stat: bool = False) -> DiffResult:
+    def diff(self, name: str, *, stat: bool = False, caller: Caller) -> DiffResult:
         """The session's changes against its base commit, uncommitted and untracked files included."""
         from trails.infra.git import Git
         from trails.isolation.worktree import worktree_git
 
-        session = self.get_session(name)
+        session = self._get(name)
         if not session.base_commit or not session.repo_root:
             raise InvalidInput(f"session {name!r} is not in a git repository: there is nothing to diff against")
         place = session.worktree_path or session.workdir
@@ -668,73 +716,86 @@ class Engine:
         return DiffResult(name, session.base_commit, text, ins, dels, files)
 
     def merge(self, name: str, *, strategy: str | None = None, message: str | None = None,
-              cleanup: bool = False) -> Any:
+              cleanup: bool = False, caller: Caller) -> Any:
         """Merge the session's branch into the main checkout's branch (no-ff, squash or rebase; default
         from settings); conflicts change nothing. `cleanup` then ends the session and removes its branch."""
         from trails.core.merge import merge_session
 
-        return merge_session(self, name, strategy=strategy, message=message, cleanup=cleanup)
+        caller.refuse_read_only("merging a session")
+        return merge_session(self, name, strategy=strategy, message=message, cleanup=cleanup, caller=caller)
 
-    def rebase(self, name: str, *, onto: str | None = None, to_agent: bool = False) -> Any:
+    def rebase(self, name: str, *, onto: str | None = None, to_agent: bool = False, caller: Caller) -> Any:
         """Rebase the session's branch onto `onto` (default: its base branch's tip) in its worktree;
         a conflict is aborted and flagged on the session (and, with to_agent, handed to the agent)."""
         from trails.core.rebase import rebase_session
 
-        return rebase_session(self, name, onto=onto, to_agent=to_agent)
+        caller.refuse_read_only("rebasing a session")
+        return rebase_session(self, name, onto=onto, to_agent=to_agent, caller=caller)
 
     def open_pr(self, name: str, *, draft: bool = False, title: str | None = None, body: str | None = None,
-                base: str | None = None) -> Any:
+                base: str | None = None, caller: Caller) -> Any:
         """Push the session's branch and open a pull request with gh/glab (else print the compare URL)."""
         from trails.core import pr
 
-        return pr.open_pr(self, name, draft=draft, title=title, body=body, base=base)
+        caller.refuse_read_only("opening a pull request")
+        return pr.open_pr(self, name, draft=draft, title=title, body=body, base=base, caller=caller)
 
-    def pr_checks(self, name: str, *, fix: bool = False) -> dict[str, Any]:
+    def pr_checks(self, name: str, *, fix: bool = False, caller: Caller) -> dict[str, Any]:
         """The session's pull request state and checks, asked for now; `fix` sends failing ones to the agent."""
         from trails.core import pr
 
-        return pr.checks(self, name, fix=fix)
+        if fix:
+            caller.refuse_read_only("sending failing checks to the agent")
+        return pr.checks(self, name, fix=fix, caller=caller)
 
-    def refresh_pull_requests(self, sessions: list[Session]) -> None:
+    def refresh_pull_requests(self, sessions: list[Session], *, caller: Caller) -> None:
         """Refresh the stored state of the sessions' pull requests not checked for a while."""
         if any(s.pr for s in sessions):
             from trails.core import pr
 
-            pr.refresh_stale(self, sessions)
+            pr.refresh_stale(self, sessions, env=caller.env)
 
     # --- moves between modes ----------------------------------------------------------------------
 
     def upgrade_session(self, name: str, to: str, *, image: str | None = None, network: str | None = None,
                         cpus: float | None = None, memory: str | None = None, pids_limit: int | None = None,
                         branch: str | None = None, force: bool = False,
-                        progress: Callable[[str], None] | None = None) -> Any:
+                        progress: Callable[[str], None] | None = None, caller: Caller) -> Any:
         """Move a session to a more isolated mode, carrying all its work; the agent restarts there."""
         from trails.core import moves
         from trails.core.models import parse_mode
 
+        caller.refuse_read_only("moving a session")
+        _refuse_weakening(caller, network=network)
+
         options: dict[str, Any] = {k: v for k, v in {"image": image, "network": network, "cpus": cpus, "memory": memory,
                                      "pids_limit": pids_limit, "branch": branch}.items() if v is not None}
         options.update(progress=progress, force=force)
-        return moves.move(self, name, parse_mode(to), downgrade=False, force=force, options=options)
+        return moves.move(self, name, parse_mode(to), downgrade=False, force=force, options=options, caller=caller)
 
-    def export_session(self, name: str, to: str, *, force: bool = False) -> Any:
+    def export_session(self, name: str, to: str, *, force: bool = False, caller: Caller) -> Any:
         """Move a session to a less isolated mode (needs force: isolation is lost), keeping all its work."""
         from trails.core import moves
         from trails.core.models import parse_mode
 
-        return moves.move(self, name, parse_mode(to), downgrade=True, force=force, options={"force": force})
+        caller.refuse_read_only("moving a session")
+        caller.refuse_weakening("to", "moving a session to a less isolated mode")
+        return moves.move(self, name, parse_mode(to), downgrade=True, force=force, options={"force": force},
+                          caller=caller)
 
     # --- end --------------------------------------------------------------------------------------
 
     def kill(self, name: str, *, force: bool = False, delete_branch: bool = False,
-             no_hooks: bool = False) -> KillResult:
+             no_hooks: bool = False, caller: Caller) -> KillResult:
         """Stop the agent and remove its place; uncommitted work is saved first (needs --force)."""
         from trails.core.locks import file_lock
 
+        caller.refuse_read_only("ending a session")
         with file_lock(f"session:{name}"):
-            return self._kill(name, force=force, delete_branch=delete_branch, no_hooks=no_hooks)
+            return self._kill(name, force=force, delete_branch=delete_branch, no_hooks=no_hooks, caller=caller)
 
-    def _kill(self, name: str, *, force: bool, delete_branch: bool, no_hooks: bool = False) -> KillResult:
+    def _kill(self, name: str, *, force: bool, delete_branch: bool, no_hooks: bool = False,
+              caller: Caller) -> KillResult:
         from trails.core import recovery
 
         session = self.settled(name)
@@ -745,14 +806,14 @@ class Engine:
         teardown = recovery.Teardown.of(session)
         stamp = teardown.stamp if teardown else recovery.stamp()  # the same refs when finishing one
         # Before anything is removed; not again when finishing an interrupted teardown.
-        hook_notes = self._pre_remove(session, no_hooks) if teardown is None else []
+        hook_notes = self._pre_remove(session, no_hooks, caller.env) if teardown is None else []
 
         def record(saved: Any) -> None:
             recovery.begin_teardown(self, session, "kill", stamp, saved, note="saved when the session was killed")
 
         try:
             released = provider.release(session, force=force, delete_branch=delete_branch, stamp=stamp,
-                                        record=record)
+                                        record=record, env=caller.env)
         except TrailsError as exc:
             self.store.update_session(session.id, status=Status.ERROR, status_reason=f"kill failed: {exc.message}",
                                       extra=session.extra)
@@ -773,10 +834,10 @@ class Engine:
         session.status, session.status_reason, session.ended_at = Status.KILLED, reason, now
         notes = [*hook_notes, *released.notes]
         self.store.audit("session_killed", name, force=force, delete_branch=delete_branch,
-                         saved_refs=released.saved_refs, notes=notes)
+                         saved_refs=released.saved_refs, notes=notes, caller=caller.label)
         return KillResult(session, notes, released.saved_refs)
 
-    def _pre_remove(self, session: Session, no_hooks: bool) -> list[str]:
+    def _pre_remove(self, session: Session, no_hooks: bool, env: Mapping[str, str]) -> list[str]:
         """The pre_remove hook (core/worktree_setup.py), in a worktree about to be removed."""
         if not session.worktree_path or not session.repo_root:
             return []
@@ -785,7 +846,7 @@ class Engine:
         try:
             return worktree_setup.before_remove(
                 self.home, name=session.name, tmux_session=session.tmux_session, repo_root=Path(session.repo_root),
-                worktree=Path(session.worktree_path), branch=session.branch, no_hooks=no_hooks)
+                worktree=Path(session.worktree_path), branch=session.branch, no_hooks=no_hooks, env=env)
         except TrailsError as exc:  # e.g. settings that no longer load: the removal goes on
             return [f"pre_remove not run: {exc.message}"]
 
@@ -813,27 +874,32 @@ class Engine:
 
         return daemon.stop(self.home)
 
-    def set_auto_yes(self, name: str, on: bool) -> Session:
+    def set_auto_yes(self, name: str, on: bool, *, caller: Caller) -> Session:
         """Switch automatic answers (within the guards) on or off for one session."""
         from trails.monitor import live
 
-        return live.set_auto_yes(self, name, on)
+        caller.refuse_read_only("changing auto-yes")
+        if on:
+            caller.refuse_weakening("auto_yes", "answering the agent's permission prompts automatically (auto-yes)")
+        return live.set_auto_yes(self, name, on, caller=caller)
 
-    def pause(self, name: str) -> dict[str, Any]:
+    def pause(self, name: str, *, caller: Caller) -> dict[str, Any]:
         """Save the session's work and conversation, stop its agent, free its worktree (branch kept)."""
         from trails.core.locks import file_lock
         from trails.monitor import live
 
+        caller.refuse_read_only("pausing a session")
         with file_lock(f"session:{name}"):
-            return live.pause(self, name)
+            return live.pause(self, name, caller=caller)
 
-    def resume(self, name: str) -> dict[str, Any]:
+    def resume(self, name: str, *, caller: Caller) -> dict[str, Any]:
         """Re-create a paused session's worktree and work, and continue its agent's conversation."""
         from trails.core.locks import file_lock
         from trails.monitor import live
 
+        caller.refuse_read_only("resuming a session")
         with file_lock(f"session:{name}"):
-            return live.resume(self, name)
+            return live.resume(self, name, caller=caller)
 
     def events(self, session: str | None = None, since: int | None = None,
                limit: int | None = None) -> list[dict[str, Any]]:

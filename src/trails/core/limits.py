@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trails.core.errors import InvalidInput
+from trails.core.paths import home_path
 from trails.core.repo_settings import Ignored
 
 if TYPE_CHECKING:
@@ -139,7 +140,7 @@ def _cgroup_version() -> int | None:
 
 
 def _group_name(key: str) -> str:
-    home = hashlib.sha1(str(Path(os.environ.get("TRAILS_HOME", "~")).expanduser()).encode()).hexdigest()[:8]
+    home = hashlib.sha1(str(home_path()).encode()).hexdigest()[:8]
     return f"{home}-{key}"
 
 

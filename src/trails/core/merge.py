@@ -27,6 +27,7 @@ from trails.core.models import Session
 from trails.infra.git import Git
 
 if TYPE_CHECKING:
+    from trails.api.caller import Caller
     from trails.core.engine import Engine
 
 
@@ -88,13 +89,13 @@ def _tracked_changes(repo: Git) -> list[str]:
 
 
 def merge_session(engine: Engine, name: str, *, strategy: str | None = None, message: str | None = None,
-                  cleanup: bool = False) -> MergeResult:
+                  cleanup: bool = False, caller: Caller) -> MergeResult:
     """Merge the session's branch into the branch it started from (checked out in the main checkout)
     with the given strategy (default: the `merge_strategy` setting, else no-ff); conflicts change nothing."""
     from trails.core import config as config_mod
     from trails.core.locks import file_lock
 
-    session = engine.get_session(name)
+    session = engine.get_session(name, caller=caller)
     if not session.branch or not session.repo_root:
         raise InvalidInput(f"session {name!r} has no branch of its own ({session.mode.value} mode): nothing to merge")
     chosen = strategy or config_mod.load(Path(session.repo_root)).merge_strategy
@@ -123,18 +124,18 @@ def merge_session(engine: Engine, name: str, *, strategy: str | None = None, mes
         else:
             text = message if message is not None else commit_message(session, into, chosen)
             if chosen == "no-ff":
-                result.commit = _merge_no_ff(engine, repo, session, into, text)
+                result.commit = _merge_no_ff(engine, repo, session, into, text, caller)
             elif chosen == "squash":
-                result.commit = _merge_squash(engine, repo, session, tip, into, text)
+                result.commit = _merge_squash(engine, repo, session, tip, into, text, caller)
             else:
-                result.commit = _merge_rebased(engine, repo, session, into)
+                result.commit = _merge_rebased(engine, repo, session, into, caller)
             if result.commit is None:
                 notes.append(f"{session.branch} adds nothing to {into} (squashed before?)")
             engine.store.update_session(session.id, conflict=None, audits=[(
                 "session_merged", name, {"branch": session.branch, "into": into, "commit": result.commit,
-                                         "strategy": chosen})])
+                                         "strategy": chosen, "caller": caller.label})])
     if cleanup:
-        _cleanup(engine, repo, session, into, result)
+        _cleanup(engine, repo, session, into, result, caller)
     return result
 
 
@@ -179,23 +180,25 @@ def commit_message(session: Session, into: str, strategy: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _merge_no_ff(engine: Engine, repo: Git, session: Session, into: str, message: str) -> str:
+def _merge_no_ff(engine: Engine, repo: Git, session: Session, into: str, message: str, caller: Caller) -> str:
     assert session.branch is not None
     res = repo.run("merge", "--no-ff", "--no-edit", "-m", message, session.branch, check=False)
     if not res.ok:
         error = _failed(repo, session.branch, into, (res.stderr or res.stdout).strip())
         if isinstance(error, MergeConflict):
-            engine.store.audit("merge_conflict", session.name, branch=session.branch, into=into, files=error.files)
+            engine.store.audit("merge_conflict", session.name, branch=session.branch, into=into, files=error.files,
+                               caller=caller.label)
         raise error
     return repo.out("rev-parse", "HEAD")
 
 
-def _merge_squash(engine: Engine, repo: Git, session: Session, tip: str, into: str, message: str) -> str | None:
+def _merge_squash(engine: Engine, repo: Git, session: Session, tip: str, into: str, message: str,
+                  caller: Caller) -> str | None:
     head = repo.out("rev-parse", "HEAD")
     tree, conflicts = repo.merge_tree(head, tip)
     if tree is None:
         engine.store.audit("merge_conflict", session.name, branch=session.branch, into=into, files=conflicts,
-                           strategy="squash")
+                           strategy="squash", caller=caller.label)
         raise MergeConflict(
             f"squashing {session.branch} into {into} conflicts in {', '.join(conflicts)}; nothing was changed",
             conflicts, hint=f"`trails rebase {session.name}` brings the branch up to date (or lets the agent do it)",
@@ -207,11 +210,11 @@ def _merge_squash(engine: Engine, repo: Git, session: Session, tip: str, into: s
     return commit
 
 
-def _merge_rebased(engine: Engine, repo: Git, session: Session, into: str) -> str:
+def _merge_rebased(engine: Engine, repo: Git, session: Session, into: str, caller: Caller) -> str:
     from trails.core.rebase import rebase_session
 
     assert session.branch is not None
-    rebase_session(engine, session.name, onto=into)
+    rebase_session(engine, session.name, onto=into, caller=caller)
     tip = repo.rev_parse(f"refs/heads/{session.branch}")
     assert tip is not None
     _fast_forward(repo, tip, into)
@@ -235,7 +238,7 @@ def _check_cleanup(session: Session, wt: Git | None) -> None:
         )
 
 
-def _cleanup(engine: Engine, repo: Git, session: Session, into: str, result: MergeResult) -> None:
+def _cleanup(engine: Engine, repo: Git, session: Session, into: str, result: MergeResult, caller: Caller) -> None:
     """End the session, remove its worktree and its branch; keep the branch's tip under refs/trails/merged/."""
     assert session.branch is not None
     tip = repo.rev_parse(f"refs/heads/{session.branch}")
@@ -246,7 +249,8 @@ def _cleanup(engine: Engine, repo: Git, session: Session, into: str, result: Mer
     ref = f"refs/trails/merged/{session.name}/{stamp}"
     repo.update_ref(ref, tip)
     result.kept_ref = ref
-    killed = engine.kill(session.name, force=False, delete_branch=False)  # refuses if work appeared meanwhile
+    killed = engine.kill(session.name, force=False, delete_branch=False,  # refuses if work appeared meanwhile
+                         caller=caller)
     result.notes += killed.notes
     if merged:
         repo.delete_branch(session.branch)
@@ -255,7 +259,7 @@ def _cleanup(engine: Engine, repo: Git, session: Session, into: str, result: Mer
         result.notes.append(f"branch {session.branch} kept: it has commits made after the merge (tip also at {ref})")
     result.cleaned_up = True
     engine.store.audit("session_cleaned_up", session.name, branch=session.branch, kept_ref=ref,
-                       branch_deleted=merged)
+                       branch_deleted=merged, caller=caller.label)
 
 
 def _adds_nothing(repo: Git, tip: str) -> bool:

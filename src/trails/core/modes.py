@@ -8,8 +8,7 @@ would.
 from __future__ import annotations
 
 import fnmatch
-import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from trails.core.config import DEFAULT_FALLBACK_CHAIN, EffectiveConfig, ProjectRule
@@ -58,10 +57,12 @@ def _lowers(key: str, value: object, config: EffectiveConfig, least: Mode) -> Ig
                    "(what your own settings, a flag or the default give)")
 
 
-def requested_mode(flag: str | None, agent: str, config: EffectiveConfig) -> tuple[Mode, str, list[Ignored]]:
-    """The mode asked for and by whom, and the repository's requests ignored for lowering isolation."""
-    env = os.environ.get("TRAILS_MODE")
-    for value, source in ((flag, "flag"), (env or None, "env")):
+def requested_mode(flag: str | None, agent: str, config: EffectiveConfig,
+                   env: Mapping[str, str] | None = None) -> tuple[Mode, str, list[Ignored]]:
+    """The mode asked for and by whom (`env`: the caller's environment, for TRAILS_MODE), and the
+    repository's requests ignored for lowering isolation."""
+    from_env = (env or {}).get("TRAILS_MODE")
+    for value, source in ((flag, "flag"), (from_env or None, "env")):
         if value:
             return parse_mode(value), source, []
     least = floor(agent, config)
@@ -137,9 +138,11 @@ def select_mode(
     config: EffectiveConfig,
     rules: Sequence[ProjectRule],
     unavailable: Callable[[Mode], str | None],
+    env: Mapping[str, str] | None = None,
 ) -> ModeDecision:
-    """Apply precedence, then rules, then the fallback chain. Raises when a rule cannot be met."""
-    requested, source, ignored = requested_mode(flag, agent, config)
+    """Apply precedence, then rules, then the fallback chain. Raises when a rule cannot be met.
+    `env` is the caller's environment (TRAILS_MODE)."""
+    requested, source, ignored = requested_mode(flag, agent, config, env)
     mode, reason = requested, f"{requested.value} from {source}"
     required: ProjectRule | None = None
     # An explicit mode is the user's choice for this session; otherwise their settings' choice.

@@ -20,7 +20,6 @@ when the new agent was already running.
 from __future__ import annotations
 
 import copy
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -36,6 +35,7 @@ from trails.infra.git import Git
 from trails.infra.proc import pid_alive
 
 if TYPE_CHECKING:
+    from trails.api.caller import Caller
     from trails.core.engine import Engine
 
 _BEFORE_CONTAINER = ["stop_agent", "save_main_work", "make_worktree", "restore_into_worktree", "reset_main_checkout"]
@@ -89,6 +89,17 @@ class MoveContext:
     state: dict[str, Any] = field(default_factory=dict)
     done: list[str] = field(default_factory=list)  # the steps that ran, in order
     running: str | None = None
+    # Who asked for the move (None: finishing one whose process died, found by a read).
+    caller: Caller | None = None
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment the agent restarts in: the caller's."""
+        return dict(self.caller.env) if self.caller else {}
+
+    def who(self) -> dict[str, str]:
+        """The audit's caller field."""
+        return {"caller": self.caller.label} if self.caller else {}
 
 
 # --- the snapshot a direct session takes when it starts ------------------------------------------
@@ -111,7 +122,7 @@ def record_start(repo: Git, name: str, *, head: str | None, dirty: bool | None =
 
 
 def move(engine: Engine, name: str, target: Mode, *, downgrade: bool, force: bool,
-         options: dict[str, Any] | None = None) -> MoveResult:
+         options: dict[str, Any] | None = None, caller: Caller) -> MoveResult:
     """Move session `name` to `target`; raises before changing anything when the move is not allowed."""
     from trails.core.locks import file_lock
 
@@ -119,7 +130,7 @@ def move(engine: Engine, name: str, target: Mode, *, downgrade: bool, force: boo
         original = engine.settled(name)
         source = original.mode
         _check_allowed(engine, original, target, downgrade=downgrade, force=force)
-        ctx = MoveContext(engine, original, copy.deepcopy(original), target, dict(options or {}))
+        ctx = MoveContext(engine, original, copy.deepcopy(original), target, dict(options or {}), caller=caller)
         if target.isolation_rank < source.isolation_rank:
             ctx.notes.append(f"isolation lost: {LOST_ISOLATION.get((source, target), 'less isolation')}")
         _run(ctx, STEPS[(source, target)])
@@ -191,7 +202,7 @@ def _run(ctx: MoveContext, steps: list[str]) -> None:
             problems = _rollback(ctx, [*done, step])
             _clear_progress(ctx)
             audit("session_move_failed", ctx.original.name, source=ctx.original.mode.value,
-                  target=ctx.target.value, step=step, error=message, rollback_problems=problems)
+                  target=ctx.target.value, step=step, error=message, rollback_problems=problems, **ctx.who())
             text = (f"moving {ctx.original.name!r} from {ctx.original.mode.value} to {ctx.target.value} failed at "
                     f"step {step!r}: {message}; ")
             if problems:
@@ -301,7 +312,7 @@ def restart_original_agent(ctx: MoveContext) -> None:
     from trails.monitor import live
 
     live.start_output_log(ctx.engine.home, session.tmux_session)
-    ctx.engine.launch_agent(provider, session, argv)
+    ctx.engine.launch_agent(provider, session, argv, ctx.env)
     ctx.engine.store.update_session(session.id, limits=session.limits, container_id=session.container_id)
 
 
@@ -343,7 +354,7 @@ def make_worktree(ctx: MoveContext) -> None:
 
     placement = provider.prepare(CreateRequest(
         name=ctx.original.name, cwd=root, repo_root=root, config=config_mod.load(root),
-        branch=ctx.options.get("branch"), base="HEAD", will_make=will_make,
+        branch=ctx.options.get("branch"), base="HEAD", will_make=will_make, env=ctx.env,
     ))
     ctx.state["placement"] = placement
     s = ctx.session
@@ -506,11 +517,11 @@ def start_agent(ctx: MoveContext) -> None:
 
         exported = copy.copy(ctx.original)
         exported.workdir = s.workdir
-        ContainerProvider(ctx.engine._host()).export_conversation(exported, {**os.environ, **s.env})
+        ContainerProvider(ctx.engine._host()).export_conversation(exported, {**ctx.env, **s.env})
     from trails.monitor import live
 
     live.start_output_log(ctx.engine.home, s.tmux_session)  # a new agent: a new screen
-    ctx.notes += ctx.engine.launch_agent(provider, s, argv)
+    ctx.notes += ctx.engine.launch_agent(provider, s, argv, ctx.env)
     # As after create and resume: "loading" until its screen says otherwise (when a supervisor watches).
     s.status = Status.LOADING if live.supervisor_running(ctx.engine.home) else Status.RUNNING
     s.status_reason = None
@@ -546,9 +557,9 @@ def record_move(ctx: MoveContext) -> None:
     ctx.engine.store.audit("session_moved", s.name, source=ctx.original.mode.value, target=s.mode.value,
                            workdir=s.workdir, branch=s.branch, container_id=s.container_id,
                            work_ref=ctx.state.get("work_ref"), restarted_with=ctx.state.get("restarted_with"),
-                           notes=ctx.notes)
+                           notes=ctx.notes, **ctx.who())
     if ctx.state.get("ignored_settings"):  # as `trails new` does: what the repository asked for and did not get
-        ctx.engine.store.audit("settings_ignored", s.name, settings=ctx.state["ignored_settings"])
+        ctx.engine.store.audit("settings_ignored", s.name, settings=ctx.state["ignored_settings"], **ctx.who())
 
 
 def restore_row(ctx: MoveContext) -> None:

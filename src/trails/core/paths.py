@@ -50,13 +50,29 @@ def write_private(path: Path, text: str) -> None:
     path.write_text(text)
 
 
-def _home_path() -> Path:
+# The home an Engine was built for (Engine(home=...)): set once at its construction, so that nothing
+# in the process learns TRAILS_HOME another way (the environment is not written to carry it).
+_pinned: Path | None = None
+
+
+def use_home(home: Path | None) -> Path:
+    """Resolve this process's TRAILS_HOME once, as an Engine is built: `home` when given (kept for
+    every later lookup), else $TRAILS_HOME, else ~/.trails. Returns it, created owner-only."""
+    global _pinned
+    _pinned = Path(home).expanduser() if home is not None else None
+    return trails_home()
+
+
+def home_path() -> Path:
+    """TRAILS_HOME (not created): the one place trails resolves it."""
+    if _pinned is not None:
+        return _pinned
     home = os.environ.get("TRAILS_HOME")
     return Path(home).expanduser() if home else Path.home() / ".trails"
 
 
 def trails_home() -> Path:
-    path = _home_path()
+    path = home_path()
     try:
         try:
             return private_dir(path)
@@ -69,10 +85,10 @@ def trails_home() -> Path:
 
 def unusable(exc: OSError, doing: str = "write") -> StateError:
     """An OSError on one of trails' own files as users see it: which file, what happened, what to do."""
-    where = exc.filename if exc.filename is not None else _home_path()
+    where = exc.filename if exc.filename is not None else home_path()
     return StateError(
         f"cannot {doing} {where}: {exc.strerror or exc}",
-        hint=f"trails keeps its state in {_home_path()}: make it writable, or set TRAILS_HOME to a directory that is",
+        hint=f"trails keeps its state in {home_path()}: make it writable, or set TRAILS_HOME to a directory that is",
     )
 
 

@@ -9,9 +9,9 @@ from `gh pr view` when read (`ls`, `show`, `pr --checks`), at most every PR_REFR
 
 from __future__ import annotations
 
-import os
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +21,7 @@ from trails.infra import forge
 from trails.infra.git import Git
 
 if TYPE_CHECKING:
+    from trails.api.caller import Caller
     from trails.core.engine import Engine
     from trails.core.models import Session
 
@@ -54,8 +55,8 @@ class PrResult:
                 "url": self.url, "number": self.number, "created": self.created, "notes": self.notes}
 
 
-def refresh_seconds() -> float:
-    value = os.environ.get("TRAILS_PR_REFRESH_SECONDS", "")
+def refresh_seconds(env: Mapping[str, str]) -> float:
+    value = env.get("TRAILS_PR_REFRESH_SECONDS", "")
     try:
         return float(value) if value else PR_REFRESH_SECONDS
     except ValueError:
@@ -63,9 +64,10 @@ def refresh_seconds() -> float:
 
 
 def open_pr(engine: Engine, name: str, *, draft: bool = False, title: str | None = None, body: str | None = None,
-            base: str | None = None) -> PrResult:
+            base: str | None = None, caller: Caller) -> PrResult:
     """Push the session's branch and open a pull request for it (or say where to open one)."""
-    session = engine.get_session(name)
+    session = engine.get_session(name, caller=caller)
+    env = caller.env
     if not session.branch or not session.repo_root:
         raise InvalidInput(f"session {name!r} has no branch of its own ({session.mode.value} mode): nothing to push")
     repo = Git(session.repo_root)
@@ -87,10 +89,10 @@ def open_pr(engine: Engine, name: str, *, draft: bool = False, title: str | None
     text_title = title or default_title(session)
     text_body = body if body is not None else default_body(session, repo, target)
     place = Path(session.repo_root)
-    if remote is not None and forge.is_github(remote.host) and forge.available("gh"):
+    if remote is not None and forge.is_github(remote.host, env) and forge.available("gh", env):
         args = ["pr", "create", "--repo", f"{remote.host}/{remote.path}", "--head", session.branch, "--base", target,
                 "--title", text_title, "--body-file", "-", *(["--draft"] if draft else [])]
-        out = forge.gh(*args, cwd=place, input=text_body)
+        out = forge.gh(*args, cwd=place, env=env, input=text_body)
         if not out.ok:
             raise ForgeError(f"gh pr create failed: {(out.stderr or out.stdout).strip()}",
                              hint="`gh auth status` shows whether gh is logged in to " + remote.host)
@@ -99,10 +101,10 @@ def open_pr(engine: Engine, name: str, *, draft: bool = False, title: str | None
         result.created = True
         _store(engine, session, {"url": result.url, "number": result.number, "forge": "github",
                                  "repo": f"{remote.host}/{remote.path}", "base": target, "head": session.branch})
-    elif remote is not None and forge.is_gitlab(remote.host) and forge.available("glab"):
+    elif remote is not None and forge.is_gitlab(remote.host, env) and forge.available("glab", env):
         args = ["mr", "create", "--source-branch", session.branch, "--target-branch", target, "--title", text_title,
                 "--description", text_body, "--yes", *(["--draft"] if draft else [])]
-        out = forge.glab(*args, cwd=place)
+        out = forge.glab(*args, cwd=place, env=env)
         if not out.ok:
             raise ForgeError(f"glab mr create failed: {(out.stderr or out.stdout).strip()}")
         result.url = next((w for w in out.stdout.split() if w.startswith("http")), None)
@@ -111,13 +113,13 @@ def open_pr(engine: Engine, name: str, *, draft: bool = False, title: str | None
         _store(engine, session, {"url": result.url, "number": result.number, "forge": "gitlab",
                                  "repo": f"{remote.host}/{remote.path}", "base": target, "head": session.branch})
     else:
-        result.url = compare_url(remote, target, session.branch) if remote else None
-        why = ("gh is not installed" if remote and forge.is_github(remote.host)
+        result.url = compare_url(remote, target, session.branch, env) if remote else None
+        why = ("gh is not installed" if remote and forge.is_github(remote.host, env)
                else f"{remote_name} is not a GitHub or GitLab remote (or their CLI is not installed)")
         result.notes.append(f"pushed; no pull request was opened ({why})"
                             + (f": open one at {result.url}" if result.url else ""))
     engine.store.audit("pr_opened" if result.created else "branch_pushed", name, remote=remote_name,
-                       url=result.url, number=result.number)
+                       url=result.url, number=result.number, caller=caller.label)
     return result
 
 
@@ -165,11 +167,11 @@ def default_body(session: Session, repo: Git, base: str) -> str:
     return "\n".join(parts) + "\n"
 
 
-def compare_url(remote: forge.Remote, base: str, branch: str) -> str | None:
-    if forge.is_gitlab(remote.host):
+def compare_url(remote: forge.Remote, base: str, branch: str, env: Mapping[str, str]) -> str | None:
+    if forge.is_gitlab(remote.host, env):
         return (f"{remote.web}/-/merge_requests/new?merge_request%5Bsource_branch%5D={branch}"
                 f"&merge_request%5Btarget_branch%5D={base}")
-    if forge.is_github(remote.host) or "." in remote.host:
+    if forge.is_github(remote.host, env) or "." in remote.host:
         return f"{remote.web}/compare/{base}...{branch}?expand=1"
     return None
 
@@ -198,17 +200,18 @@ def summarize(rollup: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
     return summary, failing
 
 
-def refresh(engine: Engine, session: Session) -> dict[str, Any]:
-    """Ask gh for the pull request's state and checks now; store and return `session.pr`."""
+def refresh(engine: Engine, session: Session, env: Mapping[str, str]) -> dict[str, Any]:
+    """Ask gh (as the caller, environment `env`) for the pull request's state and checks now; store
+    and return `session.pr`."""
     pr: dict[str, Any] = dict(session.pr or {})
     if not pr:
         raise InvalidInput(f"session {session.name!r} has no pull request",
                            hint=f"open one with `trails pr {session.name}`")
-    if pr.get("forge") != "github" or not forge.available("gh"):
+    if pr.get("forge") != "github" or not forge.available("gh", env):
         return pr
     out = forge.gh("pr", "view", str(pr["number"]), "--repo", str(pr["repo"]), "--json",
                    "state,statusCheckRollup,reviewDecision", cwd=Path(session.repo_root or session.workdir),
-                   timeout=20)
+                   env=env, timeout=20)
     pr["checked_at"] = time.time()
     if out.ok:
         import json
@@ -224,40 +227,40 @@ def refresh(engine: Engine, session: Session) -> dict[str, Any]:
     return pr
 
 
-def refresh_stale(engine: Engine, sessions: list[Session]) -> None:
+def refresh_stale(engine: Engine, sessions: list[Session], *, env: Mapping[str, str]) -> None:
     """Refresh the pull requests not checked for refresh_seconds() (only sessions that have one)."""
-    limit = refresh_seconds()
+    limit = refresh_seconds(env)
     now = time.time()
     for session in sessions:
         pr = session.pr
         if pr and pr.get("forge") == "github" and now - float(pr.get("checked_at") or 0) >= limit:
             try:
-                refresh(engine, session)
+                refresh(engine, session, env)
             except TrailsError:
                 continue  # a read must not fail on a forge's hiccup; the stored state stays
 
 
-def fix_message(session: Session, pr: dict[str, Any]) -> str:
+def fix_message(session: Session, pr: dict[str, Any], env: Mapping[str, str]) -> str:
     """The message --fix sends: each failing check, with its log's tail when gh can fetch it."""
     lines = [f"trails: checks are failing on your pull request #{pr.get('number')} ({pr.get('url')}). "
              "Please look into these, fix them, and commit:"]
     for check in pr.get("failing_detail", []):
         conclusion = str(check.get("conclusion") or "").lower()
         lines.append(f"- {check['name']} ({conclusion}) {check.get('url') or ''}".rstrip())
-        tail = _log_tail(session, pr, str(check.get("url") or ""))
+        tail = _log_tail(session, pr, str(check.get("url") or ""), env)
         if tail:
             lines += ["  last lines of its log:", *(f"    {line}" for line in tail)]
     return "\n".join(lines)
 
 
-def _log_tail(session: Session, pr: dict[str, Any], url: str, count: int = 20) -> list[str]:
+def _log_tail(session: Session, pr: dict[str, Any], url: str, env: Mapping[str, str], count: int = 20) -> list[str]:
     found = _RUN_ID.search(url)
-    if found is None or not forge.available("gh"):
+    if found is None or not forge.available("gh", env):
         return []
     # The check's own job when its URL names one; the whole run would mix in its other failing jobs.
     which = ["--job", found.group(2)] if found.group(2) else [found.group(1)]
     out = forge.gh("run", "view", *which, "--log-failed", "--repo", str(pr["repo"]),
-                   cwd=Path(session.repo_root or session.workdir), timeout=30)
+                   cwd=Path(session.repo_root or session.workdir), env=env, timeout=30)
     if not out.ok:
         return []
     # gh prints each line as JOB<tab>STEP<tab>LINE: the agent gets LINE without the tabs (a tab typed
@@ -266,10 +269,10 @@ def _log_tail(session: Session, pr: dict[str, Any], url: str, count: int = 20) -
     return lines[-count:]
 
 
-def checks(engine: Engine, name: str, *, fix: bool = False) -> dict[str, Any]:
+def checks(engine: Engine, name: str, *, fix: bool = False, caller: Caller) -> dict[str, Any]:
     """The pull request's state and checks, asked for now; with fix, failing checks go to the agent."""
-    session = engine.get_session(name)
-    pr = refresh(engine, session)
+    session = engine.get_session(name, caller=caller)
+    pr = refresh(engine, session, caller.env)
     out: dict[str, Any] = {"session": name, "pr": pr, "sent_to_agent": False}
     if fix:
         if not pr.get("failing"):
@@ -277,6 +280,6 @@ def checks(engine: Engine, name: str, *, fix: bool = False) -> dict[str, Any]:
         elif not session.status.live:
             raise SessionStateError(f"session {name!r} is {session.status.value}: its agent cannot be asked")
         else:
-            engine.send(name, fix_message(session, pr))
+            engine.send(name, fix_message(session, pr, caller.env), caller=caller)
             out["sent_to_agent"] = True
     return out

@@ -20,6 +20,7 @@ from trails.core.models import Mode
 from trails.infra.git import Git
 
 if TYPE_CHECKING:
+    from trails.api.caller import Caller
     from trails.core.engine import Engine
     from trails.core.models import Session
 
@@ -61,9 +62,10 @@ def agent_message(branch: str, onto: str, files: list[str]) -> str:
             "them and `git rebase --continue` until it is done, then say so.")
 
 
-def rebase_session(engine: Engine, name: str, *, onto: str | None = None, to_agent: bool = False) -> RebaseResult:
+def rebase_session(engine: Engine, name: str, *, onto: str | None = None, to_agent: bool = False,
+                   caller: Caller) -> RebaseResult:
     """Rebase the session's branch onto `onto` (default: its base branch's tip); abort on conflict."""
-    session = engine.get_session(name)
+    session = engine.get_session(name, caller=caller)
     if not session.branch or not session.repo_root:
         raise InvalidInput(f"session {name!r} has no branch of its own ({session.mode.value} mode): nothing to rebase")
     target = onto or session.extra.get("base_branch")
@@ -88,7 +90,8 @@ def rebase_session(engine: Engine, name: str, *, onto: str | None = None, to_age
         repo.update_ref(kept, before)
         result.notes.append(f"the branch's old tip is kept at {kept}")
         engine.store.update_session(session.id, conflict=None, audits=[(
-            "session_rebased", name, {"onto": target, "before": before, "after": result.after, "kept": kept})])
+            "session_rebased", name, {"onto": target, "before": before, "after": result.after, "kept": kept,
+                                      "caller": caller.label})])
         return result
     files = wt.unmerged_files()
     if wt.operation_in_progress() == "rebase":
@@ -98,11 +101,11 @@ def rebase_session(engine: Engine, name: str, *, onto: str | None = None, to_age
         raise GitError(f"git rebase of {session.branch} onto {target} failed: {(res.stderr or res.stdout).strip()}")
     conflict = {"op": "rebase", "onto": target, "onto_commit": onto_commit, "files": files, "at": time.time()}
     engine.store.update_session(session.id, conflict=conflict, audits=[(
-        "rebase_conflict", name, {"onto": target, "files": files})])
+        "rebase_conflict", name, {"onto": target, "files": files, "caller": caller.label})])
     sent, why = False, ""
     if to_agent:
         try:
-            engine.send(name, agent_message(session.branch, target, files))
+            engine.send(name, agent_message(session.branch, target, files), caller=caller)
             sent = True
         except TrailsError as exc:
             why = f"; it could not be sent to the agent: {exc.message}"

@@ -15,12 +15,11 @@
 from __future__ import annotations
 
 import fnmatch
-import os
 import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,13 +148,14 @@ def _argv(hook: Hook) -> list[str]:
     return ["sh", "-c", hook] if isinstance(hook, str) else list(hook)
 
 
-def run_hook(run: HookRun, cwd: Path, env: dict[str, str], log: Path, progress: Progress | None) -> None:
-    """Run one hook in `cwd`, its output shown line by line and appended to `log`; raise HookFailed."""
+def run_hook(run: HookRun, cwd: Path, env: Mapping[str, str], log: Path, progress: Progress | None) -> None:
+    """Run one hook in `cwd` with environment `env` (the caller's, with trails' variables), its output
+    shown line by line and appended to `log`; raise HookFailed."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "a", encoding="utf-8") as out:
         out.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} {run.name} ({run.source}): {run.argv}\n")
         try:
-            proc = subprocess.Popen(run.argv, cwd=cwd, env={**os.environ, **env}, stdin=subprocess.DEVNULL,
+            proc = subprocess.Popen(run.argv, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
         except OSError as exc:
             out.write(f"could not start: {exc}\n")
@@ -187,14 +187,17 @@ def hooks_log(home: Path, tmux_session: str) -> Path:
     return outputlog.output_dir(home) / f"{tmux_session}.hooks.log"
 
 
-def _hook_env(name: str, worktree: Path, repo_root: Path, branch: str | None) -> dict[str, str]:
-    return {"TRAILS_SESSION": name, "TRAILS_WORKTREE": str(worktree), "TRAILS_REPO_ROOT": str(repo_root),
+def _hook_env(caller_env: Mapping[str, str], name: str, worktree: Path, repo_root: Path,
+              branch: str | None) -> dict[str, str]:
+    return {**caller_env, "TRAILS_SESSION": name, "TRAILS_WORKTREE": str(worktree), "TRAILS_REPO_ROOT": str(repo_root),
             "TRAILS_BRANCH": branch or ""}
 
 
 def after_create(home: Path, *, name: str, tmux_session: str, repo_root: Path, worktree: Path, branch: str | None,
-                 config: EffectiveConfig, no_hooks: bool, progress: Progress | None) -> list[str]:
-    """Make a new worktree ready: copy and link ignored files, then run post_create (raises HookFailed)."""
+                 config: EffectiveConfig, no_hooks: bool, progress: Progress | None,
+                 env: Mapping[str, str]) -> list[str]:
+    """Make a new worktree ready: copy and link ignored files, then run post_create (raises HookFailed).
+    Hooks run in `env`, the caller's environment."""
     notes = copy_ignored(repo_root, worktree, config)
     if no_hooks:
         return notes
@@ -203,13 +206,14 @@ def after_create(home: Path, *, name: str, tmux_session: str, repo_root: Path, w
     runs, hook_notes = hooks(config, "post_create", lambda: trust.is_trusted(repo_root))
     notes += hook_notes
     for run in runs:
-        run_hook(run, worktree, _hook_env(name, worktree, repo_root, branch), hooks_log(home, tmux_session), progress)
+        run_hook(run, worktree, _hook_env(env, name, worktree, repo_root, branch), hooks_log(home, tmux_session),
+                 progress)
         notes.append(f"ran post_create from {run.source}")
     return notes
 
 
 def before_remove(home: Path, *, name: str, tmux_session: str, repo_root: Path, worktree: Path,
-                  branch: str | None, no_hooks: bool) -> list[str]:
+                  branch: str | None, no_hooks: bool, env: Mapping[str, str]) -> list[str]:
     """Run pre_remove in a worktree about to go; a failure becomes a note (the removal goes on)."""
     if no_hooks or not worktree.is_dir():
         return []
@@ -220,7 +224,8 @@ def before_remove(home: Path, *, name: str, tmux_session: str, repo_root: Path, 
     runs, notes = hooks(config, "pre_remove", lambda: trust.is_trusted(repo_root))
     for run in runs:
         try:
-            run_hook(run, worktree, _hook_env(name, worktree, repo_root, branch), hooks_log(home, tmux_session), None)
+            run_hook(run, worktree, _hook_env(env, name, worktree, repo_root, branch), hooks_log(home, tmux_session),
+                     None)
             notes.append(f"ran pre_remove from {run.source}")
         except HookFailed as exc:
             notes.append(exc.message)

@@ -6,10 +6,10 @@ ever put on a command line.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,10 +50,14 @@ def parse_remote(url: str) -> Remote | None:
     return Remote(host.lower(), path)
 
 
-def gh_hosts() -> set[str]:
+# Every function below takes `env`, the environment of whoever trails acts for (the caller's, not
+# this process's): gh and glab find their login and hosts through it.
+
+
+def gh_hosts(env: Mapping[str, str]) -> set[str]:
     """Hosts gh is logged in to (its hosts.yml's top-level keys), read from the file, no process."""
-    base = os.environ.get("GH_CONFIG_DIR") or str(Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-                                                  / "gh")
+    home = Path(env["HOME"]) if env.get("HOME") else Path.home()
+    base = env.get("GH_CONFIG_DIR") or str(Path(env.get("XDG_CONFIG_HOME") or home / ".config") / "gh")
     try:
         text = (Path(base) / "hosts.yml").read_text(encoding="utf-8")
     except OSError:
@@ -62,28 +66,30 @@ def gh_hosts() -> set[str]:
             if line.endswith(":") and line[:1] not in (" ", "\t", "#", "-")}
 
 
-def is_github(host: str) -> bool:
-    return host == "github.com" or host == os.environ.get("GH_HOST", "").lower() or host in gh_hosts()
+def is_github(host: str, env: Mapping[str, str]) -> bool:
+    return host == "github.com" or host == env.get("GH_HOST", "").lower() or host in gh_hosts(env)
 
 
-def is_gitlab(host: str) -> bool:
-    return "gitlab" in host or host == os.environ.get("GITLAB_HOST", "").lower()
+def is_gitlab(host: str, env: Mapping[str, str]) -> bool:
+    return "gitlab" in host or host == env.get("GITLAB_HOST", "").lower()
 
 
-def available(program: str) -> bool:
-    return shutil.which(program) is not None
+def available(program: str, env: Mapping[str, str]) -> bool:
+    return shutil.which(program, path=env.get("PATH")) is not None
 
 
-def gh(*args: str, cwd: Path, input: str | None = None, timeout: float = 60) -> Result:
-    return _run(["gh", *args], cwd, input, timeout)
+def gh(*args: str, cwd: Path, env: Mapping[str, str], input: str | None = None, timeout: float = 60) -> Result:
+    return _run(["gh", *args], cwd, env, input, timeout)
 
 
-def glab(*args: str, cwd: Path, timeout: float = 60) -> Result:
-    return _run(["glab", *args], cwd, None, timeout)
+def glab(*args: str, cwd: Path, env: Mapping[str, str], timeout: float = 60) -> Result:
+    return _run(["glab", *args], cwd, env, None, timeout)
 
 
-def _run(argv: list[str], cwd: Path, input: str | None, timeout: float) -> Result:
+def _run(argv: list[str], cwd: Path, env: Mapping[str, str], input: str | None, timeout: float) -> Result:
+    program = shutil.which(argv[0], path=env.get("PATH")) or argv[0]  # found as the caller would find it
     try:
-        return run(argv, cwd=cwd, env=_QUIET, input=input, timeout=timeout)
+        return run([program, *argv[1:]], cwd=cwd, env={**env, **_QUIET}, input=input, timeout=timeout,
+                   inherit=False)
     except subprocess.TimeoutExpired:
         return Result(tuple(argv), 124, "", f"{argv[0]} did not answer within {timeout:.0f} s")

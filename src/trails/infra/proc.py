@@ -41,12 +41,14 @@ def run(
     input: str | None = None,
     stdin: IO[bytes] | None = None,
     timeout: float | None = 60,
+    inherit: bool = True,
 ) -> Result:
     """Run argv and capture its output; never raises for a non-zero exit (callers decide).
 
-    `env` is added to this process's environment, after the variables named in `unset` are dropped.
+    `env` is added to this process's environment, after the variables named in `unset` are dropped;
+    with `inherit=False`, `env` is the whole environment (someone else's, such as a caller's).
     """
-    full_env = _environment(env, unset)
+    full_env = _environment(env, unset) if inherit else dict(env or {})
     try:
         cp = subprocess.run(
             list(argv), cwd=cwd, env=full_env, input=input, stdin=stdin, capture_output=True, text=True,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -55,6 +55,8 @@ class CreateRequest:
     # Told what the provider is about to make (worktree path, branch, …) before it makes it, so that
     # the caller can note it where a crash in between leaves it to find (core/recovery.py).
     will_make: Callable[[dict[str, Any]], None] | None = None
+    # The caller's environment (trails' own knobs such as MAX_WORKTREES_PER_WORKSPACE, the agent's state).
+    env: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -126,9 +128,10 @@ class IsolationProvider(ABC):
 
     @abstractmethod
     def release(self, session: Session, *, force: bool, delete_branch: bool, stamp: str,
-                record: Recorder | None = None) -> Released:
+                record: Recorder | None = None, env: Mapping[str, str]) -> Released:
         """Remove the place after saving whatever would be lost (only after check_release). `record`
-        is told what is saved where before anything is removed (see core/recovery.py)."""
+        is told what is saved where before anything is removed (see core/recovery.py); `env` is the
+        caller's environment (where the agent's own state lives on the host)."""
 
     def catch_up(self, session: Session) -> None:
         """Bring what trails reads on the host (the session's branch) up to what the agent did where

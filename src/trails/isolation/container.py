@@ -20,7 +20,7 @@ import shutil
 import tarfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,7 +58,7 @@ _engine_check: tuple[bool, str] | None = None
 
 def home_tag() -> str:
     """Short stable id of this TRAILS_HOME: containers of other homes are never touched."""
-    home = str(Path(os.environ.get("TRAILS_HOME", "~/.trails")).expanduser().resolve())
+    home = str(paths.home_path().resolve())
     return hashlib.sha1(home.encode()).hexdigest()[:8]
 
 
@@ -145,7 +145,7 @@ def resolve_settings(
                 image = settings.image
                 if settings.dockerfile and not image:
                     root = settings_file.parent.parent if name.startswith("project") and settings_file else (
-                        settings_file.parent if settings_file else Path.cwd())
+                        settings_file.parent if settings_file else paths.home_path())
                     path = Path(settings.dockerfile).expanduser()
                     dockerfile = path if path.is_absolute() else root / path
                 sources["image"] = name
@@ -704,14 +704,14 @@ class Provider(WorktreeProvider):
         super().check_release(session, force=force, delete_branch=delete_branch)
 
     def release(self, session: Session, *, force: bool, delete_branch: bool, stamp: str,
-                record: Recorder | None = None) -> Released:
-        out = super().release(session, force=force, delete_branch=delete_branch, stamp=stamp, record=record)
+                record: Recorder | None = None, env: Mapping[str, str]) -> Released:
+        out = super().release(session, force=force, delete_branch=delete_branch, stamp=stamp, record=record, env=env)
         shutil.rmtree(paths.container_gitdir(session.name), ignore_errors=True)  # its objects are in the repository
         removed = self.remove_containers(session)
         if removed:
             out.notes.append(f"container {', '.join(c[:12] for c in removed)} removed")
         # The conversation stays resumable on the host, where the agent keeps its others.
-        if self.export_conversation(session, {**os.environ, **session.env}):
+        if self.export_conversation(session, {**env, **session.env}):
             out.notes.append(f"conversation {session.conversation_id} copied to the agent's own state on the host")
         self.remove_agent_home(session.name)
         return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from trails.core.models import Mode, Session
@@ -40,5 +41,5 @@ class Provider(IsolationProvider):
         return None  # the work stays where it is: in the user's own directory
 
     def release(self, session: Session, *, force: bool, delete_branch: bool, stamp: str,
-                record: Recorder | None = None) -> Released:
+                record: Recorder | None = None, env: Mapping[str, str]) -> Released:
         return Released(notes=[f"changes stay in {session.workdir} (direct mode works in place)"])

@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -54,12 +55,12 @@ def worktree_path_for(repo_root: Path, branch: str, config: EffectiveConfig) -> 
     return repo_root.parent / f"{repo_root.name}-wt-{leaf}"
 
 
-def max_worktrees(config: EffectiveConfig) -> int:
-    env = os.environ.get("MAX_WORKTREES_PER_WORKSPACE")
-    if env:
-        if not env.isdigit() or int(env) < 1:
-            raise InvalidInput(f"MAX_WORKTREES_PER_WORKSPACE must be a whole number ≥ 1, not {env!r}")
-        return int(env)
+def max_worktrees(config: EffectiveConfig, env: Mapping[str, str]) -> int:
+    value = env.get("MAX_WORKTREES_PER_WORKSPACE")
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            raise InvalidInput(f"MAX_WORKTREES_PER_WORKSPACE must be a whole number ≥ 1, not {value!r}")
+        return int(value)
     return config.max_worktrees or DEFAULT_MAX_WORKTREES
 
 
@@ -137,7 +138,7 @@ class Provider(IsolationProvider):
                 side = self.beside_worktree_add(request, path)
                 try:
                     entries = repo.worktrees()
-                    limit = max_worktrees(config)
+                    limit = max_worktrees(config, request.env)
                     if len(entries) + 1 > limit:
                         raise WorktreeLimit(
                             f"{request.repo_root} already has {len(entries)} worktrees (counting the main one);"
@@ -294,7 +295,7 @@ class Provider(IsolationProvider):
         return saved, notes
 
     def release(self, session: Session, *, force: bool, delete_branch: bool, stamp: str,
-                record: Recorder | None = None) -> Released:
+                record: Recorder | None = None, env: Mapping[str, str]) -> Released:
         out = Released()
         assert session.repo_root is not None
         repo = Git(session.repo_root)

@@ -9,10 +9,9 @@ worktree at the branch, restores the saved work exactly and restarts the agent o
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +20,7 @@ from trails.core.models import LIVE_STATUSES, Mode, Session, Status
 
 if TYPE_CHECKING:
     from trails.agents.base import AgentProfile
+    from trails.api.caller import Caller
     from trails.core.config import EffectiveConfig
     from trails.core.engine import Engine
 
@@ -78,11 +78,11 @@ def _nudge(home: Path) -> None:
 # --- auto-yes ----------------------------------------------------------------------------------------
 
 
-def set_auto_yes(engine: Engine, name: str, on: bool) -> Session:
+def set_auto_yes(engine: Engine, name: str, on: bool, *, caller: Caller) -> Session:
     session = engine.store.get_session(name)
     engine.store.update_session(session.id, auto_yes=on)
     session.auto_yes = on
-    engine.store.audit("auto_yes_set", name, enabled=on)
+    engine.store.audit("auto_yes_set", name, enabled=on, caller=caller.label)
     nudge_supervisor(engine.home)
     return session
 
@@ -90,7 +90,7 @@ def set_auto_yes(engine: Engine, name: str, on: bool) -> Session:
 # --- conversation ids --------------------------------------------------------------------------------
 
 
-def _claude_projects(session: Session) -> Path:
+def _claude_projects(session: Session, env: Mapping[str, str]) -> Path:
     from trails.agents.claude import ClaudeState
 
     if session.mode is Mode.CONTAINER:  # the CLI inside keeps its state in the container's home
@@ -98,7 +98,7 @@ def _claude_projects(session: Session) -> Path:
 
         state_dir = ClaudeState().container_dir(container_home(session.name))
     else:
-        state_dir = ClaudeState().host_dir({**os.environ, **session.env})
+        state_dir = ClaudeState().host_dir({**env, **session.env})
     assert state_dir is not None
     return state_dir / "projects"
 
@@ -116,13 +116,14 @@ def _is_claude(session: Session) -> bool:
     return session.extra.get("agent_profile") == "claude" or profile_for_argv(session.command).name == "claude"
 
 
-def _transcript(session: Session, conversation: str) -> Path | None:
-    return next(_claude_projects(session).glob(f"*/{conversation}.jsonl"), None)
+def _transcript(session: Session, conversation: str, env: Mapping[str, str]) -> Path | None:
+    return next(_claude_projects(session, env).glob(f"*/{conversation}.jsonl"), None)
 
 
-def conversation_id(session: Session) -> str | None:
-    """The agent's current conversation. Claude Code: its transcripts under CLAUDE_CONFIG_DIR/projects,
-    the newest one written since this run started (a resume may continue under a new id)."""
+def conversation_id(session: Session, env: Mapping[str, str]) -> str | None:
+    """The agent's current conversation. Claude Code: its transcripts under CLAUDE_CONFIG_DIR/projects
+    (as the caller's environment `env` and the session's set it), the newest one written since this
+    run started (a resume may continue under a new id)."""
     if not _is_claude(session):
         return session.conversation_id
     from trails.agents.claude import project_dir_name
@@ -130,7 +131,7 @@ def conversation_id(session: Session) -> str | None:
     slug = project_dir_name(_claude_cwd(session))
     started = float(session.extra.get("started_at") or session.created_at or 0)
     candidates = []
-    for path in (_claude_projects(session) / slug).glob("*.jsonl"):
+    for path in (_claude_projects(session, env) / slug).glob("*.jsonl"):
         try:
             mtime = path.stat().st_mtime
         except FileNotFoundError:
@@ -145,7 +146,7 @@ def conversation_id(session: Session) -> str | None:
     return session.conversation_id
 
 
-def resume_argv(session: Session) -> list[str]:
+def resume_argv(session: Session, env: Mapping[str, str]) -> list[str]:
     from trails.agents.registry import profile_of
 
     base = list(session.extra.get("base_argv") or session.command)
@@ -162,7 +163,7 @@ def resume_argv(session: Session) -> list[str]:
     profile = profile_of(session)
     conv = session.conversation_id
     if _is_claude(session) and conv:
-        if _transcript(session, conv) is not None:
+        if _transcript(session, conv, env) is not None:
             return [*cleaned, "--resume", conv]
         return [*cleaned, "--session-id", conv]  # nothing was said yet: start it under the same id
     if conv and profile.resume_flag:
@@ -175,7 +176,7 @@ def resume_argv(session: Session) -> list[str]:
 # --- pause / resume ----------------------------------------------------------------------------------
 
 
-def pause(engine: Engine, name: str) -> dict[str, Any]:
+def pause(engine: Engine, name: str, *, caller: Caller) -> dict[str, Any]:
     """Save the session's work and conversation, stop it, free its worktree. Returns what was saved."""
     from trails.core import recovery
 
@@ -187,7 +188,8 @@ def pause(engine: Engine, name: str) -> dict[str, Any]:
     if teardown is None and recovery.worktree_state(session) == "broken" and session.mode is not Mode.DIRECT:
         raise WorktreeError(f"cannot pause {name!r}: {recovery.worktree_gone(session)}",
                             hint=f"copy out what you need, then `trails kill {name} --force`")
-    conversation = teardown.conversation_id if teardown and teardown.conversation_id else conversation_id(session)
+    conversation = teardown.conversation_id if teardown and teardown.conversation_id else \
+        conversation_id(session, caller.env)
     provider.stop(session)
     if hasattr(engine, "release_limits"):
         engine.release_limits(session)
@@ -204,7 +206,7 @@ def pause(engine: Engine, name: str) -> dict[str, Any]:
     reason = "paused; " + "; ".join(notes)
     engine.store.update_session(session.id, status=Status.PAUSED, status_reason=reason,
                                 conversation_id=conversation, extra=session.extra, paused=info)
-    engine.store.audit("session_paused", name, **info, notes=notes)
+    engine.store.audit("session_paused", name, **info, notes=notes, caller=caller.label)
     nudge_supervisor(engine.home)
     return {"session": name, "notes": notes, **info}
 
@@ -233,7 +235,7 @@ def _pause_worktree(engine: Engine, session: Session, provider: Any, conversatio
     return info
 
 
-def resume(engine: Engine, name: str) -> dict[str, Any]:
+def resume(engine: Engine, name: str, *, caller: Caller) -> dict[str, Any]:
     """Bring a paused, failed or finished session back: its worktree (re-created on its branch, with
     the work saved at pause restored exactly), its agent on its conversation."""
     from trails.core import recovery
@@ -251,16 +253,16 @@ def resume(engine: Engine, name: str) -> dict[str, Any]:
         info = dict(session.paused or {})
     elif session.status in (Status.ERROR, Status.COMPLETED):
         info = _restartable(session, notes)
-        session.conversation_id = conversation_id(session)
+        session.conversation_id = conversation_id(session, caller.env)
     else:
         raise SessionStateError(f"session {name!r} is {session.status.value}, not paused",
                                 hint="resume restarts paused, failed (error) and completed sessions")
     provider = engine.provider(session.mode)
     notes += _bring_back_worktree(engine, session, info)
-    argv = resume_argv(session)
+    argv = resume_argv(session, caller.env)
     engine.tmux.kill_session(session.tmux_session)
     start_output_log(engine.home, session.tmux_session)  # the screen starts afresh; `output` reads both
-    engine.launch_agent(provider, session, argv)
+    engine.launch_agent(provider, session, argv, caller.env)
     session.paused = session.last_output = None
     session.extra.pop(recovery.TEARDOWN, None)
     session.extra["started_at"] = time.time()
@@ -268,7 +270,8 @@ def resume(engine: Engine, name: str) -> dict[str, Any]:
     engine.store.update_session(session.id, status=status, status_reason="resumed", extra=session.extra,
                                 limits=session.limits, command=argv, container_id=session.container_id,
                                 conversation_id=session.conversation_id, paused=None, last_output=None)
-    engine.store.audit("session_resumed", name, command=argv, notes=notes, conversation_id=session.conversation_id)
+    engine.store.audit("session_resumed", name, command=argv, notes=notes, conversation_id=session.conversation_id,
+                       caller=caller.label)
     nudge_supervisor(engine.home)
     return {"session": name, "command": argv, "notes": notes, "conversation_id": session.conversation_id}
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trails.api.caller import Caller, Trust
 from trails.core import events as core_events
 from trails.core.errors import SupervisorError
 from trails.core.models import Session, Status
@@ -447,7 +448,8 @@ class Supervisor:
             if info[3] != "1":
                 self.tmux.pipe_pane(tname, outputlog.pipe_command(self.home, tname))
         if any_dead:
-            self.engine.list_sessions()  # reconciles exited agents into completed/error
+            # Reconciles exited agents into completed/error: the supervisor reads as the home's owner.
+            self.engine.list_sessions(caller=Caller(trust=Trust.USER, cwd=str(self.home)))
             self._next_rescan = 0.0
 
     def _install_hook(self) -> None:

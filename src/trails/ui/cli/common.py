@@ -11,15 +11,25 @@ from typing import TYPE_CHECKING, Any
 from trails.ui.cli.framework import json_option
 
 if TYPE_CHECKING:
+    from trails.api.caller import Caller
     from trails.core.engine import Engine
 
-__all__ = ["echo", "emit", "engine", "handle_errors", "json_option", "note"]
+__all__ = ["caller", "echo", "emit", "engine", "handle_errors", "json_option", "note"]
 
 
 def engine() -> Engine:
     from trails.core.engine import Engine
 
     return Engine()
+
+
+def caller() -> Caller:
+    """Who the engine acts for: the user at this terminal, in this directory and environment."""
+    import os
+
+    from trails.api.caller import Caller, Trust
+
+    return Caller(trust=Trust.USER, cwd=os.getcwd(), env=dict(os.environ))
 
 
 def echo(text: str = "", *, nl: bool = True, err: bool = False) -> None:

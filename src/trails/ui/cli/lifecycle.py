@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from trails.ui.cli.common import echo, emit, engine, json_option
+from trails.ui.cli.common import caller, echo, emit, engine, json_option
 from trails.ui.cli.framework import UsageError, argument, command, flag, option
 
 
@@ -21,7 +21,8 @@ def merge(name: str, squash: bool, rebase: bool, no_ff: bool, message: str | Non
     chosen = [s for s, on in (("squash", squash), ("rebase", rebase), ("no-ff", no_ff)) if on]
     if len(chosen) > 1:
         raise UsageError("trails merge: choose one of --squash, --rebase, --no-ff")
-    result = engine().merge(name, strategy=chosen[0] if chosen else None, message=message, cleanup=cleanup)
+    result = engine().merge(name, strategy=chosen[0] if chosen else None, message=message, cleanup=cleanup,
+                            caller=caller())
 
     def human() -> None:
         if result.commit:
@@ -41,7 +42,7 @@ def merge(name: str, squash: bool, rebase: bool, no_ff: bool, message: str | Non
 @flag("--to-agent", help="On conflict, ask the agent to rebase and resolve the files itself.")
 @json_option
 def rebase(name: str, onto: str | None, to_agent: bool, as_json: bool) -> None:
-    result = engine().rebase(name, onto=onto, to_agent=to_agent)
+    result = engine().rebase(name, onto=onto, to_agent=to_agent, caller=caller())
 
     def human() -> None:
         if result.after != result.before:
@@ -68,7 +69,7 @@ def pr(name: str, draft: bool, title: str | None, body: str | None, base: str | 
     if checks or fix:
         if draft or title is not None or body is not None or base is not None:
             raise UsageError("trails pr: --checks/--fix take no --draft, --title, --body or --base")
-        data = eng.pr_checks(name, fix=fix)
+        data = eng.pr_checks(name, fix=fix, caller=caller())
 
         def show_checks() -> None:
             info = data["pr"]
@@ -86,7 +87,7 @@ def pr(name: str, draft: bool, title: str | None, body: str | None, base: str | 
 
         emit(as_json, data, show_checks)
         return
-    result = eng.open_pr(name, draft=draft, title=title, body=body, base=base)
+    result = eng.open_pr(name, draft=draft, title=title, body=body, base=base, caller=caller())
 
     def human() -> None:
         if result.created:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from trails.core.errors import InvalidInput
-from trails.ui.cli.common import echo, emit, engine, json_option
+from trails.ui.cli.common import caller, echo, emit, engine, json_option
 from trails.ui.cli.framework import argument, command, flag, option, positive_int
 
 # `daemon --status` when no supervisor runs: the LSB status code ("program is not running"), as
@@ -43,7 +43,7 @@ def daemon(foreground: bool, stop: bool, show_status: bool, as_json: bool) -> No
 @argument("name")
 @json_option
 def pause(name: str, as_json: bool) -> None:
-    result = engine().pause(name)
+    result = engine().pause(name, caller=caller())
 
     def human() -> None:
         echo(f"paused {name}")
@@ -59,7 +59,7 @@ def pause(name: str, as_json: bool) -> None:
 def resume(name: str, as_json: bool) -> None:
     eng = engine()
     eng.ensure_supervisor()
-    result = eng.resume(name)
+    result = eng.resume(name, caller=caller())
 
     def human() -> None:
         echo(f"resumed {name}: {' '.join(result['command'])}")
@@ -75,7 +75,7 @@ def resume(name: str, as_json: bool) -> None:
 @json_option
 def auto_yes(name: str, state: str, as_json: bool) -> None:
     eng = engine()
-    session = eng.set_auto_yes(name, state == "on")
+    session = eng.set_auto_yes(name, state == "on", caller=caller())
     if session.auto_yes:
         eng.ensure_supervisor()
     emit(as_json, {"session": name, "auto_yes": session.auto_yes}, lambda: echo(f"auto-yes {state} for {name}"))
@@ -92,7 +92,7 @@ def output(name: str, lines: int | None, follow: bool, raw: bool, as_json: bool)
     if not follow:
         if raw:
             raise InvalidInput("--raw needs --follow")
-        text = eng.output(name, lines)
+        text = eng.output(name, lines, caller=caller())
         emit(as_json, {"session": name, "output": text}, lambda: echo(text))
         return
     for chunk in eng.follow_output(name, lines or 20, raw=raw):

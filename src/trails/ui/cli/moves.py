@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trails.ui.cli.common import echo, emit, engine, json_option, note
+from trails.ui.cli.common import caller, echo, emit, engine, json_option, note
 from trails.ui.cli.framework import argument, command, flag, option, positive_int
 
 
@@ -35,7 +35,7 @@ def upgrade_session(name: str, to: str, image: str | None, network: str | None, 
                     memory: str | None, pids_limit: int | None, branch: str | None, force: bool,
                     as_json: bool) -> None:
     result = engine().upgrade_session(name, to, image=image, network=network, cpus=cpus, memory=memory,
-                                      pids_limit=pids_limit, branch=branch, force=force, progress=note)
+                                      pids_limit=pids_limit, branch=branch, force=force, progress=note, caller=caller())
     _report(as_json, result)
 
 
@@ -45,4 +45,4 @@ def upgrade_session(name: str, to: str, image: str | None, network: str | None, 
 @flag("--force", help="Accept losing the isolation of the current mode.")
 @json_option
 def export_session(name: str, to: str, force: bool, as_json: bool) -> None:
-    _report(as_json, engine().export_session(name, to, force=force))
+    _report(as_json, engine().export_session(name, to, force=force, caller=caller()))

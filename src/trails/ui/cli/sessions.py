@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from trails.core.errors import InvalidInput
-from trails.ui.cli.common import echo, emit, engine, json_option, note
+from trails.ui.cli.common import caller, echo, emit, engine, json_option, note
 from trails.ui.cli.framework import argument, command, flag, option, positive_int
 
 
@@ -51,7 +51,7 @@ def new(name: str, agent: str, mode: str | None, prompt: str | None, branch: str
         name, agent, mode=mode, prompt=prompt, branch=branch, base=base, scope=scope,
         env=_parse_env(env_pairs), carry_changes=carry_changes, force=force, auto_yes=auto_yes,
         image=image, network=network, privileged=privileged, mounts=mounts, cpus=cpus, memory=memory,
-        pids_limit=pids_limit, progress=note, no_hooks=no_hooks,
+        pids_limit=pids_limit, progress=note, no_hooks=no_hooks, caller=caller(),
     )
 
     def human() -> None:
@@ -79,8 +79,8 @@ def ls(include_ended: bool, as_json: bool) -> None:
     from trails.core.marks import marks
 
     eng = engine()
-    sessions = eng.list_sessions(include_ended=include_ended)
-    eng.refresh_pull_requests(sessions)  # only sessions with a PR, at most every few minutes
+    sessions = eng.list_sessions(include_ended=include_ended, caller=caller())
+    eng.refresh_pull_requests(sessions, caller=caller())  # only sessions with a PR, at most every few minutes
 
     def human() -> None:
         if not sessions:
@@ -104,8 +104,8 @@ def show(name: str, as_json: bool) -> None:
     from trails.core.marks import detail_lines
 
     eng = engine()
-    eng.refresh_pull_requests([eng.get_session(name)])
-    data = eng.show(name)
+    eng.refresh_pull_requests([eng.get_session(name, caller=caller())], caller=caller())
+    data = eng.show(name, caller=caller())
 
     def human() -> None:
         s = data["session"]
@@ -133,7 +133,7 @@ def show(name: str, as_json: bool) -> None:
 @argument("name")
 @json_option
 def attach(name: str, as_json: bool) -> None:
-    code = engine().attach(name)
+    code = engine().attach(name, caller=caller())
     emit(as_json, {"session": name, "exit_code": code}, lambda: None)
 
 
@@ -142,7 +142,7 @@ def attach(name: str, as_json: bool) -> None:
 @argument("text")
 @json_option
 def send(name: str, text: str, as_json: bool) -> None:
-    engine().send(name, text)
+    engine().send(name, text, caller=caller())
     emit(as_json, {"session": name, "sent": text}, lambda: None)
 
 
@@ -151,7 +151,7 @@ def send(name: str, text: str, as_json: bool) -> None:
 @flag("--stat", help="Summary per file instead of the patch.")
 @json_option
 def diff(name: str, stat: bool, as_json: bool) -> None:
-    result = engine().diff(name, stat=stat)
+    result = engine().diff(name, stat=stat, caller=caller())
     emit(as_json, result.to_dict(), lambda: echo(result.text, nl=False))
 
 
@@ -162,7 +162,7 @@ def diff(name: str, stat: bool, as_json: bool) -> None:
 @flag("--no-hooks", help="Do not run the pre_remove hook.")
 @json_option
 def kill(name: str, force: bool, delete_branch: bool, no_hooks: bool, as_json: bool) -> None:
-    result = engine().kill(name, force=force, delete_branch=delete_branch, no_hooks=no_hooks)
+    result = engine().kill(name, force=force, delete_branch=delete_branch, no_hooks=no_hooks, caller=caller())
 
     def human() -> None:
         echo(f"killed {name}")

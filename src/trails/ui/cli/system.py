@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
 
-from trails.ui.cli.common import echo, emit, engine, json_option
+from trails.ui.cli.common import caller, echo, emit, engine, json_option
 from trails.ui.cli.framework import command, option, positive_int
 
 
@@ -15,7 +14,7 @@ from trails.ui.cli.framework import command, option, positive_int
 def doctor(as_json: bool) -> None:
     from trails.core.doctor import diagnose
 
-    report = diagnose(engine(), Path.cwd())
+    report = diagnose(engine(), caller=caller())
 
     def human() -> None:
         t, g = report["tmux"], report["git"]
@@ -40,7 +39,7 @@ def doctor(as_json: bool) -> None:
 @option("--limit", type=positive_int, help="Only the last N entries.")
 @json_option
 def audit(session: str | None, limit: int | None, as_json: bool) -> None:
-    entries = engine().audit_log(session, limit)
+    entries = engine().audit_log(session, limit, caller=caller())
 
     def human() -> None:
         for e in entries:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from trails.ui.cli.common import echo, emit, engine, json_option, note
+from trails.ui.cli.common import caller, echo, emit, engine, json_option, note
 from trails.ui.cli.framework import UsageError, argument, command, flag
 
 
@@ -20,7 +20,7 @@ def trust(path: str | None, revoke: bool, list_all: bool, as_json: bool) -> None
     if list_all:
         if path is not None or revoke:
             raise UsageError("trails trust: --list takes no PATH and no --revoke")
-        records = eng.trusted_repositories()
+        records = eng.trusted_repositories(caller=caller())
 
         def listing() -> None:
             for r in records:
@@ -29,7 +29,7 @@ def trust(path: str | None, revoke: bool, list_all: bool, as_json: bool) -> None
 
         emit(as_json, {"repositories": records}, listing)
         return
-    result = eng.trust_repository(Path(path or "."), revoke=revoke)
+    result = eng.trust_repository(Path(path or "."), revoke=revoke, caller=caller())
 
     def human() -> None:
         if revoke:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +22,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import ContentSwitcher, Footer, Header, Input, Static, TabbedContent, TabPane
 
+from trails.api.caller import Caller, Trust
 from trails.core.errors import TrailsError, UncommittedWork
 from trails.core.models import LIVE_STATUSES, Mode, Session, Status
 from trails.ui.tui import view
@@ -177,9 +179,15 @@ class TrailsApp(App[None]):
 
     # --- the engine, off the UI thread ------------------------------------------------------------
 
+    @staticmethod
+    def caller() -> Caller:
+        """Who the engine acts for: the user at this terminal, in this directory and environment."""
+        return Caller(trust=Trust.USER, cwd=os.getcwd(), env=dict(os.environ))
+
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """An engine operation, off the event loop, on the user's behalf."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
+        return await loop.run_in_executor(self._pool, functools.partial(fn, *args, caller=self.caller(), **kwargs))
 
     async def attempt(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[bool, Any]:
         """Run an engine call; on failure say why in a notification. (ok, result)."""
@@ -425,7 +433,7 @@ class TrailsApp(App[None]):
             return
         try:
             with self.suspend():
-                self.engine.attach(name)
+                self.engine.attach(name, caller=self.caller())
         except SuspendNotSupported:
             self.notify("attach needs a real terminal (this one cannot be suspended)", severity="error")
         except TrailsError as exc:
