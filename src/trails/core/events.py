@@ -26,7 +26,6 @@ it missed from the database instead.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import threading
 import time
@@ -37,6 +36,8 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 if TYPE_CHECKING:
+    import asyncio  # at run time only where an event loop is in use: it is slow to import
+
     from trails.core.store import Store
 
 
@@ -454,6 +455,8 @@ class Subscription:
         return self._async_events()
 
     async def _async_events(self) -> AsyncIterator[Event]:
+        import asyncio
+
         loop = asyncio.get_running_loop()
         while True:
             future: asyncio.Future[None] | None = None
