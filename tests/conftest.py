@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -9,8 +10,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.helpers import make_repo
+
+# The property-based tests (tests/*/test_fuzz_*.py) set their own max_examples, small enough for CI's
+# time. In CI they are derandomized: the same examples every run, so a red build is a real, repeatable
+# finding rather than a lucky draw; locally each run explores new inputs (and replays .hypothesis/).
+# The function-scoped fixtures they use (a TRAILS_HOME, a repository) are shared by the examples on purpose.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.function_scoped_fixture])
+settings.register_profile("dev", suppress_health_check=[HealthCheck.function_scoped_fixture])
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 @pytest.fixture(autouse=True)

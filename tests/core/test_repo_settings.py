@@ -231,6 +231,26 @@ def test_repository_prompt_and_dialog_patterns_never_reach_auto_yes(repo: Path) 
     assert any(p.pattern == "compiling" for p in built.patterns.busy) and built.quiet_seconds == 3
 
 
+def test_repository_may_add_auto_yes_guards_but_never_allow_patterns(repo: Path, trails_env: dict[str, Path]) -> None:
+    from trails.monitor import guards
+
+    _user_settings(trails_env["home"], {"auto_yes": {"allow": ["make deploy"]}})
+    _repo_settings(repo, {"auto_yes": {"allow": ["rm -rf .*", "git push .*"], "guards": {"no-deploy": "deploy"}}})
+    config = config_mod.load(repo)
+    assert [(i.key, i.value) for i in config.ignored] == [("auto_yes.allow", ["rm -rf .*", "git push .*"])]
+    built = policy.build("claude", config)
+    assert built.guards.allow == ("make deploy",) and built.guards.patterns == {"no-deploy": "deploy"}
+
+    def refused(command: str) -> str | None:
+        refusal = guards.check(command, kind="command", target=None, workdir=str(repo), guards=built.guards,
+                               commands=(command,))
+        return refusal.guard if refusal else None
+
+    assert refused("rm -rf build") == "recursive delete"  # the repository's allow-pattern is not honoured
+    assert refused("make deploy") == "no-deploy"  # the user's allow passes the built-in guards, not added ones
+    assert refused("make test") is None
+
+
 @pytest.mark.parametrize("quiet", [0, -1, 100000])
 def test_quiet_seconds_out_of_range_is_an_error(repo: Path, quiet: float) -> None:
     path = _repo_settings(repo, {"detection": {"claude": {"quiet_seconds": quiet}}})

@@ -1,12 +1,16 @@
-"""trails' own files failing under it (a damaged state.db, a read-only home, a supervisor that cannot
-start): a clear error naming the file and what to do, never a traceback, and nothing replaced."""
+"""trails' own files failing under it (a damaged state.db, a read-only home, a full disk, a supervisor
+that cannot start): a clear error naming the file and what to do, never a traceback, and nothing
+replaced."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -45,12 +49,21 @@ def _used_home(repo: Path, home: Path) -> Path:
     return db
 
 
-@pytest.mark.parametrize("damage", ["junk", "truncated"])
+def _damage(data: bytes, how: str) -> bytes:
+    if how == "junk":
+        return b"this is not a database, it was overwritten\n" * 100
+    if how == "truncated":
+        return data[:len(data) // 2]
+    # A flipped byte in the schema's text: SQLite hands back SQL that is not UTF-8.
+    at = data.index(b"CREATE TABLE sessions") + 3
+    return data[:at] + b"\xff" + data[at + 1:]
+
+
+@pytest.mark.parametrize("damage", ["junk", "truncated", "schema-text"])
 def test_a_damaged_state_db_is_a_clear_error_and_is_never_replaced(
         repo: Path, trails_env: dict[str, Path], damage: str) -> None:
     db = _used_home(repo, trails_env["home"])
-    data = db.read_bytes()
-    db.write_bytes(b"this is not a database, it was overwritten\n" * 100 if damage == "junk" else data[:len(data) // 2])
+    db.write_bytes(_damage(db.read_bytes(), damage))
     for leftover in (db.with_name("state.db-wal"), db.with_name("state.db-shm")):
         leftover.unlink(missing_ok=True)
     damaged = db.read_bytes()
@@ -103,3 +116,103 @@ def test_a_supervisor_that_cannot_start_fails_fast_and_says_why(repo: Path, trai
         assert time.monotonic() - started < 5, args  # it used to wait 10 s for an answer that never came
     assert trails("ls", "--all", "--json", cwd=repo).json["sessions"] == []  # `new` made nothing
     assert trails("daemon", "--status", "--json").json["running"] is False
+
+
+@pytest.fixture
+def small_home(trails_env: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """TRAILS_HOME on a 4 MiB tmpfs of its own, a disk the test can fill; unmounted afterwards."""
+    home = tmp_path / "small-home"
+    home.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(home)], check=True)
+    monkeypatch.setenv("TRAILS_HOME", str(home))
+    try:
+        yield home
+    finally:
+        # The tmux server first: nothing of this home may be in use when it goes.
+        subprocess.run(["tmux", "-S", str(trails_env["socket"]), "kill-server"], capture_output=True, check=False)
+        subprocess.run(["umount", str(home)], check=True)
+
+
+def _fill(home: Path, leave: int = 0) -> Path:
+    """Fill the file system under `home` until about `leave` bytes are free (none: to the last block)."""
+    filler = home / "filler"
+    st = os.statvfs(home)
+    todo = max(st.f_bavail * st.f_frsize - leave, 0)
+    with filler.open("ab", buffering=0) as out:
+        try:
+            while todo > 0 or not leave:
+                todo -= out.write(b"\0" * min(max(todo, 4096), 1 << 20))
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC, exc
+    return filler
+
+
+def _full_disk_error(res: CliResult, db: Path) -> None:
+    text = _fails_with(res, "state_error", str(db), "is full", "free some space", "trails has changed nothing")
+    assert "make it writable" not in text  # the old advice, which was wrong here
+
+
+def test_a_full_disk_is_a_clear_error_and_nothing_is_lost(repo: Path, small_home: Path) -> None:
+    assert trails("new", "s1", "sleep 600", "--mode", "direct", cwd=repo).code == 0
+    db = small_home / "state.db"
+    filler = _fill(small_home)
+    before = db.read_bytes()
+    new = ["new", "s2", "sleep 600", "--mode", "direct"]
+    for args in (["ls"], ["ls", "--json"], ["show", "s1", "--json"], ["events", "--json"], new, [*new, "--json"],
+                 ["send", "s1", "hi", "--json"], ["kill", "s1", "--json"]):
+        started = time.monotonic()
+        _full_disk_error(trails(*args, cwd=repo), db)
+        assert time.monotonic() - started < 5, args
+    assert db.read_bytes() == before
+    filler.unlink()  # space again: everything is as it was, and works
+    sessions = trails("ls", "--json", cwd=repo).json["sessions"]
+    assert [(s["name"], s["status"]) for s in sessions] == [("s1", "running")]
+    assert trails(*new, cwd=repo).code == 0
+    assert trails("kill", "s1", cwd=repo).code == 0
+
+
+def test_a_disk_that_fills_part_way_through_a_create_leaves_no_half_made_session(
+        repo: Path, small_home: Path, trails_env: dict[str, Path]) -> None:
+    """With less and less room, each `new` either makes its session or fails with the clear error and
+    leaves none of it (no row, no tmux session) — whichever write the disk runs out on."""
+    assert trails("new", "s1", "sleep 600", "--mode", "direct", cwd=repo).code == 0
+    db = small_home / "state.db"
+    for leave in range(0, 256 * 1024, 8 * 1024):
+        filler = _fill(small_home, leave)
+        res = trails("new", "s2", "sleep 600", "--mode", "direct", "--json", cwd=repo)
+        filler.unlink()
+        if res.code == 0:
+            break
+        _full_disk_error(res, db)
+        assert [s["name"] for s in trails("ls", "--all", "--json", cwd=repo).json["sessions"]] == ["s1"]
+        panes = subprocess.run(["tmux", "-S", str(trails_env["socket"]), "ls", "-F", "#{session_name}"],
+                               capture_output=True, text=True, check=False).stdout.split()
+        assert panes == ["trails-s1"], (leave, panes)
+    else:
+        pytest.fail("`trails new` never succeeded, even with 256 KiB free")
+    assert leave > 0  # it did fail for want of space first
+    assert sorted(s["name"] for s in trails("ls", "--json", cwd=repo).json["sessions"]) == ["s1", "s2"]
+
+
+@pytest.mark.parametrize(("column", "value"), [
+    ("status", "bogus"), ("mode", "sideways"), ("extra", "{"), ("extra", "[1]"), ("command", "not json"),
+])
+def test_a_session_row_trails_cannot_read_is_a_clear_error(
+        repo: Path, trails_env: dict[str, Path], column: str, value: str) -> None:
+    import sqlite3
+
+    db = _used_home(repo, trails_env["home"])
+    assert trails("new", "s2", "sleep 600", "--mode", "direct", cwd=repo).code == 0  # a live one, for `show`
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute(f"UPDATE sessions SET {column} = ?", (value,))
+    for args in (["ls", "--all", "--json"], ["show", "s2", "--json"], ["ls", "--all"]):
+        _fails_with(trails(*args, cwd=repo), "state_error", str(db))
+
+
+def test_a_state_db_cut_to_one_byte_is_damaged_not_new(repo: Path, trails_env: dict[str, Path]) -> None:
+    db = _used_home(repo, trails_env["home"])
+    db.write_bytes(db.read_bytes()[:1])
+    for leftover in (db.with_name("state.db-wal"), db.with_name("state.db-shm")):
+        leftover.unlink(missing_ok=True)
+    _fails_with(trails("ls", "--all", "--json", cwd=repo), "state_error", str(db), "is damaged")
+    assert db.read_bytes() == b"S"

@@ -2,8 +2,9 @@
 """A scripted stand-in for an agent's terminal UI (Claude Code's layout), for fast supervisor tests.
 
 Reads keys in cbreak mode. Start-up shows a trust dialog (cursor on "No, exit", like the real CLI).
-At the input box, a typed line:  `write NAME` asks to create NAME, `run CMD` asks to run CMD,
-`sleep SECONDS` stays busy that long, `exit` exits 0, `fail` exits 3. Anything else is echoed.
+At the input box, a typed line:  `write NAME` asks to create NAME, `run CMD` asks to run CMD (a `\\n`
+in it breaks the line), `sleep SECONDS` stays busy that long, `exit` exits 0, `fail` exits 3.
+Anything else is echoed.
 """
 
 import os
@@ -13,6 +14,7 @@ import time
 import tty
 
 RULE = "─" * 60
+DASHES = "╌" * 60
 
 
 def frame(*lines: str) -> None:
@@ -90,8 +92,10 @@ def main() -> None:
                 header = [*history[-10:], RULE]
                 if verb == "write":
                     header += [" Create file", f" {arg}", f" Do you want to create {arg}?"]
-                else:
-                    header += [" Bash command", f" {arg}", " Do you want to proceed?"]
+                else:  # drawn as Claude Code 2.1 draws it (tests/data/screens/claude/permission_bash.txt)
+                    shown = [f" {ln}" for ln in arg.replace("\\n", "\n").split("\n")]
+                    header += [" Bash command", " Run it", DASHES, *shown, DASHES, " This command requires approval",
+                               "", " Do you want to proceed?"]
                 pick = choose(header, ["Yes", "Yes, and don't ask again", "No"], True, " Esc to cancel · Tab to amend")
                 if pick <= 1 and verb == "write":
                     with open(arg, "w") as fh:

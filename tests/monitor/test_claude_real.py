@@ -70,7 +70,8 @@ def test_guarded_bash_is_not_approved(engine: Any, supervisor: int, repo: Path,
     wait_until(lambda: engine.store.get_session("c2").needs_user, timeout=20, message="needs_user")
     assert engine.store.get_session("c2").status.value == "waiting"
     refused = [a for a in engine.audit_log("c2", caller=as_user()) if a["action"] == "auto_yes_refused"]
-    assert refused[0]["detail"]["guard"] == "rm -rf" and "rm -rf build" in refused[0]["detail"]["prompt"]
+    assert refused[0]["detail"]["guard"] == "recursive delete" and "rm -rf build" in refused[0]["detail"]["prompt"]
+    assert refused[0]["detail"]["reason"] == "`rm -rf build` deletes recursively"  # read between its dashed rules
     assert not [a for a in engine.audit_log("c2", caller=as_user()) if a["action"] == "auto_yes_answered"]
     assert len(api.requests) == 1  # no tool result went back: nothing ran
 

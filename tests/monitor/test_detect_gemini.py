@@ -99,8 +99,9 @@ def test_a_dangerous_shell_command_is_refused() -> None:
     lines = text.splitlines()
     again = detect(load_patterns("gemini"), lines)
     assert (again.kind, again.target) == ("command", "rm -rf build")
-    refusal = guards.check(again.text, kind=again.kind, target=again.target, workdir=WORKDIR)
-    assert refusal is not None and refusal.guard == "rm -rf"
+    assert again.commands == ("rm -rf build",)  # read inside the dialog's inner box
+    refusal = guards.check(again.text, kind=again.kind, target=again.target, workdir=WORKDIR, commands=again.commands)
+    assert refusal is not None and refusal.guard == "recursive delete"
 
 
 def test_a_write_outside_the_session_is_refused() -> None:

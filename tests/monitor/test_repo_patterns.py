@@ -118,5 +118,6 @@ def test_the_supervisor_reads_the_repositorys_settings_not_the_worktrees(
 def test_a_guard_that_does_not_compile_refuses_rather_than_raises() -> None:
     from trails.monitor import guards
 
-    refusal = guards.check("ls", kind="command", target=None, workdir="/tmp", guards={"mine": "(unclosed"})
+    refusal = guards.check("ls", kind="command", target=None, workdir="/tmp",
+                           guards=guards.GuardSet(patterns={"mine": "(unclosed"}))
     assert refusal is not None and refusal.guard == "mine" and "not a valid regular expression" in refusal.reason

@@ -18,6 +18,7 @@ from trails.core import paths
 from trails.core.errors import ConfigError, InvalidInput
 from trails.core.limits import parse_memory
 from trails.core.repo_settings import Ignored, restrict
+from trails.core.userfiles import MiB, UnreadableFile, expand_user, read_bounded
 
 ModeName = Literal["direct", "basic", "worktree", "container"]
 NetworkName = Literal["none", "bridge", "host"]
@@ -28,12 +29,17 @@ Hook = str | list[str]
 DEFAULT_FALLBACK_CHAIN: list[str] = ["container", "worktree", "direct"]
 DEFAULT_BRANCH_PREFIX = "trails/"
 DEFAULT_MAX_WORKTREES = 5
+# Real settings files are a few kilobytes; a larger one is a mistake (or a repository's attack).
+MAX_SETTINGS_BYTES = MiB
 
 # Numbers a settings file may hold, checked when it loads (msgspec names the file's key when one is out).
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
 Cpus = Annotated[float, msgspec.Meta(gt=0)]
 PidsLimit = Annotated[int, msgspec.Meta(ge=8)]  # fewer processes than this and no agent starts
 QuietSeconds = Annotated[float, msgspec.Meta(ge=0.1, le=600)]
+# The auto-yes guard for commands trails cannot judge without running something (eval, $CMD, a computed
+# `bash -c`): never switched off, whatever a settings file says (monitor/shellguard.py has the others).
+UNSEEN_GUARD = "cannot see the command"
 
 
 class AgentSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -63,6 +69,8 @@ class AutoYesSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=
     responses: dict[str, dict[str, AutoYesResponse]] = {}
     # guard name → regex; a built-in name mapped to "" switches that guard off
     guards: dict[str, str] = {}
+    # regexes a simple command's words (as one line) must match in full to pass the built-in guards
+    allow: list[str] = []
     answer_trust: bool | None = None  # answer the agent's trust-this-folder prompt (default yes)
 
 
@@ -161,18 +169,21 @@ class EffectiveConfig:
 
 def load_settings_file(path: Path) -> Settings:
     try:
-        raw = path.read_bytes()
+        raw = read_bounded(path, MAX_SETTINGS_BYTES)
     except FileNotFoundError:
         return Settings()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnreadableFile as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.why}") from None
     try:
         settings = msgspec.json.decode(raw, type=Settings)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"{path}: {_explain(exc)}") from None
     except msgspec.DecodeError as exc:
         raise ConfigError(f"{path}: not valid JSON: {exc}") from None
+    check_no_nul(settings, path)
+    check_paths(settings, path)
     check_patterns(settings, path)
+    check_guards(settings, path)
     if settings.memory is not None:
         try:
             parse_memory(settings.memory)
@@ -187,6 +198,8 @@ def _patterns(settings: Settings) -> Iterator[tuple[str, str]]:
     if ay is not None:
         for name, pattern in ay.guards.items():
             yield f"auto_yes.guards.{name}", pattern
+        for i, pattern in enumerate(ay.allow):
+            yield f"auto_yes.allow[{i}]", pattern
         for agent, kinds in ay.responses.items():
             for kind, response in kinds.items():
                 if response.option is not None:
@@ -200,6 +213,36 @@ def _patterns(settings: Settings) -> Iterator[tuple[str, str]]:
                 yield f"detection.{agent}.prompts.{kind}[{i}]", pattern
 
 
+def check_no_nul(settings: Settings, path: Path) -> None:
+    """A NUL character can be in no path, argument or environment value: refused now, with its key,
+    rather than as a crash of whatever command first hands the string to the system."""
+    stack: list[tuple[str, object]] = [("", msgspec.to_builtins(settings))]
+    while stack:
+        key, value = stack.pop()
+        if isinstance(value, str) and "\0" in value:
+            raise ConfigError(f"{path}: key `{key}`: {value!r} contains a NUL character (\\u0000)")
+        if isinstance(value, dict):
+            for k, v in value.items():
+                where = f"{key}.{k}" if key else str(k)
+                stack += [(where, k), (where, v)]  # a key (an agent's name, a guard's) is checked too
+        elif isinstance(value, list):
+            stack += [(f"{key}[{i}]", v) for i, v in enumerate(value)]
+
+
+def check_paths(settings: Settings, path: Path) -> None:
+    """Paths that may start with ~ name a home that exists: an error now, naming the key, not when a
+    session is made."""
+    given = [("worktree_dir", settings.worktree_dir), ("dockerfile", settings.dockerfile),
+             *((f"agents.{name}.dockerfile", agent.dockerfile) for name, agent in settings.agents.items()),
+             *((f"mounts[{i}]", mount.split(":", 1)[0]) for i, mount in enumerate(settings.mounts))]
+    for key, value in given:
+        if value:
+            try:
+                expand_user(value)
+            except InvalidInput as exc:
+                raise ConfigError(f"{path}: key `{key}`: {exc.message}", hint=exc.hint) from None
+
+
 def check_patterns(settings: Settings, path: Path) -> None:
     """A pattern that does not compile is an error now, not a crash of the supervisor later."""
     for key, pattern in _patterns(settings):
@@ -207,6 +250,17 @@ def check_patterns(settings: Settings, path: Path) -> None:
             re.compile(pattern, re.IGNORECASE | re.MULTILINE)
         except (re.error, OverflowError, RecursionError) as exc:
             raise ConfigError(f"{path}: key `{key}`: {pattern!r} is not a valid regular expression ({exc})") from None
+
+
+def check_guards(settings: Settings, path: Path) -> None:
+    ay = settings.auto_yes
+    if ay is not None and ay.guards.get(UNSEEN_GUARD) == "":
+        raise ConfigError(f"{path}: key `auto_yes.guards.{UNSEEN_GUARD}`: this guard cannot be switched off: trails "
+                          "never auto-approves a command it cannot judge without running it",
+                          hint="remove the key; prompts it refuses wait for you (needs_user)")
+    for i, pattern in enumerate(ay.allow if ay is not None else []):
+        if not pattern.strip():
+            raise ConfigError(f"{path}: key `auto_yes.allow[{i}]`: an empty pattern would match nothing useful")
 
 
 def _explain(exc: msgspec.ValidationError) -> str:

@@ -18,7 +18,7 @@ def validate_session_name(name: str) -> str:
         if why is None:
             return name
         raise InvalidName(f"invalid session name {name!r}: {why}, which git does not allow in a ref name "
-                          "(the name becomes part of the session's branch and saved refs)")
+                          "(the name becomes part of the session's branch and saved refs)", field="name")
     if not name:
         why = "it is empty"
     elif len(name) > 63:
@@ -28,7 +28,7 @@ def validate_session_name(name: str) -> str:
     else:
         bad = sorted({c for c in name if not re.match(r"[a-z0-9._-]", c)})
         why = "it contains " + ", ".join(repr(c) for c in bad) + " (allowed: a-z, 0-9, '.', '_', '-')"
-    raise InvalidName(f"invalid session name {name!r}: {why}")
+    raise InvalidName(f"invalid session name {name!r}: {why}", field="name")
 
 
 def tmux_name(name: str) -> str:

@@ -7,6 +7,7 @@ prompts, `--env` values and agent output.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 from pathlib import Path
@@ -86,9 +87,36 @@ def trails_home() -> Path:
 def unusable(exc: OSError, doing: str = "write") -> StateError:
     """An OSError on one of trails' own files as users see it: which file, what happened, what to do."""
     where = exc.filename if exc.filename is not None else home_path()
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return no_space(Path(where), doing)
     return StateError(
         f"cannot {doing} {where}: {exc.strerror or exc}",
         hint=f"trails keeps its state in {home_path()}: make it writable, or set TRAILS_HOME to a directory that is",
+    )
+
+
+# Less free space than this where trails keeps its state is a full disk: SQLite needs room for its
+# shared-memory file (32 KiB) and a few pages of journal before it can even read.
+LOW_SPACE = 1 << 20
+
+
+def out_of_space(where: Path) -> bool:
+    """Whether the file system holding `where` has (next to) no room or no inodes left."""
+    try:
+        st = os.statvfs(where)
+    except OSError:
+        return False
+    root = os.geteuid() == 0  # root may use the blocks reserved for it
+    blocks, inodes = (st.f_bfree, st.f_ffree) if root else (st.f_bavail, st.f_favail)
+    return blocks * st.f_frsize < LOW_SPACE or (st.f_files > 0 and inodes == 0)
+
+
+def no_space(file: Path, doing: str) -> StateError:
+    """A full file system under one of trails' files: which one, and that trails changed nothing there."""
+    return StateError(
+        f"cannot {doing} {file}: the file system holding it is full (no space left on device)",
+        hint=f"trails has changed nothing: free some space on the file system holding {file.parent} and run "
+             "the command again, or set TRAILS_HOME to a directory on another file system",
     )
 
 

@@ -14,12 +14,24 @@ _PSEUDO_REF = re.compile(r"[A-Z_]*HEAD")
 _OBJECT_ID = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
 
 
+def encodable(text: str) -> bool:
+    """Whether `text` can be handed to a program (argv, a file): Python's stand-ins for non-UTF-8
+    bytes (surrogateescape) can, any other lone surrogate (from JSON, say) cannot."""
+    try:
+        text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def refname_problem(name: str) -> str | None:
     """Why git would refuse `name` as (part of) a ref name, or None when it would take it."""
     if not name:
         return "it is empty"
     if name == "@":
         return "'@' alone means HEAD to git"
+    if not encodable(name):
+        return "it contains a lone surrogate (\\ud800-\\udfff), which is not text any program can be given"
     bad = sorted({c for c in name if ord(c) < 0x20 or c == "\x7f" or c in _FORBIDDEN})
     if bad:
         return "it contains " + ", ".join(repr(c) for c in bad)

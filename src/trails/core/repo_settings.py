@@ -1,8 +1,9 @@
 """What a repository's `.trails/settings.json` may set: a cloned repository must not steer trails.
 
 A repository may describe itself (busy/ready screens, rules that raise isolation, tighter limits,
-new agent profiles that run only once trusted); it may not change what runs under a name you know,
-what auto-yes answers, or lower isolation below your own choice. `restrict` applies the part of
+new agent profiles that run only once trusted, added auto-yes guards); it may not change what runs
+under a name you know, what auto-yes answers or lets past its guards (`auto_yes.allow`), or lower
+isolation below your own choice. `restrict` applies the part of
 that which needs no per-session context when the settings load; modes (core/modes.py), limits
 (core/limits.py), auto-yes (monitor/policy.py) and container settings (isolation/container.py)
 apply the rest where they are decided. Whatever is ignored becomes an `Ignored` record: a note to
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from trails.core.errors import ConfigError
+from trails.core.errors import ConfigError, InvalidInput
 
 if TYPE_CHECKING:
     from trails.core.config import Settings
@@ -75,16 +76,27 @@ def restrict(project: Settings, *, file: Path, repo_root: Path, known_agents: Co
                                    "(auto-yes answers live dialogs)"))
         if det.prompts or det.after_dialog:
             detection[agent] = msgspec.structs.replace(det, prompts={}, after_dialog=[])
+    auto_yes = project.auto_yes
+    if auto_yes is not None and auto_yes.allow:
+        ignored.append(Ignored("auto_yes.allow", auto_yes.allow, where,
+                               "a repository may add auto-yes guards, never patterns that let commands past "
+                               "them; put allow-patterns in your own $TRAILS_HOME/settings.json"))
+        auto_yes = msgspec.structs.replace(auto_yes, allow=[])
     if project.worktree_dir is not None:
         check_worktree_dir(project.worktree_dir, file=file, repo_root=repo_root)
     if not ignored:
         return project, []
-    return msgspec.structs.replace(project, agents=agents, detection=detection), ignored
+    return msgspec.structs.replace(project, agents=agents, detection=detection, auto_yes=auto_yes), ignored
 
 
 def check_worktree_dir(value: str, *, file: Path, repo_root: Path) -> None:
     """A repository's worktrees stay inside the directory that holds the repository."""
-    base = Path(value).expanduser()
+    from trails.core.userfiles import expand_user
+
+    try:
+        base = expand_user(value)
+    except InvalidInput as exc:
+        raise ConfigError(f"{file}: key `worktree_dir`: {exc.message}", hint=exc.hint) from None
     resolved = (base if base.is_absolute() else repo_root / base).resolve()
     allowed = repo_root.resolve().parent
     if resolved != allowed and allowed not in resolved.parents:

@@ -141,6 +141,7 @@ _SESSION_COLUMNS = (
     "conversation_id", "container_id", "limits", "extra", *LIFECYCLE_FIELDS,
 )
 _UPDATABLE = frozenset({*_SESSION_COLUMNS, "ended_at"})
+_MIN_PAGE = 512  # SQLite's smallest page: a database that holds anything is at least this long
 
 Audit = tuple[str, str | None, dict[str, Any]]  # (action, session name, detail)
 
@@ -188,6 +189,7 @@ class Store:
     def _open(self) -> sqlite3.Connection:
         from trails.core import paths
 
+        _check_header(self.path)
         with self.guard():
             try:
                 paths.private_file(self.path)  # SQLite gives its -wal and -shm files the database's mode
@@ -464,8 +466,8 @@ class Store:
         transaction so that another writer's keys survive; the new `extra`."""
         _check_extra(changes)
         with self._write() as tx:
-            row = tx.execute("SELECT extra FROM sessions WHERE id = ?", (session_id,)).fetchone()
-            extra: dict[str, Any] = json.loads(row[0]) if row is not None else {}
+            row = tx.execute("SELECT id, extra FROM sessions WHERE id = ?", (session_id,)).fetchone()
+            extra: dict[str, Any] = _decoded(self.path, "sessions", row, "extra", dict) if row is not None else {}
             for key, value in changes.items():
                 if value is None:
                     extra.pop(key, None)
@@ -506,19 +508,19 @@ class Store:
         row = self._one("SELECT * FROM sessions WHERE name = ? AND ended_at IS NULL", (name,))
         if row is None:
             raise SessionNotFound(f"no session named {name!r}", hint="`trails ls` lists the sessions")
-        return _row_to_session(row)
+        return _row_to_session(self.path, row)
 
     def session_by_id(self, session_id: int) -> Session | None:
         """A session row by id, ended or not (None when it was deleted)."""
         row = self._one("SELECT * FROM sessions WHERE id = ?", (session_id,))
-        return _row_to_session(row) if row is not None else None
+        return _row_to_session(self.path, row) if row is not None else None
 
     def list_sessions(self, *, include_ended: bool = False) -> list[Session]:
         sql = "SELECT * FROM sessions"
         if not include_ended:
             sql += " WHERE ended_at IS NULL"
         sql += " ORDER BY created_at, id"
-        return [_row_to_session(r) for r in self._rows(sql)]
+        return [_row_to_session(self.path, r) for r in self._rows(sql)]
 
     # --- checkpoints ----------------------------------------------------------------------------
 
@@ -555,7 +557,8 @@ class Store:
             sql = f"SELECT * FROM ({sql} DESC LIMIT ?) ORDER BY id"
             args.append(limit)
         return [
-            AuditEntry(r["id"], r["ts"], r["session_name"], r["action"], json.loads(r["detail"]), r["caller"])
+            AuditEntry(r["id"], r["ts"], r["session_name"], r["action"],
+                       _decoded(self.path, "audit", r, "detail", dict), r["caller"])
             for r in self._rows(sql, args)
         ]
 
@@ -580,7 +583,7 @@ class Store:
             args.append(limit)
         else:
             sql += " ORDER BY id"
-        return [_row_to_event(r) for r in self._rows(sql, args)]
+        return [_row_to_event(self.path, r) for r in self._rows(sql, args)]
 
     def events_after(self, after: int, *, upto: int | None = None, count: int = ev.PAGE) -> list[ev.Event]:
         """The first `count` events with after < id (<= upto), oldest first: a subscriber's next page."""
@@ -590,7 +593,7 @@ class Store:
             args.append(upto)
         sql += " ORDER BY id LIMIT ?"
         args.append(count)
-        return [_row_to_event(r) for r in self._rows(sql, args)]
+        return [_row_to_event(self.path, r) for r in self._rows(sql, args)]
 
     def last_event_id(self) -> int:
         row = self._one("SELECT MAX(id) FROM events", ())
@@ -646,6 +649,24 @@ def _guard(path: Path) -> Iterator[None]:
         raise
     except sqlite3.DatabaseError as exc:
         raise _state_error(path, exc) from None
+    except UnicodeDecodeError as exc:  # a damaged schema page: SQLite hands back text that is not UTF-8
+        raise _damaged(path, f"text in it is not UTF-8: {exc.reason}") from None
+
+
+def _check_header(path: Path) -> None:
+    """A file shorter than one page (but not empty: a new one) is damaged, not new: SQLite would take
+    it for an empty database and write over it. Checked with stat, never by opening the file: closing
+    a descriptor on it would drop the locks this process's connections hold on it (POSIX locks)."""
+    try:
+        size = os.stat(path).st_size
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        from trails.core import paths
+
+        raise paths.unusable(exc, "read") from None
+    if 0 < size < _MIN_PAGE:
+        raise _damaged(path, f"it is {size} bytes long, shorter than an SQLite database's first page")
 
 
 def _refuse_newer(path: Path, version: int) -> None:
@@ -669,12 +690,14 @@ def _migration_failed(path: Path, version: int, backup: Path | None, exc: sqlite
 def _state_error(path: Path, exc: sqlite3.DatabaseError) -> StateError:
     code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
     if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
-        return StateError(
-            f"the state database {path} is damaged ({exc}); trails has not changed it",
-            hint=f"move it aside (with any {path.name}-wal and {path.name}-shm beside it) to start again with no "
-                 "sessions, or put back a copy of it",
-        )
+        return _damaged(path, str(exc))
     where = path.parent
+    from trails.core import paths
+
+    # A full disk shows as SQLITE_FULL when a write runs out, as an I/O error when even the
+    # shared-memory file cannot grow (then every command fails, reads included).
+    if code == sqlite3.SQLITE_FULL or (code == sqlite3.SQLITE_IOERR and paths.out_of_space(where)):
+        return paths.no_space(path, "use the state database")
     if code in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR) \
             and not os.access(where, os.W_OK):
         why = f"{where} is not writable"
@@ -698,6 +721,14 @@ def _caller_of(audits: Sequence[Audit]) -> str | None:
         if isinstance(caller, str):
             return caller
     return None
+
+
+def _damaged(path: Path, why: str) -> StateError:
+    return StateError(
+        f"the state database {path} is damaged ({why}); trails has not changed it",
+        hint=f"move it aside (with any {path.name}-wal and {path.name}-shm beside it) to start again with no "
+             "sessions, or put back a copy of it",
+    )
 
 
 def _insert_checkpoint(tx: _Tx, session_id: int, kind: str, ref: str, commit: str, note: str) -> None:
@@ -728,18 +759,41 @@ def _session_values(s: Session) -> tuple[Any, ...]:
     return tuple(_encode(col, getattr(s, col)) for col in _SESSION_COLUMNS)
 
 
-def _json_or_none(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+def _decoded(path: Path, table: str, row: sqlite3.Row, column: str, kind: type, *, nullable: bool = False) -> Any:
+    """A JSON column's value, of the type trails writes there; anything else is an unreadable row."""
+    text = row[column]
+    if text is None and nullable:
+        return None
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise _unreadable(path, table, row, f"{column} is not JSON: {exc}") from None
+    if not isinstance(value, kind):
+        raise _unreadable(path, table, row, f"{column} is a JSON {type(value).__name__}, not a {kind.__name__}")
+    return value
 
 
-def _row_to_session(row: sqlite3.Row) -> Session:
+def _unreadable(path: Path, table: str, row: sqlite3.Row, why: str) -> StateError:
+    return StateError(
+        f"the state database {path} holds a row trails cannot read ({table} id {row['id']}: {why}); trails has "
+        "not changed it",
+        hint="it was written by another program, or damaged: put back a copy of the database, or move it aside "
+             f"(with any {path.name}-wal and {path.name}-shm beside it) to start again with no sessions",
+    )
+
+
+def _row_to_session(path: Path, row: sqlite3.Row) -> Session:
+    try:
+        mode, status = Mode(row["mode"]), Status(row["status"])
+    except ValueError as exc:
+        raise _unreadable(path, "sessions", row, str(exc)) from None
     return Session(
         id=row["id"],
         name=row["name"],
         agent=row["agent"],
-        command=json.loads(row["command"]),
-        mode=Mode(row["mode"]),
-        status=Status(row["status"]),
+        command=_decoded(path, "sessions", row, "command", list),
+        mode=mode,
+        status=status,
         status_reason=row["status_reason"],
         workdir=row["workdir"],
         repo_root=row["repo_root"],
@@ -747,24 +801,24 @@ def _row_to_session(row: sqlite3.Row) -> Session:
         branch=row["branch"],
         base_commit=row["base_commit"],
         tmux_session=row["tmux_session"],
-        env=json.loads(row["env"]),
+        env=_decoded(path, "sessions", row, "env", dict),
         auto_yes=bool(row["auto_yes"]),
         conversation_id=row["conversation_id"],
         container_id=row["container_id"],
-        limits=json.loads(row["limits"]),
-        extra=json.loads(row["extra"]),
+        limits=_decoded(path, "sessions", row, "limits", dict),
+        extra=_decoded(path, "sessions", row, "extra", dict),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         ended_at=row["ended_at"],
         needs_user=row["needs_user"],
-        conflict=_json_or_none(row["conflict"]),
-        pr=_json_or_none(row["pr"]),
-        paused=_json_or_none(row["paused"]),
+        conflict=_decoded(path, "sessions", row, "conflict", dict, nullable=True),
+        pr=_decoded(path, "sessions", row, "pr", dict, nullable=True),
+        paused=_decoded(path, "sessions", row, "paused", dict, nullable=True),
         last_output=row["last_output"],
     )
 
 
-def _row_to_event(row: sqlite3.Row) -> ev.Event:
+def _row_to_event(path: Path, row: sqlite3.Row) -> ev.Event:
     kind = row["kind"]
     return ev.Event(id=row["id"], ts=row["ts"], session=row["session_name"], kind=kind, caller=row["caller"],
-                    data=ev.payload_from(kind, json.loads(row["data"])))
+                    data=ev.payload_from(kind, _decoded(path, "events", row, "data", dict)))

@@ -36,10 +36,13 @@ def write_env_file(path: Path, env: Mapping[str, str]) -> None:
     functions, `BASH_FUNC_f%%`) are left out: `export` of one would end the pane's shell."""
     lines = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items()
                     if _ENV_NAME.fullmatch(k) and k not in _PANE_OWN)
+    # Python holds bytes of the environment that are not UTF-8 as surrogates: written back as the
+    # bytes they were. Encoded before the file exists, so a value that cannot be leaves no file.
+    data = lines.encode("utf-8", "surrogateescape")
     path.unlink(missing_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(lines)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
 
 
 def release_gate(gate: Path, timeout: float = 10.0) -> bool:

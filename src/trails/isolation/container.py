@@ -30,6 +30,7 @@ from trails.core.config import EffectiveConfig, Settings
 from trails.core.errors import ContainerError, GitError, InvalidInput
 from trails.core.limits import Limits
 from trails.core.models import Mode, Session
+from trails.core.userfiles import expand_user
 from trails.infra import gitobjects
 from trails.infra.git import Git
 from trails.isolation.base import CreateRequest, Placement, Recorder, Released
@@ -146,7 +147,7 @@ def resolve_settings(
                 if settings.dockerfile and not image:
                     root = settings_file.parent.parent if name.startswith("project") and settings_file else (
                         settings_file.parent if settings_file else paths.home_path())
-                    path = Path(settings.dockerfile).expanduser()
+                    path = expand_user(settings.dockerfile)
                     dockerfile = path if path.is_absolute() else root / path
                 sources["image"] = name
                 break
@@ -178,7 +179,10 @@ def _parse_mount(spec: str) -> dict[str, Any]:
         mode = parts.pop()
     if len(parts) > 2 or not parts[0]:
         raise InvalidInput(f"mount {spec!r} is not HOST[:CONTAINER][:ro|rw]")
-    source = str(Path(parts[0]).expanduser().resolve())
+    try:
+        source = str(expand_user(parts[0]).resolve())
+    except InvalidInput as exc:
+        raise InvalidInput(f"mount {spec!r}: {exc.message}", hint=exc.hint) from None
     target = parts[1] if len(parts) == 2 else source
     if not Path(target).is_absolute():
         raise InvalidInput(f"mount {spec!r}: the container path must be absolute")

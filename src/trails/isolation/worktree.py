@@ -25,6 +25,7 @@ from trails.core.errors import (
 from trails.core.locks import file_lock
 from trails.core.models import Mode, Session
 from trails.core.recovery import Teardown, worktree_state
+from trails.core.userfiles import expand_user
 from trails.core.workstate import SavedWork
 from trails.infra import git as gitinfra
 from trails.infra.git import Git
@@ -49,7 +50,7 @@ def sanitize_branch_for_path(branch: str) -> str:
 def worktree_path_for(repo_root: Path, branch: str, config: EffectiveConfig) -> Path:
     leaf = sanitize_branch_for_path(branch)
     if config.worktree_dir:
-        base = Path(config.worktree_dir).expanduser()
+        base = expand_user(config.worktree_dir)
         base = base if base.is_absolute() else repo_root / base
         return base / leaf
     return repo_root.parent / f"{repo_root.name}-wt-{leaf}"

@@ -30,6 +30,19 @@ class Response:
 
 
 @dataclass(frozen=True)
+class CommandSpec:
+    """Where a dialog shows the whole command it asks to run: the lines after one matching `start`
+    (or from its (?P<command>…) group on), up to one matching `end`, each with `strip` removed (box
+    edges, indentation). `boxed`: the lines are drawn inside a box, so room left on a line is the
+    blank space before its right edge rather than the rest of the pane."""
+
+    start: re.Pattern[str] | None
+    end: re.Pattern[str] | None
+    strip: tuple[re.Pattern[str], ...] = ()
+    boxed: bool = False
+
+
+@dataclass(frozen=True)
 class PromptRule:
     kind: str
     match: tuple[re.Pattern[str], ...]
@@ -37,6 +50,10 @@ class PromptRule:
     # Where the dialog names its file or command, when the matching line does not: patterns with a
     # (?P<target>...) group, tried on each line of the dialog (e.g. Codex's "Destination: PATH").
     target: tuple[re.Pattern[str], ...] = ()
+    # Where it shows the full command to run (tried in order), for the guards to parse.
+    command: tuple[CommandSpec, ...] = ()
+    # False for a question that runs nothing new (Aider's "Add command output to the chat?").
+    runs: bool = True
 
 
 @dataclass(frozen=True)
@@ -65,10 +82,21 @@ class Detection:
     text: str = ""  # the prompt's own text (the dialog), for guards and the audit log
     response: Response | None = None
     lines: list[str] = field(default_factory=list)
+    # The command a command prompt runs, as the guards should read it: the text as shown first, then
+    # with lines the agent may have wrapped joined; () when the dialog should show it and does not;
+    # None when the rule does not say where it is (the guards then judge `target` or `text`).
+    commands: tuple[str, ...] | None = None
 
 
 def _compile(items: Any) -> tuple[re.Pattern[str], ...]:
     return tuple(re.compile(p, re.IGNORECASE) for p in (items or []) if p)
+
+
+def _spec(data: dict[str, Any]) -> CommandSpec:
+    start, end = data.get("start"), data.get("end")
+    return CommandSpec(re.compile(start, re.IGNORECASE) if start else None,
+                       re.compile(end, re.IGNORECASE) if end else None,
+                       tuple(re.compile(p) for p in data.get("strip", [])), bool(data.get("boxed")))
 
 
 def _build(agent: str, data: dict[str, Any]) -> Patterns:
@@ -77,6 +105,8 @@ def _build(agent: str, data: dict[str, Any]) -> Patterns:
             kind=p["kind"], match=_compile(p.get("match")),
             response=Response(p.get("response", {}).get("option"), tuple(p.get("response", {}).get("keys", ()))),
             target=_compile(p.get("target")),
+            command=tuple(_spec(c) for c in p.get("command", [])),
+            runs=bool(p.get("runs", True)),
         )
         for p in data.get("prompts", [])
     )
@@ -122,6 +152,11 @@ def _search(patterns: tuple[re.Pattern[str], ...], lines: list[str]) -> re.Match
 
 def dialog_text(patterns: Patterns, lines: list[str], anchor: int) -> str:
     """The prompt's dialog around line `anchor`: from the last dialog start above to the end marker below."""
+    start, end = dialog_range(patterns, lines, anchor)
+    return "\n".join(ln.rstrip() for ln in lines[start:end] if ln.strip())
+
+
+def dialog_range(patterns: Patterns, lines: list[str], anchor: int) -> tuple[int, int]:
     start, end = max(0, anchor - 3), min(len(lines), anchor + 1)
     if patterns.dialog_start is not None:
         for i in range(anchor, -1, -1):
@@ -133,7 +168,69 @@ def dialog_text(patterns: Patterns, lines: list[str], anchor: int) -> str:
             if patterns.dialog_end.search(lines[i]):
                 end = i + 1
                 break
-    return "\n".join(ln.rstrip() for ln in lines[start:end] if ln.strip())
+    return start, end
+
+
+def command_readings(rule: PromptRule, dialog: list[str], width: int | None) -> tuple[str, ...] | None:
+    """The command a dialog shows (see Detection.commands), read from its screen lines."""
+    if not rule.runs or rule.kind != "command":
+        return None
+    if not rule.command:
+        return None
+    for spec in rule.command:
+        block = _block(spec, dialog)
+        if block:
+            return _readings(block, width, spec.boxed)
+    return ()
+
+
+def _block(spec: CommandSpec, dialog: list[str]) -> list[str] | None:
+    begin = 0
+    first: str | None = None
+    if spec.start is not None:
+        at = next(((i, m) for i, ln in enumerate(dialog) if (m := spec.start.search(ln))), None)
+        if at is None:
+            return None
+        begin = at[0] + 1
+        if "command" in at[1].groupdict() and at[1].group("command") is not None:
+            first = at[1].group("command")
+    block: list[str] = [first] if first is not None else []
+    for line in dialog[begin:]:
+        if spec.end is not None and spec.end.search(line):
+            break
+        for pattern in spec.strip:
+            line = pattern.sub("", line, count=1)
+        block.append(line)
+    else:
+        if spec.end is not None:
+            return None  # no end on screen: the dialog is not all there
+    while block and not block[-1].strip():
+        block.pop()
+    while block and not block[0].strip():
+        block.pop(0)
+    return block or None
+
+
+def _readings(block: list[str], width: int | None, boxed: bool) -> tuple[str, ...]:
+    """As shown, then with each line break the agent may have made by wrapping joined (with a space,
+    and without): a wrapped line has no room left for the next line's first word."""
+    shown = "\n".join(ln.rstrip() for ln in block)
+    if not width:
+        return (shown,)
+    wrapped = []
+    for i in range(len(block) - 1):
+        room = len(block[i]) - len(block[i].rstrip()) if boxed else width - len(block[i].rstrip()) - 1
+        next_word = block[i + 1].strip().split(" ", 1)[0]
+        wrapped.append(room <= len(next_word) + 1)
+    if not any(wrapped):
+        return (shown,)
+    out = []
+    for joiner in (" ", ""):
+        text = block[0].rstrip()
+        for i, line in enumerate(block[1:]):
+            text += (joiner + line.strip()) if wrapped[i] else "\n" + line.rstrip()
+        out.append(text)
+    return (shown, *out)
 
 
 def _live_dialog(patterns: Patterns, lines: list[str], index: int) -> bool:
@@ -169,7 +266,7 @@ def detect(patterns: Patterns, lines: list[str], width: int | None = None) -> De
     across the break (busy and ready markers keep to the lines as drawn).
     """
     prompt_lines = joined_lines(lines, width) if patterns.breaks_long_lines and width else lines
-    found = _prompt(patterns, prompt_lines)
+    found = _prompt(patterns, prompt_lines, None if patterns.breaks_long_lines else width)
     if found is not None:
         return found
     if _search(patterns.busy, lines):
@@ -179,7 +276,7 @@ def detect(patterns: Patterns, lines: list[str], width: int | None = None) -> De
     return Detection(None, lines=lines)
 
 
-def _prompt(patterns: Patterns, lines: list[str]) -> Detection | None:
+def _prompt(patterns: Patterns, lines: list[str], width: int | None) -> Detection | None:
     for rule in patterns.prompts:
         for index, line in enumerate(lines):
             found = next((m for p in rule.match if (m := p.search(line))), None)
@@ -187,12 +284,15 @@ def _prompt(patterns: Patterns, lines: list[str]) -> Detection | None:
                 continue
             if patterns.dialog_end is not None and not _live_dialog(patterns, lines, index):
                 continue  # prompt-like words in the conversation, or a dialog already answered
-            text = dialog_text(patterns, lines, index)
+            start, end = dialog_range(patterns, lines, index)
+            text = "\n".join(ln.rstrip() for ln in lines[start:end] if ln.strip())
             target = found.groupdict().get("target")
             if not target and rule.target:
                 named = _search(rule.target, text.splitlines())
                 target = named.groupdict().get("target") if named else None
-            return Detection("prompt", rule.kind, target.strip() if target else None, text, rule.response, lines)
+            commands = command_readings(rule, lines[start:end], width)
+            return Detection("prompt", rule.kind, target.strip() if target else None, text, rule.response, lines,
+                             commands)
     return None
 
 

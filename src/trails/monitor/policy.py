@@ -18,7 +18,7 @@ class Policy:
     agent: str
     patterns: Patterns
     responses: dict[str, Response] = field(default_factory=dict)
-    guards: dict[str, str] = field(default_factory=dict)
+    guards: guards_mod.GuardSet = field(default_factory=guards_mod.GuardSet)
     answer_trust: bool = True
     quiet_seconds: float = DEFAULT_QUIET_SECONDS
     # Why the settings could not be used (then nothing is answered automatically), or None.
@@ -50,22 +50,24 @@ def project_auto_yes_ignored(config: EffectiveConfig) -> list[str]:
         ignored.append("auto_yes.responses")
     if ay.answer_trust:
         ignored.append("auto_yes.answer_trust")
-    known = set(guards_mod.DEFAULT_GUARDS) | set(config.user.auto_yes.guards if config.user.auto_yes else {})
+    known = guards_mod.DEFAULTS.names() | set(config.user.auto_yes.guards if config.user.auto_yes else {})
     ignored += [f"auto_yes.guards.{name}" for name, pattern in ay.guards.items() if name in known or not pattern]
-    return ignored
+    return ignored  # a repository's auto_yes.allow: core/repo_settings.py leaves it out on load
 
 
 def build(agent: str, config: EffectiveConfig) -> Policy:
     """The policy of sessions whose agent profile is `agent` (claude, codex, ... or command).
 
-    Answers, the trust default, guard removals and prompt patterns come from the user's settings
-    only; a repository may add guards, busy/ready patterns and switch trust answers off, nothing
-    that makes auto-yes approve more.
+    Answers, the trust default, guard removals, allow-patterns and prompt patterns come from the
+    user's settings only; a repository may add guards, busy/ready patterns and switch trust answers
+    off, nothing that makes auto-yes approve more.
     """
     extra: dict[str, Any] = {"busy": [], "ready": [], "prompts": {}, "after_dialog": []}
     quiet = DEFAULT_QUIET_SECONDS
     responses: dict[str, Response] = {}
-    guards = dict(guards_mod.DEFAULT_GUARDS)
+    builtin = set(guards_mod.DEFAULTS.builtin)
+    patterns: dict[str, str] = {}
+    allow: tuple[str, ...] = ()
     answer_trust = True
     for layer in _layers(config):
         det = layer.detection.get(agent)
@@ -82,23 +84,25 @@ def build(agent: str, config: EffectiveConfig) -> Policy:
             responses[kind] = Response(resp.option, tuple(resp.keys or ()))
         for name, pattern in user_ay.guards.items():
             if pattern:
-                guards[name] = pattern
+                patterns[name] = pattern
             else:
-                guards.pop(name, None)
+                builtin.discard(name)  # the unseen-command guard is not in this set: config refuses its removal
+        allow = tuple(user_ay.allow)
         if user_ay.answer_trust is not None:
             answer_trust = user_ay.answer_trust
     if project_ay is not None:
         for name, pattern in project_ay.guards.items():
-            if pattern and name not in guards:
-                guards[name] = pattern
+            if pattern and name not in patterns and name not in guards_mod.DEFAULTS.names():
+                patterns[name] = pattern
         if project_ay.answer_trust is False:
             answer_trust = False
+    guards = guards_mod.GuardSet(frozenset(builtin), patterns, allow)
     return Policy(agent, load_patterns(agent, extra), responses, guards, answer_trust, quiet)
 
 
 def without_settings(agent: str, why: str) -> Policy:
     """The policy of a session whose settings do not load: built-in patterns, no automatic answers."""
-    return Policy(agent, load_patterns(agent), guards=dict(guards_mod.DEFAULT_GUARDS), answer_trust=False, broken=why)
+    return Policy(agent, load_patterns(agent), guards=guards_mod.DEFAULTS, answer_trust=False, broken=why)
 
 
 def load_for(agent: str, workdir: str | None) -> Policy:

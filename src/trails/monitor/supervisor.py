@@ -83,6 +83,7 @@ class Supervisor:
         self.tmux = self.engine.tmux
         self.watches: dict[str, Watch] = {}  # by tmux session name (= log file stem)
         self.clients: dict[socket.socket, bytearray | None] = {}
+        self.subscribers: set[socket.socket] = set()  # the clients that asked for the event stream
         self.sel = selectors.DefaultSelector()
         self.running = False
         self.idle_exit = float(os.environ.get("TRAILS_SUPERVISOR_IDLE_EXIT", "0") or 0)
@@ -99,14 +100,15 @@ class Supervisor:
     def _push_pending(self) -> None:
         """Send the socket's subscribers every event stored since the last one sent: the database is the
         stream's source, so what other processes wrote (a create, a send, a kill) is in it too."""
-        if not any(out is not None for out in self.clients.values()):
+        if not self.subscribers:
             self._pushed = self.store.last_event_id()  # nobody to send them to
             return
         while True:
             batch = self.store.events_after(self._pushed)
             for event in batch:
                 line = _line(event)
-                for client, out in list(self.clients.items()):
+                for client in list(self.subscribers):
+                    out = self.clients.get(client)
                     if out is not None:
                         out.extend(line)
                         self._flush(client)
@@ -176,6 +178,7 @@ class Supervisor:
                         out.extend(_line(event))
                     after = batch[-1].id
             self.clients[client] = out
+            self.subscribers.add(client)
             self._flush(client)
             return
         cmd = msg.get("cmd")
@@ -211,6 +214,7 @@ class Supervisor:
 
     def _drop(self, client: socket.socket) -> None:
         self.clients.pop(client, None)
+        self.subscribers.discard(client)
         self._pending_in.pop(client, None)
         with contextlib.suppress(KeyError, ValueError):
             self.sel.unregister(client)
@@ -378,8 +382,10 @@ class Supervisor:
         if watch.policy.broken is not None:
             refusal = guards_mod.Refusal("settings error", f"the settings do not load: {watch.policy.broken}")
         elif not is_trust:
-            refusal = guards_mod.check(det.text, kind=det.kind, target=det.target, workdir=watch.session.workdir,
-                                       guards=watch.policy.guards)
+            root, seen_as = guards_mod.session_dirs(watch.session)
+            refusal = guards_mod.check(det.text, kind=det.kind, target=det.target, workdir=root, seen_as=seen_as,
+                                       guards=watch.policy.guards, commands=det.commands,
+                                       git_alias=guards_mod.git_aliases(root))
         response = watch.policy.response(det.kind, det.response)
         keys: list[str] | None = None
         if refusal is None and response is not None:
@@ -532,14 +538,14 @@ class Supervisor:
         for watch in list(self.watches.values()):
             self._guarded(watch.session, self._evaluate, watch, now)
             self._guarded(watch.session, self._quiet_check, watch, now)
-        if any(out is not None for out in self.clients.values()):
+        if self.subscribers:
             self._push_pending()
 
     def _maybe_exit(self, now: float) -> None:
         if not self.home.exists():
             self.running = False
             return
-        if self.watches or any(v is not None for v in self.clients.values()):
+        if self.watches or self.subscribers:
             self._idle_since = now
         elif self.idle_exit and now - self._idle_since > self.idle_exit:
             self.running = False

@@ -6,13 +6,15 @@ Every rule that spans fields lives here, checked before anything runs, each nami
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from trails.agents.headless import CommandHeadless, HeadlessAdapter
-from trails.core.errors import RunFileError, TrailsError
+from trails.core.errors import InvalidInput, RunFileError, TrailsError
+from trails.core.userfiles import UnreadableFile, decode_text, expand_user, read_bounded
 from trails.runs.spec import LocatedDoc, Resources, RunFile, SessionEntry, parse
 
 # AgentLens's defaults, applied when a run file names no `agent` (its sessions then run Claude Code).
@@ -28,6 +30,10 @@ PROMPT_SLOT = "{{prompt}}"
 
 # Replicates of one session: each is a full agent run (and, with --parallel, a copy of work_dir).
 MAX_COUNT = 100
+# Agent runs in one run file (sessions x matrix cells x count): a matrix's cross product grows fast.
+MAX_RUNS = 10_000
+MAX_RUN_FILE_BYTES = 1 << 20  # a run file; long prompts go in prompt files
+MAX_PROMPT_BYTES = 16 << 20  # a prompt_file
 
 
 @dataclass
@@ -138,9 +144,12 @@ def load_plan(source: Path, *, text: str | None = None, base_dir: Path | None = 
     source = source.resolve() if text is None else source
     if text is None:
         try:
-            text = source.read_text()
-        except OSError as exc:
+            text = decode_text(read_bounded(source, MAX_RUN_FILE_BYTES))
+        except FileNotFoundError as exc:
             raise RunFileError(f"cannot read run file {source}: {exc.strerror}") from None
+        except UnreadableFile as exc:
+            raise RunFileError(f"cannot read run file {source}: {exc.why}",
+                               hint="long prompts belong in prompt_file" if "larger" in exc.why else None) from None
     run, doc = parse(source, text)
     return _Checker(run, doc, (base_dir or source.parent).resolve(), text).plan()
 
@@ -169,7 +178,10 @@ class _Checker:
 
     def plan(self) -> RunPlan:
         run = self.run
-        work_dir = (self.base_dir / Path(run.work_dir).expanduser()).resolve()
+        try:
+            work_dir = (self.base_dir / expand_user(run.work_dir)).resolve()
+        except InvalidInput as exc:
+            raise RunFileError(self.doc.error(("work_dir",), f"work_dir {exc.message}"), hint=exc.hint) from None
         if not work_dir.is_dir():
             self.fail(("work_dir",), f"work_dir {run.work_dir!r} is not a directory ({work_dir})")
         if run.memory_file is not None and not _inside(work_dir, run.memory_file):
@@ -179,6 +191,11 @@ class _Checker:
         self.agentlens = run.agent is None and not (run.matrix and run.matrix.agent)
         self._check_indexes()
         self.raise_if_problems()
+        runs = sum(entry.count for entry in run.sessions)
+        if runs > MAX_RUNS:
+            self.fail(("sessions",), f"the sessions make {runs:,} agent runs (counting each count), more than "
+                                     f"{MAX_RUNS:,}: split them into several run files")
+            self.raise_if_problems()
         sessions: list[SessionPlan] = []
         for cell, values in self._cells():
             line = [self._session(i, entry, work_dir, cell, values) for i, entry in enumerate(run.sessions)]
@@ -216,6 +233,12 @@ class _Checker:
             axes.append((axis, [(_slug(n), v) for n, v in pairs]))
         if not axes:
             self.fail(("matrix",), "matrix needs at least one of agent, model or prompt")
+            return [("", {})]
+        runs = math.prod(len(pairs) for _, pairs in axes) * sum(entry.count for entry in self.run.sessions)
+        if runs > MAX_RUNS:
+            # Counted before the cross product is made: 100 values on each axis are a million cells.
+            self.fail(("matrix",), f"the matrix makes {runs:,} agent runs (cells x sessions x count), more than "
+                                   f"{MAX_RUNS:,}: split it into several run files")
             return [("", {})]
         cells = []
         for combo in itertools.product(*(pairs for _, pairs in axes)):
@@ -277,18 +300,7 @@ class _Checker:
         values = values or {}
         prompt = entry.prompt or ""
         if entry.prompt_file is not None:
-            path = (self.base_dir / Path(entry.prompt_file).expanduser()).resolve()
-            if not path.is_relative_to(self.base_dir):
-                # A prompt goes to the agent and its model provider: a run file must not pull in
-                # whatever file its author names (~/.ssh/id_rsa, /etc/passwd).
-                self.fail((*where, "prompt_file"), f"prompt_file {entry.prompt_file!r} is outside the run file's "
-                                                   f"directory {self.base_dir} (it resolves to {path})")
-            else:
-                try:
-                    prompt = path.read_text()
-                except OSError as exc:
-                    self.fail((*where, "prompt_file"),
-                              f"cannot read prompt_file {entry.prompt_file!r}: {exc.strerror}")
+            prompt = self._read_prompt_file(entry.prompt_file, where)
         if "prompt" in values:
             prompt = prompt.replace(PROMPT_SLOT, values["prompt"]) if prompt else values["prompt"]
         spec = values.get("agent") or entry.agent or run.agent or (run.cli_path or "claude")
@@ -350,6 +362,27 @@ class _Checker:
                 load_project_settings=pick("load_project_settings")) if adapter.name == "claude" else [],
             resources=pick("resources"),
         )
+
+    def _read_prompt_file(self, given: str, where: tuple[str | int, ...]) -> str:
+        """The prompt in `given`, a file inside the run file's directory; "" with a problem noted otherwise."""
+        at = (*where, "prompt_file")
+        try:
+            path = (self.base_dir / expand_user(given)).resolve()
+        except InvalidInput as exc:
+            self.fail(at, f"prompt_file {exc.message}")
+            return ""
+        if not path.is_relative_to(self.base_dir):
+            # A prompt goes to the agent and its model provider: a run file must not pull in
+            # whatever file its author names (~/.ssh/id_rsa, /etc/passwd).
+            self.fail(at, f"prompt_file {given!r} is outside the run file's directory {self.base_dir} "
+                          f"(it resolves to {path})")
+            return ""
+        try:
+            return decode_text(read_bounded(path, MAX_PROMPT_BYTES))
+        except (OSError, UnreadableFile) as exc:
+            why = exc.why if isinstance(exc, UnreadableFile) else exc.strerror
+            self.fail(at, f"cannot read prompt_file {given!r}: {why}")
+            return ""
 
     def _check_continuations(self, sessions: list[SessionPlan]) -> None:
         for pos, s in enumerate(sessions):

@@ -11,7 +11,11 @@ import msgspec
 from trails.core.errors import RunFileError
 
 PosInt = Annotated[int, msgspec.Meta(ge=1)]
-PosFloat = Annotated[float, msgspec.Meta(gt=0)]
+# Upper bounds keep numbers finite (YAML has .inf) and within what the system calls they reach take:
+# a timeout of .inf or 1e30 seconds made subprocess's select() overflow half way through a run.
+Seconds = Annotated[float, msgspec.Meta(gt=0, le=30 * 24 * 3600)]
+Dollars = Annotated[float, msgspec.Meta(gt=0, le=1e6)]
+Amount = Annotated[float, msgspec.Meta(ge=0, le=1e6)]  # of a Ray resource
 SessionMode = Literal["isolated", "chained", "forked"]
 Provider = Literal["anthropic", "openrouter", "bedrock", "vertex"]
 
@@ -22,7 +26,7 @@ class SessionSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, 
     agent: str | None = None
     model: str | None = None
     max_turns: PosInt | None = None
-    timeout: PosFloat | None = None  # seconds
+    timeout: Seconds | None = None
     permission_mode: str | None = None
     env: dict[str, str] | None = None
     pre_run_commands: list[str] | None = None  # shell lines run in the work dir before the agent
@@ -34,10 +38,10 @@ class SessionSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, 
 class Resources(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
     """Per-session Ray resources: CPUs, memory (bytes, or a number with K/M/G), custom ones."""
 
-    num_cpus: Annotated[float, msgspec.Meta(ge=0)] | None = None
-    num_gpus: Annotated[float, msgspec.Meta(ge=0)] | None = None
+    num_cpus: Amount | None = None
+    num_gpus: Amount | None = None
     memory: int | str | None = None
-    custom: dict[str, float] | None = None  # e.g. {claude: 1}
+    custom: dict[str, Amount] | None = None  # e.g. {claude: 1}
 
 
 class Subagent(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
@@ -87,7 +91,7 @@ class RunFile(SessionSettings, kw_only=True):
     run_name: str | None = None
     tags: list[str] | None = None
     allowed_tools: list[str] | None = None
-    max_budget_usd: PosFloat | None = None
+    max_budget_usd: Dollars | None = None
     agents: list[Subagent] | None = None
     capture_subagent_trajectories: bool | None = None
     capture_api_requests: bool | None = None
@@ -113,6 +117,7 @@ UNSUPPORTED_PREFIXES = ("codex_",)
 
 
 Path_ = tuple[str | int, ...]
+_NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
 
 
 class LocatedDoc:
@@ -121,20 +126,25 @@ class LocatedDoc:
     def __init__(self, source: Path, text: str) -> None:
         import yaml
 
+        from trails.runs.yamlload import LimitExceeded, compose_and_load
+
         self.source = source
         self.lines: dict[Path_, int] = {}
+        def walk(root: yaml.Node) -> None:
+            self.lines[()] = root.start_mark.line + 1
+            self._walk(root, ())
+
         try:
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
-            self.data: Any = yaml.safe_load(text)
+            node, self.data = compose_and_load(text, walk)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = mark.line + 1 if mark is not None else 1
             problem = getattr(exc, "problem", None) or str(exc)
             raise RunFileError(f"{source}:{line}: not valid YAML: {problem}") from None
+        except LimitExceeded as exc:
+            raise RunFileError(f"{source}:{exc.line}: refused: {exc.message}") from None
         if node is None:
             raise RunFileError(f"{source}:1: the run file is empty")
-        self.lines[()] = node.start_mark.line + 1
-        self._walk(node, ())
 
     def _walk(self, node: Any, path: Path_) -> None:
         import yaml
@@ -142,17 +152,26 @@ class LocatedDoc:
         if isinstance(node, yaml.MappingNode):
             seen: set[str] = set()
             for key, value in node.value:
-                name = str(key.value)
                 line = key.start_mark.line + 1
+                if not isinstance(key, yaml.ScalarNode):
+                    raise RunFileError(f"{self.source}:{line}: a key must be a plain name, not a list or mapping")
+                name = str(key.value)
                 if name in seen:
                     raise RunFileError(f"{self.source}:{line}: duplicate key {name!r}")
                 seen.add(name)
                 self.lines[(*path, name)] = line
+                self._walk(key, (*path, name))
                 self._walk(value, (*path, name))
         elif isinstance(node, yaml.SequenceNode):
             for i, item in enumerate(node.value):
                 self.lines[(*path, i)] = item.start_mark.line + 1
                 self._walk(item, (*path, i))
+        elif bad := _NOT_TEXT.search(node.value):
+            # No path, argument or environment value can hold a NUL, and a lone surrogate (from a
+            # "\uD800" escape) is not text at all: refused here, not as a crash later.
+            where = _dotted(path)
+            what = "a NUL character (\\0)" if bad.group() == "\0" else f"a lone surrogate ({bad.group()!r})"
+            raise RunFileError(self.error(path, f"{where + ': ' if where else ''}contains {what}"))
 
     def line(self, path: Path_) -> int:
         """Line of `path`, or of its nearest ancestor the document has."""
