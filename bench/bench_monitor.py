@@ -71,8 +71,8 @@ def main() -> None:
     # Quick quiet rule so the latency loop can alternate running/ready fast.
     (home / "settings.json").write_text(json.dumps({"detection": {"command": {"quiet_seconds": 0.25}}}))
     from trails.api.caller import Caller, Trust
+    from trails.core import outputlog
     from trails.core.engine import Engine
-    from trails.monitor import outputlog
 
     engine = Engine()
     me = Caller(trust=Trust.USER, cwd=os.getcwd(), env=dict(os.environ))

@@ -53,8 +53,7 @@ documents = typed | near_schema | json_values
 
 def _use(config: config_mod.EffectiveConfig) -> None:
     """Everything `trails new` and the supervisor read from settings, without starting anything."""
-    from trails.agents import registry
-    from trails.core import limits, modes
+    from trails.core import agent_spec, limits, modes
     from trails.isolation import container
     from trails.monitor import policy
 
@@ -64,7 +63,7 @@ def _use(config: config_mod.EffectiveConfig) -> None:
     steps: list[Callable[[str], object]] = [
         lambda agent: modes.select_mode(flag=None, agent=agent, config=config, rules=config.project_rules,
                                         unavailable=lambda mode: None),
-        lambda agent: registry.resolve(agent, config),
+        lambda agent: agent_spec.resolve(agent, config),
         lambda agent: policy.build(agent, config),
         lambda agent: container.resolve_settings(config, agent, {}),
     ]

@@ -139,14 +139,14 @@ def test_direct_agent_starts_only_after_the_checkout_is_snapshotted(repo: Path) 
 
 
 def test_a_failed_snapshot_never_lets_the_direct_agent_run(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from trails.core import moves
+    from trails.core import workstate
     from trails.core.engine import Engine
     from trails.core.errors import GitError
 
     def broken(*args: object, **kwargs: object) -> None:
         raise GitError("snapshot failed on purpose")
 
-    monkeypatch.setattr(moves, "record_start", broken)
+    monkeypatch.setattr(workstate, "record_start", broken)
     engine = Engine()
     with pytest.raises(GitError, match="on purpose"):
         engine.create_session("s1", "sh -c 'echo ran > ran.txt; exec sleep 600'", cwd=repo, mode="direct",

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import trails
+from trails.core import auto_yes
 from trails.core import config as config_mod
 from trails.core.config import EffectiveConfig, Settings, load_settings_file
 from trails.core.errors import ConfigError
@@ -36,12 +37,12 @@ def _check(built: policy.Policy, command: str) -> guards.Refusal | None:
 def test_repository_cannot_weaken_auto_yes(tmp_path: Path) -> None:
     config = EffectiveConfig(project=_settings(tmp_path, WEAKENING))
     built = policy.build("claude", config)
-    assert not policy.auto_yes_default(config)
+    assert not auto_yes.auto_yes_default(config)
     assert built.guards.builtin == guards.DEFAULTS.builtin  # the switch-off was not honoured
     assert built.guards.patterns == {"extra": r"\bnpm\s+publish\b"}  # adding a guard is stricter: allowed
     assert built.guards.allow == ()
     assert built.responses == {}
-    assert sorted(policy.project_auto_yes_ignored(config)) == [
+    assert sorted(auto_yes.project_auto_yes_ignored(config)) == [
         "auto_yes.answer_trust", "auto_yes.default", "auto_yes.guards.recursive delete", "auto_yes.responses",
     ]
     refusal = _check(built, "rm -rf build")
@@ -69,10 +70,10 @@ def test_a_repository_allow_pattern_is_left_out_when_its_settings_load(tmp_path:
 def test_user_settings_may_switch_guards_off_and_allow_commands(tmp_path: Path) -> None:
     config = EffectiveConfig(user=_settings(tmp_path, WEAKENING))
     built = policy.build("claude", config)
-    assert policy.auto_yes_default(config)
+    assert auto_yes.auto_yes_default(config)
     assert "recursive delete" not in built.guards.builtin
     assert "command" in built.responses
-    assert policy.project_auto_yes_ignored(config) == []
+    assert auto_yes.project_auto_yes_ignored(config) == []
     assert _check(built, "rm -r old-build") is None  # switched off …
     refusal = _check(built, "rm -r /srv/data")  # … but deleting outside the session is another guard
     assert refusal is not None and refusal.guard == "delete outside the session"

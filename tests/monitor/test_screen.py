@@ -32,7 +32,7 @@ def test_a_query_split_between_reads_is_still_dropped(cut: int) -> None:
 
 
 def test_a_new_agents_log_resets_the_screen_it_is_replayed_into(tmp_path: Path) -> None:
-    from trails.monitor import outputlog
+    from trails.core import outputlog
 
     screen = Screen(40, 6)
     log = outputlog.log_path(tmp_path, "trails-s1")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.anthropic_server import Reply, ScriptedAnthropicServer, last_user_text
+from tests.fakes.anthropic_server import Reply, ScriptedAnthropicServer, last_user_text, tool_results
 from tests.fakes.atif import Trajectory
 from tests.helpers import trails
 from tests.runs.conftest import fake_agent_command
@@ -85,19 +85,25 @@ def test_each_provider_gets_the_environment_claude_code_reads() -> None:
         provider_env("openrouter", None, {})
 
 
+def example(name: str, tmp_path: Path, claude_bin: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An AgentLens example with its repos in tmp_path, run as AgentLens runs it: `claude` on PATH."""
+    shutil.copytree(DATA / "repos", tmp_path / "repos")
+    shutil.copy(DATA / name, tmp_path / name)
+    monkeypatch.setenv("PATH", f"{claude_bin.parent}:{__import__('os').environ['PATH']}")
+    # AgentLens's default bypassPermissions: Claude Code refuses it as root unless told it is in a sandbox.
+    monkeypatch.setenv("IS_SANDBOX", "1")
+    return tmp_path / name
+
+
 def test_agentlens_chained_example_runs_end_to_end_with_claude_code(
         tmp_path: Path, claude: Path, server: ScriptedAnthropicServer,  # noqa: F811
         monkeypatch: pytest.MonkeyPatch) -> None:
-    shutil.copytree(DATA / "repos", tmp_path / "repos")
-    shutil.copy(DATA / "chained.yaml", tmp_path / "chained.yaml")
+    run_file = example("chained.yaml", tmp_path, claude, monkeypatch)
     memory = tmp_path / "repos" / "test_repo" / "MEMORY.md"
     notes = memory.with_name("structure.md")
     server.script.on(lambda b: last_user_text(b).startswith("Explore the project structure"),
                      Reply.tool_use("Write", {"file_path": str(notes), "content": "main.py\n"}), times=1)
-    monkeypatch.setenv("PATH", f"{claude.parent}:{__import__('os').environ['PATH']}")  # `claude` on PATH
-    # AgentLens's default bypassPermissions: Claude Code refuses it as root unless told it is in a sandbox.
-    monkeypatch.setenv("IS_SANDBOX", "1")
-    res = trails("run", str(tmp_path / "chained.yaml"), "--out", str(tmp_path / "out"), "--json")
+    res = trails("run", str(run_file), "--out", str(tmp_path / "out"), "--json")
     assert res.code == 0, res.stderr
     out = tmp_path / "out"
     state = json.loads((out / "run.json").read_text())
@@ -125,3 +131,44 @@ def test_agentlens_chained_example_runs_end_to_end_with_claude_code(
     t3 = Trajectory.model_validate(json.loads((out / "session_03" / "trajectory.json").read_text()))
     assert t3.steps[0].is_copied_context  # the chained history it continues
     assert t3.final_metrics is not None and t3.final_metrics.total_steps == len(t3.steps)
+
+
+def test_a_subagent_the_session_starts_gets_its_trajectory_linked_from_the_tool_call(
+        tmp_path: Path, claude: Path, server: ScriptedAnthropicServer,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    run_file = example("final_isolated_subagent.yaml", tmp_path, claude, monkeypatch)
+    main_py = tmp_path / "repos" / "test_repo" / "main.py"
+    first = "Use the code-reader to read main.py and summarize what functions are defined."
+    task = "Read main.py and list its functions."
+    # The real CLI's Agent tool: the session delegates, the subagent (its own requests) reads a file and answers.
+    server.script.on(lambda b: last_user_text(b).startswith(first) and not tool_results(b),
+                     Reply.tool_use("Agent", {"description": "read main.py", "prompt": task,
+                                              "subagent_type": "code-reader"}), times=1)
+    server.script.on(lambda b: last_user_text(b) == task and not tool_results(b),
+                     Reply.tool_use("Read", {"file_path": str(main_py)}), times=1)
+    server.script.on(lambda b: last_user_text(b) == task and bool(tool_results(b)),
+                     Reply.text("main.py defines main()"), times=1)
+    res = trails("run", str(run_file), "--out", str(tmp_path / "out"), "--json", timeout=300)
+    assert res.code == 0, res.stderr
+    sdir = tmp_path / "out" / "session_01"
+    trajectory = Trajectory.model_validate(json.loads((sdir / "trajectory.json").read_text()))
+    calls = [(s, c) for s in trajectory.steps for c in (s.tool_calls or []) if c.function_name == "Agent"]
+    assert len(calls) == 1 and calls[0][1].arguments["subagent_type"] == "code-reader"
+    step, call = calls[0]
+    assert step.observation is not None
+    result = next(r for r in step.observation.results if r.source_call_id == call.tool_call_id)
+    assert result.subagent_trajectory_ref is not None and len(result.subagent_trajectory_ref) == 1
+    ref = result.subagent_trajectory_ref[0]
+    assert ref.trajectory_path and ref.trajectory_path.startswith("subagent_agent-")
+    assert ref.extra == {"agent_type": "code-reader", "description": "read main.py", "tool_call_id": call.tool_call_id}
+    sub = Trajectory.model_validate(json.loads((sdir / ref.trajectory_path).read_text()))
+    assert sub.session_id == ref.session_id and sub.extra and sub.extra["parent_session_id"] == trajectory.session_id
+    assert [s.message for s in sub.steps if s.source == "user"] == [task]
+    reads = [(s, c) for s in sub.steps for c in (s.tool_calls or []) if c.function_name == "Read"]
+    assert len(reads) == 1 and reads[0][1].arguments["file_path"] == str(main_py)
+    assert reads[0][0].observation is not None and "def main" in str(reads[0][0].observation.results[0].content)
+    assert sub.steps[-1].source == "agent" and sub.steps[-1].message == "main.py defines main()"
+    assert trajectory.extra and trajectory.extra["subagent_trajectories"] == [
+        {"session_id": ref.session_id, "trajectory_path": ref.trajectory_path, "extra": ref.extra}]
+    # The subagent's own transcript is kept beside the session's, as Claude Code wrote it.
+    assert (sdir / "subagents" / f"{ref.session_id}.jsonl").exists()

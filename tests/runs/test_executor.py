@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -152,6 +153,67 @@ def test_interrupt_leaves_a_resumable_run(tmp_path: Path, work_dir: Path, agent_
     assert shadow(out, "tag").split() == ["baseline", "session_01", "session_02", "session_03"]
     assert sorted(p.name for p in work_dir.iterdir()) == [
         "README.md", "one.txt", "partial.txt", "src", "three.txt", "two.txt"]
+
+
+def running(pid: int) -> bool:
+    """Whether the process exists and is not a zombie (an orphan's zombie waits for init to reap it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_a_killed_driver_shows_as_interrupted_and_its_resume_first_stops_the_agent_it_left(
+        tmp_path: Path, work_dir: Path, agent_log: Path) -> None:
+    release = tmp_path / "release"
+    path = run_file(tmp_path, (
+        "  - session_index: 1\n    prompt: write one.txt 1\n"
+        "  - session_index: 2\n    prompt: write partial.txt half; block; write two.txt 2\n"
+        "  - session_index: 3\n    prompt: write three.txt 3\n"
+    ))
+    out = tmp_path / "runs" / "study"
+    env = {**os.environ, "FAKE_AGENT_RELEASE": str(release)}
+    proc = subprocess.Popen([sys.executable, "-m", "trails", "run", str(path), "--out", str(out)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: (work_dir / "partial.txt").exists(), timeout=30, message="session 2 to be running")
+        listed = trails("runs", str(tmp_path / "runs"), "--json")
+        assert listed.code == 0 and listed.json[0]["status"] == "running" and listed.json[0]["resume"] is None
+        second = trails("run", "--resume-run", str(out), "--json", env=env)  # a second driver on a live run
+        assert second.code == 1 and second.error["code"] == "run_error", second.stderr
+        assert f"is being run by another trails process (pid {proc.pid})" in second.error["message"]
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    orphan = log_entries(agent_log)[-1]["pid"]
+    assert running(orphan)  # the agent, in a process group of its own, outlived its driver
+    state = json.loads((out / "run.json").read_text())
+    assert state["status"] == "running" and state["driver"]["pid"] == proc.pid  # what the files alone say
+    listed = trails("runs", str(tmp_path / "runs"), "--json")
+    assert listed.code == 0, listed.stderr
+    assert listed.json[0]["status"] == "interrupted" and listed.json[0]["resume"] == f"trails run --resume-run {out}"
+    human = trails("runs", str(tmp_path / "runs")).stdout
+    assert "interrupted" in human
+    assert f"study: its trails process is gone; continue with  trails run --resume-run {out}" in human
+
+    resume = subprocess.Popen([sys.executable, "-m", "trails", "run", "--resume-run", str(out), "--json"],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # Before it touches the work dir, the resume stops the agent the dead driver left writing there.
+        wait_until(lambda: not running(orphan), timeout=30, message="the orphaned agent to be stopped")
+        release.touch()
+        stdout, stderr = resume.communicate(timeout=60)
+    finally:
+        release.touch()  # whatever happened, no agent stays blocked
+        if resume.poll() is None:
+            resume.kill()
+    assert resume.returncode == 0, stderr
+    assert json.loads(stdout)["status"] == "completed"
+    assert [e["session"] for e in log_entries(agent_log)] == ["session_01", "session_02", "session_02", "session_03"]
+    assert shadow(out, "tag").split() == ["baseline", "session_01", "session_02", "session_03"]
+    assert trails("runs", str(tmp_path / "runs"), "--json").json[0]["status"] == "completed"
 
 
 def test_run_in_a_git_repo_keeps_its_own_history_and_index(tmp_path: Path, agent_log: Path) -> None:

@@ -37,6 +37,17 @@ class AgentState:
         `dst_cwd`, unless it is there already. False when nothing was copied."""
         return False
 
+    def current_conversation(self, state_dir: Path, cwd: str, *, since: float, known: str | None) -> str | None:
+        """The conversation the agent working in `cwd` is in now, as its state in `state_dir` shows
+        it (written to since `since`, a time): it may have moved on from `known` (the id it was
+        started with). `known` when its state tells nothing more."""
+        return known
+
+    def has_conversation(self, state_dir: Path, conversation_id: str) -> bool:
+        """Whether anything was said yet in the conversation (an id fixed at start names no
+        conversation until then). True when the state cannot tell."""
+        return True
+
 
 @dataclass(frozen=True)
 class AgentProfile:
@@ -55,6 +66,9 @@ class AgentProfile:
     # Flag that fixes the conversation's id at start (`claude --session-id UUID`), so pause/resume
     # knows which conversation to continue without guessing from the agent's files.
     session_id_flag: str | None = None
+    # Short forms of resume_flag (which takes an id) and continue_flag (claude: -r, -c).
+    resume_aliases: tuple[str, ...] = ()
+    continue_aliases: tuple[str, ...] = ()
     # How scripted runs drive it without a terminal (None: as any command, fresh each session).
     headless: HeadlessAdapter | None = None
     # Its own state on disk (None: nothing to carry into containers or between modes).
@@ -63,6 +77,37 @@ class AgentProfile:
 
     def matches(self, argv: list[str]) -> bool:
         return bool(argv) and PurePath(argv[0]).name in self.executables
+
+    def with_conversation_id(self, argv: list[str], new_id: str) -> tuple[str | None, list[str]]:
+        """For an agent that accepts one, fix the conversation's id (`new_id`) at start: (the id,
+        argv that sets it). (None, argv) when it cannot, or argv already picks a conversation."""
+        taken = {self.session_id_flag, self.resume_flag, self.continue_flag, *self.resume_aliases,
+                 *self.continue_aliases}
+        if not self.session_id_flag or any(a in taken for a in argv[1:]):
+            return None, argv
+        return new_id, [*argv, self.session_id_flag, new_id]
+
+    def resume_argv(self, argv: list[str], conversation: str | None, *, said: bool = True) -> list[str]:
+        """argv (the agent's own start command) restarting the agent on `conversation` (None: not
+        known): any conversation argv picks is dropped first. `said`: whether anything was said in
+        it yet; one fixed at start and still empty is started again under the same id."""
+        with_value = {f for f in (self.session_id_flag, self.resume_flag) if f} | set(self.resume_aliases)
+        cleaned: list[str] = []
+        skip = False
+        for arg in argv:
+            if skip:
+                skip = False
+            elif arg in with_value:
+                skip = True
+            else:
+                cleaned.append(arg)
+        if conversation and self.session_id_flag and not said:
+            return [*cleaned, self.session_id_flag, conversation]
+        if conversation and self.resume_flag:
+            return [*cleaned, self.resume_flag, conversation]
+        if self.continue_flag:
+            return [*cleaned, self.continue_flag]
+        return cleaned
 
     def with_prompt(self, argv: list[str], prompt: str) -> list[str] | None:
         """argv that starts the agent on `prompt`, or None when the prompt must be typed in."""

@@ -82,6 +82,25 @@ class ClaudeState(AgentState):
                     shutil.copy2(path, dst / name)
         return self.container_env(inner_home)
 
+    def current_conversation(self, state_dir: Path, cwd: str, *, since: float, known: str | None) -> str | None:
+        """The newest transcript of `cwd`'s project written since `since` (a resume may continue
+        under a new id); `known` while it is the only one, or when there is none."""
+        candidates = []
+        for path in (state_dir / "projects" / project_dir_name(cwd)).glob("*.jsonl"):
+            try:
+                mtime = path.stat().st_mtime
+            except FileNotFoundError:
+                continue
+            if mtime >= since:
+                candidates.append((mtime, path.stem))
+        stems = {stem for _, stem in candidates}
+        if known in stems and len(stems) == 1:
+            return known
+        return max(candidates)[1] if candidates else known
+
+    def has_conversation(self, state_dir: Path, conversation_id: str) -> bool:
+        return next((state_dir / "projects").glob(f"*/{conversation_id}.jsonl"), None) is not None
+
     def carry_conversation(self, conversation_id: str, src_dir: Path, dst_dir: Path, dst_cwd: str) -> bool:
         target = dst_dir / "projects" / project_dir_name(dst_cwd)
         if (target / f"{conversation_id}.jsonl").exists():
@@ -102,6 +121,8 @@ PROFILE = AgentProfile(
     resume_flag="--resume",
     continue_flag="--continue",
     session_id_flag="--session-id",
+    resume_aliases=("-r",),
+    continue_aliases=("-c",),
     headless=ClaudeHeadless(),
     state=ClaudeState(),
 )

@@ -21,6 +21,11 @@ from trails.core.store import Store
 from trails.infra.tmux import PaneInfo, Tmux, read_exit_file, release_gate
 
 if TYPE_CHECKING:
+    from trails.core.merge import MergeResult
+    from trails.core.moves import MoveResult
+    from trails.core.pr import PrResult
+    from trails.core.rebase import RebaseResult
+    from trails.core.workstate import SavedWork
     from trails.isolation.base import HostContext, IsolationProvider
 
 # Server options trails relies on: keep a pane after its agent exits (exit status and last screen
@@ -106,7 +111,7 @@ class Engine:
     def __init__(self, home: Path | None = None) -> None:
         self.home = paths.use_home(home)  # the process's one TRAILS_HOME, resolved here once
         self.store = Store(paths.state_db())
-        from trails.monitor import outputlog
+        from trails.core import outputlog
 
         try:
             conf, conf_text = self.home / "tmux.conf", TMUX_CONF + outputlog.tmux_conf_lines(self.home)
@@ -182,7 +187,7 @@ class Engine:
     ) -> CreateResult:
         """Create a session: choose its mode, prepare its place, start its agent in tmux. `cwd` is
         relative to the caller's (default: the caller's own)."""
-        from trails.agents import registry
+        from trails.core import agent_spec as spec_mod
         from trails.core import config as config_mod
         from trails.core import inputs, recovery
         from trails.core import limits as limits_mod
@@ -214,7 +219,7 @@ class Engine:
         # The main checkout's status is the slowest read a create needs: it runs while we decide the rest.
         main_status = gitinfra.Git(repo_root).start_status() if repo_root else None
         config = config_mod.load(repo_root)
-        agent_spec = registry.resolve(agent, config)
+        agent_spec = spec_mod.resolve(agent, config)
 
         def tracked() -> list[str]:
             from trails.infra.git import Git
@@ -237,10 +242,11 @@ class Engine:
         argv = list(agent_spec.argv)
         if agent_spec.profile.name == "command" or decision.mode is not Mode.CONTAINER:
             self._check_executable(argv[0])
-        from trails.monitor import live
+        from trails.core import auto_yes as auto_yes_mod
+        from trails.core import lifecycle, outputlog
 
-        conversation_id, argv = live.with_conversation_id(agent_spec.profile, argv)
-        auto_yes_by_default, ignored_auto_yes = live.auto_yes_default(config)
+        conversation_id, argv = lifecycle.with_conversation_id(agent_spec.profile, argv)
+        auto_yes_by_default, ignored_auto_yes = auto_yes_mod.for_new_session(config)
         auto_yes = auto_yes or auto_yes_by_default
         typed_prompt = None
         if prompt:
@@ -312,7 +318,7 @@ class Engine:
                         self.home, name=name, tmux_session=session.tmux_session, repo_root=repo_root,
                         worktree=Path(placement.worktree_path), branch=placement.branch, config=config,
                         no_hooks=no_hooks, progress=progress, env=caller.env)
-                live.start_output_log(self.home, session.tmux_session)
+                outputlog.start_new(self.home, session.tmux_session)
                 try:
                     placement.notes += self.launch_agent(provider, session, argv, caller.env, gated=gated)
                 except TmuxError as exc:
@@ -336,7 +342,7 @@ class Engine:
                 self.store.delete_session(session.id)
                 raise
             # With a supervisor watching, the agent is "loading" until its screen says otherwise.
-            session.status = Status.LOADING if live.supervisor_running(self.home) else Status.RUNNING
+            session.status = self.starting_status()
             who = caller.label
             audits: list[tuple[str, str | None, dict[str, Any]]] = [
                 ("mode_selected", name, {**decision.to_dict(), "agent": agent_spec.spec, "caller": who}),
@@ -352,7 +358,7 @@ class Engine:
                 worktree_path=session.worktree_path, branch=session.branch, base_commit=session.base_commit,
                 container_id=session.container_id, limits=session.limits, extra=session.extra, audits=audits,
             )
-        live.nudge_supervisor(self.home)
+        self.nudge_supervisor()
         if typed_prompt:
             self._type_first_prompt(session, typed_prompt, caller)
         return CreateResult(session, decision.to_dict(), [*decision.notes, *placement.notes])
@@ -389,6 +395,25 @@ class Engine:
             notes += plan.notes
         provider.launch(session, argv, self._session_env(caller_env, session.env, session.name), gated=gated)
         return notes
+
+    def starting_status(self) -> Status:
+        """What an agent just started is: "loading" while a supervisor watches (until its screen says
+        otherwise), else "running"."""
+        from trails.monitor import daemon
+
+        return Status.LOADING if daemon.is_running(self.home) else Status.RUNNING
+
+    def nudge_supervisor(self) -> None:
+        """Have a running supervisor look at the state database now (it would within a second anyway)."""
+        from trails.core import afterwards
+
+        afterwards.later(self._nudge)
+
+    def _nudge(self) -> None:
+        from trails.monitor import daemon
+
+        if daemon.is_running(self.home):
+            daemon.nudge(self.home)
 
     def release_limits(self, session: Session) -> None:
         if session.limits.get("cgroups"):
@@ -489,8 +514,13 @@ class Engine:
 
         if session.ended_at is not None:
             return True
-        if recovery.pending(session) and not recovery.recover(self, session):
+        if session.status is Status.CREATING:  # its creator died: what it made goes, and the row
+            recovery.discard_create(self, session)
             return False
+        if recovery.MOVING in session.extra:  # a move died: undone, or recorded (core/moves.py)
+            from trails.core import moves
+
+            moves.recover(self, session)
         if self._agent_looks_gone(session, panes):
             self._reconcile_ended(session, panes.get(session.tmux_session))
         elif self._worktree_lost(session):
@@ -682,7 +712,7 @@ class Engine:
     def output(self, name: str, lines: int | None = None, *, caller: Caller) -> str:
         session = self._get(name)
         if not self.tmux.has_session(session.tmux_session):
-            from trails.monitor import outputlog
+            from trails.core import outputlog
 
             logged = outputlog.read_text(self.home, session.tmux_session, lines)
             return logged if logged is not None else (session.last_output or "")
@@ -716,7 +746,7 @@ class Engine:
         return DiffResult(name, session.base_commit, text, ins, dels, files)
 
     def merge(self, name: str, *, strategy: str | None = None, message: str | None = None,
-              cleanup: bool = False, caller: Caller) -> Any:
+              cleanup: bool = False, caller: Caller) -> MergeResult:
         """Merge the session's branch into the main checkout's branch (no-ff, squash or rebase; default
         from settings); conflicts change nothing. `cleanup` then ends the session and removes its branch."""
         from trails.core.merge import merge_session
@@ -724,7 +754,8 @@ class Engine:
         caller.refuse_read_only("merging a session")
         return merge_session(self, name, strategy=strategy, message=message, cleanup=cleanup, caller=caller)
 
-    def rebase(self, name: str, *, onto: str | None = None, to_agent: bool = False, caller: Caller) -> Any:
+    def rebase(self, name: str, *, onto: str | None = None, to_agent: bool = False,
+               caller: Caller) -> RebaseResult:
         """Rebase the session's branch onto `onto` (default: its base branch's tip) in its worktree;
         a conflict is aborted and flagged on the session (and, with to_agent, handed to the agent)."""
         from trails.core.rebase import rebase_session
@@ -733,7 +764,7 @@ class Engine:
         return rebase_session(self, name, onto=onto, to_agent=to_agent, caller=caller)
 
     def open_pr(self, name: str, *, draft: bool = False, title: str | None = None, body: str | None = None,
-                base: str | None = None, caller: Caller) -> Any:
+                base: str | None = None, caller: Caller) -> PrResult:
         """Push the session's branch and open a pull request with gh/glab (else print the compare URL)."""
         from trails.core import pr
 
@@ -760,7 +791,7 @@ class Engine:
     def upgrade_session(self, name: str, to: str, *, image: str | None = None, network: str | None = None,
                         cpus: float | None = None, memory: str | None = None, pids_limit: int | None = None,
                         branch: str | None = None, force: bool = False,
-                        progress: Callable[[str], None] | None = None, caller: Caller) -> Any:
+                        progress: Callable[[str], None] | None = None, caller: Caller) -> MoveResult:
         """Move a session to a more isolated mode, carrying all its work; the agent restarts there."""
         from trails.core import moves
         from trails.core.models import parse_mode
@@ -773,7 +804,7 @@ class Engine:
         options.update(progress=progress, force=force)
         return moves.move(self, name, parse_mode(to), downgrade=False, force=force, options=options, caller=caller)
 
-    def export_session(self, name: str, to: str, *, force: bool = False, caller: Caller) -> Any:
+    def export_session(self, name: str, to: str, *, force: bool = False, caller: Caller) -> MoveResult:
         """Move a session to a less isolated mode (needs force: isolation is lost), keeping all its work."""
         from trails.core import moves
         from trails.core.models import parse_mode
@@ -808,7 +839,7 @@ class Engine:
         # Before anything is removed; not again when finishing an interrupted teardown.
         hook_notes = self._pre_remove(session, no_hooks, caller.env) if teardown is None else []
 
-        def record(saved: Any) -> None:
+        def record(saved: SavedWork | None) -> None:
             recovery.begin_teardown(self, session, "kill", stamp, saved, note="saved when the session was killed")
 
         try:
@@ -850,7 +881,7 @@ class Engine:
         except TrailsError as exc:  # e.g. settings that no longer load: the removal goes on
             return [f"pre_remove not run: {exc.message}"]
 
-    # --- live sessions (supervisor, auto-yes, pause/resume, events; see trails.monitor) ------------
+    # --- live sessions (pause/resume, auto-yes: core/lifecycle.py; supervisor and events: trails.monitor) -
 
     def ensure_supervisor(self) -> int:
         """Start this home's supervisor unless one runs; its pid. TRAILS_SUPERVISOR=off disables it."""
@@ -876,30 +907,30 @@ class Engine:
 
     def set_auto_yes(self, name: str, on: bool, *, caller: Caller) -> Session:
         """Switch automatic answers (within the guards) on or off for one session."""
-        from trails.monitor import live
+        from trails.core import lifecycle
 
         caller.refuse_read_only("changing auto-yes")
         if on:
             caller.refuse_weakening("auto_yes", "answering the agent's permission prompts automatically (auto-yes)")
-        return live.set_auto_yes(self, name, on, caller=caller)
+        return lifecycle.set_auto_yes(self, name, on, caller=caller)
 
     def pause(self, name: str, *, caller: Caller) -> dict[str, Any]:
         """Save the session's work and conversation, stop its agent, free its worktree (branch kept)."""
+        from trails.core import lifecycle
         from trails.core.locks import file_lock
-        from trails.monitor import live
 
         caller.refuse_read_only("pausing a session")
         with file_lock(f"session:{name}"):
-            return live.pause(self, name, caller=caller)
+            return lifecycle.pause(self, name, caller=caller)
 
     def resume(self, name: str, *, caller: Caller) -> dict[str, Any]:
         """Re-create a paused session's worktree and work, and continue its agent's conversation."""
+        from trails.core import lifecycle
         from trails.core.locks import file_lock
-        from trails.monitor import live
 
         caller.refuse_read_only("resuming a session")
         with file_lock(f"session:{name}"):
-            return live.resume(self, name, caller=caller)
+            return lifecycle.resume(self, name, caller=caller)
 
     def events(self, session: str | None = None, since: int | None = None,
                limit: int | None = None) -> list[dict[str, Any]]:
@@ -914,10 +945,25 @@ class Engine:
         return events.subscribe(events.socket_path(self.home), since=since, timeout=timeout)
 
     def follow_output(self, name: str, lines: int | None = None, raw: bool = False) -> Iterator[str]:
-        """The session's last `lines` of output, then its new output as it is written."""
-        from trails.monitor import live
+        """The session's last `lines` of output, then its new output as it is written, until it stops."""
+        from trails.core import outputlog
 
-        return live.follow_output(self, name, lines, raw)
+        session = self.store.get_session(name)
+
+        def still_live() -> bool:
+            try:
+                return self.store.get_session(name).status in LIVE_STATUSES
+            except Exception:
+                return False
+
+        def stream() -> Iterator[str]:
+            if lines:
+                text = outputlog.read_text(self.home, session.tmux_session, lines)
+                if text:
+                    yield text + "\n"
+            yield from outputlog.follow(self.home, session.tmux_session, raw=raw, still_live=still_live)
+
+        return stream()
 
     # --- scripted runs ----------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from trails.core import recovery, workstate
+from trails.core import outputlog, recovery, workstate
 from trails.core.errors import InvalidInput, ModeUnavailable, MoveFailed, RuleViolation, SessionStateError
 from trails.core.models import Mode, Session, Status
 from trails.core.recovery import MOVING
@@ -100,22 +100,6 @@ class MoveContext:
     def who(self) -> dict[str, str]:
         """The audit's caller field."""
         return {"caller": self.caller.label} if self.caller else {}
-
-
-# --- the snapshot a direct session takes when it starts ------------------------------------------
-
-
-def record_start(repo: Git, name: str, *, head: str | None, dirty: bool | None = None) -> dict[str, Any]:
-    """The main checkout's state (HEAD, index, files) before the session, to put it back after a move.
-
-    `head` is HEAD as the caller just read it, `dirty` what its `git status` said (None: ask). A clean
-    checkout is just its HEAD; only a dirty one is committed, under refs/trails/start/<name>.
-    """
-    if not (workstate.has_uncommitted_work(repo) if dirty is None else dirty):
-        return {"ref": None, "commit": None, "head": head, "clean": True}
-    # A name reused after `kill` takes the ref over.
-    saved = workstate.save_work(repo, f"refs/trails/start/{name}", f"trails: before session {name}", replace=True)
-    return {"ref": saved.ref, "commit": saved.commit, "head": saved.head}
 
 
 # --- entry point ---------------------------------------------------------------------------------
@@ -309,9 +293,7 @@ def restart_original_agent(ctx: MoveContext) -> None:
     ctx.engine.tmux.kill_session(session.tmux_session)
     argv, _ = continuation_argv(session, cwd_changed=False)
     provider = ctx.engine.provider(session.mode)
-    from trails.monitor import live
-
-    live.start_output_log(ctx.engine.home, session.tmux_session)
+    outputlog.start_new(ctx.engine.home, session.tmux_session)
     ctx.engine.launch_agent(provider, session, argv, ctx.env)
     ctx.engine.store.update_session(session.id, limits=session.limits, container_id=session.container_id)
 
@@ -342,11 +324,10 @@ def save_main_work(ctx: MoveContext) -> None:
 def make_worktree(ctx: MoveContext) -> None:
     from trails.core import config as config_mod
     from trails.isolation.base import CreateRequest
-    from trails.isolation.worktree import Provider as WorktreeProvider
 
     assert ctx.original.repo_root is not None
     root = Path(ctx.original.repo_root)
-    provider = WorktreeProvider(ctx.engine._host())
+    provider = ctx.engine.provider(Mode.WORKTREE)
 
     def will_make(made: dict[str, Any]) -> None:  # noted before git makes it: a crash leaves it findable
         ctx.state["made"] = made
@@ -364,11 +345,9 @@ def make_worktree(ctx: MoveContext) -> None:
 
 
 def remove_new_worktree(ctx: MoveContext) -> None:
-    from trails.isolation.worktree import discard_made
-
     # From what was noted before git made it: also a worktree whose `git worktree add` was cut short.
-    if "made" in ctx.state:
-        discard_made(ctx.original, ctx.state["made"], save_dirty=False)  # its work is in the moves ref
+    if "made" in ctx.state:  # its work is in the moves ref
+        ctx.engine.provider(Mode.WORKTREE).discard_made(ctx.original, ctx.state["made"], save_dirty=False)
 
 
 def restore_into_worktree(ctx: MoveContext) -> None:
@@ -441,48 +420,37 @@ def put_back_main_work(ctx: MoveContext) -> None:
 def prepare_container(ctx: MoveContext) -> None:
     from trails.core import config as config_mod
     from trails.core import limits as limits_mod
-    from trails.isolation.container import Provider as ContainerProvider
-    from trails.isolation.container import _ignored_note, container_name
 
     s = ctx.session
     assert s.repo_root is not None
     config = config_mod.load(Path(s.repo_root))
-    provider = ContainerProvider(ctx.engine._host())
-    options = {"agent": s.extra.get("agent_profile"), "network": ctx.options.get("network"),
-               "progress": ctx.options.get("progress")}
-    settings, ignored = provider.configure(config, options, image=ctx.options.get("image"))
+    provider = ctx.engine.provider(Mode.CONTAINER)
+    before = s.extra.get("ignored_settings")
+    ctx.notes += provider.configure_session(s, config, {"network": ctx.options.get("network"),
+                                                        "progress": ctx.options.get("progress"),
+                                                        "image": ctx.options.get("image")})
+    if s.extra.get("ignored_settings") is not before:  # left out of this move: audited once it is recorded
+        ctx.state["ignored_settings"] = s.extra["ignored_settings"]
     explicit = {k: v for k, v in s.limits.items() if k in ("cpus", "memory", "pids_limit")
                 and s.limits.get("sources", {}).get(k) == "flag"}
     limits = limits_mod.resolve(config, cpus=ctx.options.get("cpus", explicit.get("cpus")),
                                 memory=ctx.options.get("memory", explicit.get("memory")),
                                 pids_limit=ctx.options.get("pids_limit", explicit.get("pids_limit")), container=True)
     s.mode, s.limits = Mode.CONTAINER, limits.to_dict()
-    s.extra["container"] = settings.to_dict()
-    s.extra["container_name"] = container_name(s.name)
-    if ignored:
-        s.extra["ignored_settings"] = ignored
-        ctx.notes += [_ignored_note(i) for i in ignored]
-        ctx.state["ignored_settings"] = ignored  # audited with the move, once it is recorded
     ctx.state["new_container"] = True
     provider.enter_worktree(s)
 
 
 def drop_new_container(ctx: MoveContext) -> None:
-    from trails.isolation.container import Provider as ContainerProvider
-    from trails.isolation.container import container_name
-
-    provider = ContainerProvider(ctx.engine._host())
-    provider._remove_named(container_name(ctx.session.name))
+    provider = ctx.engine.provider(Mode.CONTAINER)
+    provider.remove_sandbox(ctx.session)
     provider.leave_worktree(ctx.session)
 
 
 def stop_container(ctx: MoveContext) -> None:
-    from trails.infra import docker as d
-    from trails.isolation.container import Provider as ContainerProvider
-
-    if ctx.original.container_id and d.status(ctx.original.container_id) is not None:
-        d.stop(ctx.original.container_id, timeout=3)
-    ContainerProvider(ctx.engine._host()).leave_worktree(ctx.original)  # the agent's commits on its branch
+    provider = ctx.engine.provider(ctx.original.mode)
+    provider.stop_sandbox(ctx.original)
+    provider.leave_worktree(ctx.original)  # the agent's commits on its branch
     s = ctx.session
     s.mode, s.container_id = Mode.WORKTREE, None
     s.extra.pop("container", None)
@@ -496,12 +464,9 @@ def stop_container(ctx: MoveContext) -> None:
 
 
 def start_container_again(ctx: MoveContext) -> None:
-    from trails.infra import docker as d
-    from trails.isolation.container import Provider as ContainerProvider
-
-    ContainerProvider(ctx.engine._host()).enter_worktree(ctx.original)
-    if ctx.original.container_id and d.status(ctx.original.container_id) not in (None, "running"):
-        d.start(ctx.original.container_id)
+    provider = ctx.engine.provider(ctx.original.mode)
+    provider.enter_worktree(ctx.original)
+    provider.start_sandbox(ctx.original)
 
 
 def start_agent(ctx: MoveContext) -> None:
@@ -511,19 +476,15 @@ def start_agent(ctx: MoveContext) -> None:
     argv, how = continuation_argv(s, cwd_changed=cwd_changed)
     ctx.state["restarted_with"] = how
     provider = ctx.engine.provider(s.mode)
-    if ctx.original.mode is Mode.CONTAINER and s.mode is not Mode.CONTAINER:
-        # The conversation lives in the container's home: the agent on the host needs it in its own state.
-        from trails.isolation.container import Provider as ContainerProvider
-
+    if ctx.original.mode is not s.mode:
+        # A conversation kept in the old mode's place (a container's home) follows the agent to the host.
         exported = copy.copy(ctx.original)
         exported.workdir = s.workdir
-        ContainerProvider(ctx.engine._host()).export_conversation(exported, {**ctx.env, **s.env})
-    from trails.monitor import live
-
-    live.start_output_log(ctx.engine.home, s.tmux_session)  # a new agent: a new screen
+        ctx.engine.provider(ctx.original.mode).export_conversation(exported, {**ctx.env, **s.env})
+    outputlog.start_new(ctx.engine.home, s.tmux_session)  # a new agent: a new screen
     ctx.notes += ctx.engine.launch_agent(provider, s, argv, ctx.env)
     # As after create and resume: "loading" until its screen says otherwise (when a supervisor watches).
-    s.status = Status.LOADING if live.supervisor_running(ctx.engine.home) else Status.RUNNING
+    s.status = ctx.engine.starting_status()
     s.status_reason = None
     if how == "fresh":
         ctx.notes.append("the agent was restarted afresh (its profile cannot continue a conversation)")
@@ -534,11 +495,8 @@ def start_agent(ctx: MoveContext) -> None:
 def stop_new_agent(ctx: MoveContext) -> None:
     ctx.engine.tmux.kill_session(ctx.session.tmux_session)
     ctx.engine.release_limits(ctx.session)
-    if ctx.session.mode is Mode.CONTAINER and ctx.session.container_id != ctx.original.container_id:
-        from trails.infra import docker as d
-
-        if ctx.session.container_id:
-            d.remove(ctx.session.container_id, force=True)
+    if ctx.session.mode is not ctx.original.mode and ctx.session.container_id != ctx.original.container_id:
+        ctx.engine.provider(ctx.session.mode).remove_sandbox(ctx.session)  # the new container
 
 
 def record_move(ctx: MoveContext) -> None:
@@ -572,11 +530,7 @@ def restore_row(ctx: MoveContext) -> None:
 
 
 def remove_container(ctx: MoveContext) -> None:
-    from trails.isolation.container import Provider as ContainerProvider
-
-    provider = ContainerProvider(ctx.engine._host())
-    removed = provider.remove_containers(ctx.original)
-    provider.remove_agent_home(ctx.original.name)
+    removed = ctx.engine.provider(ctx.original.mode).remove_sandbox(ctx.original)
     if removed:
         ctx.notes.append(f"container {', '.join(c[:12] for c in removed)} stopped and removed; "
                          "the worktree keeps every change")

@@ -12,6 +12,9 @@ process. So a note still there while nobody holds the lock is the trace of an op
   `kill` finishes the removal from whatever is left (the work is in the ref) and goes on;
 - `moving` — a move between modes died: undone step by step (core/moves.py), or recorded when its
   new agent was already running, on the next read or operation.
+
+The engine reads the traces (`Engine._settle`) and calls what finishes each; this module imports
+nothing that does the operations themselves, so that providers may use its records.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from trails.core.models import Mode, Session, Status
 if TYPE_CHECKING:
     from trails.core.engine import Engine
     from trails.core.workstate import SavedWork
+    from trails.isolation.base import IsolationProvider
 
 TEARDOWN = "teardown"
 CREATING = "creating"
@@ -77,19 +81,6 @@ def pending(session: Session) -> bool:
     return session.status is Status.CREATING or MOVING in session.extra or TEARDOWN in session.extra
 
 
-def recover(engine: Engine, session: Session) -> bool:
-    """Finish or undo what a dead operation left (the caller holds the session's lock, and no live
-    operation does). False when the row is gone: it was a create that never finished."""
-    if session.status is Status.CREATING:
-        discard_create(engine, session)
-        return False
-    if MOVING in session.extra:
-        from trails.core import moves
-
-        moves.recover(engine, session)
-    return True
-
-
 # --- a create that died -----------------------------------------------------------------------------
 
 
@@ -99,20 +90,15 @@ def discard_create(engine: Engine, session: Session) -> None:
     made: dict[str, Any] = dict(session.extra.get(CREATING) or {})
     notes: list[str] = []
     engine.tmux.kill_session(session.tmux_session)
-    if session.mode is Mode.CONTAINER:
-        from trails.isolation.container import Provider as ContainerProvider
-
-        try:
-            provider = ContainerProvider(engine._host())
-            removed = provider.remove_containers(session)
-            provider.remove_agent_home(session.name)
-            notes += [f"container {cid[:12]} removed" for cid in removed]
-        except Exception as exc:  # the engine may be down: the rest is still cleaned, and this said
-            notes.append(f"its container could not be removed ({exc})")
-    if made.get("worktree_path") and session.repo_root:
-        from trails.isolation.worktree import discard_made
-
-        notes += discard_made(session, made)
+    provider: IsolationProvider | None = None
+    try:
+        provider = engine.provider(session.mode)
+        notes += [f"container {cid[:12]} removed" for cid in provider.remove_sandbox(session)]
+    except Exception as exc:  # the container engine may be down: the rest is still cleaned, and this said
+        notes.append(f"its container could not be removed ({exc})")
+        provider = engine.provider(Mode.WORKTREE) if made.get("worktree_path") else None
+    if provider is not None and made.get("worktree_path") and session.repo_root:
+        notes += provider.discard_made(session, made)
     engine.store.delete_session(session.id)
     engine.store.audit("session_create_interrupted", session.name, made=made, notes=notes,
                        reason="the process creating it ended before it finished")

@@ -5,9 +5,9 @@ new agent profiles that run only once trusted, added auto-yes guards); it may no
 under a name you know, what auto-yes answers or lets past its guards (`auto_yes.allow`), or lower
 isolation below your own choice. `restrict` applies the part of
 that which needs no per-session context when the settings load; modes (core/modes.py), limits
-(core/limits.py), auto-yes (monitor/policy.py) and container settings (isolation/container.py)
-apply the rest where they are decided. Whatever is ignored becomes an `Ignored` record: a note to
-the user and a `settings_ignored` audit entry.
+(core/limits.py), auto-yes (core/auto_yes.py, monitor/policy.py) and container settings
+(isolation/container.py) apply the rest where they are decided. Whatever is ignored becomes an
+`Ignored` record: a note to the user and a `settings_ignored` audit entry.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ touched by a save; a restore rebuilds files and index exactly.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from trails.core.errors import GitError
 from trails.infra.git import Git
@@ -58,3 +59,17 @@ def restore_work(git: Git, commit: str) -> None:
     index_commit = parents[-1]  # saves always put the index commit last
     git.read_tree(f"{commit}^{{tree}}", update_worktree=True)
     git.read_tree(f"{index_commit}^{{tree}}", update_worktree=False)
+
+
+def record_start(repo: Git, name: str, *, head: str | None, dirty: bool | None = None) -> dict[str, Any]:
+    """The main checkout's state (HEAD, index, files) before a direct session, to put it back after
+    a move (core/moves.py).
+
+    `head` is HEAD as the caller just read it, `dirty` what its `git status` said (None: ask). A clean
+    checkout is just its HEAD; only a dirty one is committed, under refs/trails/start/<name>.
+    """
+    if not (has_uncommitted_work(repo) if dirty is None else dirty):
+        return {"ref": None, "commit": None, "head": head, "clean": True}
+    # A name reused after `kill` takes the ref over.
+    saved = save_work(repo, f"refs/trails/start/{name}", f"trails: before session {name}", replace=True)
+    return {"ref": saved.ref, "commit": saved.commit, "head": saved.head}

@@ -182,7 +182,7 @@ def run_hook(run: HookRun, cwd: Path, env: Mapping[str, str], log: Path, progres
 
 
 def hooks_log(home: Path, tmux_session: str) -> Path:
-    from trails.monitor import outputlog
+    from trails.core import outputlog
 
     return outputlog.output_dir(home) / f"{tmux_session}.hooks.log"
 

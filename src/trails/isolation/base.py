@@ -9,13 +9,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from trails.core.config import EffectiveConfig
+from trails.core.errors import WorktreeError
 from trails.core.models import Mode, Session
 from trails.core.paths import private_dir
 from trails.infra.proc import Pending
 from trails.infra.tmux import Tmux
 
 if TYPE_CHECKING:
+    from trails.agents.base import AgentState
     from trails.core.workstate import SavedWork
+    from trails.infra.git import Git
 
 
 @dataclass
@@ -142,3 +145,62 @@ class IsolationProvider(ABC):
         """Called once when the agent is found gone without trails ending it (crash, killed tmux):
         tidy what would otherwise keep running, and say what was done (None: nothing to do)."""
         return None
+
+    # --- the agent's own state (its conversations), as this mode places it ----------------------
+
+    def agent_cwd(self, session: Session) -> str:
+        """The directory the agent works in, as the agent itself sees it."""
+        return session.worktree_path or session.workdir
+
+    def agent_state_dir(self, session: Session, state: AgentState, env: Mapping[str, str]) -> Path | None:
+        """Where the agent keeps its state (conversations) for this session; `env` is the caller's."""
+        return state.host_dir({**env, **session.env})
+
+    def export_conversation(self, session: Session, env: Mapping[str, str]) -> bool:
+        """Copy the session's conversation from where this mode kept it to the agent's state on the
+        host, for an agent that goes on in `session.workdir` (a move out). False when none was copied."""
+        return False
+
+    # --- worktrees (modes that give a session one) -----------------------------------------------
+
+    def retire_worktree(self, session: Session, *, ref: str, message: str, even_clean: bool,
+                        record: Recorder | None) -> tuple[SavedWork | None, list[str]]:
+        """Save the worktree's uncommitted work to `ref`, then remove the worktree (see worktree.py)."""
+        raise WorktreeError(f"a {self.mode.value} session has no worktree of its own")
+
+    def readd_worktree(self, name: str, repo: Git, path: Path, branch: str) -> None:
+        """Make a paused session's worktree again, on its branch."""
+        raise WorktreeError(f"a {self.mode.value} session has no worktree of its own")
+
+    def discard_made(self, session: Session, made: dict[str, Any], *, save_dirty: bool = True) -> list[str]:
+        """Undo what a create or a move that stopped part way had made (as told to `will_make`)."""
+        return []
+
+    # --- moves between modes (core/moves.py) -----------------------------------------------------
+
+    def configure_session(self, session: Session, config: EffectiveConfig, options: dict[str, Any]) -> list[str]:
+        """Settle this mode's settings for a session moving into it (kept in `session.extra`; the
+        image, say, made ready); notes on what was ignored. Nothing for modes without settings."""
+        return []
+
+    def enter_worktree(self, session: Session) -> None:
+        """Hand a session's existing worktree over to this mode's sandbox (a move in)."""
+        return None
+
+    def leave_worktree(self, session: Session) -> None:
+        """Hand the worktree back from this mode's sandbox, with what the agent did there (a move out)."""
+        return None
+
+    # A sandbox is what a mode runs around the agent beyond its working directory (a container);
+    # direct and worktree modes have none.
+    def stop_sandbox(self, session: Session) -> None:
+        """Stop the session's sandbox, keeping it (start_sandbox starts it again)."""
+        return None
+
+    def start_sandbox(self, session: Session) -> None:
+        """Start a stopped sandbox again."""
+        return None
+
+    def remove_sandbox(self, session: Session) -> list[str]:
+        """Remove the session's sandbox and what only it used (its home); notes on what went."""
+        return []

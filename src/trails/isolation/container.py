@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trails.core import paths
 from trails.core.config import EffectiveConfig, Settings
@@ -36,6 +36,9 @@ from trails.infra.git import Git
 from trails.isolation.base import CreateRequest, Placement, Recorder, Released
 from trails.isolation.worktree import Provider as WorktreeProvider
 from trails.isolation.worktree import SideWork, worktree_git
+
+if TYPE_CHECKING:
+    from trails.agents.base import AgentState
 
 WORKSPACE = "/workspace"
 LABEL_SESSION = "trails.session"
@@ -624,7 +627,13 @@ class Provider(WorktreeProvider):
             profile.state.carry_conversation(session.conversation_id, host_dir, inner_dir, WORKSPACE)
         return inner_env
 
-    def export_conversation(self, session: Session, env: dict[str, str]) -> bool:
+    def agent_cwd(self, session: Session) -> str:
+        return WORKSPACE
+
+    def agent_state_dir(self, session: Session, state: AgentState, env: Mapping[str, str]) -> Path | None:
+        return state.container_dir(self.agent_home(session.name))  # the CLI inside keeps it in its home
+
+    def export_conversation(self, session: Session, env: Mapping[str, str]) -> bool:
         """Copy the session's conversation from its container home to the agent's host state, for an
         agent that now works in `session.workdir` on the host (export). False when there was none."""
         from trails.agents import registry
@@ -719,6 +728,35 @@ class Provider(WorktreeProvider):
             out.notes.append(f"conversation {session.conversation_id} copied to the agent's own state on the host")
         self.remove_agent_home(session.name)
         return out
+
+    # --- moves in and out (core/moves.py) ---------------------------------------------------------
+
+    def configure_session(self, session: Session, config: EffectiveConfig, options: dict[str, Any]) -> list[str]:
+        settings, ignored = self.configure(config, {**options, "agent": session.extra.get("agent_profile")},
+                                           image=options.get("image"))
+        session.extra["container"] = settings.to_dict()
+        session.extra["container_name"] = container_name(session.name)
+        if ignored:
+            session.extra["ignored_settings"] = ignored
+        return [_ignored_note(item) for item in ignored]
+
+    def stop_sandbox(self, session: Session) -> None:
+        from trails.infra import docker as d
+
+        if session.container_id and d.status(session.container_id) is not None:
+            d.stop(session.container_id, timeout=3)
+
+    def start_sandbox(self, session: Session) -> None:
+        from trails.infra import docker as d
+
+        if session.container_id and d.status(session.container_id) not in (None, "running"):
+            d.start(session.container_id)
+
+    def remove_sandbox(self, session: Session) -> list[str]:
+        """Remove the session's containers and its agent home; the containers' ids."""
+        removed = self.remove_containers(session)
+        self.remove_agent_home(session.name)
+        return removed
 
     def remove_containers(self, session: Session) -> list[str]:
         from trails.infra import docker as d

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from trails.core import workstate
 from trails.core.models import Mode, Session
 from trails.infra.git import Git
 from trails.isolation.base import CreateRequest, IsolationProvider, Placement, Recorder, Released
@@ -23,13 +24,11 @@ class Provider(IsolationProvider):
             repo, main_status = Git(request.repo_root), request.main_status
 
             def record() -> None:
-                from trails.core.moves import record_start
-
                 # The main checkout as it was before the agent touched it: a later move to a worktree
                 # puts it back exactly so (see core/moves.py). Its `git status` is the slowest read of
                 # a create, so this runs while the agent's terminal starts (the agent waits for it).
                 dirty = bool(repo.status_result(main_status.wait())) if main_status else None
-                placement.extra["start"] = record_start(repo, request.name, head=base, dirty=dirty)
+                placement.extra["start"] = workstate.record_start(repo, request.name, head=base, dirty=dirty)
 
             placement.before_agent = record
         return placement

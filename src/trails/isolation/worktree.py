@@ -295,6 +295,9 @@ class Provider(IsolationProvider):
             notes.append(f"worktree {path} was already gone")
         return saved, notes
 
+    def discard_made(self, session: Session, made: dict[str, Any], *, save_dirty: bool = True) -> list[str]:
+        return discard_made(session, made, save_dirty=save_dirty) if made.get("worktree_path") else []
+
     def release(self, session: Session, *, force: bool, delete_branch: bool, stamp: str,
                 record: Recorder | None = None, env: Mapping[str, str]) -> Released:
         out = Released()

@@ -32,29 +32,6 @@ def _layers(config: EffectiveConfig) -> list[Any]:
     return [config.user, config.project]  # later layers win
 
 
-def auto_yes_default(config: EffectiveConfig) -> bool:
-    # Only the user's own settings may turn automatic answers on: a repository cannot.
-    ay = config.user.auto_yes
-    return bool(ay is not None and ay.default)
-
-
-def project_auto_yes_ignored(config: EffectiveConfig) -> list[str]:
-    """The repository's auto_yes settings that would weaken safety, which trails ignores."""
-    ay = config.project.auto_yes
-    if ay is None:
-        return []
-    ignored = []
-    if ay.default:
-        ignored.append("auto_yes.default")
-    if ay.responses:
-        ignored.append("auto_yes.responses")
-    if ay.answer_trust:
-        ignored.append("auto_yes.answer_trust")
-    known = guards_mod.DEFAULTS.names() | set(config.user.auto_yes.guards if config.user.auto_yes else {})
-    ignored += [f"auto_yes.guards.{name}" for name, pattern in ay.guards.items() if name in known or not pattern]
-    return ignored  # a repository's auto_yes.allow: core/repo_settings.py leaves it out on load
-
-
 def build(agent: str, config: EffectiveConfig) -> Policy:
     """The policy of sessions whose agent profile is `agent` (claude, codex, ... or command).
 

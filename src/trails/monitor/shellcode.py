@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from trails.monitor.guardnames import DOWNLOADED_CODE, DROP_DATABASE
+from trails.core.guardnames import DOWNLOADED_CODE, DROP_DATABASE
 from trails.monitor.shellparse import Invocation, Word
 
 if TYPE_CHECKING:

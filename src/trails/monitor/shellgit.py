@@ -11,7 +11,7 @@ import shlex
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from trails.monitor.guardnames import GIT_HISTORY, WRITE_OUTSIDE
+from trails.core.guardnames import GIT_HISTORY, WRITE_OUTSIDE
 from trails.monitor.shellparse import Invocation, Word
 
 if TYPE_CHECKING:

@@ -19,8 +19,7 @@ import shlex
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from trails.monitor import shellcode, shellgit
-from trails.monitor.guardnames import (
+from trails.core.guardnames import (
     BUILTIN,
     DELETE_OUTSIDE,
     DEVICES,
@@ -32,6 +31,7 @@ from trails.monitor.guardnames import (
     UNSEEN,
     WRITE_OUTSIDE,
 )
+from trails.monitor import shellcode, shellgit
 from trails.monitor.shellparse import Invocation, Word, parse
 
 __all__ = ["BUILTIN", "DELETE_OUTSIDE", "DEVICES", "DOWNLOADED_CODE", "DROP_DATABASE", "GIT_HISTORY", "PRIVILEGES",

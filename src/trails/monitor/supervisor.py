@@ -1,6 +1,6 @@
 """The supervisor: one process per TRAILS_HOME watching every live session, cheaply.
 
-How it stays cheap: tmux appends each pane's output to a log file (see outputlog), and one inotify
+How it stays cheap: tmux appends each pane's output to a log file (see core/outputlog.py), and one inotify
 descriptor on the log directory wakes the supervisor only when some pane wrote something. New bytes go
 into that session's terminal emulator; the screen is classified only then (and on a per-session quiet
 timer for the "unchanged for a while = ready" rule). Process state (an agent that exited) comes from
@@ -26,12 +26,12 @@ from typing import Any
 
 from trails.api.caller import Caller, Trust
 from trails.core import events as core_events
+from trails.core import outputlog
 from trails.core.errors import SupervisorError
 from trails.core.models import Session, Status
 from trails.monitor import detect as detect_mod
 from trails.monitor import events as ev
 from trails.monitor import guards as guards_mod
-from trails.monitor import outputlog
 from trails.monitor.policy import Policy, load_for, without_settings
 from trails.monitor.screen import Screen
 

@@ -4,6 +4,12 @@ Built from Claude Code's transcript (one JSON object a line: user and assistant 
 assistant message split into one line per content block); for an agent without a transcript,
 from the prompt and the agent's answer. Tool results go into the observation of the agent step
 that made the call, as ATIF pairs them.
+
+A subagent Claude Code ran (the `Agent` tool) has a transcript of its own beside the parent's
+(`<session>/subagents/agent-<id>.jsonl`, with a `.meta.json` naming the tool call that started
+it): it becomes `subagent_agent-<id>.json` next to trajectory.json, and the observation of that
+tool call in trajectory.json refers to it (`subagent_trajectory_ref`, the file-ref form), as
+AgentLens links a subagent's trajectory to its parent.
 """
 
 from __future__ import annotations
@@ -36,10 +42,18 @@ def write_trajectories(sdir: Path, *, job: SessionJob, outcome: HeadlessOutcome,
             sub_steps = _steps(sub_entries)
             if not sub_steps:
                 continue
+            meta = _read_json(path.with_suffix(".meta.json"))
             name = f"subagent_{path.stem}.json"
-            sub = _trajectory(agent, sub_steps, path.stem, None, extra={"parent_session_id": outcome.conversation_id})
+            info = {k: v for k, v in (("agent_type", meta.get("agentType")), ("description", meta.get("description")),
+                                       ("tool_call_id", meta.get("toolUseId"))) if v}
+            sub_agent = {**agent, "model_name": meta.get("model") or _first_model(sub_entries) or agent["model_name"]}
+            sub = _trajectory(sub_agent, sub_steps, path.stem, None,
+                              extra={"parent_session_id": outcome.conversation_id, **info})
             (sdir / name).write_text(json.dumps(sub, indent=2) + "\n")
-            refs.append({"session_id": path.stem, "trajectory_path": name})
+            ref = {"session_id": path.stem, "trajectory_path": name, **({"extra": info} if info else {})}
+            refs.append(ref)
+            if meta.get("toolUseId"):
+                _link_subagent(steps, str(meta["toolUseId"]), ref)
     trajectory = _trajectory(agent, steps, outcome.conversation_id, outcome.cost_usd,
                              extra={"trails_session": job.label, **({"subagent_trajectories": refs} if refs else {})})
     (sdir / "trajectory.json").write_text(json.dumps(trajectory, indent=2) + "\n")
@@ -146,6 +160,20 @@ def _add_observation(by_call: dict[str, dict[str, Any]], block: dict[str, Any]) 
     step.setdefault("observation", {"results": []})["results"].append(result)
 
 
+def _link_subagent(steps: list[dict[str, Any]], call_id: str, ref: dict[str, Any]) -> None:
+    """Refer to a subagent's trajectory from the observation of the tool call that started it."""
+    for step in steps:
+        if any(c["tool_call_id"] == call_id for c in step.get("tool_calls") or []):
+            results = step.setdefault("observation", {"results": []})["results"]
+            result = next((r for r in results if r.get("source_call_id") == call_id), None)
+            if result is None:
+                result = {"source_call_id": call_id}
+                results.append(result)
+            result.setdefault("subagent_trajectory_ref", []).append(
+                {k: v for k, v in ref.items() if k in ("session_id", "trajectory_path", "extra")})
+            return
+
+
 def _mark_copied(steps: list[dict[str, Any]], prompt: str) -> None:
     """A resumed or forked conversation starts with the history it continues: mark it as copied context."""
     starts = [i for i, s in enumerate(steps) if s["source"] == "user" and s["message"].strip() == prompt.strip()]
@@ -168,6 +196,14 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
         if isinstance(value, dict):
             out.append(value)
     return out
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _version(entries: list[dict[str, Any]]) -> str:

@@ -2,11 +2,14 @@
 
 Layout of a run directory::
 
-    <out>/run.json  config.yaml  full_diff.patch  .shadow_git/
+    <out>/run.json  config.yaml  full_diff.patch  .shadow_git/  .run.lock  .agents/
     <out>/session_NN[_<cell>][_rMM]/prompt.txt  result.json  agent_result.<ext>  agent_stderr.txt
                            transcript.*  trajectory.json  session_diff.patch  commands.log  [api_captures.jsonl]
 
 A session counts as done once its result.json exists; everything else is rebuilt on resume.
+The driver holds `.run.lock` while it runs (so `trails runs` tells a run whose driver died from a
+running one, and a second driver is refused) and notes its agents in `.agents/`, so a resume first
+stops those a killed driver left running.
 Sessions run where a backend puts them: here (`LocalBackend`, in copies of the work directory) or
 as Ray tasks (`trails.runs.ray_backend`); both hand back a snapshot tag in the shadow repository.
 """
@@ -27,8 +30,9 @@ from typing import Any, Protocol
 
 from trails.core.errors import RunError
 from trails.runs.plan import RunPlan, SessionPlan
-from trails.runs.session import Interrupted, ProcessGroup, SessionJob, run_job, shippable_env
+from trails.runs.session import Interrupted, ProcessGroup, SessionJob, process_start, reap, run_job, shippable_env
 from trails.runs.shadow import ShadowRepo, WorkTree
+from trails.runs.status import AGENTS_DIR, LOCK_NAME
 
 SHADOW_DIR = ".shadow_git"
 SLOTS_DIR = ".replicas"
@@ -83,11 +87,12 @@ class RunExecutor:
         self.plan = plan
         self.out = out.resolve()
         self.parallel = max(1, parallel)
-        self.ray_address = ray_address or plan.meta.ray_address
+        address = ray_address or plan.meta.ray_address
+        self.ray_address = None if address == "local" else address  # `--ray local`: this machine after all
         self._sink = on_event
         self._sink_lock = threading.Lock()
         self._state_lock = threading.Lock()
-        self.procs = ProcessGroup()
+        self.procs = ProcessGroup(record=self.out / AGENTS_DIR)
         self.shadow = ShadowRepo(self.out / SHADOW_DIR)
         self.state: dict[str, Any] = {}
         self.results: dict[str, dict[str, Any]] = {}
@@ -99,6 +104,10 @@ class RunExecutor:
         if self._sink is not None:
             with self._sink_lock:
                 self._sink(RunEvent(kind, label, detail))
+
+    def note(self, text: str) -> None:
+        """A line of progress that belongs to no session (e.g. what a backend sent where)."""
+        self._emit("note", text=text)
 
     def _write_json(self, path: Path, data: Any) -> None:
         tmp = path.with_name(f".{path.name}.{threading.get_ident()}.tmp")
@@ -138,11 +147,33 @@ class RunExecutor:
 
     # --- setup ------------------------------------------------------------------------------------
 
-    def _start_new(self) -> None:
+    def _check_new_out(self) -> None:
         if self.out.exists() and any(self.out.iterdir()):
             raise RunError(f"output directory {self.out} is not empty",
                            hint="give a new --out, or continue that run with --resume-run")
+
+    def _hold(self) -> Any:
+        """Take the run's lock for as long as this driver runs it; a run another driver holds is refused."""
+        import fcntl
+
         self.out.mkdir(parents=True, exist_ok=True)
+        handle = open(self.out / LOCK_NAME, "a+")  # noqa: SIM115 - held until execute() returns
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            driver = (_read_json(self.out / "run.json") or {}).get("driver") or {}
+            raise RunError(f"{self.out} is being run by another trails process"
+                           + (f" (pid {driver['pid']})" if driver.get("pid") else ""),
+                           hint="wait for it to finish, or stop it (Ctrl-C) and then --resume-run") from None
+        return handle
+
+    def _driver(self) -> dict[str, Any]:
+        import socket
+
+        return {"pid": os.getpid(), "host": socket.gethostname(), "process_start": process_start(os.getpid())}
+
+    def _start_new(self) -> None:
         (self.out / "config.yaml").write_text(self.plan.text)
         exclude = []
         if self.out.is_relative_to(self.plan.work_dir):
@@ -155,7 +186,7 @@ class RunExecutor:
             "parallel": self.parallel, "started_at": time.time(), "finished_at": None, "resumed": 0,
             "hypothesis": meta.hypothesis, "tags": meta.tags, "run_name": meta.run_name or self.out.name,
             "repo_name": meta.repo_name, "provider": meta.provider, "backend": self._backend_name(),
-            "matrix": meta.matrix_axes or None,
+            "matrix": meta.matrix_axes or None, "driver": self._driver(),
         }
         self.state["memory_seeded"] = self._seed_memory()
         self.main_tree().snapshot("baseline", None, "baseline: the work directory before session 1")
@@ -179,7 +210,10 @@ class RunExecutor:
         if not state_path.exists() or self.shadow.commit_of("baseline") is None:
             raise RunError(f"{self.out} holds no resumable run (no run.json or no baseline snapshot)")
         self.state = json.loads(state_path.read_text())
+        # A driver killed mid-session leaves its agents running, writing files: stop them first.
+        reap(self.out / AGENTS_DIR)
         self.state["status"] = "running"
+        self.state["driver"] = self._driver()
         self.state["resumed"] = int(self.state.get("resumed", 0)) + 1
         self.state["parallel"] = self.parallel
         self.state["backend"] = self._backend_name()
@@ -197,11 +231,28 @@ class RunExecutor:
 
         if any(s.adapter.name == "claude" for s in self.plan.sessions):
             self._provider_env = provider_env(self.plan.meta.provider, self.plan.meta.base_url)
-        if resume:
-            self._start_resumed()
-        else:
-            self._start_new()
-        backend = self._backend()
+        if not resume:
+            self._check_new_out()
+        lock = self._hold()
+        try:
+            return self._execute(resume)
+        finally:
+            lock.close()
+
+    def _execute(self, resume: bool) -> dict[str, Any]:
+        # A Ray backend connects (and starts its workers) while the baseline is snapshotted; the local one
+        # copies the work dir for its slots after the memory file is seeded into it.
+        backend = self._backend() if self.ray_address else None
+        try:
+            if resume:
+                self._start_resumed()
+            else:
+                self._start_new()
+        except BaseException:
+            if backend is not None:
+                backend.close()
+            raise
+        backend = backend or self._backend()
         self._emit("run_started", out=str(self.out), resumed=resume, done=len(self.results),
                    planned=sum(s.count for s in self.plan.sessions), backend=self._backend_name())
         previous = _install_sigterm()
@@ -427,6 +478,13 @@ def _copy_work_dir(work: Path, out: Path, dest: Path) -> None:
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copytree(work, dest, symlinks=True, ignore=skip)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _totals(done: list[dict[str, Any]], planned: int) -> dict[str, Any]:

@@ -292,7 +292,7 @@ class _Checker:
 
     def _session(self, pos: int, entry: SessionEntry, work_dir: Path, cell: str = "",
                  values: dict[str, str] | None = None) -> SessionPlan:
-        from trails.agents import registry
+        from trails.core import agent_spec
         from trails.core import config as config_mod
         from trails.infra import git as gitinfra
 
@@ -311,7 +311,7 @@ class _Checker:
         try:
             if self._config is None and work_dir.is_dir():
                 self._config = config_mod.load(gitinfra.find_toplevel(work_dir))
-            resolved = registry.resolve(spec, self._config)
+            resolved = agent_spec.resolve(spec, self._config)
         except TrailsError as exc:
             self.fail(agent_path, exc.message)
         else:

@@ -1,36 +1,40 @@
 """Sessions as Ray tasks on an existing Ray cluster (`trails run FILE --ray ADDRESS`).
 
-A task gets the session's start state as git bundles (the baseline once per worker through the
-object store, then the start tag relative to it), checks it out into a work directory the worker
-keeps for the run (a later session there resets it in place, as a local slot), runs the session there (the same
-`run_job` as a local run), snapshots the result on top of the start commit and sends it back as a
-bundle with the session directory's files. The driver fetches the bundle into the run's shadow
+A task gets the session's start state (its commit, and a bundle of what it adds to the run's
+baseline), brings into its node's cache (`trails.runs.node_cache`) only the objects the node lacks,
+resets a work directory the node keeps in place to the start state, runs the session there (the
+same `run_job` as a local run), snapshots the result on top of the start commit and sends it back
+as a bundle with the session directory's files. The driver takes the bundle into the run's shadow
 repository under the session's tag and writes the files, so the run directory is the one a local
-run makes. Ray retries a task whose node or worker dies (`max_retries`); a session that fails on
-its own is a result, not retried.
+run makes.
+
+The baseline travels only to a node that lacks it: the task answers `Need` with the objects the
+directory it would use holds (a node that ran over this work dir before lacks only what changed
+since), the driver packs the rest once for that node and sends the task again. A node that has
+the baseline's tree (a run of the same files before) gets just its commit object.
+
+Ray retries a task whose node or worker dies (`max_retries`); a session that fails on its own is a
+result, not retried.
 """
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import hashlib
 import logging
 import os
 import re
 import shutil
-import tempfile
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trails.core.errors import RunError
-from trails.infra.proc import pid_alive
 from trails.runs.session import ProcessGroup, SessionJob, run_job, shippable_env
-from trails.runs.shadow import ShadowRepo
 
 if TYPE_CHECKING:
     from trails.runs.executor import RunExecutor, Unit
+    from trails.runs.shadow import ShadowRepo
     from trails.runs.spec import Resources
 
 BASELINE = "baseline"
@@ -62,6 +66,38 @@ def parse_memory(value: int | str) -> int:
     return int(float(match.group(1)) * _UNITS[match.group(2)])
 
 
+@dataclass(frozen=True)
+class Start:
+    """A session's start state, as a task needs it wherever it runs."""
+
+    run: str  # names the run on every node (its out dir and baseline commit)
+    tag: str
+    commit: str
+    tree: str
+    bundle: bytes | None  # what the start adds to the baseline (None: the start is the baseline)
+    baseline_commit: str
+    baseline_raw: bytes  # the baseline commit object itself, for a node that holds its tree already
+    baseline_tree: str
+    dir_name: str
+
+
+@dataclass(frozen=True)
+class Done:
+    fields: dict[str, Any]
+    files: dict[str, bytes]
+    bundle: bytes  # the session's tag, relative to its start commit
+    source: str  # the tag's ref in the bundle
+    where: str
+
+
+@dataclass(frozen=True)
+class Need:
+    """The node lacks the baseline; `have` holds the ids (20 bytes each) of objects it has that are close."""
+
+    node: str
+    have: bytes
+
+
 class RayBackend:
     """Runs each unit as a Ray task; `slots` bounds how many the driver keeps in flight."""
 
@@ -81,19 +117,32 @@ class RayBackend:
         # Ray places tasks by their resources; the driver only needs a thread per task in flight.
         self.slots = max(parallel, total)
         self._remote = ray.remote(_run_task)
+        self._warm_up()
         self._baseline_lock = threading.Lock()
-        self._baseline_ref: Any = None
-        # Names this run's directories on the workers: the out dir and its baseline commit.
-        self._run_key = f"{executor.out}@{executor.shadow.commit_of(BASELINE)}"
+        self._baseline_info: tuple[str, bytes, str, str] | None = None  # commit, raw commit, tree, run name
+        self._supply: dict[str, Any] = {}  # node id -> object ref of the pack of what it lacks
+        self._packs: dict[bytes, tuple[Any, int, int]] = {}  # digest of a `have` -> (pack's ref, objects, bytes)
+        self._supply_lock = threading.Lock()
+        self._baseline_objects: list[str] | None = None
 
-    def _baseline(self) -> Any:
+    def _warm_up(self) -> None:
+        """Have Ray start the worker processes the first sessions will run in, while the driver is still
+        snapshotting the baseline (a run's workers are its own: each run would start them anew)."""
         import ray
 
+        ready = [u for u in self.ex.units() if not u.deps][:8]
+        warm = ray.remote(_warm)
+        for unit in ready:
+            warm.options(**ray_options(unit.session.resources, 0)).remote()
+
+    def _baseline(self) -> tuple[str, bytes, str, str]:
         with self._baseline_lock:
-            if self._baseline_ref is None:
-                self._baseline_ref = ray.put(self.ex.shadow.git_bytes("bundle", "create", "-",
-                                                                      f"refs/tags/{BASELINE}"))
-            return self._baseline_ref
+            if self._baseline_info is None:
+                shadow = self.ex.shadow
+                commit = shadow.commit_of(BASELINE) or ""
+                self._baseline_info = (commit, shadow.git_bytes("cat-file", "commit", shadow.ref(BASELINE)),
+                                       shadow.tree_of(BASELINE), _run_tag(f"{self.ex.out}@{commit}"))
+            return self._baseline_info
 
     def run(self, unit: Unit, job: SessionJob, slot: int, sdir: Path) -> tuple[dict[str, Any], str]:
         import ray
@@ -101,167 +150,142 @@ class RayBackend:
         ex = self.ex
         job.env = shippable_env({**_os_environ(), **job.env})
         start = unit.start_tag
-        # The baseline goes to the object store once; a session ships only what its start adds to it.
-        bundle = None if start == BASELINE else ex.shadow.git_bytes(
-            "bundle", "create", "-", f"refs/tags/{start}", f"^refs/tags/{BASELINE}")
-        start_commit = ex.shadow.commit_of(start) or ""
+        commit, raw, tree, run = self._baseline()
+        state = Start(run=run, tag=start, commit=ex.shadow.commit_of(start) or "", tree=ex.shadow.tree_of(start),
+                      bundle=None if start == BASELINE else ex.shadow.bundle(start, BASELINE),
+                      baseline_commit=commit, baseline_raw=raw, baseline_tree=tree, dir_name=ex.plan.work_dir.name)
         opts = ray_options(unit.session.resources, ex.plan.meta.ray_max_retries)
-        ref = self._remote.options(**opts).remote(job, unit.label, start, start_commit, bundle, [self._baseline()],
-                                                  self._run_key, ex.plan.work_dir.name)
-        try:
-            fields, files, new_bundle, where = ray.get(ref)
-        except (KeyboardInterrupt, SystemExit):
-            ray.cancel(ref, force=True)
-            raise
-        except ray.exceptions.RayError as exc:
-            return {"status": "failed", "error": f"the Ray task failed: {exc}"}, "ray"
-        for rel, data in files.items():
+        supplied: set[str] = set()
+        while True:
+            ref = self._remote.options(**opts).remote(job, unit.label, state, dict(self._supply))
+            try:
+                answer = ray.get(ref)
+            except (KeyboardInterrupt, SystemExit):
+                ray.cancel(ref, force=True)
+                raise
+            except ray.exceptions.RayError as exc:
+                return {"status": "failed", "error": f"the Ray task failed: {exc}"}, "ray"
+            if isinstance(answer, Done):
+                break
+            if answer.node in supplied:
+                return {"status": "failed", "error": f"Ray node {answer.node} still lacks the run's baseline "
+                        "after it was sent"}, "ray"
+            supplied.add(answer.node)
+            self._send_baseline(answer)
+        for rel, data in answer.files.items():
             target = sdir / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
-        ex.shadow.fetch_bundle(new_bundle, unit.label)
-        return fields, where
+        ex.shadow.fetch_bundle(answer.bundle, unit.label, source=answer.source)
+        return answer.fields, answer.where
+
+    def _send_baseline(self, need: Need) -> None:
+        """Pack the baseline's objects the node lacks (once per distinct `have`) and offer it to that node."""
+        import ray
+
+        digest = hashlib.sha256(need.have).digest()
+        with self._supply_lock:
+            objects = self._objects()
+            if digest not in self._packs:
+                width = len(self._baseline()[0]) // 2  # bytes of an object id (SHA-1 or SHA-256)
+                have = {need.have[i:i + width].hex() for i in range(0, len(need.have), width)}
+                missing = "".join(f"{o}\n" for o in objects if o not in have)
+                pack = self.ex.shadow.git_bytes("pack-objects", "--stdout", "-q", stdin=missing.encode())
+                self._packs[digest] = (ray.put(pack), missing.count("\n"), len(pack))
+            ref, count, size = self._packs[digest]
+            self._supply[need.node] = ref
+            total = len(objects)
+        self.ex.note(f"baseline to Ray node {need.node[:12]}: the {count} of its {total} objects "
+                     f"the node lacked ({size / 1024:.0f} KiB)")
+
+    def _objects(self) -> list[str]:
+        """Every object of the baseline (its commit, trees and blobs), listed once per run."""
+        if self._baseline_objects is None:
+            listing = self.ex.shadow.git("rev-list", "--objects", self.ex.shadow.ref(BASELINE)).stdout
+            self._baseline_objects = [line.split()[0] for line in listing.splitlines() if line.strip()]
+        return self._baseline_objects
 
     def close(self) -> None:
         import ray
 
-        if self._baseline_ref is not None:
-            self._sweep_nodes()
         if self._owns:
             ray.shutdown()
-
-    def _sweep_nodes(self) -> None:
-        import ray
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-        sweep = ray.remote(_sweep)
-        nodes: list[dict[str, Any]] = ray.nodes()  # type: ignore[no-untyped-call]
-        refs = [sweep.options(num_cpus=0, max_retries=0,
-                              scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False))
-                .remote(_run_tag(self._run_key)) for n in nodes if n.get("Alive")]
-        ray.wait(refs, num_returns=len(refs), timeout=30)
 
 
 def _os_environ() -> dict[str, str]:
     return dict(os.environ)
 
 
-class _NodeDirs:
-    """This worker process's shadow repositories and work directories, one per (run, work dir name).
-
-    A later session of the run on this worker fetches only the objects it lacks and resets the
-    directory in place (the reset a local slot gets), instead of checking every file out anew.
-    A directory is lent to one task at a time; a second task in the process meanwhile gets a fresh
-    one. They live under one temporary root per worker process (named by its pid), removed at
-    exit; Ray ends idle workers (and their children) without running atexit, so the driver also
-    sweeps each node at the end of the run (`_sweep`).
-    """
-
-    KEEP = 4  # runs whose directories a worker keeps; older ones are removed
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._idle: dict[tuple[str, str], tuple[Path, str]] = {}  # → (dir, tag its files equal); oldest first
-        self._root: Path | None = None
-        self._made = 0
-
-    def _new_dir(self, run_tag: str) -> Path:
-        if self._root is None:
-            self._root = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-"))
-            atexit.register(self.clear)
-        self._made += 1
-        path = self._root / f"{run_tag}-{self._made}"
-        path.mkdir(parents=True)  # the root too, should a sweep have removed it while it was empty
-        return path
-
-    def take(self, key: tuple[str, str]) -> tuple[Path, str | None]:
-        """A directory for the key, and the tag a previous session left its files at (None: a new one)."""
-        with self._lock:
-            idle = self._idle.pop(key, None)
-            if idle is not None and idle[0].is_dir():
-                return idle
-            return self._new_dir(_run_tag(key[0])), None
-
-    def give_back(self, key: tuple[str, str], root: Path, at: str) -> None:
-        with self._lock:
-            if key in self._idle:  # a concurrent task's directory: keep one per key
-                shutil.rmtree(root, ignore_errors=True)
-                return
-            self._idle[key] = (root, at)
-            while len(self._idle) > self.KEEP:
-                shutil.rmtree(self._idle.pop(next(iter(self._idle)))[0], ignore_errors=True)
-
-    def discard(self, root: Path) -> None:
-        with self._lock:
-            shutil.rmtree(root, ignore_errors=True)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._idle.clear()
-            if self._root is not None:
-                shutil.rmtree(self._root, ignore_errors=True)
-
-
-_DIRS = _NodeDirs()
-_PREFIX = "trails-ray-"
+def _warm() -> None:
+    """A task that only makes Ray start a worker (and import what a session's task needs)."""
+    from trails.runs import node_cache  # noqa: F401
 
 
 def _run_tag(run_key: str) -> str:
     return hashlib.sha256(run_key.encode()).hexdigest()[:16]
 
 
-def _sweep(run_tag: str) -> None:
-    """On a node after the run: remove its directories, and whole roots of worker processes gone."""
-    for root in Path(tempfile.gettempdir()).glob(f"{_PREFIX}*-*"):
-        pid = root.name[len(_PREFIX):].split("-")[0]
-        if pid.isdigit() and not pid_alive(int(pid)):
-            shutil.rmtree(root, ignore_errors=True)
-            continue
-        for entry in root.glob(f"{run_tag}-*"):
-            shutil.rmtree(entry, ignore_errors=True)
-        with contextlib.suppress(OSError):
-            root.rmdir()  # only when empty: a worker still holding another run's directories keeps it
-
-
-def _run_task(job: SessionJob, label: str, start_tag: str, start_commit: str, bundle: bytes | None,
-              baseline: list[Any], run_key: str,
-              dir_name: str) -> tuple[dict[str, Any], dict[str, bytes], bytes, str]:
+def _run_task(job: SessionJob, label: str, start: Start, supply: dict[str, Any]) -> Done | Need:
     """On the node: bring the start state in, run the session, pack the new state and the session files.
 
-    `baseline` holds (inside a list, so Ray does not fetch it unasked) the object-store ref of the
-    baseline's full bundle, fetched once per directory; `bundle` is the start tag relative to the
-    baseline (None when the start is the baseline).
+    `supply` maps node ids to object-store refs of packs made for them (inside a dict, so Ray
+    fetches none unasked): this node's, when there is one, holds the baseline's objects it lacked.
     """
     import ray
 
+    from trails.runs.node_cache import NodeCache
+
     node = ray.get_runtime_context().get_node_id()
     job.env["TRAILS_RAY_NODE"] = node
-    key = (run_key, dir_name)
-    root, at = _DIRS.take(key)
-    try:
-        git_dir = root / "shadow.git"
-        repo = ShadowRepo(git_dir) if at is not None else ShadowRepo.create(git_dir)
-        have = repo.commit_of(start_tag) == start_commit
-        if not have:
-            if repo.commit_of(BASELINE) is None:
-                repo.fetch_bundle(ray.get(baseline[0]), BASELINE)
-            if bundle is not None:
-                repo.fetch_bundle(bundle, start_tag)
-        cwd = root / dir_name
-        tree = repo.tree(cwd, root / "index")
-        if not (have and at == start_tag):  # as a local slot, a session straight after its start skips the reset
-            tree.reset(start_tag)  # in place: only files that differ from the start are written
-        sdir = root / "session"
-        shutil.rmtree(sdir, ignore_errors=True)
-        sdir.mkdir()
-        fields = run_job(job, cwd, sdir, ProcessGroup())
-        first_line = (job.prompt.strip().splitlines() or [""])[0][:72]
-        tree.snapshot(label, start_tag, f"{label}: {first_line}")
-        new_bundle = repo.git_bytes("bundle", "create", "-", f"refs/tags/{label}", f"^refs/tags/{start_tag}")
-        files = {str(p.relative_to(sdir)): p.read_bytes() for p in sdir.rglob("*") if p.is_file()}
-        result = fields, files, new_bundle, f"ray:{node}:{cwd}"
-    except BaseException:
-        _DIRS.discard(root)  # in an unknown state: the next task starts afresh
-        raise
-    _DIRS.give_back(key, root, label)
-    return result
+    cache = NodeCache.open()
+    with cache.using(start.run):
+        slot = cache.lend(start.dir_name, start.run, start.tree)
+        try:
+            repo = cache.repo(start.run)
+            if not _bring_in(repo, start, supply.get(node)):
+                return Need(node, cache.have(slot))
+            tree = repo.tree(slot.files, slot.index)
+            held, same_run = slot.holds(start.tree), slot.same_run(start.run)
+            slot.touch()
+            if not (held and same_run):  # as a local slot, a session straight after its start skips the reset
+                # In place: git writes only the files that differ. A directory another run (or a dead task)
+                # left loses its ignored files too, which no snapshot of this run holds.
+                if held:
+                    tree.clean(ignored=True)  # its files are the start's already: only what git ignores goes
+                else:
+                    tree.reset(start.tag, ignored=not same_run)
+            sdir = slot.root / "session"
+            shutil.rmtree(sdir, ignore_errors=True)
+            sdir.mkdir()
+            fields = run_job(job, slot.files, sdir, ProcessGroup(record=slot.agents))
+            first_line = (job.prompt.strip().splitlines() or [""])[0][:72]
+            commit = tree.snapshot(label, start.tag, f"{label}: {first_line}")
+            files = {str(p.relative_to(sdir)): p.read_bytes() for p in sdir.rglob("*") if p.is_file()}
+            done = Done(fields, files, repo.bundle(label, start.commit), repo.ref(label), f"ray:{node}:{slot.files}")
+            cache.give_back(slot, start.run, repo.tree_of(label), commit)
+            return done
+        finally:
+            cache.release(slot)
+
+
+def _bring_in(repo: ShadowRepo, start: Start, pack_ref: Any) -> bool:
+    """Make the node's store hold the start commit; False when it lacks the baseline and no pack came for it."""
+    import ray
+
+    present = repo.present([start.commit, start.baseline_commit, start.baseline_tree])
+    if start.commit in present:
+        repo.set_ref(start.tag, start.commit)
+        return True
+    if start.baseline_commit not in present:
+        if start.baseline_tree not in present:
+            if pack_ref is None:
+                return False
+            repo.add_pack(ray.get(pack_ref))
+        if start.baseline_commit not in repo.present([start.baseline_commit]):
+            written = repo.write_commit(start.baseline_raw)
+            if written != start.baseline_commit:
+                raise RunError(f"the baseline commit came out as {written}, not {start.baseline_commit}")
+    repo.set_ref(BASELINE, start.baseline_commit)
+    if start.bundle is not None:
+        repo.fetch_bundle(start.bundle, start.tag, source=f"refs/tags/{start.tag}")
+    return True

@@ -61,12 +61,18 @@ def shippable_env(environ: dict[str, str]) -> dict[str, str]:
 
 
 class ProcessGroup:
-    """The children of one run: each in its own process group, so Ctrl-C reaches trails only and trails stops it."""
+    """The children of one run: each in its own process group, so Ctrl-C reaches trails only and trails stops it.
 
-    def __init__(self) -> None:
+    With `record`, each running child is also noted there (a file named by its pid, holding its
+    start time), so that after trails itself is killed the next run can stop what it left running
+    (`reap`) before it touches the files those children were writing.
+    """
+
+    def __init__(self, record: Path | None = None) -> None:
         self.stopping = threading.Event()
         self._procs: set[subprocess.Popen[str]] = set()
         self._lock = threading.Lock()
+        self.record = record
 
     def spawn(self, argv: list[str], stdin: str | None, cwd: Path, env: dict[str, str],
               timeout: float | None) -> tuple[int, str, str, bool]:
@@ -80,6 +86,7 @@ class ProcessGroup:
             return 127, "", f"{argv[0]}: {exc.strerror}", False
         with self._lock:
             self._procs.add(proc)
+        note = self._note(proc.pid)
         timed_out = False
         try:
             try:
@@ -91,7 +98,18 @@ class ProcessGroup:
         finally:
             with self._lock:
                 self._procs.discard(proc)
+            if note is not None:
+                note.unlink(missing_ok=True)
         return proc.returncode, out, err, timed_out
+
+    def _note(self, pid: int) -> Path | None:
+        started = process_start(pid)
+        if self.record is None or started is None:
+            return None
+        self.record.mkdir(parents=True, exist_ok=True)
+        note = self.record / str(pid)
+        note.write_text(started)
+        return note
 
     def stop_all(self) -> None:
         self.stopping.set()
@@ -99,6 +117,55 @@ class ProcessGroup:
             procs = list(self._procs)
         for proc in procs:
             kill_group(proc)
+
+
+def process_start(pid: int) -> str | None:
+    """When the process started (clock ticks since boot, from /proc), or None where that cannot be read."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]  # field 22; the command name before it may hold spaces
+
+
+def reap(record: Path, grace: float = 5.0) -> list[int]:
+    """Stop the process groups noted in `record` by a ProcessGroup whose owner died; returns their pids.
+
+    A note names a group leader and its start time. The leader alive with another start time is a
+    reused pid (its group, ours, is gone then: Linux keeps a group's id while any member lives) and
+    is left alone; a leader gone leaves its group's members, which are stopped too.
+    """
+    import contextlib
+    import time
+
+    stopped = []
+    for note in sorted(record.glob("*")) if record.is_dir() and Path("/proc/self/stat").exists() else []:
+        started = process_start(int(note.name)) if note.name.isdigit() else "?"
+        if (started is None or started == note.read_text().strip()) and _group_alive(pid := int(note.name)):
+            stopped.append(pid)
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, sig)
+                deadline = time.monotonic() + grace
+                while _group_alive(pid) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                if not _group_alive(pid):
+                    break
+        note.unlink(missing_ok=True)
+    return stopped
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process other than a zombie is in the group (killpg alone counts unreaped zombies)."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                return True
+    return False
 
 
 def kill_group(proc: subprocess.Popen[str], grace: float = 5.0) -> None:

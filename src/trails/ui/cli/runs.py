@@ -36,6 +36,8 @@ def _progress(event: Any) -> None:
         note(_session_line(event.label, d))
     elif event.kind == "run_finished":
         note(f"{d['status']}: {d['out']}")
+    elif event.kind == "note":
+        note(f"  {d['text']}")
 
 
 class ProgressBar:
@@ -77,6 +79,8 @@ class ProgressBar:
                 self._stop.set()
                 self._line(f"{d['status']}: {d['out']}")
                 return
+            elif event.kind == "note":
+                self._line(f"  {d['text']}")
             self._draw()
 
     def _tick(self) -> None:
@@ -111,8 +115,10 @@ class ProgressBar:
 @option("--out", type=Path, help="Run directory (default: runs/<name>-<time> next to the run file).")
 @option("--parallel", type=positive_int, default=1, help="Sessions to run at once (default 1).")
 @flag("--dry-run", help="Check the file and print the plan; run nothing.")
-@option("--resume-run", type=existing_dir, help="Continue an interrupted run from its last completed session.")
-@option("--ray", metavar="ADDRESS", help="Run the sessions as tasks on this Ray cluster ('auto': the local one).")
+@option("--resume-run", type=existing_dir,
+        help="Continue an interrupted run from its last completed session (on its Ray cluster, if it had one).")
+@option("--ray", metavar="ADDRESS",
+        help="Run the sessions as tasks on this Ray cluster ('auto': the local one; 'local': not on Ray).")
 @option("--compare", nargs=2, type=existing_dir, metavar=("RUN_A", "RUN_B"),
         help="Print two run directories' sessions side by side; run nothing.")
 @json_option
@@ -222,6 +228,8 @@ def _same(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
 @argument("directory", nargs="?", type=Path, default=Path("runs"))
 @json_option
 def runs(directory: Path, as_json: bool) -> None:
+    from trails.runs.status import current_status, resume_hint
+
     rows = []
     candidates = [directory] if (directory / "run.json").exists() else sorted(
         p for p in (directory.iterdir() if directory.is_dir() else []) if p.is_dir())
@@ -230,11 +238,13 @@ def runs(directory: Path, as_json: bool) -> None:
         if state is None:
             continue
         t = state.get("totals") or {}
-        rows.append({"out": str(d.resolve()), "name": d.name, "status": state.get("status"),
+        status = current_status(d, state)  # `running` whose driver is gone: `interrupted`
+        rows.append({"out": str(d.resolve()), "name": d.name, "status": status,
                      "planned": t.get("planned", 0), "done": t.get("done", 0), "ok": t.get("ok", 0),
                      "failed": t.get("failed", 0), "cost_usd": t.get("cost_usd", 0),
                      "started_at": state.get("started_at"), "tags": state.get("tags") or [],
-                     "hypothesis": state.get("hypothesis"), "backend": state.get("backend", "local")})
+                     "hypothesis": state.get("hypothesis"), "backend": state.get("backend", "local"),
+                     "resume": resume_hint(d.resolve()) if status == "interrupted" else None})
 
     def human() -> None:
         if not rows:
@@ -246,5 +256,8 @@ def runs(directory: Path, as_json: bool) -> None:
             tags = f"  [{', '.join(r['tags'])}]" if r["tags"] else ""
             echo(f"{r['name']:<{width}}  {r['status'] or '?':<24} {r['done']}/{r['planned']} done, "
                  f"{r['failed']} failed, ${r['cost_usd']:.4f}  {when}{tags}")
+        for r in rows:
+            if r["resume"]:
+                echo(f"{r['name']}: its trails process is gone; continue with  {r['resume']}")
 
     emit(as_json, rows, human)

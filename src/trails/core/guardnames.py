@@ -1,4 +1,4 @@
-"""The built-in auto-yes guards' names, each with what it refuses (shellguard.py judges them)."""
+"""The built-in auto-yes guards' names, each with what it refuses (monitor/shellguard.py judges them)."""
 
 from __future__ import annotations
 

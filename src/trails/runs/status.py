@@ -1,0 +1,60 @@
+"""A run directory's status as it is now: run.json's, except that a `running` run whose driver is
+gone (killed, crashed, its machine rebooted) is `interrupted`.
+
+The driver holds an exclusive flock on `<out>/.run.lock` for as long as it runs the run; the kernel
+drops it when the process dies however it dies, so a lock anyone can take means no driver. A run
+directory from before the lock existed is judged by the driver's pid and process start time.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import socket
+from pathlib import Path
+from typing import Any
+
+LOCK_NAME = ".run.lock"
+AGENTS_DIR = ".agents"
+
+
+def current_status(out: Path, state: dict[str, Any]) -> str | None:
+    status = state.get("status")
+    if status == "running" and driver_gone(out, state):
+        return "interrupted"
+    return None if status is None else str(status)
+
+
+def driver_gone(out: Path, state: dict[str, Any]) -> bool:
+    """Whether no process runs this run any more (False when that cannot be told, e.g. another machine's)."""
+    try:
+        handle = open(out / LOCK_NAME)  # noqa: SIM115 - read-only: a shared lock is all a test needs
+    except FileNotFoundError:
+        return _pid_gone(state.get("driver"))
+    except OSError:
+        return False
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return True
+
+
+def _pid_gone(driver: Any) -> bool:
+    from trails.infra.proc import pid_alive
+    from trails.runs.session import process_start
+
+    if not isinstance(driver, dict) or not isinstance(driver.get("pid"), int):
+        return False
+    if driver.get("host") != socket.gethostname():
+        return False
+    pid = driver["pid"]
+    if not pid_alive(pid):
+        return True
+    started = process_start(pid)
+    return bool(driver.get("process_start") and started and started != driver["process_start"])
+
+
+def resume_hint(out: Path) -> str:
+    return f"trails run --resume-run {out}"
