@@ -72,14 +72,15 @@ def test_conflicting_rebase_is_aborted_and_nothing_changes(engine: Engine, repo:
     assert not (Path(git(wt, "rev-parse", "--absolute-git-dir")) / "rebase-merge").exists()
     session = engine.get_session("r1", caller=as_user())
     assert session.status.live  # the agent keeps running; the conflict is a flag
-    assert session.extra["conflict"]["files"] == ["README.md"] and session.extra["conflict"]["onto"] == "main"
+    assert session.conflict is not None
+    assert session.conflict["files"] == ["README.md"] and session.conflict["onto"] == "main"
     ls = trails("ls", cwd=repo).stdout
     assert "conflict" in ls.splitlines()[1]
     assert "rebase onto main conflicts in README.md" in trails("show", "r1", cwd=repo).stdout
     # Once resolved (here: the agent's commits dropped), a rebase clears the flag.
     git(wt, "reset", "-q", "--hard", "main")
     engine.rebase("r1", caller=as_user())
-    assert "conflict" not in engine.get_session("r1", caller=as_user()).extra
+    assert engine.get_session("r1", caller=as_user()).conflict is None
 
 
 def test_to_agent_sends_the_conflict_to_the_agent(engine: Engine, repo: Path, tmp_path: Path) -> None:

@@ -233,3 +233,17 @@ def test_restart_continues_the_conversation_where_the_profile_can() -> None:
         ["claude", "--continue"], "continue")
     assert continuation_argv(session("command", ["sleep", "600"], None), cwd_changed=True) == (
         ["sleep", "600"], "fresh")
+
+
+def test_an_upgrade_audits_the_repository_settings_it_ignored(repo: Path, engine: Any) -> None:
+    import json
+
+    (repo / ".trails").mkdir()
+    (repo / ".trails" / "settings.json").write_text(json.dumps({"network": "bridge"}))
+    engine.create_session("m1", SLEEPER, mode="worktree", cwd=repo, caller=as_user())
+    result = engine.upgrade_session("m1", "container", caller=as_user())
+    assert any("ignored network='bridge'" in n for n in result.notes), result.notes
+    [ignored] = [a for a in engine.audit_log("m1", caller=as_user()) if a["action"] == "settings_ignored"]
+    assert [s["key"] for s in ignored["detail"]["settings"]] == ["network"] and ignored["caller"] == "user"
+    kinds = [e["kind"] for e in engine.events(session="m1")]
+    assert kinds[-2:] == ["moved", "settings_ignored"], kinds

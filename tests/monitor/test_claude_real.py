@@ -67,7 +67,7 @@ def test_guarded_bash_is_not_approved(engine: Any, supervisor: int, repo: Path,
     wait_status(engine, "c2", "ready", timeout=60)
     api.script.reply_tool_use("Bash", {"command": "rm -rf build", "description": "clean the build"})
     engine.send("c2", "clean up", caller=as_user())
-    wait_until(lambda: engine.store.get_session("c2").extra.get("needs_user"), timeout=20, message="needs_user")
+    wait_until(lambda: engine.store.get_session("c2").needs_user, timeout=20, message="needs_user")
     assert engine.store.get_session("c2").status.value == "waiting"
     refused = [a for a in engine.audit_log("c2", caller=as_user()) if a["action"] == "auto_yes_refused"]
     assert refused[0]["detail"]["guard"] == "recursive delete" and "rm -rf build" in refused[0]["detail"]["prompt"]

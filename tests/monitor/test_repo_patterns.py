@@ -71,7 +71,7 @@ def test_a_bad_pattern_stops_neither_the_supervisor_nor_other_sessions(
         _write(repo_settings, {"auto_yes": {"guards": {"mine": "(unclosed"}}})
         engine.ensure_supervisor()
         engine.send("s1", "run echo hi", caller=as_user())
-        wait_until(lambda: engine.store.get_session("s1").extra.get("needs_user"), timeout=15,
+        wait_until(lambda: engine.store.get_session("s1").needs_user, timeout=15,
                    message="s1 to wait for the user")
         s1 = engine.store.get_session("s1")
         assert s1.status.value == "waiting" and "settings do not load" in (s1.status_reason or "")
@@ -106,7 +106,7 @@ def test_the_supervisor_reads_the_repositorys_settings_not_the_worktrees(
         wait_status(engine, "s1", "ready")
         _write(Path(engine.get_session("s1", caller=as_user()).worktree_path) / ".trails" / "settings.json", {})
         engine.send("s1", "run echo hi", caller=as_user())
-        wait_until(lambda: engine.store.get_session("s1").extra.get("needs_user"), timeout=15,
+        wait_until(lambda: engine.store.get_session("s1").needs_user, timeout=15,
                    message="the guarded prompt to wait for the user")
         assert "Ran echo hi" not in engine.output("s1", caller=as_user())
         refused = [e for e in engine.events(session="s1") if e["kind"] == "refused"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 from pathlib import Path
@@ -36,7 +37,7 @@ def test_guarded_command_is_refused_and_flagged(engine: Any, supervisor: int, re
     engine.create_session("s2", str(fake_claude), cwd=repo, auto_yes=True, caller=as_user())
     wait_status(engine, "s2", "ready")
     engine.send("s2", "run rm -rf /", caller=as_user())
-    wait_until(lambda: engine.store.get_session("s2").extra.get("needs_user"), message="the needs_user flag")
+    wait_until(lambda: engine.store.get_session("s2").needs_user, message="the needs_user flag")
     session = engine.store.get_session("s2")
     assert session.status.value == "waiting" and "rm -rf" in session.status_reason
     refusal = next(a for a in engine.audit_log("s2", caller=as_user()) if a["action"] == "auto_yes_refused")
@@ -44,7 +45,7 @@ def test_guarded_command_is_refused_and_flagged(engine: Any, supervisor: int, re
     assert "Ran" not in engine.tmux.capture(session.tmux_session)
     # The user answers "No" by hand: the flag clears.
     engine.tmux.send_keys(session.tmux_session, "3")
-    wait_until(lambda: "needs_user" not in engine.store.get_session("s2").extra, message="the flag to clear")
+    wait_until(lambda: engine.store.get_session("s2").needs_user is None, message="the flag to clear")
     wait_status(engine, "s2", "ready")
 
 
@@ -68,14 +69,14 @@ def test_commands_are_judged_by_what_they_do(engine: Any, supervisor: int, repo:
         engine.send("s3", f"run {command}", caller=as_user())
         wait_until(lambda n=n: len(refusals()) == n, message=f"{command!r} to be refused")
         session = engine.store.get_session("s3")
-        assert session.status.value == "waiting" and why in session.extra["needs_user"], session.extra
+        assert session.status.value == "waiting" and why in (session.needs_user or ""), session
         refusal = refusals()[-1]
         assert (refusal["guard"], refusal["prompt_kind"]) == (guard, "command") and why in refusal["reason"]
         event = [e for e in engine.events(session="s3") if e["kind"] == "refused"][-1]["data"]
         assert event["guard"] == guard and event["reason"] == refusal["reason"]
         assert "● Ran" not in engine.tmux.capture(tmux)
         engine.tmux.send_keys(tmux, "3")  # the user says No
-        wait_until(lambda: "needs_user" not in engine.store.get_session("s3").extra, message="the flag to clear")
+        wait_until(lambda: engine.store.get_session("s3").needs_user is None, message="the flag to clear")
         wait_status(engine, "s3", "ready")
     engine.send("s3", "run mkdir -p out && pytest -x", caller=as_user())
     wait_until(lambda: "● Ran mkdir -p out && pytest -x" in engine.tmux.capture(tmux), message="the approved run")
@@ -125,3 +126,28 @@ def test_events_stream_over_the_socket(engine: Any, supervisor: int, tmp_path: P
     assert {"id", "ts", "session", "kind", "data"} <= set(seen[-1])
     replay = list(engine.subscribe_events(since=seen[-1]["id"] - 1, timeout=1))
     assert replay and replay[0]["id"] == seen[-1]["id"]
+
+
+def test_a_command_gets_its_reply_alone_while_events_stream(engine: Any, supervisor: int) -> None:
+    import json
+
+    from trails.core import ownsock
+    from trails.monitor import events as sock
+
+    stream = engine.subscribe_events(since=0, timeout=5)
+    assert next(stream)["kind"] == "supervisor"  # a subscriber is connected: events are being pushed
+    path = sock.socket_path(engine.home)
+    for i in range(5):
+        with ownsock.connect(path, 5) as conn:
+            engine.store.audit("sent", "elsewhere", text=str(i))  # pending when the ping is answered
+            conn.sendall(b'{"cmd": "ping"}\n')
+            while (event := next(stream))["kind"] != "sent":
+                pass
+            assert event["data"]["text"] == str(i)
+            assert sock.request(path, {"cmd": "ping"})["ok"]  # that push is over: all it sent is here
+            conn.setblocking(False)
+            got = b""
+            with contextlib.suppress(BlockingIOError):
+                while chunk := conn.recv(65536):
+                    got += chunk
+        assert got.count(b"\n") == 1 and json.loads(got)["pid"] == supervisor, got

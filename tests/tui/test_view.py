@@ -23,7 +23,7 @@ def test_filters() -> None:
     assert names(status="ended") == {"perf-cache", "bot"}
     assert names(mode="container") == {"perf-cache"}
     assert names(text="CODEX") == {"add-tests"} and names(text="trails/fix") == {"fix-login"}
-    sessions[1].extra["needs_user"] = True  # a refused auto-yes prompt needs a person too
+    sessions[1].needs_user = "a guard refused it"  # a refused auto-yes prompt needs a person too
     assert "add-tests" in names(status="attention")
 
 

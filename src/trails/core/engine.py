@@ -346,13 +346,13 @@ class Engine:
             who = caller.label
             audits: list[tuple[str, str | None, dict[str, Any]]] = [
                 ("mode_selected", name, {**decision.to_dict(), "agent": agent_spec.spec, "caller": who}),
+                ("session_created", name, {"mode": decision.mode.value, "workdir": session.workdir,
+                                           "branch": session.branch, "status": session.status.value,
+                                           "notes": placement.notes, "caller": who}),
             ]
-            if placement.extra.get("ignored_settings"):
+            if placement.extra.get("ignored_settings"):  # after `created`: its event is about a known session
                 audits.append(("settings_ignored", name, {"settings": placement.extra["ignored_settings"],
                                                           "caller": who}))
-            audits.append(("session_created", name, {"mode": decision.mode.value, "workdir": session.workdir,
-                                                     "branch": session.branch, "notes": placement.notes,
-                                                     "caller": who}))
             self.store.update_session(
                 session.id, status=session.status, workdir=session.workdir,
                 worktree_path=session.worktree_path, branch=session.branch, base_commit=session.base_commit,
@@ -414,12 +414,6 @@ class Engine:
 
         if daemon.is_running(self.home):
             daemon.nudge(self.home)
-
-    def record_event(self, kind: str, session: str, **data: Any) -> None:
-        """Store an event for subscribers (pause, resume, …)."""
-        from trails.monitor import events
-
-        events.persist(self.store, events.Event(kind, session, data))
 
     def release_limits(self, session: Session) -> None:
         if session.limits.get("cgroups"):
@@ -549,10 +543,11 @@ class Engine:
                  "and restarts the agent on its conversation"
         screen = self.tmux.capture(session.tmux_session, history=200)
         if screen:
-            session.extra["last_output"] = "\n".join(_last_lines(screen, 20))
+            session.last_output = "\n".join(_last_lines(screen, 20))
         self.provider(session.mode).stop(session)
         self.release_limits(session)
         if self.store.update_session(session.id, status=Status.ERROR, status_reason=reason, extra=session.extra,
+                                     last_output=session.last_output,
                                      only_if_status=session.status,
                                      audits=[("status_reconciled", session.name,
                                               {"status": Status.ERROR.value, "reason": reason})]):
@@ -586,7 +581,7 @@ class Engine:
             status, reason = Status.ERROR, f"the agent exited with status {code}"
         if pane is not None:
             screen = self.tmux.capture(session.tmux_session, history=200)
-            session.extra["last_output"] = "\n".join(_last_lines(screen, 20))
+            session.last_output = "\n".join(_last_lines(screen, 20))
         if session.mode is Mode.CONTAINER:
             try:
                 tidied = self.provider(session.mode).reconciled(session)
@@ -595,7 +590,7 @@ class Engine:
             reason += f"; {tidied}" if tidied else ""
         # Only over the status this was decided on: the supervisor may have moved it meanwhile.
         if self.store.update_session(session.id, status=status, status_reason=reason, extra=session.extra,
-                                     only_if_status=session.status,
+                                     last_output=session.last_output, only_if_status=session.status,
                                      audits=[("status_reconciled", session.name,
                                               {"status": status.value, "reason": reason})]):
             session.status, session.status_reason = status, reason
@@ -720,7 +715,7 @@ class Engine:
             from trails.core import outputlog
 
             logged = outputlog.read_text(self.home, session.tmux_session, lines)
-            return logged if logged is not None else str(session.extra.get("last_output", ""))
+            return logged if logged is not None else (session.last_output or "")
         screen = self.tmux.capture(session.tmux_session, history=50000)
         return "\n".join(_last_lines(screen, lines or 1_000_000))
 
@@ -786,7 +781,7 @@ class Engine:
 
     def refresh_pull_requests(self, sessions: list[Session], *, caller: Caller) -> None:
         """Refresh the stored state of the sessions' pull requests not checked for a while."""
-        if any(s.extra.get("pr") for s in sessions):
+        if any(s.pr for s in sessions):
             from trails.core import pr
 
             pr.refresh_stale(self, sessions, env=caller.env)
@@ -939,10 +934,8 @@ class Engine:
 
     def events(self, session: str | None = None, since: int | None = None,
                limit: int | None = None) -> list[dict[str, Any]]:
-        """Stored events (status changes, automatic answers, refusals), oldest first."""
-        from trails.monitor import events
-
-        return [e.to_dict() for e in events.stored(self.store, session=session, since=since, limit=limit)]
+        """Stored events (every change: see trails.core.events), oldest first."""
+        return [e.to_dict() for e in self.store.events(session=session, since=since, limit=limit)]
 
     def subscribe_events(self, since: int | None = None, timeout: float | None = None) -> Iterator[dict[str, Any]]:
         """Events as they happen (stored ones after `since` first), from the supervisor, started if needed."""

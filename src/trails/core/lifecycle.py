@@ -105,13 +105,12 @@ def pause(engine: Engine, name: str, *, caller: Caller) -> dict[str, Any]:
         notes.append(f"the agent was stopped; its files stay in {session.workdir}")
     if conversation:
         notes.append(f"conversation {conversation} will be continued on resume")
-    session.extra["paused"] = info
+    session.paused = info
     session.extra.pop(recovery.TEARDOWN, None)
     reason = "paused; " + "; ".join(notes)
     engine.store.update_session(session.id, status=Status.PAUSED, status_reason=reason,
-                                conversation_id=conversation, extra=session.extra)
+                                conversation_id=conversation, extra=session.extra, paused=info)
     engine.store.audit("session_paused", name, **info, notes=notes, caller=caller.label)
-    engine.record_event("paused", name, ref=info.get("ref"), commit=info.get("commit"), conversation_id=conversation)
     engine.nudge_supervisor()
     return {"session": name, "notes": notes, **info}
 
@@ -153,7 +152,7 @@ def resume(engine: Engine, name: str, *, caller: Caller) -> dict[str, Any]:
                                                                teardown, notes)}
         session.conversation_id = teardown.conversation_id or session.conversation_id
     elif session.status is Status.PAUSED:
-        info = dict(session.extra.get("paused") or {})
+        info = dict(session.paused or {})
     elif session.status in (Status.ERROR, Status.COMPLETED):
         info = _restartable(session, notes)
         session.conversation_id = current_conversation(engine, session, caller.env)
@@ -166,15 +165,15 @@ def resume(engine: Engine, name: str, *, caller: Caller) -> dict[str, Any]:
     engine.tmux.kill_session(session.tmux_session)
     outputlog.start_new(engine.home, session.tmux_session)  # the screen starts afresh; `output` reads both
     engine.launch_agent(provider, session, argv, caller.env)
-    session.extra.pop("paused", None)
+    session.paused = session.last_output = None
     session.extra.pop(recovery.TEARDOWN, None)
-    session.extra.pop("last_output", None)
     session.extra["started_at"] = time.time()
     engine.store.update_session(session.id, status=engine.starting_status(), status_reason="resumed",
                                 extra=session.extra, limits=session.limits, command=argv,
-                                container_id=session.container_id, conversation_id=session.conversation_id)
-    engine.store.audit("session_resumed", name, command=argv, notes=notes, caller=caller.label)
-    engine.record_event("resumed", name, conversation_id=session.conversation_id, command=argv)
+                                container_id=session.container_id, conversation_id=session.conversation_id,
+                                paused=None, last_output=None)
+    engine.store.audit("session_resumed", name, command=argv, notes=notes, conversation_id=session.conversation_id,
+                       caller=caller.label)
     engine.nudge_supervisor()
     return {"session": name, "command": argv, "notes": notes, "conversation_id": session.conversation_id}
 

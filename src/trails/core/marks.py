@@ -1,18 +1,22 @@
 """Short markers for what the lifecycle recorded on a session (a rebase conflict, its pull request),
-shared by `ls`, `show` and the dashboard so that they say the same thing. They read `session.extra`."""
+shared by `ls`, `show` and the dashboard so that they say the same thing. They read `session.conflict`
+and `session.pr` (under "extra" in a session's JSON form)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from trails.core.models import Session
 
 
-def marks(extra: Mapping[str, Any]) -> list[str]:
+def marks(session: Session) -> list[str]:
     """e.g. ["conflict", "pr#12 open, checks failing"]: empty for most sessions."""
     out = []
-    if extra.get("conflict"):
+    if session.conflict:
         out.append("conflict")
-    pr = extra.get("pr")
+    pr = session.pr
     if pr:
         label = " ".join(x for x in (f"pr#{pr.get('number')}", str(pr.get("state") or "").lower()) if x)
         out.append(label + (f" checks {pr['checks']}" if pr.get("checks") else ""))
@@ -20,7 +24,7 @@ def marks(extra: Mapping[str, Any]) -> list[str]:
 
 
 def detail_lines(extra: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(label, text) lines for `show`."""
+    """(label, text) lines for `show`, from the "extra" of a session's JSON form."""
     out = []
     conflict = extra.get("conflict")
     if conflict:

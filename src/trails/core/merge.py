@@ -131,7 +131,7 @@ def merge_session(engine: Engine, name: str, *, strategy: str | None = None, mes
                 result.commit = _merge_rebased(engine, repo, session, into, caller)
             if result.commit is None:
                 notes.append(f"{session.branch} adds nothing to {into} (squashed before?)")
-            engine.store.update_extra(session.id, {"conflict": None}, audits=[(
+            engine.store.update_session(session.id, conflict=None, audits=[(
                 "session_merged", name, {"branch": session.branch, "into": into, "commit": result.commit,
                                          "strategy": chosen, "caller": caller.label})])
     if cleanup:

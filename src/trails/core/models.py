@@ -53,6 +53,11 @@ class Status(StrEnum):
 
 LIVE_STATUSES = frozenset({Status.CREATING, Status.LOADING, Status.RUNNING, Status.READY, Status.WAITING})
 
+# Fields that lived in `extra` until schema v3 and are columns of their own now: several writers change
+# them while a session lives (the supervisor, rebase, pr, pause), each by name. The JSON form keeps them
+# under "extra", where scripts have always found them.
+LIFECYCLE_FIELDS = ("needs_user", "conflict", "pr", "paused", "last_output")
+
 
 @dataclass
 class Session:
@@ -78,12 +83,33 @@ class Session:
     created_at: float = 0.0
     updated_at: float = 0.0
     ended_at: float | None = None
+    needs_user: str | None = None  # why a waiting prompt needs a person (auto-yes refused it), else None
+    conflict: dict[str, Any] | None = None  # the last rebase or merge conflict, until resolved
+    pr: dict[str, Any] | None = None  # its pull request, as last asked of the forge
+    paused: dict[str, Any] | None = None  # what pause saved (ref, commit, conversation id), until resumed
+    last_output: str | None = None  # the agent's last screen lines, kept when its pane went
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["mode"] = self.mode.value
         data["status"] = self.status.value
+        for name in LIFECYCLE_FIELDS:
+            value = data.pop(name)
+            if value is not None:
+                data["extra"][name] = value
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Session:
+        """A session from its `to_dict` form."""
+        data = dict(data)
+        extra = dict(data.get("extra") or {})
+        for name in LIFECYCLE_FIELDS:
+            if name in extra:
+                data[name] = extra.pop(name)
+        data["extra"] = extra
+        data["mode"], data["status"] = Mode(data["mode"]), Status(data["status"])
+        return cls(**data)
 
 
 @dataclass
@@ -107,6 +133,7 @@ class AuditEntry:
     session_name: str | None
     action: str
     detail: dict[str, Any]
+    caller: str | None = None  # who asked: user, web, agent:NAME; None for trails' own work
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

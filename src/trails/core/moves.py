@@ -221,7 +221,8 @@ def recover(engine: Engine, session: Session) -> None:
     data = dict(progress["session"])
     data["extra"].pop(MOVING, None)
     data.update(mode=parse_mode(data["mode"]), status=Status(data["status"]))
-    ctx = MoveContext(engine, session, Session(**data), parse_mode(progress["to"]), {}, state=dict(progress["state"]))
+    ctx = MoveContext(engine, session, Session.from_dict(data), parse_mode(progress["to"]), {},
+                      state=dict(progress["state"]))
     done, running = list(progress["done"]), progress["running"]
     ctx.done = done
     if "start_agent" in done:
@@ -424,9 +425,12 @@ def prepare_container(ctx: MoveContext) -> None:
     assert s.repo_root is not None
     config = config_mod.load(Path(s.repo_root))
     provider = ctx.engine.provider(Mode.CONTAINER)
+    before = s.extra.get("ignored_settings")
     ctx.notes += provider.configure_session(s, config, {"network": ctx.options.get("network"),
                                                         "progress": ctx.options.get("progress"),
                                                         "image": ctx.options.get("image")})
+    if s.extra.get("ignored_settings") is not before:  # left out of this move: audited once it is recorded
+        ctx.state["ignored_settings"] = s.extra["ignored_settings"]
     explicit = {k: v for k, v in s.limits.items() if k in ("cpus", "memory", "pids_limit")
                 and s.limits.get("sources", {}).get(k) == "flag"}
     limits = limits_mod.resolve(config, cpus=ctx.options.get("cpus", explicit.get("cpus")),
@@ -512,6 +516,8 @@ def record_move(ctx: MoveContext) -> None:
                            workdir=s.workdir, branch=s.branch, container_id=s.container_id,
                            work_ref=ctx.state.get("work_ref"), restarted_with=ctx.state.get("restarted_with"),
                            notes=ctx.notes, **ctx.who())
+    if ctx.state.get("ignored_settings"):  # as `trails new` does: what the repository asked for and did not get
+        ctx.engine.store.audit("settings_ignored", s.name, settings=ctx.state["ignored_settings"], **ctx.who())
 
 
 def restore_row(ctx: MoveContext) -> None:

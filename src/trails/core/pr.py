@@ -3,7 +3,7 @@
 The branch is pushed to the repository's remote with git; the pull request is opened with `gh` (or
 GitLab's `glab`), logged in by the user — trails keeps no token and puts none on a command line.
 Without either, or for a remote that is neither, the push is done and the remote's compare URL is
-printed. What was opened is stored in `session.extra["pr"]`; its state and checks are refreshed
+printed. What was opened is stored in `session.pr`; its state and checks are refreshed
 from `gh pr view` when read (`ls`, `show`, `pr --checks`), at most every PR_REFRESH_SECONDS.
 """
 
@@ -80,7 +80,7 @@ def open_pr(engine: Engine, name: str, *, draft: bool = False, title: str | None
     if not res.ok:
         raise GitError(f"git push of {session.branch} to {remote_name} failed: {(res.stderr or res.stdout).strip()}")
     result = PrResult(name, session.branch, remote_name, pushed=True)
-    stored = session.extra.get("pr")
+    stored = session.pr
     if stored:
         result.url, result.number = stored.get("url"), stored.get("number")
         result.notes.append(f"pushed; the pull request #{result.number} exists already")
@@ -140,7 +140,8 @@ def _number(url: str) -> int | None:
 
 
 def _store(engine: Engine, session: Session, pr: dict[str, Any]) -> None:
-    session.extra = engine.store.update_extra(session.id, {"pr": pr})
+    engine.store.update_session(session.id, pr=pr)
+    session.pr = pr
 
 
 def default_title(session: Session) -> str:
@@ -201,8 +202,8 @@ def summarize(rollup: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
 
 def refresh(engine: Engine, session: Session, env: Mapping[str, str]) -> dict[str, Any]:
     """Ask gh (as the caller, environment `env`) for the pull request's state and checks now; store
-    and return `extra["pr"]`."""
-    pr: dict[str, Any] = dict(session.extra.get("pr") or {})
+    and return `session.pr`."""
+    pr: dict[str, Any] = dict(session.pr or {})
     if not pr:
         raise InvalidInput(f"session {session.name!r} has no pull request",
                            hint=f"open one with `trails pr {session.name}`")
@@ -221,7 +222,8 @@ def refresh(engine: Engine, session: Session, env: Mapping[str, str]) -> dict[st
                   failing=[f["name"] for f in failing], failing_detail=failing, error=None)
     else:
         pr["error"] = (out.stderr or out.stdout).strip()[:300]
-    session.extra = engine.store.update_extra(session.id, {"pr": pr})
+    engine.store.update_session(session.id, pr=pr)
+    session.pr = pr
     return pr
 
 
@@ -230,7 +232,7 @@ def refresh_stale(engine: Engine, sessions: list[Session], *, env: Mapping[str, 
     limit = refresh_seconds(env)
     now = time.time()
     for session in sessions:
-        pr = session.extra.get("pr")
+        pr = session.pr
         if pr and pr.get("forge") == "github" and now - float(pr.get("checked_at") or 0) >= limit:
             try:
                 refresh(engine, session, env)

@@ -2,7 +2,7 @@
 
 A clean rebase changes nothing but the branch (its old tip is kept under refs/trails/pre-rebase/…).
 A conflicting one is aborted, which puts HEAD, the branch, the index and the files back as they
-were; the session keeps running and is flagged with the conflict (`extra["conflict"]`, shown by ls
+were; the session keeps running and is flagged with the conflict (`session.conflict`, shown by ls
 and show) rather than given a new status, because its agent is still alive and its status still
 says what the agent does. With `to_agent`, the agent is asked to rebase and resolve the files itself.
 """
@@ -80,7 +80,7 @@ def rebase_session(engine: Engine, name: str, *, onto: str | None = None, to_age
     result = RebaseResult(name, session.branch, target, before, before)
     if repo.is_ancestor(onto_commit, before):
         result.notes.append(f"{session.branch} already contains {target}")
-        engine.store.update_extra(session.id, {"conflict": None})
+        engine.store.update_session(session.id, conflict=None)
         return result
     res = wt.rebase(onto_commit)
     if res.ok:
@@ -89,7 +89,7 @@ def rebase_session(engine: Engine, name: str, *, onto: str | None = None, to_age
         kept = f"refs/trails/pre-rebase/{name}/{stamp}"
         repo.update_ref(kept, before)
         result.notes.append(f"the branch's old tip is kept at {kept}")
-        engine.store.update_extra(session.id, {"conflict": None}, audits=[(
+        engine.store.update_session(session.id, conflict=None, audits=[(
             "session_rebased", name, {"onto": target, "before": before, "after": result.after, "kept": kept,
                                       "caller": caller.label})])
         return result
@@ -100,7 +100,7 @@ def rebase_session(engine: Engine, name: str, *, onto: str | None = None, to_age
     if not files:
         raise GitError(f"git rebase of {session.branch} onto {target} failed: {(res.stderr or res.stdout).strip()}")
     conflict = {"op": "rebase", "onto": target, "onto_commit": onto_commit, "files": files, "at": time.time()}
-    engine.store.update_extra(session.id, {"conflict": conflict}, audits=[(
+    engine.store.update_session(session.id, conflict=conflict, audits=[(
         "rebase_conflict", name, {"onto": target, "files": files, "caller": caller.label})])
     sent, why = False, ""
     if to_agent:

@@ -1,21 +1,11 @@
-"""Events: what happened to live sessions, persisted in SQLite and streamed to subscribers.
+"""The supervisor's socket: where it streams the event stream (trails.core.events) and takes commands.
 
-An event is one JSON object; over the socket, one per line (newline-delimited JSON):
+Events are stored by the store (trails.core.store) and typed in trails.core.events; over this socket
+each is one JSON object per line (newline-delimited JSON), in `Event.to_dict` form:
 
-    {"id": 41, "ts": 1763750000.12, "session": "s1", "kind": "status",
+    {"id": 41, "ts": 1763750000.12, "session": "s1", "kind": "status", "caller": null,
      "data": {"status": "waiting", "previous": "running", "reason": "Do you want to create a.txt?",
               "needs_user": false}}
-
-`id` grows by one per event (a subscriber resumes with `since`); `ts` is Unix time; `session` is
-the session name (null for supervisor-wide events). Kinds and their `data`:
-
-- `status`      — `status` (loading|running|ready|waiting|paused|error|completed|killed), `previous`,
-                  `reason`, `needs_user` (true when a prompt waits for a person, e.g. a guard refused it)
-- `auto_yes`    — an automatic answer: `prompt_kind`, `prompt` (the dialog's text), `keys`
-- `refused`     — auto-yes would not answer: `prompt_kind`, `prompt`, `guard`, `reason`
-- `trust`       — the agent's trust-this-folder prompt was answered: `prompt`
-- `paused`, `resumed` — `ref`, `commit`, `conversation_id` where known
-- `supervisor`  — `state` (started|stopping), `pid`
 
 Socket protocol (`$TRAILS_HOME/events.sock`, or a short path under /tmp when that is too long; see
 `socket_path`): the client sends one JSON line, then reads lines.
@@ -32,31 +22,13 @@ import json
 import os
 import socket
 import tempfile
-import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from trails.core import ownsock
-from trails.core.store import Store
 
 _MAX_UNIX_PATH = 100
-
-
-@dataclass
-class Event:
-    kind: str
-    session: str | None
-    data: dict[str, Any] = field(default_factory=dict)
-    id: int = 0
-    ts: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def to_line(self) -> bytes:
-        return (json.dumps(self.to_dict(), default=str) + "\n").encode()
 
 
 def socket_path(home: Path) -> Path:
@@ -66,33 +38,6 @@ def socket_path(home: Path) -> Path:
         return path
     digest = hashlib.sha1(str(home.resolve()).encode()).hexdigest()[:16]
     return ownsock.owned_dir(Path(tempfile.gettempdir()) / f"trails-{os.getuid()}") / f"{digest}.sock"
-
-
-def persist(store: Store, event: Event) -> Event:
-    event.ts = event.ts or time.time()
-    with store.write() as tx:
-        cur = tx.execute(
-            "INSERT INTO events (ts, session_name, kind, data) VALUES (?, ?, ?, ?)",
-            (event.ts, event.session, event.kind, json.dumps(event.data, default=str)),
-        )
-    event.id = int(cur.lastrowid or 0)
-    return event
-
-
-def stored(store: Store, *, session: str | None = None, since: int | None = None,
-           limit: int | None = None) -> list[Event]:
-    sql, args = "SELECT * FROM events WHERE id > ?", list[object]([since or 0])
-    if session is not None:
-        sql += " AND session_name = ?"
-        args.append(session)
-    sql += " ORDER BY id"
-    if limit is not None:
-        sql = f"SELECT * FROM ({sql.replace('ORDER BY id', 'ORDER BY id DESC')} LIMIT ?) ORDER BY id"
-        args.append(limit)
-    return [
-        Event(r["kind"], r["session_name"], json.loads(r["data"]), r["id"], r["ts"])
-        for r in store.rows(sql, args)
-    ]
 
 
 def request(path: Path, message: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:

@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from trails.api.caller import Caller, Trust
+from trails.core import events as core_events
 from trails.core import outputlog
 from trails.core.errors import SupervisorError
-from trails.core.models import LIVE_STATUSES, Session, Status
+from trails.core.models import Session, Status
 from trails.monitor import detect as detect_mod
 from trails.monitor import events as ev
 from trails.monitor import guards as guards_mod
@@ -81,8 +82,8 @@ class Supervisor:
         self.store = self.engine.store
         self.tmux = self.engine.tmux
         self.watches: dict[str, Watch] = {}  # by tmux session name (= log file stem)
-        self.subscribers: list[Callable[[ev.Event], None]] = []
         self.clients: dict[socket.socket, bytearray | None] = {}
+        self.subscribers: set[socket.socket] = set()  # the clients that asked for the event stream
         self.sel = selectors.DefaultSelector()
         self.running = False
         self.idle_exit = float(os.environ.get("TRAILS_SUPERVISOR_IDLE_EXIT", "0") or 0)
@@ -92,19 +93,28 @@ class Supervisor:
         self._inotify: Any = None
         self._pending_in: dict[socket.socket, bytes] = {}
         self._failures: dict[tuple[str, str], str] = {}  # (tmux session, step) → its error, reported once
+        self._pushed = self.store.last_event_id()  # the last event sent to the socket's subscribers
 
     # --- events -------------------------------------------------------------------------------
 
-    def emit(self, kind: str, session: str | None, **data: Any) -> ev.Event:
-        event = ev.persist(self.store, ev.Event(kind, session, data))
-        line = event.to_line()
-        for client, out in list(self.clients.items()):
-            if out is not None:
-                out.extend(line)
-                self._flush(client)
-        for callback in list(self.subscribers):
-            callback(event)
-        return event
+    def _push_pending(self) -> None:
+        """Send the socket's subscribers every event stored since the last one sent: the database is the
+        stream's source, so what other processes wrote (a create, a send, a kill) is in it too."""
+        if not self.subscribers:
+            self._pushed = self.store.last_event_id()  # nobody to send them to
+            return
+        while True:
+            batch = self.store.events_after(self._pushed)
+            for event in batch:
+                line = _line(event)
+                for client in list(self.subscribers):
+                    out = self.clients.get(client)
+                    if out is not None:
+                        out.extend(line)
+                        self._flush(client)
+                self._pushed = event.id
+            if len(batch) < core_events.PAGE:
+                return
 
     # --- socket -------------------------------------------------------------------------------
 
@@ -156,11 +166,19 @@ class Supervisor:
         except ValueError:
             msg = {}
         if msg.get("subscribe"):
+            self._push_pending()  # the others are up to date: this one gets (since, _pushed] now, then live ones
             out = bytearray()
             if msg.get("since") is not None:
-                for event in ev.stored(self.store, since=int(msg["since"])):
-                    out.extend(event.to_line())
+                after = int(msg["since"])
+                while after < self._pushed:
+                    batch = self.store.events_after(after, upto=self._pushed)
+                    if not batch:
+                        break
+                    for event in batch:
+                        out.extend(_line(event))
+                    after = batch[-1].id
             self.clients[client] = out
+            self.subscribers.add(client)
             self._flush(client)
             return
         cmd = msg.get("cmd")
@@ -196,6 +214,7 @@ class Supervisor:
 
     def _drop(self, client: socket.socket) -> None:
         self.clients.pop(client, None)
+        self.subscribers.discard(client)
         self._pending_in.pop(client, None)
         with contextlib.suppress(KeyError, ValueError):
             self.sel.unregister(client)
@@ -211,9 +230,7 @@ class Supervisor:
             if fresh is None or fresh.id != watch.session.id:
                 self._unwatch(tname)
                 continue
-            if fresh.status is not watch.status:  # changed by the engine (exit, kill, resume, …)
-                self.emit("status", fresh.name, status=fresh.status.value, previous=watch.status.value,
-                          reason=fresh.status_reason, needs_user=False)
+            if fresh.status is not watch.status:  # changed by the engine (exit, kill, resume, …): it wrote the event
                 watch.status = fresh.status
             if fresh.auto_yes != watch.session.auto_yes:
                 watch.recheck_at = time.monotonic()  # a waiting prompt may now be answered
@@ -243,7 +260,6 @@ class Supervisor:
             traceback.print_exc(file=sys.stderr)
             with contextlib.suppress(Exception):
                 self.store.audit("monitor_error", session.name, step=step.__name__, error=message)
-                self.emit("monitor_error", session.name, step=step.__name__, error=message)
         else:
             if self._failures:
                 self._failures.pop(key, None)
@@ -261,7 +277,6 @@ class Supervisor:
             if why != broken_before:
                 with contextlib.suppress(Exception):
                     self.store.audit("settings_error", session.name, error=why)
-                    self.emit("settings_error", session.name, error=why)
             return without_settings(agent, why)
 
     def _watch(self, session: Session) -> None:
@@ -271,24 +286,13 @@ class Supervisor:
         self._open_log(watch, replay=True)
         if session.status is Status.CREATING or (session.status is Status.RUNNING and watch.screen.version == 0):
             self._set_status(watch, Status.LOADING, "the agent is starting")
-        else:
-            self.emit("status", session.name, status=watch.status.value, previous=None,
-                      reason=session.status_reason or "watched", needs_user=False)
         self._evaluate(watch, time.monotonic())
 
     def _unwatch(self, tname: str) -> None:
+        # What ended it (kill, pause, an exit reconciled) wrote its status event with the change.
         watch = self.watches.pop(tname)
         if watch.log is not None:
             watch.log.close()
-        fresh = None
-        try:
-            fresh = self.store.get_session(watch.session.name)
-        except Exception:
-            rows = self.store.list_sessions(include_ended=True)
-            fresh = next((s for s in rows if s.id == watch.session.id), None)
-        if fresh is not None and fresh.status is not watch.status:
-            self.emit("status", fresh.name, status=fresh.status.value, previous=watch.status.value,
-                      reason=fresh.status_reason, needs_user=False)
 
     def _open_log(self, watch: Watch, *, replay: bool) -> None:
         path = outputlog.log_path(self.home, watch.session.tmux_session)
@@ -399,11 +403,9 @@ class Supervisor:
                 watch.refused_sig = sig
                 self.store.audit("auto_yes_refused", watch.session.name, prompt_kind=det.kind, prompt=det.text,
                                  guard=refusal.guard, reason=refusal.reason)
-                self.emit("refused", watch.session.name, prompt_kind=det.kind, prompt=det.text,
-                          guard=refusal.guard, reason=refusal.reason)
                 watch.needs_user = True
+                self._set_needs_user(watch, refusal.reason)  # first: the status event below says so
                 self._set_status(watch, Status.WAITING, f"needs you: {first_line} ({refusal.reason})", force=True)
-                self._set_needs_user(watch, refusal.reason)
             return
         assert keys is not None
         if now - watch.last_output < SETTLE_SECONDS and now - watch.prompt_since < BUSY_DIALOG_SECONDS:
@@ -420,39 +422,18 @@ class Supervisor:
             action = "trust_answered" if is_trust else "auto_yes_answered"
             self.store.audit(action, watch.session.name, prompt_kind=det.kind, prompt=det.text,
                              response=response.option if response else None, keys=keys)
-            self.emit("trust" if is_trust else "auto_yes", watch.session.name, prompt_kind=det.kind,
-                      prompt=det.text, keys=keys)
 
     def _set_status(self, watch: Watch, status: Status, reason: str, *, force: bool = False) -> None:
         if status is watch.status and not force:
             return
-        live = tuple(s.value for s in LIVE_STATUSES)
-        with self.store.write() as tx:
-            cur = tx.execute(
-                f"UPDATE sessions SET status = ?, status_reason = ?, updated_at = ? WHERE id = ?"
-                f" AND status IN ({', '.join('?' * len(live))})",
-                (status.value, reason, time.time(), watch.session.id, *live),
-            )
-        if cur.rowcount == 0:  # ended or paused meanwhile: the next rescan drops it
+        # Only over a live status: ended or paused meanwhile, the next rescan drops it.
+        if not self.store.set_live_status(watch.session.id, status, reason, force=force):
             self._next_rescan = 0.0
             return
-        previous = watch.status
         watch.status = status
-        if previous is not status or force:
-            self.emit("status", watch.session.name, status=status.value, previous=previous.value, reason=reason,
-                      needs_user=watch.needs_user)
 
     def _set_needs_user(self, watch: Watch, reason: str | None) -> None:
-        with self.store.write() as tx:
-            row = tx.execute("SELECT extra FROM sessions WHERE id = ?", (watch.session.id,)).fetchone()
-            if row is None:
-                return
-            extra = json.loads(row["extra"])
-            if reason:
-                extra["needs_user"] = reason
-            else:
-                extra.pop("needs_user", None)
-            tx.execute("UPDATE sessions SET extra = ? WHERE id = ?", (json.dumps(extra), watch.session.id))
+        self.store.set_needs_user(watch.session.id, reason)
 
     # --- panes ----------------------------------------------------------------------------------
 
@@ -497,12 +478,13 @@ class Supervisor:
             self._inotify = None  # no inotify: poll the logs on the rescan timer instead
         self._install_hook()
         self.running = True
-        self.emit("supervisor", None, state="started", pid=os.getpid())
+        self.store.append_event(core_events.SupervisorState(state="started", pid=os.getpid()))
         try:
             while self.running:
                 self._tick(self._timeout())
         finally:
-            self.emit("supervisor", None, state="stopping", pid=os.getpid())
+            self.store.append_event(core_events.SupervisorState(state="stopping", pid=os.getpid()))
+            self._push_pending()
             for client in list(self.clients):
                 self._drop(client)
             self.sel.unregister(server)
@@ -556,12 +538,18 @@ class Supervisor:
         for watch in list(self.watches.values()):
             self._guarded(watch.session, self._evaluate, watch, now)
             self._guarded(watch.session, self._quiet_check, watch, now)
+        if self.subscribers:
+            self._push_pending()
 
     def _maybe_exit(self, now: float) -> None:
         if not self.home.exists():
             self.running = False
             return
-        if self.watches or any(v is not None for v in self.clients.values()):
+        if self.watches or self.subscribers:
             self._idle_since = now
         elif self.idle_exit and now - self._idle_since > self.idle_exit:
             self.running = False
+
+
+def _line(event: core_events.Event) -> bytes:
+    return (json.dumps(event.to_dict(), default=str) + "\n").encode()

@@ -88,7 +88,7 @@ def ls(include_ended: bool, as_json: bool) -> None:
             return
         rows = [("NAME", "AGENT", "MODE", "STATUS", "BRANCH", "AGE")]
         for s in sessions:
-            status = ", ".join([s.status.value, *marks(s.extra)])
+            status = ", ".join([s.status.value, *marks(s)])
             rows.append((s.name, s.agent[:24], s.mode.value, status, s.branch or "-", _age(s.created_at)))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         for r in rows:

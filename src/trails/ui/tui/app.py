@@ -361,7 +361,7 @@ class TrailsApp(App[None]):
         if kind == "status" and data.get("status"):
             session.status = Status(data["status"])
             session.status_reason = data.get("reason")
-            session.extra["needs_user"] = bool(data.get("needs_user"))
+            session.needs_user = (session.status_reason or "needs you") if data.get("needs_user") else None
             self.repaint_session(name)
             if self._want_stats and session.status in (Status.READY, Status.WAITING, Status.COMPLETED):
                 self.load_stats([name])

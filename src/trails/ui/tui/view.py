@@ -38,8 +38,7 @@ class DiffStats:
 
 
 def needs_attention(session: Session) -> bool:
-    return session.status in (Status.WAITING, Status.ERROR) or bool(session.extra.get("needs_user")) \
-        or bool(session.extra.get("conflict"))
+    return session.status in (Status.WAITING, Status.ERROR) or bool(session.needs_user) or bool(session.conflict)
 
 
 def age(created_at: float, now: float) -> str:
