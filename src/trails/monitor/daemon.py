@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from trails.core.errors import SupervisorError, TrailsError
+from trails.core.locks import held_elsewhere
 from trails.core.paths import private_file
 from trails.monitor import events as ev
 
@@ -41,12 +42,7 @@ def is_running(home: Path) -> bool:
         raise SupervisorError(f"cannot read the supervisor's lock {path}: {exc.strerror or exc}",
                               hint=f"remove or repair {path}") from None
     with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-    return False
+        return held_elsewhere(handle)
 
 
 def ping(home: Path, timeout: float = 2.0) -> dict[str, Any] | None:

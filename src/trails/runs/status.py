@@ -8,10 +8,11 @@ directory from before the lock existed is judged by the driver's pid and process
 
 from __future__ import annotations
 
-import fcntl
 import socket
 from pathlib import Path
 from typing import Any
+
+from trails.core.locks import held_elsewhere
 
 LOCK_NAME = ".run.lock"
 AGENTS_DIR = ".agents"
@@ -33,12 +34,7 @@ def driver_gone(out: Path, state: dict[str, Any]) -> bool:
     except OSError:
         return False
     with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        return True
+        return not held_elsewhere(handle)
 
 
 def _pid_gone(driver: Any) -> bool:
