@@ -533,34 +533,25 @@ def _merge(ctx: _Ctx, other: _Ctx) -> None:
     ctx.split_unknown = ctx.split_unknown or other.split_unknown
 
 
-def _unescape(text: str) -> _Chars:
+def _unescape(text: str, *, escapable: str | None = None, plain: int = _SOURCE) -> _Chars:
+    """Backslash escapes resolved: every character unquoted (`escapable=None`), or only those in
+    `escapable` (inside double quotes: $ ` " \\ newline). Other characters keep `plain` as origin."""
     out: _Chars = []
     i = 0
     while i < len(text):
         c = text[i]
-        if c == "\\" and i + 1 < len(text):
+        if c == "\\" and i + 1 < len(text) and (escapable is None or text[i + 1] in escapable):
             if text[i + 1] != "\n":  # a backslash-newline is a line continuation: nothing
                 out.append((text[i + 1], _QUOTED))
             i += 2
             continue
-        out.append((c, _SOURCE))
+        out.append((c, plain))
         i += 1
     return out
 
 
 def _unescape_dq(text: str) -> _Chars:
-    out: _Chars = []
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if c == "\\" and i + 1 < len(text) and text[i + 1] in '$`"\\\n':
-            if text[i + 1] != "\n":
-                out.append((text[i + 1], _QUOTED))
-            i += 2
-            continue
-        out.append((c, _QUOTED))
-        i += 1
-    return out
+    return _unescape(text, escapable='$`"\\\n', plain=_QUOTED)
 
 
 _ANSI = {"a": "\a", "b": "\b", "e": "\x1b", "E": "\x1b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v",
