@@ -32,7 +32,7 @@ from trails.core.errors import RunError
 from trails.runs.plan import RunPlan, SessionPlan
 from trails.runs.session import Interrupted, ProcessGroup, SessionJob, process_start, reap, run_job, shippable_env
 from trails.runs.shadow import ShadowRepo, WorkTree
-from trails.runs.status import AGENTS_DIR, LOCK_NAME
+from trails.runs.status import AGENTS_DIR, LOCK_NAME, read_json_object
 
 SHADOW_DIR = ".shadow_git"
 SLOTS_DIR = ".replicas"
@@ -162,7 +162,7 @@ class RunExecutor:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.close()
-            driver = (_read_json(self.out / "run.json") or {}).get("driver") or {}
+            driver = (read_json_object(self.out / "run.json") or {}).get("driver") or {}
             raise RunError(f"{self.out} is being run by another trails process"
                            + (f" (pid {driver['pid']})" if driver.get("pid") else ""),
                            hint="wait for it to finish, or stop it (Ctrl-C) and then --resume-run") from None
@@ -478,13 +478,6 @@ def _copy_work_dir(work: Path, out: Path, dest: Path) -> None:
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copytree(work, dest, symlinks=True, ignore=skip)
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
 
 
 def _totals(done: list[dict[str, Any]], planned: int) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from typing import Any
 from trails.core.errors import RunError
 from trails.runs.session import reap
 from trails.runs.shadow import ShadowRepo
+from trails.runs.status import read_json_object
 
 KEEP_RUNS = 8  # runs whose tags a node keeps (a directory's own state is kept while the directory is)
 MAX_DIRS = 8  # directories a node keeps; the least recently used idle ones go first
@@ -240,11 +241,7 @@ def _try_lock(handle: Any, kind: int) -> bool:
 
 
 def _read_state(root: Path) -> dict[str, Any] | None:
-    try:
-        state = json.loads((root / "state.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return state if isinstance(state, dict) else None
+    return read_json_object(root / "state.json")
 
 
 def _write_state(root: Path, state: dict[str, Any]) -> None:

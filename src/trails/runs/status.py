@@ -8,6 +8,7 @@ directory from before the lock existed is judged by the driver's pid and process
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,16 @@ from trails.core.locks import held_elsewhere
 
 LOCK_NAME = ".run.lock"
 AGENTS_DIR = ".agents"
+
+
+def read_json_object(path: Path) -> dict[str, Any] | None:
+    """The JSON object a run or node cache keeps in `path`; None when it is missing, unreadable or not an object
+    (a run killed mid-write, a cache another version left)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def current_status(out: Path, state: dict[str, Any]) -> str | None:

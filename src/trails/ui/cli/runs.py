@@ -158,11 +158,9 @@ def run(run_file: Path | None, out: Path | None, parallel: int, dry_run: bool, r
 
 
 def _read_run(run_dir: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads((run_dir / "run.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+    from trails.runs.status import read_json_object
+
+    return read_json_object(run_dir / "run.json")
 
 
 def _session_results(run_dir: Path, state: dict[str, Any]) -> dict[str, dict[str, Any]]:
