@@ -347,7 +347,9 @@ def test_kill_force_saves_staged_unstaged_untracked_to_a_ref(repo: Path) -> None
     assert git(repo, "show", f"{ref}:new.txt") == "untracked"
     assert git(repo, "show", f"{ref}^2:README.md") == "staged"  # the index, as it was
     assert "junk.log" not in git(repo, "ls-tree", "--name-only", ref)
-    assert trails("show", "s1", "--json", cwd=repo).code == 1  # ended sessions leave `show`
+    assert trails("ls", "--json", cwd=repo).json["sessions"] == []  # ended sessions leave `ls`
+    shown = trails("show", "s1", "--json", cwd=repo).json  # `show` still says where its work went
+    assert shown["session"]["status"] == "killed" and [c["ref"] for c in shown["checkpoints"]] == [ref]
     assert git(repo, "branch", "--list", "trails/s1").strip() == "trails/s1"
 
 

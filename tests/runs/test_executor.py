@@ -150,7 +150,10 @@ def test_interrupt_leaves_a_resumable_run(tmp_path: Path, work_dir: Path, agent_
     runs = [e for e in log_entries(agent_log)]
     assert [e["session"] for e in runs] == ["session_01", "session_02", "session_02", "session_03"]
     assert "partial.txt" not in runs[2]["files"]  # the retried session starts from session_01's state
-    assert shadow(out, "tag").split() == ["baseline", "session_01", "session_02", "session_03"]
+    # What the interrupted attempt had written is kept in a snapshot named in run.json, not wiped.
+    assert shadow(out, "tag").split() == ["baseline", "interrupted-1", "session_01", "session_02", "session_03"]
+    assert res.json["interrupted"] == ["interrupted-1"]
+    assert shadow(out, "show", "refs/tags/interrupted-1:partial.txt") == "half"
     assert sorted(p.name for p in work_dir.iterdir()) == [
         "README.md", "one.txt", "partial.txt", "src", "three.txt", "two.txt"]
 
@@ -212,7 +215,9 @@ def test_a_killed_driver_shows_as_interrupted_and_its_resume_first_stops_the_age
     assert resume.returncode == 0, stderr
     assert json.loads(stdout)["status"] == "completed"
     assert [e["session"] for e in log_entries(agent_log)] == ["session_01", "session_02", "session_02", "session_03"]
-    assert shadow(out, "tag").split() == ["baseline", "session_01", "session_02", "session_03"]
+    # What the killed attempt had written is kept in a snapshot (named in run.json) before the retry's reset.
+    assert shadow(out, "tag").split() == ["baseline", "interrupted-1", "session_01", "session_02", "session_03"]
+    assert shadow(out, "show", "refs/tags/interrupted-1:partial.txt") == "half"
     assert trails("runs", str(tmp_path / "runs"), "--json").json[0]["status"] == "completed"
 
 

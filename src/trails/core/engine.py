@@ -189,7 +189,7 @@ class Engine:
         relative to the caller's (default: the caller's own)."""
         from trails.core import agent_spec as spec_mod
         from trails.core import config as config_mod
-        from trails.core import inputs, recovery
+        from trails.core import faults, inputs, recovery
         from trails.core import limits as limits_mod
         from trails.core.locks import file_lock
         from trails.core.modes import applicable_rules, select_mode
@@ -269,10 +269,12 @@ class Engine:
         with file_lock(f"session:{name}"):
             # Claiming the name first makes parallel creates of one name race on a UNIQUE index.
             self._claim(session)
+            faults.point("create", "claimed")
             provider = self.provider(decision.mode)
 
             def will_make(made: dict[str, Any]) -> None:  # what a crash from here on leaves, to be cleaned
                 self.store.update_session(session.id, extra={**session.extra, recovery.CREATING: made})
+                faults.point("create", "noted")
 
             request = CreateRequest(
                 name=name, cwd=cwd, repo_root=repo_root, config=config, branch=branch, base=base,
@@ -287,6 +289,7 @@ class Engine:
             except BaseException:
                 self.store.delete_session(session.id)
                 raise
+            faults.point("create", "prepared")
             session.workdir = str(placement.workdir)
             session.worktree_path = str(placement.worktree_path) if placement.worktree_path else None
             session.branch = placement.branch
@@ -318,6 +321,7 @@ class Engine:
                         self.home, name=name, tmux_session=session.tmux_session, repo_root=repo_root,
                         worktree=Path(placement.worktree_path), branch=placement.branch, config=config,
                         no_hooks=no_hooks, progress=progress, env=caller.env)
+                faults.point("create", "set_up")
                 outputlog.start_new(self.home, session.tmux_session)
                 try:
                     placement.notes += self.launch_agent(provider, session, argv, caller.env, gated=gated)
@@ -328,6 +332,7 @@ class Engine:
                     self.tmux.kill_session(session.tmux_session)
                     placement.notes += self.launch_agent(provider, session, argv, caller.env, gated=gated)
                 launched = True
+                faults.point("create", "launched")
                 if placement.before_agent is not None:
                     placement.before_agent()
                     session.extra.update(placement.extra)  # what it recorded
@@ -335,6 +340,7 @@ class Engine:
                     if not release_gate(self._host().gate_file(session)):
                         raise TmuxError(f"the agent's terminal for {name!r} did not start",
                                         hint=f"see `trails output {name}`")
+                faults.point("create", "started")
             except BaseException:
                 if launched:
                     self.tmux.kill_session(session.tmux_session)
@@ -358,6 +364,7 @@ class Engine:
                 worktree_path=session.worktree_path, branch=session.branch, base_commit=session.base_commit,
                 container_id=session.container_id, limits=session.limits, extra=session.extra, audits=audits,
             )
+            faults.point("create", "recorded")
         self.nudge_supervisor()
         if typed_prompt:
             self._type_first_prompt(session, typed_prompt, caller)
@@ -521,6 +528,11 @@ class Engine:
             from trails.core import moves
 
             moves.recover(self, session)
+        if recovery.RESUMING in session.extra:  # a resume died: recorded, or undone (core/lifecycle.py)
+            from trails.core import lifecycle
+
+            lifecycle.recover_resume(self, session)
+            panes = self.tmux.list_panes() if session.status in LIVE_STATUSES else panes
         if self._agent_looks_gone(session, panes):
             self._reconcile_ended(session, panes.get(session.tmux_session))
         elif self._worktree_lost(session):
@@ -598,7 +610,17 @@ class Engine:
             session.status, session.status_reason = fresh.status, fresh.status_reason
 
     def show(self, name: str, *, caller: Caller) -> dict[str, Any]:
-        session = self._get(name)
+        """One session in detail; when none of that name is live, the last one that ended (where its
+        work went is in its checkpoints and status)."""
+        from trails.core.errors import SessionNotFound
+
+        try:
+            session = self._get(name)
+        except SessionNotFound:
+            ended = [s for s in self.store.list_sessions(include_ended=True) if s.name == name and s.ended_at]
+            if not ended:
+                raise
+            session = max(ended, key=lambda s: (s.ended_at or 0, s.id))
         # Show what there is even if the branch cannot follow; diff, merge and kill say why.
         with contextlib.suppress(TrailsError):
             self.provider(session.mode).catch_up(session)
@@ -617,6 +639,20 @@ class Engine:
                 config = config_mod.EffectiveConfig()
             data["disk"] = limits_mod.disk_report(Path(session.worktree_path), config)
         return data
+
+    def orphans(self, *, caller: Caller) -> list[dict[str, Any]]:
+        """What trails made that no session accounts for (after settling what dead operations left)."""
+        from trails.core import orphans
+
+        return [o.to_dict() for o in orphans.find(self, caller=caller)]
+
+    def repair_orphans(self, *, caller: Caller) -> dict[str, Any]:
+        """Remove every orphan, saving first what it holds (refs under refs/trails/orphans/)."""
+        from trails.core import orphans
+
+        caller.refuse_read_only("removing orphans")
+        caller.refuse_weakening("repair", "removing what no session accounts for")
+        return orphans.repair(self, caller=caller)
 
     def audit_log(self, session: str | None = None, limit: int | None = None, *,
                   caller: Caller) -> list[dict[str, Any]]:
@@ -827,13 +863,14 @@ class Engine:
 
     def _kill(self, name: str, *, force: bool, delete_branch: bool, no_hooks: bool = False,
               caller: Caller) -> KillResult:
-        from trails.core import recovery
+        from trails.core import faults, recovery
 
         session = self.settled(name)
         provider = self.provider(session.mode)
         provider.check_release(session, force=force, delete_branch=delete_branch)
         provider.stop(session)
         self.release_limits(session)
+        faults.point("kill", "stopped")
         teardown = recovery.Teardown.of(session)
         stamp = teardown.stamp if teardown else recovery.stamp()  # the same refs when finishing one
         # Before anything is removed; not again when finishing an interrupted teardown.
@@ -849,6 +886,7 @@ class Engine:
             self.store.update_session(session.id, status=Status.ERROR, status_reason=f"kill failed: {exc.message}",
                                       extra=session.extra)
             raise
+        faults.point("kill", "released")
         recorded = {c.ref for c in self.store.checkpoints(session)}  # the worktree's, noted before its removal
         for ref in released.saved_refs:
             if ref in recorded:
@@ -866,6 +904,7 @@ class Engine:
         notes = [*hook_notes, *released.notes]
         self.store.audit("session_killed", name, force=force, delete_branch=delete_branch,
                          saved_refs=released.saved_refs, notes=notes, caller=caller.label)
+        faults.point("kill", "recorded")
         return KillResult(session, notes, released.saved_refs)
 
     def _pre_remove(self, session: Session, no_hooks: bool, env: Mapping[str, str]) -> list[str]:

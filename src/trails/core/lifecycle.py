@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from trails.core import recovery
+from trails.core import faults, recovery
 from trails.core.errors import SessionStateError, WorktreeError
 from trails.core.models import Mode, Session, Status
 
@@ -97,6 +97,7 @@ def pause(engine: Engine, name: str, *, caller: Caller) -> dict[str, Any]:
         current_conversation(engine, session, caller.env)
     provider.stop(session)
     engine.release_limits(session)
+    faults.point("pause", "stopped")
     info: dict[str, Any] = {"at": time.time(), "conversation_id": conversation, "worktree_removed": False}
     notes: list[str] = []
     if session.mode is not Mode.DIRECT and session.worktree_path and session.repo_root:
@@ -111,6 +112,7 @@ def pause(engine: Engine, name: str, *, caller: Caller) -> dict[str, Any]:
     engine.store.update_session(session.id, status=Status.PAUSED, status_reason=reason,
                                 conversation_id=conversation, extra=session.extra, paused=info)
     engine.store.audit("session_paused", name, **info, notes=notes, caller=caller.label)
+    faults.point("pause", "recorded")
     engine.nudge_supervisor()
     return {"session": name, "notes": notes, **info}
 
@@ -160,13 +162,20 @@ def resume(engine: Engine, name: str, *, caller: Caller) -> dict[str, Any]:
         raise SessionStateError(f"session {name!r} is {session.status.value}, not paused",
                                 hint="resume restarts paused, failed (error) and completed sessions")
     provider = engine.provider(session.mode)
+    # Noted before anything is made: a resume that dies from here is recorded or undone (recover_resume).
+    session.extra[recovery.RESUMING] = {"worktree_removed": bool(info.get("worktree_removed")),
+                                        "ref": info.get("ref"), "commit": info.get("commit")}
+    engine.store.update_session(session.id, extra=session.extra)
+    faults.point("resume", "noted")
     notes += _bring_back_worktree(provider, session, info)
     argv = resume_argv(engine, session, caller.env)
     engine.tmux.kill_session(session.tmux_session)
     outputlog.start_new(engine.home, session.tmux_session)  # the screen starts afresh; `output` reads both
     engine.launch_agent(provider, session, argv, caller.env)
+    faults.point("resume", "launched")
     session.paused = session.last_output = None
     session.extra.pop(recovery.TEARDOWN, None)
+    session.extra.pop(recovery.RESUMING, None)
     session.extra["started_at"] = time.time()
     engine.store.update_session(session.id, status=engine.starting_status(), status_reason="resumed",
                                 extra=session.extra, limits=session.limits, command=argv,
@@ -174,8 +183,51 @@ def resume(engine: Engine, name: str, *, caller: Caller) -> dict[str, Any]:
                                 paused=None, last_output=None)
     engine.store.audit("session_resumed", name, command=argv, notes=notes, conversation_id=session.conversation_id,
                        caller=caller.label)
+    faults.point("resume", "recorded")
     engine.nudge_supervisor()
     return {"session": name, "command": argv, "notes": notes, "conversation_id": session.conversation_id}
+
+
+def recover_resume(engine: Engine, session: Session) -> None:
+    """Settle a resume whose process died (the caller holds the session's lock): recorded when its
+    agent already runs, else undone: the worktree it re-added is removed (its work is in the ref it
+    was restored from; anything else found there is saved first) and the session is as it was."""
+    from trails.core import workstate
+    from trails.infra.git import Git
+    from trails.isolation.worktree import remove_worktree, worktree_git
+
+    note = dict(session.extra.pop(recovery.RESUMING))
+    pane = engine.tmux.list_panes().get(session.tmux_session)
+    if pane is not None and not pane.dead:
+        session.paused = session.last_output = None
+        session.extra.pop(recovery.TEARDOWN, None)
+        session.extra["started_at"] = time.time()
+        status, reason = engine.starting_status(), "resumed (recorded after the process resuming it ended)"
+        engine.store.update_session(session.id, status=status, status_reason=reason, extra=session.extra,
+                                    paused=None, last_output=None,
+                                    audits=[("session_resumed", session.name, {"notes": [reason]})])
+        session.status, session.status_reason = status, reason
+        return
+    engine.tmux.kill_session(session.tmux_session)
+    notes = []
+    path = Path(session.worktree_path) if session.worktree_path else None
+    if note.get("worktree_removed") and path is not None and session.repo_root and path.exists():
+        wt = worktree_git(session) if recovery.worktree_state(session) == "ok" else None
+        if wt is not None:
+            tree = wt.snapshot_tree()
+            expected = {wt.out("rev-parse", f"{c}^{{tree}}") for c in (note.get("commit"), "HEAD") if c}
+            if tree not in expected:  # written since the crash: kept before the worktree goes
+                ref = f"refs/trails/paused/{session.name}/{recovery.stamp()}-found"
+                saved = workstate.save_work(wt, ref, f"trails: found in {path} after a resume of {session.name} died")
+                engine.store.add_checkpoint(session, "resume", ref, saved.commit,
+                                            "found in the worktree of a resume that died")
+                notes.append(f"what was found in {path} is saved at {ref}")
+        remove_worktree(Git(session.repo_root), path)
+    reason = ("a `trails resume` was interrupted (its process ended) and undone"
+              + (f" ({'; '.join(notes)})" if notes else "") + f"; `trails resume {session.name}` resumes it")
+    engine.store.update_session(session.id, status_reason=reason, extra=session.extra,
+                                audits=[("session_resume_interrupted", session.name, {"notes": notes})])
+    session.status_reason = reason
 
 
 def _restartable(session: Session, notes: list[str]) -> dict[str, Any]:
@@ -215,6 +267,7 @@ def _bring_back_worktree(provider: IsolationProvider, session: Session, info: di
         wt = worktree_git(session)
         assert wt is not None  # just made
         workstate.restore_work(wt, str(info["commit"]))
+        faults.point("resume", "restored")
         notes.append(f"work restored from {info.get('ref')}")
     notes.append(f"worktree {path} re-created on branch {session.branch}")
     return notes

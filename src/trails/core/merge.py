@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from trails.core import recovery
+from trails.core import faults, recovery
 from trails.core.errors import GitError, InvalidInput, RepoBusy, SessionStateError, UncommittedWork
 from trails.core.models import Session
 from trails.infra.git import Git
@@ -115,6 +115,7 @@ def merge_session(engine: Engine, name: str, *, strategy: str | None = None, mes
     elif wt is not None and wt.status_porcelain():
         notes.append(f"uncommitted work in {wt.root} is not part of the merge (only commits on {session.branch})")
     with file_lock(f"merge:{session.repo_root}"):
+        faults.point("merge", "locked")
         tip = repo.rev_parse(f"refs/heads/{session.branch}")
         if tip is None:
             raise InvalidInput(f"branch {session.branch!r} of session {name!r} does not exist")
@@ -131,9 +132,11 @@ def merge_session(engine: Engine, name: str, *, strategy: str | None = None, mes
                 result.commit = _merge_rebased(engine, repo, session, into, caller)
             if result.commit is None:
                 notes.append(f"{session.branch} adds nothing to {into} (squashed before?)")
+            faults.point("merge", "merged")
             engine.store.update_session(session.id, conflict=None, audits=[(
                 "session_merged", name, {"branch": session.branch, "into": into, "commit": result.commit,
                                          "strategy": chosen, "caller": caller.label})])
+        faults.point("merge", "recorded")
     if cleanup:
         _cleanup(engine, repo, session, into, result, caller)
     return result
@@ -248,12 +251,16 @@ def _cleanup(engine: Engine, repo: Git, session: Session, into: str, result: Mer
     stamp = recovery.stamp()
     ref = f"refs/trails/merged/{session.name}/{stamp}"
     repo.update_ref(ref, tip)
+    engine.store.add_checkpoint(session, "merge", ref, tip, f"the tip of {session.branch}, kept at merge --cleanup")
     result.kept_ref = ref
+    faults.point("merge", "kept")
     killed = engine.kill(session.name, force=False, delete_branch=False,  # refuses if work appeared meanwhile
                          caller=caller)
     result.notes += killed.notes
+    faults.point("merge", "cleaned")
     if merged:
         repo.delete_branch(session.branch)
+        faults.point("merge", "branch_deleted")
         result.notes.append(f"branch {session.branch} deleted (its tip is kept at {ref})")
     else:
         result.notes.append(f"branch {session.branch} kept: it has commits made after the merge (tip also at {ref})")

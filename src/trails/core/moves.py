@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from trails.core import outputlog, recovery, workstate
+from trails.core import faults, outputlog, recovery, workstate
 from trails.core.errors import InvalidInput, ModeUnavailable, MoveFailed, RuleViolation, SessionStateError
 from trails.core.models import Mode, Session, Status
 from trails.core.recovery import MOVING
@@ -175,6 +175,7 @@ def _run(ctx: MoveContext, steps: list[str]) -> None:
         ctx.running = step
         if step not in AFTER_RECORD:
             _note_progress(ctx)
+        faults.point("move", step)
         try:
             func(ctx)
         except BaseException as exc:
@@ -195,6 +196,7 @@ def _run(ctx: MoveContext, steps: list[str]) -> None:
                 text += "everything was put back as it was"
             raise MoveFailed(text, hint=_saved_hint(ctx)) from exc
         done.append(step)
+    faults.point("move", "done")
 
 
 def _note_progress(ctx: MoveContext) -> None:
@@ -235,6 +237,13 @@ def recover(engine: Engine, session: Session) -> None:
                 except Exception as exc:
                     ctx.notes.append(f"after the move, {step.replace('_', ' ')} failed: {exc}")
         session.__dict__.update(copy.deepcopy(ctx.session).__dict__)
+        return
+    pane = engine.tmux.list_panes().get(session.tmux_session)
+    if not done and pane is not None and not pane.dead:
+        # It died before it stopped the agent: nothing was changed, the session goes on as it was.
+        engine.store.update_session(session.id, extra=session.extra, audits=[(
+            "session_move_failed", session.name, {"source": session.mode.value, "target": ctx.target.value,
+                                                  "step": running, "error": "interrupted before any change"})])
         return
     problems = _rollback(ctx, [*done, running], skip={"restart_original_agent", "restore_row"})
     reason = (f"a move to {ctx.target.value} was interrupted (its process ended) and undone"
@@ -376,6 +385,7 @@ def reset_main_checkout(ctx: MoveContext) -> None:
     _note_progress(ctx)
     stale = _paths(repo, work) - _paths(repo, target)
     workstate.restore_work(repo, target)
+    faults.point("move", "resetting_main")  # its files put back, those the session added not yet removed
     for rel in sorted(stale, reverse=True):
         path = Path(repo.root) / rel
         if path.is_file() or path.is_symlink():

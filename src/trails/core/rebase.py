@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from trails.core import recovery
+from trails.core import faults, recovery
 from trails.core.errors import GitError, InvalidInput, RepoBusy, SessionStateError, TrailsError, UncommittedWork
 from trails.core.merge import session_worktree
 from trails.core.models import Mode
@@ -82,12 +82,16 @@ def rebase_session(engine: Engine, name: str, *, onto: str | None = None, to_age
         result.notes.append(f"{session.branch} already contains {target}")
         engine.store.update_session(session.id, conflict=None)
         return result
+    # The old tip is kept (and recorded, so `show` names it) before the rebase moves the branch: a
+    # process that dies half way loses no commit.
+    kept = f"refs/trails/pre-rebase/{name}/{recovery.stamp()}"
+    repo.update_ref(kept, before)
+    engine.store.add_checkpoint(session, "rebase", kept, before, f"the tip of {session.branch} before a rebase")
+    faults.point("rebase", "kept")
     res = wt.rebase(onto_commit)
     if res.ok:
+        faults.point("rebase", "rebased")
         result.after = wt.out("rev-parse", "HEAD")
-        stamp = recovery.stamp()
-        kept = f"refs/trails/pre-rebase/{name}/{stamp}"
-        repo.update_ref(kept, before)
         result.notes.append(f"the branch's old tip is kept at {kept}")
         engine.store.update_session(session.id, conflict=None, audits=[(
             "session_rebased", name, {"onto": target, "before": before, "after": result.after, "kept": kept,

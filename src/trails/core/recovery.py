@@ -11,7 +11,9 @@ process. So a note still there while nobody holds the lock is the trace of an op
   checkpoint in the same commit) and before the worktree was gone: the next `pause`, `resume` or
   `kill` finishes the removal from whatever is left (the work is in the ref) and goes on;
 - `moving` — a move between modes died: undone step by step (core/moves.py), or recorded when its
-  new agent was already running, on the next read or operation.
+  new agent was already running, on the next read or operation;
+- `resuming` — `resume` died: recorded when its agent was already running, else undone (the worktree
+  it re-added removed, the session as it was), on the next read or operation (core/lifecycle.py).
 
 The engine reads the traces (`Engine._settle`) and calls what finishes each; this module imports
 nothing that does the operations themselves, so that providers may use its records.
@@ -25,6 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from trails.core import faults
 from trails.core.models import Mode, Session, Status
 
 if TYPE_CHECKING:
@@ -35,6 +38,7 @@ if TYPE_CHECKING:
 TEARDOWN = "teardown"
 CREATING = "creating"
 MOVING = "moving"
+RESUMING = "resuming"
 
 
 def stamp() -> str:
@@ -74,11 +78,12 @@ def begin_teardown(engine: Engine, session: Session, op: str, stamp: str, saved:
     session.extra[TEARDOWN] = asdict(teardown)
     checkpoints = [(op, saved.ref, saved.commit, note)] if saved else []
     engine.store.update_session(session.id, extra=session.extra, checkpoints=checkpoints)
+    faults.point("teardown", "noted")
 
 
 def pending(session: Session) -> bool:
     """Whether the row carries the trace of an operation (cheap: no process, no file)."""
-    return session.status is Status.CREATING or MOVING in session.extra or TEARDOWN in session.extra
+    return session.status is Status.CREATING or any(k in session.extra for k in (MOVING, TEARDOWN, RESUMING))
 
 
 # --- a create that died -----------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from trails.core import paths
+from trails.core import faults, paths
 from trails.core.config import EffectiveConfig, Settings
 from trails.core.errors import ContainerError, GitError, InvalidInput
 from trails.core.limits import Limits
@@ -351,6 +351,7 @@ class _ContainerStart:
     def _run(self, create: Callable[[], str]) -> None:
         try:
             self._cid = create()
+            faults.point("container", "started")
         except BaseException as exc:  # handed to the caller's thread by finish()
             self._error = exc
 

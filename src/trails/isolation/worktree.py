@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from trails.core import inputs, recovery, workstate
+from trails.core import faults, inputs, recovery, workstate
 from trails.core.config import DEFAULT_MAX_WORKTREES, EffectiveConfig
 from trails.core.errors import (
     BranchError,
@@ -156,6 +156,7 @@ class Provider(IsolationProvider):
                         base_commit = tip
                         notes.append(f"branch {branch} already existed: the session continues it")
                     self.worktree_added(request.name, repo, path, branch, created=created_branch)
+                    faults.point("worktree", "added")
                 except BaseException:
                     if side is not None:
                         side.abandon()
@@ -195,6 +196,7 @@ class Provider(IsolationProvider):
     def readd_worktree(self, name: str, repo: Git, path: Path, branch: str) -> None:
         """Make a paused session's worktree again, on its branch."""
         repo.worktree_add_existing(path, branch)
+        faults.point("worktree", "added")
 
     def placement_git(self, name: str, placement: Placement) -> Git:
         """git for a new session's worktree (see `worktree_git`)."""
@@ -287,12 +289,14 @@ class Provider(IsolationProvider):
                 record(saved)
             if saved is not None:
                 workstate.write_ref(repo, ref, saved.commit)
+            faults.point("teardown", "saved")
         if path.exists() or path.is_symlink() or any(Path(e.path) == path for e in repo.worktrees()):
             remove_worktree(repo, path)
             notes.append(f"worktree {path} removed")
         else:
             repo.run("worktree", "prune", check=False)
             notes.append(f"worktree {path} was already gone")
+        faults.point("teardown", "removed")
         return saved, notes
 
     def discard_made(self, session: Session, made: dict[str, Any], *, save_dirty: bool = True) -> list[str]:

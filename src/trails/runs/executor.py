@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from trails.core import faults
 from trails.core.errors import RunError
 from trails.runs.plan import RunPlan, SessionPlan
 from trails.runs.session import Interrupted, ProcessGroup, SessionJob, process_start, reap, run_job, shippable_env
@@ -175,10 +176,6 @@ class RunExecutor:
 
     def _start_new(self) -> None:
         (self.out / "config.yaml").write_text(self.plan.text)
-        exclude = []
-        if self.out.is_relative_to(self.plan.work_dir):
-            exclude.append(str(self.out.relative_to(self.plan.work_dir)))
-        ShadowRepo.create(self.shadow.git_dir, exclude=exclude)
         meta = self.plan.meta
         self.state = {
             "version": 1, "status": "running", "run_file": str(self.plan.source), "base_dir": str(self.plan.base_dir),
@@ -188,6 +185,16 @@ class RunExecutor:
             "repo_name": meta.repo_name, "provider": meta.provider, "backend": self._backend_name(),
             "matrix": meta.matrix_axes or None, "driver": self._driver(),
         }
+        self._save_state()  # first: a run that dies while it is set up can be resumed (set up again)
+        self._prepare()
+
+    def _prepare(self) -> None:
+        """The shadow repository and the baseline snapshot, before any session runs."""
+        exclude = []
+        if self.out.is_relative_to(self.plan.work_dir):
+            exclude.append(str(self.out.relative_to(self.plan.work_dir)))
+        ShadowRepo.create(self.shadow.git_dir, exclude=exclude)
+        faults.point("run", "prepared")
         self.state["memory_seeded"] = self._seed_memory()
         self.main_tree().snapshot("baseline", None, "baseline: the work directory before session 1")
         self._save_state()
@@ -207,18 +214,46 @@ class RunExecutor:
 
     def _start_resumed(self) -> None:
         state_path = self.out / "run.json"
-        if not state_path.exists() or self.shadow.commit_of("baseline") is None:
-            raise RunError(f"{self.out} holds no resumable run (no run.json or no baseline snapshot)")
+        if not state_path.exists():
+            raise RunError(f"{self.out} holds no resumable run (no run.json)")
         self.state = json.loads(state_path.read_text())
         # A driver killed mid-session leaves its agents running, writing files: stop them first.
         reap(self.out / AGENTS_DIR)
+        if not self.shadow.git_dir.is_dir() or self.shadow.commit_of("baseline") is None:
+            if any(self.out.glob("session_*/result.json")):
+                raise RunError(f"{self.out} holds no resumable run (its baseline snapshot is gone)")
+            # It died while it was being set up, before any session ran: set up again.
+            shutil.rmtree(self.shadow.git_dir, ignore_errors=True)
+            self._prepare()
         self.state["status"] = "running"
         self.state["driver"] = self._driver()
         self.state["resumed"] = int(self.state.get("resumed", 0)) + 1
         self.state["parallel"] = self.parallel
         self.state["backend"] = self._backend_name()
         self._load_results()
+        self._keep_interrupted()
         self._save_state()
+
+    def _keep_interrupted(self) -> None:
+        """Snapshot what an interrupted session left in the work directory (and in replicate copies)
+        before anything resets it, under tags named in run.json: the retried session starts from its
+        start point, and what the interrupted attempt had written is kept, not wiped."""
+        n = self.state["resumed"]
+        trees = [("", self.main_tree())]
+        for slot in sorted((self.out / SLOTS_DIR).glob("slot_*")) if (self.out / SLOTS_DIR).is_dir() else []:
+            path = slot / self.plan.work_dir.name
+            if path.is_dir():
+                trees.append((f"-{slot.name}", self.shadow.tree(path, self.shadow.git_dir / "indexes" / slot.name)))
+        known = {self.shadow.tree_of(tag) for tag in self.shadow.tags()}
+        kept = []
+        for suffix, tree in trees:
+            if tree.tree_now() in known:  # as a snapshot already holds it: nothing was cut short there
+                continue
+            tag = f"interrupted-{n}{suffix}"
+            tree.snapshot(tag, None, f"{tag}: the work directory as an interrupted run left it")
+            kept.append(tag)
+        if kept:
+            self.state["interrupted"] = [*self.state.get("interrupted", []), *kept]
 
     def main_tree(self) -> WorkTree:
         return self.shadow.tree(self.plan.work_dir, self.shadow.git_dir / "index")
@@ -371,6 +406,7 @@ class RunExecutor:
             "exit_code": None, "error": None,
         }
         self._emit("session_started", unit.label, start_tag=unit.start_tag, slot=slot)
+        faults.point("run", "started")
         started = time.monotonic()
         job = self._job(unit)
         try:
@@ -391,6 +427,7 @@ class RunExecutor:
         result.update(end_tag=unit.label, end_commit=self.shadow.commit_of(unit.label),
                       files_changed=self.shadow.changed_files(unit.start_tag, unit.label), finished_at=time.time())
         self._write_json(sdir / "result.json", result)
+        faults.point("run", "result_written")
         self._emit("session_finished", unit.label, **_summary(result))
         return result
 
@@ -459,9 +496,12 @@ class LocalBackend:
             skip = self.slot_at.pop(slot, None) == unit.start_tag
         if not skip:  # a session straight after its start point skips the reset
             tree.reset(unit.start_tag)
+        faults.point("run", "reset")
         fields = run_job(job, tree.path, sdir, self.ex.procs)
+        faults.point("run", "agent_done")
         first_line = (unit.session.prompt.strip().splitlines() or [""])[0][:72]
         tree.snapshot(unit.label, unit.start_tag, f"{unit.label}: {first_line}")
+        faults.point("run", "snapshotted")
         with self._lock:
             self.slot_at[slot] = unit.label
         return fields, str(tree.path)

@@ -165,11 +165,15 @@ class WorkTree:
     def _git(self, *args: str) -> Result:
         return self.repo.git(*args, tree=self.path, index=self.index)
 
-    def snapshot(self, tag: str, parent: str | None, message: str) -> str:
-        """Commit everything in the directory (untracked files too) and tag it; return the commit."""
+    def tree_now(self) -> str:
+        """The tree of everything in the directory (untracked files too), as a snapshot would take it."""
         self.index.parent.mkdir(parents=True, exist_ok=True)
         self._git("add", "--all", "--", ".")
-        tree = self._git("write-tree").stdout.strip()
+        return self._git("write-tree").stdout.strip()
+
+    def snapshot(self, tag: str, parent: str | None, message: str) -> str:
+        """Commit everything in the directory (untracked files too) and tag it; return the commit."""
+        tree = self.tree_now()
         args = ["commit-tree", tree, "-m", message]
         if parent:
             args += ["-p", self.repo.ref(parent)]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 
-from trails.core.errors import InvalidInput
+from trails.core.errors import InvalidInput, SessionNotFound
 from trails.ui.cli.common import caller, echo, emit, engine, json_option, note
 from trails.ui.cli.framework import argument, command, flag, option, positive_int
 
@@ -104,7 +105,8 @@ def show(name: str, as_json: bool) -> None:
     from trails.core.marks import detail_lines
 
     eng = engine()
-    eng.refresh_pull_requests([eng.get_session(name, caller=caller())], caller=caller())
+    with contextlib.suppress(SessionNotFound):  # none live: show tells of the last one that ended
+        eng.refresh_pull_requests([eng.get_session(name, caller=caller())], caller=caller())
     data = eng.show(name, caller=caller())
 
     def human() -> None:

@@ -6,12 +6,16 @@ import datetime as dt
 import json
 
 from trails.ui.cli.common import caller, echo, emit, engine, json_option
-from trails.ui.cli.framework import command, option, positive_int
+from trails.ui.cli.framework import command, flag, option, positive_int
 
 
 @command(help="What this machine offers trails, and the mode a session would get here.")
+@flag("--check", help="List what trails made that no session accounts for (exit 1 when there is any).")
+@flag("--repair", help="Remove what --check lists, saving first what it holds.")
 @json_option
-def doctor(as_json: bool) -> None:
+def doctor(check: bool, repair: bool, as_json: bool) -> int | None:
+    if check or repair:
+        return _orphans(repair, as_json)
     from trails.core.doctor import diagnose
 
     report = diagnose(engine(), caller=caller())
@@ -32,6 +36,28 @@ def doctor(as_json: bool) -> None:
         echo(f"would use: {pick.get('mode')} ({pick.get('reason')})" if "mode" in pick else f"would use: {pick}")
 
     emit(as_json, report, human)
+    return None
+
+
+def _orphans(repair: bool, as_json: bool) -> int:
+    eng, who = engine(), caller()
+    result = eng.repair_orphans(caller=who) if repair else {"orphans": eng.orphans(caller=who)}
+
+    def human() -> None:
+        for done in result.get("repaired", []):
+            saved = done.get("saved_ref") or done.get("kept_at")
+            echo(f"removed  {done['removed']}" + (f" (saved at {saved})" if saved else ""))
+        for left in result.get("skipped", []):
+            echo(f"left     {left['kind']} {left['name']}: {left['why']}")
+        for orphan in result["orphans"]:
+            echo(f"orphan   {orphan['kind']:9} {orphan['name']}: {orphan['detail']}")
+        if not result["orphans"]:
+            echo("no orphans: everything trails made belongs to a session")
+        elif not repair:
+            echo("`trails doctor --repair` removes them, saving first what they hold")
+
+    emit(as_json, result, human)
+    return 1 if result["orphans"] else 0
 
 
 @command(help="The audit log: mode selections, created and ended sessions, automatic answers.")
