@@ -31,6 +31,29 @@ def validate_session_name(name: str) -> str:
     raise InvalidName(f"invalid session name {name!r}: {why}", field="name")
 
 
+TMUX_PREFIX = "trails-"
+
+
 def tmux_name(name: str) -> str:
     """A tmux-safe, injective form: tmux reads '.' as a pane separator, so escape it ('_' → '__')."""
-    return "trails-" + name.replace("_", "__").replace(".", "_d")
+    return TMUX_PREFIX + name.replace("_", "__").replace(".", "_d")
+
+
+def session_of_tmux_name(tmux_session: str) -> str | None:
+    """The session name `tmux_name` made `tmux_session` from; None for a name it did not make."""
+    if not tmux_session.startswith(TMUX_PREFIX):
+        return None
+    out, rest = [], tmux_session[len(TMUX_PREFIX):]
+    i = 0
+    while i < len(rest):
+        pair = rest[i:i + 2]
+        if pair == "__":
+            out.append("_")
+            i += 2
+        elif pair == "_d":
+            out.append(".")
+            i += 2
+        else:
+            out.append(rest[i])
+            i += 1
+    return "".join(out)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from trails.core import recovery
 from trails.core.errors import GitError, TrailsError
 from trails.core.models import Mode, Session
+from trails.core.names import session_of_tmux_name
 from trails.infra.git import Git
 
 if TYPE_CHECKING:
@@ -79,26 +80,6 @@ def _known(sessions: list[Session]) -> Known:
     return known
 
 
-def _session_of_tmux(tmux_session: str) -> str | None:
-    """The session name a tmux session name was made from (core.names.tmux_name, reversed)."""
-    if not tmux_session.startswith("trails-"):
-        return None
-    out, rest = [], tmux_session[len("trails-"):]
-    i = 0
-    while i < len(rest):
-        pair = rest[i:i + 2]
-        if pair == "__":
-            out.append("_")
-            i += 2
-        elif pair == "_d":
-            out.append(".")
-            i += 2
-        else:
-            out.append(rest[i])
-            i += 1
-    return "".join(out)
-
-
 def _prefix(repo_root: Path) -> str:
     from trails.core import config as config_mod
 
@@ -125,7 +106,7 @@ def find(engine: Engine, *, caller: Caller) -> list[Orphan]:
             found += _in_repo(Path(root), known)
     for tmux_session in sorted(engine.tmux.list_panes()):
         if tmux_session not in known.tmux:
-            found.append(Orphan("tmux", tmux_session, _session_of_tmux(tmux_session),
+            found.append(Orphan("tmux", tmux_session, session_of_tmux_name(tmux_session),
                                 detail="a tmux session on trails' server that no session runs in"))
     found += _containers(known)
     return found
