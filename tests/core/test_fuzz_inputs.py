@@ -21,7 +21,7 @@ from tests.fuzzing import FAST, SLOW, cli_refused, nasty_text, no_traceback, ref
 from tests.helpers import git, trails
 from trails.core import inputs
 from trails.core.errors import BranchError, InvalidInput, InvalidName
-from trails.core.names import NAME_RE, tmux_name, validate_session_name
+from trails.core.names import NAME_RE, session_of_tmux_name, tmux_name, validate_session_name
 from trails.infra.tmux import write_env_file
 
 
@@ -72,6 +72,13 @@ def test_a_session_name_is_taken_only_when_git_and_tmux_can_use_it(name: str) ->
 @given(st.from_regex(NAME_RE, fullmatch=True), st.from_regex(NAME_RE, fullmatch=True))
 def test_two_session_names_never_share_a_tmux_session(a: str, b: str) -> None:
     assert (tmux_name(a) == tmux_name(b)) == (a == b)
+
+
+@settings(**FAST)
+@given(st.from_regex(NAME_RE, fullmatch=True))
+def test_a_tmux_session_tells_the_session_it_was_made_for(name: str) -> None:
+    # `doctor --check` names an orphaned tmux session's session this way.
+    assert session_of_tmux_name(tmux_name(name)) == name
 
 
 branches = nasty_text | st.lists(st.sampled_from(
