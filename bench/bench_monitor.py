@@ -1,10 +1,12 @@
-"""Supervisor cost and speed, in one run (python bench/bench_monitor.py [--sessions 50]).
+"""The trails server's cost and speed watching sessions, in one run (python bench/bench_monitor.py [--sessions 50]).
 
-1. Idle CPU: N idle sessions watched by the supervisor; its CPU seconds per second over a window,
-   against the target (< 0.02 of one core) and against a naive poller measured in the same run
-   (claude-squad's way: every 500 ms per session, tmux capture-pane + SHA-256).
-2. Latency: a session's output → its status event at a socket subscriber (p50/p95, target p95 < 100 ms),
-   against a floor measured alongside: the same output seen by a bare inotify watcher on the log file.
+1. Idle CPU: N idle sessions watched by the server's supervisor; the whole server's CPU seconds per
+   second over a window, against the target (< 0.02 of one core) and against a naive poller measured
+   in the same run (claude-squad's way: every 500 ms per session, tmux capture-pane + SHA-256); and
+   the server's resident memory with those sessions.
+2. Latency: a session's output → its status event at a subscriber on the server's socket (p50/p95,
+   target p95 < 100 ms), against a floor measured alongside: the same output seen by a bare inotify
+   watcher on the log file.
 """
 
 from __future__ import annotations
@@ -70,18 +72,21 @@ def main() -> None:
     os.environ.pop("TRAILS_SUPERVISOR", None)
     # Quick quiet rule so the latency loop can alternate running/ready fast.
     (home / "settings.json").write_text(json.dumps({"detection": {"command": {"quiet_seconds": 0.25}}}))
-    from trails.api.caller import Caller, Trust
+    from trails.api import types as t
+    from trails.api.client import Client
     from trails.core import outputlog
     from trails.core.engine import Engine
 
-    engine = Engine()
-    me = Caller(trust=Trust.USER, cwd=os.getcwd(), env=dict(os.environ))
+    engine = Engine()  # to read the state and drive tmux, as a user would
+    client = Client(home, local=False)
     idle_agent = f"{sys.executable} -c \"import sys; print('idle agent ready', flush=True); sys.stdin.read()\""
     try:
-        pid = engine.ensure_supervisor()
+        pid = client.call(t.ServerStatusRequest(monitor=True)).pid
+        assert pid is not None
         names = [f"idle{i}" for i in range(args.sessions)]
         for name in names:
-            engine.create_session(name, "sh -c 'echo idle agent ready; exec cat'", cwd=tmp, mode="direct", caller=me)
+            client.call(t.Create(name=name, agent="sh -c 'echo idle agent ready; exec cat'", cwd=str(tmp),
+                                 mode="direct"))
         wait(lambda: all(s.status.value == "ready" for s in engine.store.list_sessions()), 60, "sessions ready")
         time.sleep(1.0)
         c0, t0 = cpu_seconds(pid), time.monotonic()
@@ -89,17 +94,19 @@ def main() -> None:
         idle = (cpu_seconds(pid) - c0) / (time.monotonic() - t0)
         tmux_names = [engine.store.get_session(n).tmux_session for n in names]
         naive = naive_poller_cpu(engine.tmux.socket, tmux_names, 4.0)
-        print(f"idle CPU, {args.sessions} sessions: supervisor {idle * 100:.3f}% of one core "
+        rss = next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                   if line.startswith("VmRSS:"))
+        print(f"idle CPU, {args.sessions} sessions: trails server {idle * 100:.3f}% of one core "
               f"(target < 2%: {'OK' if idle < 0.02 else 'MISSED'}); naive 500 ms capture+hash poller "
-              f"{naive * 100:.1f}% → {naive / max(idle, 1e-6):.0f}x cheaper")
+              f"{naive * 100:.1f}% → {naive / max(idle, 1e-6):.0f}x cheaper; server RSS {rss / 1024:.1f} MB")
 
         # --- latency ------------------------------------------------------------------------------
-        engine.create_session("lat", idle_agent, cwd=tmp, mode="direct", caller=me)
+        client.call(t.Create(name="lat", agent=idle_agent, cwd=str(tmp), mode="direct"))
         wait(lambda: engine.store.get_session("lat").status.value == "ready", 30, "lat ready")
         tname = engine.store.get_session("lat").tmux_session
         log = outputlog.log_path(home, tname)
-        events: list[tuple[float, dict[str, object]]] = []
-        stream = engine.subscribe_events()
+        events: list[tuple[float, t.EventInfo]] = []
+        stream = client.subscribe()
         reader = threading.Thread(
             target=lambda: [events.append((time.monotonic(), e)) for e in stream], daemon=True)
         reader.start()
@@ -122,19 +129,18 @@ def main() -> None:
                 if f"{tname}.log" in watcher.read():
                     floors.append(time.monotonic() - start)
                     break
-            got = wait(lambda seen=seen: next((t for t, e in events[seen:] if e.get("session") == "lat"
-                                               and e["kind"] == "status"
-                                               and e["data"].get("status") == "running"), None),  # type: ignore[union-attr]
-                       5, "running event")
+            got = wait(lambda seen=seen: next((when for when, e in events[seen:] if e.session == "lat"
+                                               and e.kind == "status" and e.data.get("status") == "running"),
+                                              None), 5, "running event")
             latencies.append(got - start)
         p50, p95 = statistics.median(latencies), statistics.quantiles(latencies, n=20)[18]
         f50, f95 = statistics.median(floors), statistics.quantiles(floors, n=20)[18]
         print(f"status latency (output → subscriber), {args.samples} samples: p50 {p50 * 1000:.1f} ms, "
               f"p95 {p95 * 1000:.1f} ms (target p95 < 100 ms: {'OK' if p95 < 0.1 else 'MISSED'}); "
               f"floor (send-keys → log written → inotify) p50 {f50 * 1000:.1f} ms, p95 {f95 * 1000:.1f} ms; "
-              f"supervisor adds p50 {(p50 - f50) * 1000:.1f} ms")
+              f"the server adds p50 {(p50 - f50) * 1000:.1f} ms")
     finally:
-        engine.stop_supervisor()
+        client.stop_server()
         subprocess.run(["tmux", "-S", str(engine.tmux.socket), "kill-server"], capture_output=True, check=False)
         engine.close()
 

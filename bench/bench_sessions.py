@@ -3,9 +3,10 @@
     python bench/bench_sessions.py [--rounds N] [--files N]
 
 Floors: `tmux new-session` alone (direct), `git worktree add` + `tmux new-session` (worktree).
-Each figure is printed twice: through the warm CLI server (the default; the first call starts it)
-and run locally (TRAILS_WARM=off).
-Targets (issue 2): worktree ≤ 1.3× floor, direct < 60 ms over tmux, `trails ls --json` < 150 ms.
+Every command is a client of the home's trails server (started by the first call, as for a user).
+Each figure is printed twice: through the warm CLI server (the default: the client's modules stay
+imported) and from a cold client process (TRAILS_WARM=off).
+Targets (issues 2 and 10): worktree ≤ 1.3× floor, direct < 60 ms over tmux, `trails ls --json` < 150 ms.
 """
 
 from __future__ import annotations
@@ -30,19 +31,22 @@ def run(argv: list[str], cwd: Path, env: dict[str, str]) -> None:
 
 
 def wait_for_server(home: Path, timeout: float = 30.0) -> None:
-    """The first `trails` call starts the warm server in the background; let it finish importing."""
+    """The first `trails` call starts the warm server (and the trails server) in the background; let
+    them finish importing."""
     deadline = time.monotonic() + timeout
-    while not (home / "cli.sock").exists():
+    while not (home / "cli.sock").exists() or not (home / "server.sock").exists():
         if time.monotonic() > deadline:
             sys.exit("the warm server did not start (TRAILS_WARM=off in the environment?)")
         time.sleep(0.05)
 
 
 def stop_server(home: Path) -> None:
-    pid = (home / "cli.lock").read_text() if (home / "cli.lock").exists() else ""
-    if pid.isdigit():
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(int(pid), signal.SIGTERM)
+    """The warm server and the trails server (by the pids in their lock files)."""
+    for lock in ("cli.lock", "server.lock"):
+        pid = (home / lock).read_text() if (home / lock).exists() else ""
+        if pid.isdigit():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGTERM)
 
 
 def make_repo(root: Path, files: int, env: dict[str, str]) -> Path:
@@ -80,12 +84,12 @@ def main() -> None:
         run([*tmux, "new-session", "-d", "-s", "warm", "sleep", "600"], repo, env)  # server already up, as for trails
         run([TRAILS, "new", "warm", "sleep 600", "--mode", "direct"], repo, env)  # also starts the warm server
         warm_env = dict(env, TRAILS_WARM="on")
-        local_env = dict(env, TRAILS_WARM="off")
+        cold_env = dict(env, TRAILS_WARM="off")
         wait_for_server(root / "home")
 
         # Floor and trails alternate within each round, so a slow moment (this machine's disk
         # writeback swings `git worktree add` by 4x) hits both sides of a ratio alike.
-        paths = (("warm", warm_env), ("local", local_env))
+        paths = (("warm", warm_env), ("cold", cold_env))
         samples: dict[str, list[float]] = {}
 
         def sample(key: str, argv: list[str], run_env: dict[str, str]) -> None:
@@ -117,7 +121,7 @@ def main() -> None:
 
         med = {key: statistics.median(values) * 1000 for key, values in samples.items()}
         print(f"repo: {args.files} files; median of {n} rounds; floors: tmux new-session {med['floor direct']:.1f} ms, "
-              f"git worktree add + tmux {med['floor worktree warm']:.0f}-{med['floor worktree local']:.0f} ms, "
+              f"git worktree add + tmux {med['floor worktree warm']:.0f}-{med['floor worktree cold']:.0f} ms, "
               f"bare python start-up {med['python']:.1f} ms, git status of the checkout {med['status']:.1f} ms")
         sessions = 1 + 4 * n
         for label, _ in paths:

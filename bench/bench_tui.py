@@ -83,7 +83,7 @@ async def latency(count: int, events: int, sort: str) -> list[float]:
 
 
 class LiveFeedEngine(FakeEngine):
-    """Fixed sessions, but the event stream is a real supervisor's (for the idle figure)."""
+    """Fixed sessions, but the event stream is a real trails server's (for the idle figure)."""
 
     def __init__(self, real: Any, count: int) -> None:
         super().__init__(sessions(count))
@@ -94,12 +94,13 @@ class LiveFeedEngine(FakeEngine):
 
 
 async def idle_cpu(count: int, seconds: float) -> float:
-    from trails.core.engine import Engine
+    from trails.api import types as t
     from trails.ui.tui.app import TrailsApp
+    from trails.ui.tui.backend import ClientBackend
 
-    real = Engine()
+    real = ClientBackend()
     try:
-        real.ensure_supervisor()
+        real.client.call(t.ServerStatusRequest(monitor=True))
         app = TrailsApp(LiveFeedEngine(real, count), stats=False)
         async with app.run_test(size=(160, 60)) as pilot:
             while not app.loaded.is_set():
@@ -109,8 +110,7 @@ async def idle_cpu(count: int, seconds: float) -> float:
             await asyncio.sleep(seconds)
             return (time.process_time() - cpu0) / (time.perf_counter() - wall0)
     finally:
-        real.stop_supervisor()
-        real.close()
+        real.client.stop_server()
 
 
 def report(label: str, samples: list[float]) -> None:

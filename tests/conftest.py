@@ -37,8 +37,10 @@ def trails_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict
     monkeypatch.setenv("TRAILS_TMUX_SOCKET", str(socket))
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    # The live supervisor is opted into by the tests that exercise it (tests/monitor).
+    # The live supervisor's watch (in the trails server that commands start) is opted into by the tests
+    # that exercise it (tests/monitor).
     monkeypatch.setenv("TRAILS_SUPERVISOR", "off")
+    monkeypatch.delenv("TRAILS_SERVER", raising=False)
     # Likewise the warm CLI server (tests/cli/test_warm.py): every other test runs commands locally.
     monkeypatch.setenv("TRAILS_WARM", "off")
     for var in ("TRAILS_MODE", "MAX_WORKTREES_PER_WORKSPACE", "TMUX", "TMUX_PANE"):
@@ -46,8 +48,18 @@ def trails_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict
     # A home an earlier test's Engine(home=...) chose for this process is not this test's.
     monkeypatch.setattr("trails.core.paths._pinned", None)
     yield {"home": home, "socket": socket}
+    stop_server(home)
     subprocess.run(["tmux", "-S", str(socket), "kill-server"], capture_output=True, check=False)
     shutil.rmtree(sock_dir, ignore_errors=True)
+
+
+def stop_server(home: Path) -> None:
+    """The trails server a test's commands started for its home (pytest keeps the home: it would never go)."""
+    from trails.api import protocol
+    from trails.api.client import Client
+
+    if protocol.lock_held(home / protocol.LOCK_NAME):
+        Client(home, local=False).stop_server()
 
 
 @pytest.fixture

@@ -146,10 +146,13 @@ def killed_mid_step(stopper: Stopper, *args: str, cwd: Path | str | None = None,
                     env: dict[str, str] | None = None, timeout: float = 60,
                     also: Callable[[], object] | None = None) -> None:
     """Run `trails ARGS` until it reaches the stopper's call (and `also` holds), then SIGKILL it and
-    everything it started in its process group (the stand-in git included), as `kill -9` would."""
+    everything it started in its process group (the stand-in git included), as `kill -9` would.
+
+    The command runs the engine in its own process (TRAILS_SERVER=off): the process killed is the one
+    doing the work, as when the trails server itself is killed mid-step; the git it runs is the stopper's."""
     import signal
 
-    full_env = {**os.environ, **(env or {}), **stopper.env}
+    full_env = {**os.environ, **(env or {}), **stopper.env, "TRAILS_SERVER": "off"}
     proc = subprocess.Popen([sys.executable, "-m", "trails", *args], cwd=cwd, env=full_env, start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -165,3 +168,43 @@ def killed_mid_step(stopper: Stopper, *args: str, cwd: Path | str | None = None,
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
+
+
+class TrailsServer:
+    """The trails server of a home, as tests drive it: started with the supervisor's watch, stopped,
+    asked for its events (as dicts, the way `--json` prints them)."""
+
+    def __init__(self, home: Path) -> None:
+        from trails.api.client import Client
+
+        self.client = Client(home, local=False)
+
+    def start(self) -> int:
+        """The server's pid, started first (watching sessions) when none runs."""
+        from trails.api.types import ServerStatusRequest
+
+        pid = self.client.call(ServerStatusRequest(monitor=True)).pid
+        assert pid is not None
+        return pid
+
+    def stop(self) -> bool:
+        return self.client.stop_server()
+
+    def status(self) -> dict[str, Any]:
+        import msgspec
+
+        return msgspec.to_builtins(self.client.status())  # type: ignore[no-any-return]
+
+    def events(self, session: str | None = None, since: int | None = None,
+               limit: int | None = None) -> list[dict[str, Any]]:
+        import msgspec
+
+        from trails.api.types import Events
+
+        listed = self.client.call(Events(session=session, since=since, limit=limit), start=False)
+        return [msgspec.to_builtins(e) for e in listed.events]
+
+    def subscribe(self, since: int | None = None, timeout: float | None = None) -> Any:
+        import msgspec
+
+        return (msgspec.to_builtins(e) for e in self.client.subscribe(since, timeout=timeout))

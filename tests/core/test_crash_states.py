@@ -226,7 +226,7 @@ def test_a_failed_make_worktree_step_removes_the_half_made_worktree(repo: Path, 
 
     assert trails("new", "m1", "sleep 600", "--mode", "direct", cwd=repo).code == 0
     stopper = git_stopper(tmp_path, "reset --hard")
-    env = {**os.environ, **stopper.env}
+    env = {**os.environ, **stopper.env, "TRAILS_SERVER": "off"}  # the process interrupted does the move
     proc = subprocess.Popen([sys.executable, "-m", "trails", "upgrade-session", "m1", "--to", "worktree"],
                             cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)

@@ -1,4 +1,4 @@
-"""trails' own files failing under it (a damaged state.db, a read-only home, a full disk, a supervisor
+"""trails' own files failing under it (a damaged state.db, a read-only home, a full disk, a server
 that cannot start): a clear error naming the file and what to do, never a traceback, and nothing
 replaced."""
 
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import stop_server
 from tests.helpers import CliResult, trails
 
 SUPERVISED = {"TRAILS_SUPERVISOR": "on"}  # conftest turns it off; these commands must start one
@@ -44,6 +45,9 @@ def _used_home(repo: Path, home: Path) -> Path:
     """A home with a state database holding one ended session (the database has real pages)."""
     assert trails("new", "s1", "sleep 600", "--mode", "direct", cwd=repo).code == 0
     assert trails("kill", "s1", cwd=repo).code == 0
+    # The server lets go of the database (its pages are in state.db then, not its WAL). A server that
+    # still ran would serve a read-only view of the home from outside it, as it should.
+    assert trails("server", "--stop").code == 0
     db = home / "state.db"
     assert db.stat().st_size > 8192
     return db
@@ -104,17 +108,17 @@ def test_a_read_only_home_is_a_clear_error(repo: Path, trails_env: dict[str, Pat
     assert sorted(p.name for p in home.iterdir()) == before
 
 
-def test_a_supervisor_that_cannot_start_fails_fast_and_says_why(repo: Path, trails_env: dict[str, Path]) -> None:
-    blocker = trails_env["home"] / "events.sock"
+def test_a_server_that_cannot_start_fails_fast_and_says_why(repo: Path, trails_env: dict[str, Path]) -> None:
+    blocker = trails_env["home"] / "server.sock"
     blocker.mkdir()  # where its socket must go: it cannot listen there
     new = ["new", "s1", "sleep 600", "--mode", "direct"]
-    for args in (new, [*new, "--json"], ["daemon"], ["daemon", "--json"]):
+    for args in (new, [*new, "--json"], ["server"], ["daemon", "--json"]):
         started = time.monotonic()
         res = trails(*args, cwd=repo, env=SUPERVISED)
-        _fails_with(res, "supervisor_error", "the supervisor could not start", f"cannot listen on {blocker}",
-                    "TRAILS_SUPERVISOR=off")
+        _fails_with(res, "server_error", "the trails server could not start", f"cannot listen on {blocker}",
+                    "TRAILS_SERVER=off")
         assert time.monotonic() - started < 5, args  # it used to wait 10 s for an answer that never came
-    assert trails("ls", "--all", "--json", cwd=repo).json["sessions"] == []  # `new` made nothing
+    assert trails("ls", "--all", "--json", cwd=repo, env={"TRAILS_SERVER": "off"}).json["sessions"] == []
     assert trails("daemon", "--status", "--json").json["running"] is False
 
 
@@ -128,7 +132,8 @@ def small_home(trails_env: dict[str, Path], tmp_path: Path, monkeypatch: pytest.
     try:
         yield home
     finally:
-        # The tmux server first: nothing of this home may be in use when it goes.
+        # The trails server and the tmux server first: nothing of this home may be in use when it goes.
+        stop_server(home)
         subprocess.run(["tmux", "-S", str(trails_env["socket"]), "kill-server"], capture_output=True, check=False)
         subprocess.run(["umount", str(home)], check=True)
 

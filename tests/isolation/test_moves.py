@@ -245,5 +245,5 @@ def test_an_upgrade_audits_the_repository_settings_it_ignored(repo: Path, engine
     assert any("ignored network='bridge'" in n for n in result.notes), result.notes
     [ignored] = [a for a in engine.audit_log("m1", caller=as_user()) if a["action"] == "settings_ignored"]
     assert [s["key"] for s in ignored["detail"]["settings"]] == ["network"] and ignored["caller"] == "user"
-    kinds = [e["kind"] for e in engine.events(session="m1")]
+    kinds = [e.kind for e in engine.store.events(session="m1")]
     assert kinds[-2:] == ["moved", "settings_ignored"], kinds

@@ -1,4 +1,5 @@
-"""Monitor tests: a supervisor per test (stopped afterwards) and a fake agent installed as `claude`."""
+"""Monitor tests: a trails server watching sessions per test (stopped afterwards) and a fake agent
+installed as `claude`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import wait_until
+from tests.helpers import TrailsServer, wait_until
 
 FAKE = Path(__file__).resolve().parent / "fake_claude.py"
 
@@ -19,19 +20,16 @@ FAKE = Path(__file__).resolve().parent / "fake_claude.py"
 def _supervisor_allowed(monkeypatch: pytest.MonkeyPatch, trails_env: dict[str, Path]) -> Iterator[None]:
     monkeypatch.delenv("TRAILS_SUPERVISOR", raising=False)
     yield
-    # One a CLI command started (`trails new` starts it) outlives the test otherwise: pytest keeps
-    # the test's home, so the supervisor would never see it go.
-    from trails.monitor import daemon
-
-    daemon.stop(trails_env["home"])
 
 
 @pytest.fixture
 def supervisor(engine: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    """The pid of this home's server, watching the sessions (the test's engine is another process's view)."""
     monkeypatch.delenv("TRAILS_SUPERVISOR", raising=False)
-    pid = engine.ensure_supervisor()
+    server = TrailsServer(engine.home)
+    pid = server.start()
     yield pid
-    engine.stop_supervisor()
+    server.stop()
 
 
 @pytest.fixture
@@ -64,7 +62,7 @@ def screen_of(engine: Any, name: str) -> str:
 def statuses(engine: Any, name: str) -> list[str]:
     """The session's status history from the stored events, without repeats."""
     out: list[str] = []
-    for event in engine.events(session=name):
+    for event in TrailsServer(engine.home).events(session=name):
         if event["kind"] == "status" and (not out or out[-1] != event["data"]["status"]):
             out.append(event["data"]["status"])
     return out

@@ -12,7 +12,7 @@ import pytest
 
 from tests.fakes.anthropic_server import ScriptedAnthropicServer, user_texts
 from tests.fakes.claude_env import claude_bin, make_claude_env
-from tests.helpers import as_user, git, wait_until
+from tests.helpers import TrailsServer, as_user, git, wait_until
 from tests.monitor.conftest import statuses, wait_status
 
 try:
@@ -57,7 +57,8 @@ def test_statuses_and_auto_yes_write(engine: Any, supervisor: int, repo: Path,
     api.wait_for_requests(2, answered=True)
     wait_status(engine, "c1", "ready")
     assert subsequence(["loading", "ready", "running", "waiting", "ready"], statuses(engine, "c1")), \
-        [(e["data"]["status"], e["data"]["reason"]) for e in engine.events(session="c1") if e["kind"] == "status"]
+        [(e["data"]["status"], e["data"]["reason"]) for e in TrailsServer(engine.home).events(session="c1")
+         if e["kind"] == "status"]
     assert (wt / "hello.txt").read_text() == "hi\n"
 
 

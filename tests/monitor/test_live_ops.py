@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import as_user, git, trails, wait_until
+from tests.helpers import TrailsServer, as_user, git, trails, wait_until
 from tests.monitor.conftest import wait_status
 
 
@@ -71,8 +71,8 @@ def test_pause_and_resume_a_worktree_session(engine: Any, supervisor: int, repo:
     assert git(wt, "status", "--porcelain") == status_before
     assert (wt / "staged.txt").read_text() == "staged, then edited\n" and (wt / "new.txt").exists()
     wait_status(engine, "p1", "ready")
-    assert [e["kind"] for e in engine.events(session="p1") if e["kind"] in ("paused", "resumed")] == \
-        ["paused", "resumed"]
+    kinds = [e["kind"] for e in TrailsServer(engine.home).events(session="p1")]
+    assert [k for k in kinds if k in ("paused", "resumed")] == ["paused", "resumed"]
 
 
 def test_pause_in_direct_mode_only_stops_the_agent(engine: Any, supervisor: int, tmp_path: Path) -> None:
@@ -118,13 +118,13 @@ def test_daemon_status_exit_code_says_whether_the_supervisor_runs() -> None:
 
 def test_output_log_is_bounded_without_a_supervisor_and_both_generations_read(
         tmp_path: Path, monkeypatch: Any) -> None:
+    from trails.api import protocol
     from trails.core.engine import Engine
-    from trails.monitor import daemon
 
     monkeypatch.setenv("TRAILS_OUTPUT_MAX_BYTES", "20000")
     engine = Engine()  # tmux's hook takes the limit from the settings of the engine that starts the server
     try:
-        assert not daemon.is_running(engine.home)
+        assert not protocol.lock_held(engine.home / protocol.MONITOR_LOCK_NAME)
         script = tmp_path / "chatty.py"
         script.write_text("import sys\nfor i in range(7000):\n    print(f'old {i}')\nsys.stdin.readline()\n"
                           "print('new line after rotation')\nsys.stdin.readline()\n")

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.helpers import as_user, make_repo, wait_until
+from tests.helpers import TrailsServer, as_user, make_repo, wait_until
 from tests.monitor.conftest import status_of, wait_status
 
 # Draws a dialog only a settings pattern recognises ("PLEASE APPROVE"), then records what answered it.
@@ -61,15 +61,15 @@ def test_a_bad_pattern_stops_neither_the_supervisor_nor_other_sessions(
     engine.create_session("s1", str(fake_claude), cwd=repo, auto_yes=True, caller=as_user())
     echo = Path(__file__).resolve().parent.parent / "core" / "echo_agent.py"
     engine.create_session("s2", f"{sys.executable} {echo}", cwd=tmp_path, mode="direct", caller=as_user())
-    engine.ensure_supervisor()
+    TrailsServer(engine.home).start()
     try:
         wait_status(engine, "s1", "ready")
         wait_status(engine, "s2", "ready")
         # The repository's settings gain a guard that does not compile (a pull, an edit).
-        engine.stop_supervisor()
+        TrailsServer(engine.home).stop()
         repo_settings = repo / ".trails" / "settings.json"
         _write(repo_settings, {"auto_yes": {"guards": {"mine": "(unclosed"}}})
-        engine.ensure_supervisor()
+        TrailsServer(engine.home).start()
         engine.send("s1", "run echo hi", caller=as_user())
         wait_until(lambda: engine.store.get_session("s1").needs_user, timeout=15,
                    message="s1 to wait for the user")
@@ -80,11 +80,11 @@ def test_a_bad_pattern_stops_neither_the_supervisor_nor_other_sessions(
         assert errors and "auto_yes.guards.mine" in errors[0]["detail"]["error"]
 
         # Everything else is still watched.
-        assert engine.supervisor_status()["running"]
-        last = max((e["id"] for e in engine.events(session="s2")), default=0)
+        assert TrailsServer(engine.home).status()["running"]
+        last = max((e["id"] for e in TrailsServer(engine.home).events(session="s2")), default=0)
         engine.send("s2", "hello", caller=as_user())
         wait_until(lambda: any(e["kind"] == "status" and e["data"]["status"] == "ready"
-                               for e in engine.events(session="s2", since=last)), timeout=15,
+                               for e in TrailsServer(engine.home).events(session="s2", since=last)), timeout=15,
                    message="s2's status to be followed")
 
         # Fixed settings take effect without a restart: the waiting prompt is answered.
@@ -92,7 +92,7 @@ def test_a_bad_pattern_stops_neither_the_supervisor_nor_other_sessions(
         wait_until(lambda: "Ran echo hi" in engine.output("s1", caller=as_user()), timeout=15,
                    message="the prompt to be answered")
     finally:
-        engine.stop_supervisor()
+        TrailsServer(engine.home).stop()
 
 
 def test_the_supervisor_reads_the_repositorys_settings_not_the_worktrees(
@@ -101,7 +101,7 @@ def test_the_supervisor_reads_the_repositorys_settings_not_the_worktrees(
     # whatever its agent writes there must not decide what auto-yes approves.
     _write(repo / ".trails" / "settings.json", {"auto_yes": {"guards": {"no-echo": r"\becho hi\b"}}})
     engine.create_session("s1", str(fake_claude), cwd=repo, auto_yes=True, caller=as_user())
-    engine.ensure_supervisor()
+    TrailsServer(engine.home).start()
     try:
         wait_status(engine, "s1", "ready")
         _write(Path(engine.get_session("s1", caller=as_user()).worktree_path) / ".trails" / "settings.json", {})
@@ -109,10 +109,10 @@ def test_the_supervisor_reads_the_repositorys_settings_not_the_worktrees(
         wait_until(lambda: engine.store.get_session("s1").needs_user, timeout=15,
                    message="the guarded prompt to wait for the user")
         assert "Ran echo hi" not in engine.output("s1", caller=as_user())
-        refused = [e for e in engine.events(session="s1") if e["kind"] == "refused"]
+        refused = [e for e in TrailsServer(engine.home).events(session="s1") if e["kind"] == "refused"]
         assert refused and refused[-1]["data"]["guard"] == "no-echo"
     finally:
-        engine.stop_supervisor()
+        TrailsServer(engine.home).stop()
 
 
 def test_a_guard_that_does_not_compile_refuses_rather_than_raises() -> None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from tests.helpers import as_user, wait_until
+from tests.helpers import TrailsServer, as_user, wait_until
 from tests.monitor.conftest import statuses, wait_status
 
 
@@ -72,7 +71,7 @@ def test_commands_are_judged_by_what_they_do(engine: Any, supervisor: int, repo:
         assert session.status.value == "waiting" and why in (session.needs_user or ""), session
         refusal = refusals()[-1]
         assert (refusal["guard"], refusal["prompt_kind"]) == (guard, "command") and why in refusal["reason"]
-        event = [e for e in engine.events(session="s3") if e["kind"] == "refused"][-1]["data"]
+        event = [e for e in TrailsServer(engine.home).events(session="s3") if e["kind"] == "refused"][-1]["data"]
         assert event["guard"] == guard and event["reason"] == refusal["reason"]
         assert "● Ran" not in engine.tmux.capture(tmux)
         engine.tmux.send_keys(tmux, "3")  # the user says No
@@ -100,23 +99,25 @@ def test_restart_picks_up_sessions_and_only_one_runs(engine: Any, repo: Path, fa
                                                      monkeypatch: Any) -> None:
     engine.create_session("r1", str(fake_claude), cwd=repo, caller=as_user())  # no supervisor yet
     assert engine.store.get_session("r1").status.value == "running"
-    pid = engine.ensure_supervisor()
+    server = TrailsServer(engine.home)
+    pid = server.start()
     try:
         wait_status(engine, "r1", "ready")
-        again = subprocess.run([sys.executable, "-m", "trails.monitor.daemon"], capture_output=True, timeout=20)
-        assert again.returncode == 0 and engine.supervisor_status()["pid"] == pid
-        engine.stop_supervisor()
+        again = subprocess.run([sys.executable, "-m", "trails.server"], capture_output=True, timeout=20)
+        assert again.returncode == 0 and server.status()["pid"] == pid
+        server.stop()
         engine.send("r1", "write b.txt", caller=as_user())  # changes while nobody watches
-        pid2 = engine.ensure_supervisor()
+        pid2 = server.start()
         assert pid2 != pid
         wait_status(engine, "r1", "waiting")
     finally:
-        engine.stop_supervisor()
+        server.stop()
 
 
 def test_events_stream_over_the_socket(engine: Any, supervisor: int, tmp_path: Path) -> None:
     agent = Path(__file__).resolve().parent.parent / "core" / "echo_agent.py"
-    stream = engine.subscribe_events(timeout=15)
+    server = TrailsServer(engine.home)
+    stream = server.subscribe(timeout=15)
     engine.create_session("e1", f"{sys.executable} {agent}", cwd=tmp_path, mode="direct", caller=as_user())
     seen = []
     for event in stream:
@@ -124,30 +125,5 @@ def test_events_stream_over_the_socket(engine: Any, supervisor: int, tmp_path: P
         if event["kind"] == "status" and event["session"] == "e1" and event["data"]["status"] == "ready":
             break
     assert {"id", "ts", "session", "kind", "data"} <= set(seen[-1])
-    replay = list(engine.subscribe_events(since=seen[-1]["id"] - 1, timeout=1))
+    replay = list(server.subscribe(since=seen[-1]["id"] - 1, timeout=1))
     assert replay and replay[0]["id"] == seen[-1]["id"]
-
-
-def test_a_command_gets_its_reply_alone_while_events_stream(engine: Any, supervisor: int) -> None:
-    import json
-
-    from trails.core import ownsock
-    from trails.monitor import events as sock
-
-    stream = engine.subscribe_events(since=0, timeout=5)
-    assert next(stream)["kind"] == "supervisor"  # a subscriber is connected: events are being pushed
-    path = sock.socket_path(engine.home)
-    for i in range(5):
-        with ownsock.connect(path, 5) as conn:
-            engine.store.audit("sent", "elsewhere", text=str(i))  # pending when the ping is answered
-            conn.sendall(b'{"cmd": "ping"}\n')
-            while (event := next(stream))["kind"] != "sent":
-                pass
-            assert event["data"]["text"] == str(i)
-            assert sock.request(path, {"cmd": "ping"})["ok"]  # that push is over: all it sent is here
-            conn.setblocking(False)
-            got = b""
-            with contextlib.suppress(BlockingIOError):
-                while chunk := conn.recv(65536):
-                    got += chunk
-        assert got.count(b"\n") == 1 and json.loads(got)["pid"] == supervisor, got

@@ -33,18 +33,14 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Scripted
 
 
 def run(tmp_path: Path, claude: Path, mode: str, sessions: str, *, parallel: int = 1) -> dict[str, Any]:
-    from trails.core.engine import Engine
+    from trails.runs import start_run
 
     (tmp_path / "wd").mkdir(exist_ok=True)
     (tmp_path / "wd" / "README.md").write_text("hello\n")
     path = tmp_path / "run.yaml"
     path.write_text(f"agent: {claude}\nwork_dir: ./wd\nsession_mode: {mode}\npermission_mode: acceptEdits\n"
                     f"max_turns: 5\ntimeout: 60\nsessions:\n{sessions}")
-    engine = Engine()
-    try:
-        return engine.run(path, out=tmp_path / "out", parallel=parallel)
-    finally:
-        engine.close()
+    return start_run(path, out=tmp_path / "out", parallel=parallel)
 
 
 def conversation_of(server: ScriptedAnthropicServer, prompt: str) -> list[str]:

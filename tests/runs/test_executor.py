@@ -180,20 +180,23 @@ def test_a_killed_driver_shows_as_interrupted_and_its_resume_first_stops_the_age
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_until(lambda: (work_dir / "partial.txt").exists(), timeout=30, message="session 2 to be running")
+        # The driver is the run's process, which the trails server started for the command.
+        driver = json.loads((out / "run.json").read_text())["driver"]["pid"]
         listed = trails("runs", str(tmp_path / "runs"), "--json")
         assert listed.code == 0 and listed.json[0]["status"] == "running" and listed.json[0]["resume"] is None
         second = trails("run", "--resume-run", str(out), "--json", env=env)  # a second driver on a live run
         assert second.code == 1 and second.error["code"] == "run_error", second.stderr
-        assert f"is being run by another trails process (pid {proc.pid})" in second.error["message"]
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
+        assert f"is being run by another trails process (pid {driver})" in second.error["message"]
+        os.kill(driver, signal.SIGKILL)
+        proc.wait(timeout=30)  # the command whose run it was fails: its run's process died
+        assert proc.returncode != 0
     finally:
         if proc.poll() is None:
             proc.kill()
     orphan = log_entries(agent_log)[-1]["pid"]
     assert running(orphan)  # the agent, in a process group of its own, outlived its driver
     state = json.loads((out / "run.json").read_text())
-    assert state["status"] == "running" and state["driver"]["pid"] == proc.pid  # what the files alone say
+    assert state["status"] == "running" and state["driver"]["pid"] == driver  # what the files alone say
     listed = trails("runs", str(tmp_path / "runs"), "--json")
     assert listed.code == 0, listed.stderr
     assert listed.json[0]["status"] == "interrupted" and listed.json[0]["resume"] == f"trails run --resume-run {out}"

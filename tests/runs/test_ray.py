@@ -233,7 +233,8 @@ def test_a_ray_run_whose_driver_is_killed_resumes_as_a_local_run_does(
     try:
         wait_until(lambda: sum(e["session"].startswith("session_02") for e in log_entries(agent_log)) == 2,
                    timeout=120, message="both replicates of session 2 running on the cluster")
-        os.kill(proc.pid, signal.SIGKILL)
+        # The driver is the run's process, which the trails server started for the command.
+        os.kill(json.loads((out / "run.json").read_text())["driver"]["pid"], signal.SIGKILL)
         proc.wait(timeout=30)
         stranded = [e["pid"] for e in log_entries(agent_log)[1:]]
         listed = trails("runs", str(tmp_path / "runs"), "--json")

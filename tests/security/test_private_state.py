@@ -3,6 +3,7 @@ servers of their own user (issue: one trails server per home, security fixes).""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import stat
@@ -42,14 +43,14 @@ def test_home_and_everything_trails_writes_there_is_owner_only(tmp_path: Path,
     env = {"TRAILS_SUPERVISOR": "on"}
     try:
         assert trails("new", "s1", "bash --norc --noprofile", "--mode", "worktree", cwd=repo, env=env).code == 0
-        wait_until(lambda: (home / "supervisor.lock").exists(), message="the supervisor")
+        wait_until(lambda: (home / "monitor.lock").exists(), message="the server's supervisor")
         assert trails("send", "s1", "echo hi", cwd=repo, env=env).code == 0
         assert trails("pause", "s1", cwd=repo, env=env).code == 0
         assert trails("resume", "s1", cwd=repo, env=env).code == 0
         assert trails("ls", "--json", cwd=repo, env=env).code == 0
         wait_until(lambda: any((home / "output").glob("*.log")), message="an output log")
     finally:
-        trails("daemon", "--stop", env=env)
+        trails("server", "--stop", env=env)
     assert stat.S_IMODE(home.stat().st_mode) == 0o700
     assert (home / "state.db").exists() and (home / "run").is_dir()
     assert _modes(home) == []
@@ -183,11 +184,14 @@ def test_cli_refuses_a_socket_directory_others_can_write(
     assert path.parent == shared
     listener = foreign_listener(path, os.getuid())
     res = trails("ls", "--json", cwd=tmp_path, env={"TRAILS_HOME": str(long_home), "TRAILS_WARM": "on"})
-    assert res.code == 0 and res.json == {"sessions": []}, res.stderr
+    # Run here instead, it does not talk to a trails server in that directory either (the long home's
+    # server socket would be there too): a clear error, and the listener got nothing.
+    assert "not this user's own server; running here instead" in res.stderr
+    assert res.code == 1 and json.loads(res.stderr.splitlines()[-1])["error"]["code"] == "unsafe_socket"
     assert bytes(listener.received) == b""
 
 
-def test_supervisor_clients_check_the_directory_and_the_listener(
+def test_server_clients_check_the_directory_and_the_listener(
         tmp_path: Path, foreign_listener: type[_Listener]) -> None:
     from trails.core import ownsock
     from trails.core.errors import UnsafeSocket
@@ -199,9 +203,7 @@ def test_supervisor_clients_check_the_directory_and_the_listener(
         ownsock.owned_dir(open_dir)
     private = ownsock.owned_dir(tmp_path / "private")
     assert stat.S_IMODE(private.stat().st_mode) == 0o700
-    listener = foreign_listener(private / "events.sock", NOBODY)
-    from trails.monitor import events
-
+    listener = foreign_listener(private / "server.sock", NOBODY)
     with pytest.raises(PermissionError, match="not this user"):
-        events.request(private / "events.sock", {"cmd": "ping", "secret": "x"})
+        ownsock.connect(private / "server.sock", 2.0)
     assert bytes(listener.received) == b""

@@ -1,6 +1,6 @@
 """A stand-in engine with fixed sessions, for deterministic snapshots and the benchmark.
 
-It answers the same calls as trails.core.engine.Engine that the dashboard makes, from memory, and
+It answers the calls the dashboard makes of its backend (trails.ui.tui.backend), from memory, and
 records every call so tests can check what the dashboard asked for.
 """
 

@@ -1,4 +1,5 @@
-"""The dashboard over the real engine, real tmux and a real supervisor: live status arrives as events."""
+"""The dashboard over the real server (its client), real tmux and the server's supervisor: live status
+arrives as events."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import as_user
+from tests.helpers import TrailsServer, as_user
 from tests.tui.tuihelp import SIZE, status_text, until
 from trails.core.engine import Engine
 from trails.ui.tui.app import TrailsApp
+from trails.ui.tui.backend import ClientBackend
 from trails.ui.tui.confirm import ConfirmScreen
 from trails.ui.tui.new_session import NewSessionScreen
 
@@ -20,16 +22,19 @@ ECHO_AGENT = f"{sys.executable} {Path(__file__).resolve().parent.parent / 'core'
 
 
 @pytest.fixture
-def live_engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+def live_engine(monkeypatch: pytest.MonkeyPatch, trails_env: dict[str, Path],
+                tmp_path: Path) -> Iterator[ClientBackend]:
+    """What the dashboard talks to: this home's server (watching sessions), through the client, from
+    tmp_path (where the form's sessions are made)."""
     monkeypatch.delenv("TRAILS_SUPERVISOR", raising=False)
-    engine = Engine()
-    engine.ensure_supervisor()
-    yield engine
-    engine.stop_supervisor()
-    engine.close()
+    monkeypatch.chdir(tmp_path)
+    server = TrailsServer(trails_env["home"])
+    server.start()
+    yield ClientBackend(server.client)
+    server.stop()
 
 
-def _count_lists(engine: Engine) -> list[int]:
+def _count_lists(engine: ClientBackend) -> list[int]:
     count = [0]
     original = engine.list_sessions
 
@@ -41,8 +46,8 @@ def _count_lists(engine: Engine) -> list[int]:
     return count
 
 
-async def test_status_changes_of_real_sessions_arrive_live(live_engine: Engine, tmp_path: Path) -> None:
-    live_engine.create_session("g1", ECHO_AGENT, cwd=tmp_path, mode="direct", caller=as_user())
+async def test_status_changes_of_real_sessions_arrive_live(live_engine: ClientBackend, tmp_path: Path) -> None:
+    live_engine.create_session("g1", ECHO_AGENT, cwd=tmp_path, mode="direct")
     lists = _count_lists(live_engine)
     app = TrailsApp(live_engine, stats=False)
     other = Engine()  # another process's view: the test acts on the session behind the dashboard's back
@@ -62,10 +67,9 @@ async def test_status_changes_of_real_sessions_arrive_live(live_engine: Engine, 
         other.close()
 
 
-async def test_form_creates_a_real_session_and_batch_kill_confirms(live_engine: Engine, tmp_path: Path,
+async def test_form_creates_a_real_session_and_batch_kill_confirms(live_engine: ClientBackend, tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    live_engine.create_session("b1", "sleep 600", cwd=tmp_path, mode="direct", caller=as_user())
+    live_engine.create_session("b1", "sleep 600", cwd=tmp_path, mode="direct")
     app = TrailsApp(live_engine, stats=False)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: "b1" in app.sessions, message="b1 listed")
@@ -75,17 +79,17 @@ async def test_form_creates_a_real_session_and_batch_kill_confirms(live_engine: 
         app.screen.query_one("#mode").value = "direct"  # type: ignore[attr-defined]
         await pilot.press("ctrl+s")
         await until(pilot, lambda: "b2" in app.sessions, timeout=20, message="b2 created from the form")
-        assert live_engine.get_session("b2", caller=as_user()).status.live
+        assert live_engine.get_session("b2").status.live
         await pilot.press("asterisk", "k")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
         await until(pilot, lambda: not app.sessions, timeout=20, message="both killed")
-        assert {s.name for s in live_engine.list_sessions(caller=as_user())} == set()
-        assert {s.status.value for s in live_engine.list_sessions(include_ended=True, caller=as_user())} == {"killed"}
+        assert {s.name for s in live_engine.list_sessions()} == set()
+        assert {s.status.value for s in live_engine.list_sessions(include_ended=True)} == {"killed"}
 
 
-async def test_preview_follows_the_selected_agent_without_a_key(live_engine: Engine, tmp_path: Path) -> None:
-    live_engine.create_session("p1", ECHO_AGENT, cwd=tmp_path, mode="direct", caller=as_user())
+async def test_preview_follows_the_selected_agent_without_a_key(live_engine: ClientBackend, tmp_path: Path) -> None:
+    live_engine.create_session("p1", ECHO_AGENT, cwd=tmp_path, mode="direct")
     app = TrailsApp(live_engine, stats=False)
     other = Engine()
     try:

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -93,16 +90,6 @@ def _refuse_weakening(caller: Caller, *, network: str | None = None, privileged:
         caller.refuse_weakening("mounts", "mounting host paths into a container")
     if auto_yes:
         caller.refuse_weakening("auto_yes", "answering the agent's permission prompts automatically (auto-yes)")
-
-
-def warm_up() -> None:
-    """Work a long-lived process (the warm CLI server) does once so that each command it forks
-    for does not: learning the container engine's API version."""
-    try:
-        from trails.infra import docker as d
-    except ModuleNotFoundError:
-        return
-    d.prime()
 
 
 class Engine:
@@ -404,23 +391,17 @@ class Engine:
         return notes
 
     def starting_status(self) -> Status:
-        """What an agent just started is: "loading" while a supervisor watches (until its screen says
-        otherwise), else "running"."""
-        from trails.monitor import daemon
+        """What an agent just started is: "loading" while the server's supervisor watches (until its
+        screen says otherwise), else "running"."""
+        from trails.core import watch
 
-        return Status.LOADING if daemon.is_running(self.home) else Status.RUNNING
+        return Status.LOADING if watch.watching(self.home) else Status.RUNNING
 
     def nudge_supervisor(self) -> None:
-        """Have a running supervisor look at the state database now (it would within a second anyway)."""
-        from trails.core import afterwards
+        """Have the server's supervisor look at the state database now (it would within a second anyway)."""
+        from trails.core import watch
 
-        afterwards.later(self._nudge)
-
-    def _nudge(self) -> None:
-        from trails.monitor import daemon
-
-        if daemon.is_running(self.home):
-            daemon.nudge(self.home)
+        watch.nudge(self.home)
 
     def release_limits(self, session: Session) -> None:
         if session.limits.get("cgroups"):
@@ -755,13 +736,10 @@ class Engine:
         screen = self.tmux.capture(session.tmux_session, history=50000)
         return "\n".join(_last_lines(screen, lines or 1_000_000))
 
-    def attach(self, name: str, *, caller: Caller) -> int:
-        """Hand the terminal to the session's tmux pane until the user detaches."""
+    def attach_command(self, name: str, *, caller: Caller) -> list[str]:
+        """The command that attaches a terminal to the session's pane (front ends run it in theirs)."""
         caller.refuse_read_only("attaching to a session")
-        session = self._live(name)
-        if not sys.stdin.isatty():
-            raise InvalidInput("attach needs a terminal (stdin is not a TTY)")
-        return subprocess.call(self.tmux.attach_argv(session.tmux_session))
+        return self.tmux.attach_argv(self._live(name).tmux_session)
 
     def diff(self, name: str, *, stat: bool = False, caller: Caller) -> DiffResult:
         """The session's changes against its base commit, uncommitted and untracked files included."""
@@ -920,29 +898,7 @@ class Engine:
         except TrailsError as exc:  # e.g. settings that no longer load: the removal goes on
             return [f"pre_remove not run: {exc.message}"]
 
-    # --- live sessions (pause/resume, auto-yes: core/lifecycle.py; supervisor and events: trails.monitor) -
-
-    def ensure_supervisor(self) -> int:
-        """Start this home's supervisor unless one runs; its pid. TRAILS_SUPERVISOR=off disables it."""
-        if os.environ.get("TRAILS_SUPERVISOR", "").lower() in {"off", "0", "no"}:
-            return 0
-        from trails.monitor import daemon
-
-        # The supervisor works from the state database: one this process cannot use is the error to
-        # tell (the command needs it next anyway), not a supervisor that failed to start over it.
-        _ = self.store.conn
-        return daemon.ensure_running(self.home)
-
-    def supervisor_status(self) -> dict[str, Any]:
-        from trails.monitor import daemon, events
-
-        reply = daemon.ping(self.home)
-        return {"running": bool(reply), "pid": (reply or {}).get("pid"), "socket": str(events.socket_path(self.home))}
-
-    def stop_supervisor(self) -> bool:
-        from trails.monitor import daemon
-
-        return daemon.stop(self.home)
+    # --- live sessions (pause/resume, auto-yes: core/lifecycle.py; the supervisor: trails.server) ---------
 
     def set_auto_yes(self, name: str, on: bool, *, caller: Caller) -> Session:
         """Switch automatic answers (within the guards) on or off for one session."""
@@ -970,50 +926,3 @@ class Engine:
         caller.refuse_read_only("resuming a session")
         with file_lock(f"session:{name}"):
             return lifecycle.resume(self, name, caller=caller)
-
-    def events(self, session: str | None = None, since: int | None = None,
-               limit: int | None = None) -> list[dict[str, Any]]:
-        """Stored events (every change: see trails.core.events), oldest first."""
-        return [e.to_dict() for e in self.store.events(session=session, since=since, limit=limit)]
-
-    def subscribe_events(self, since: int | None = None, timeout: float | None = None) -> Iterator[dict[str, Any]]:
-        """Events as they happen (stored ones after `since` first), from the supervisor, started if needed."""
-        from trails.monitor import events
-
-        self.ensure_supervisor()
-        return events.subscribe(events.socket_path(self.home), since=since, timeout=timeout)
-
-    def follow_output(self, name: str, lines: int | None = None, raw: bool = False) -> Iterator[str]:
-        """The session's last `lines` of output, then its new output as it is written, until it stops."""
-        from trails.core import outputlog
-
-        session = self.store.get_session(name)
-
-        def still_live() -> bool:
-            try:
-                return self.store.get_session(name).status in LIVE_STATUSES
-            except Exception:
-                return False
-
-        def stream() -> Iterator[str]:
-            if lines:
-                text = outputlog.read_text(self.home, session.tmux_session, lines)
-                if text:
-                    yield text + "\n"
-            yield from outputlog.follow(self.home, session.tmux_session, raw=raw, still_live=still_live)
-
-        return stream()
-
-    # --- scripted runs ----------------------------------------------------------------------------
-
-    def run(self, run_file: Path | None, *, out: Path | None = None, parallel: int = 1, dry_run: bool = False,
-            resume_run: Path | None = None, on_event: Any = None, ray_address: str | None = None) -> dict[str, Any]:
-        """Run a run file's sessions headlessly (no tmux), or continue a stored run; returns its summary."""
-        from trails.runs import start_run
-
-        summary = start_run(run_file, out=out, parallel=parallel, dry_run=dry_run, resume_run=resume_run,
-                            on_event=on_event, ray_address=ray_address)
-        if not dry_run:
-            self.store.audit("run_finished", None, out=summary.get("out"), status=summary.get("status"),
-                             totals=summary.get("totals"))
-        return summary

@@ -119,6 +119,19 @@ class SupervisorError(TrailsError):
     code = "supervisor_error"
 
 
+class ServerError(TrailsError):
+    """This home's trails server could not be started or reached, or broke off an answer."""
+
+    code = "server_error"
+
+
+class Cancelled(TrailsError):
+    """The operation was cancelled (Ctrl-C, or a `cancel` request naming its job)."""
+
+    code = "cancelled"
+    exit_code = 130
+
+
 class TmuxError(TrailsError):
     code = "tmux_error"
 

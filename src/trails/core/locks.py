@@ -7,6 +7,7 @@ import hashlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import IO
 
 from trails.core import paths
@@ -44,3 +45,21 @@ def held_elsewhere(handle: IO[str]) -> bool:
         return True
     fcntl.flock(handle, fcntl.LOCK_UN)
     return False
+
+
+def hold_process_lock(path: Path) -> IO[str] | None:
+    """Take `path`'s exclusive lock for as long as the returned file stays open (a server's "I am the
+    one"), with this process's pid written in it; None when another holder has it. OSError (the file
+    cannot be made or opened) is the caller's to report."""
+    paths.private_file(path)
+    handle = open(path, "a+")  # noqa: SIM115 - held for as long as the caller holds the lock
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle

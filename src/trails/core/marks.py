@@ -5,18 +5,15 @@ and `session.pr` (under "extra" in a session's JSON form)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from trails.core.models import Session
+from typing import Any
 
 
-def marks(session: Session) -> list[str]:
-    """e.g. ["conflict", "pr#12 open, checks failing"]: empty for most sessions."""
+def marks(conflict: Mapping[str, Any] | None, pr: Mapping[str, Any] | None) -> list[str]:
+    """A session's lifecycle marks from its conflict and pull request records, e.g. ["conflict",
+    "pr#12 open, checks failing"]: empty for most sessions."""
     out = []
-    if session.conflict:
+    if conflict:
         out.append("conflict")
-    pr = session.pr
     if pr:
         label = " ".join(x for x in (f"pr#{pr.get('number')}", str(pr.get("state") or "").lower()) if x)
         out.append(label + (f" checks {pr['checks']}" if pr.get("checks") else ""))

@@ -100,15 +100,15 @@ def unusable(exc: OSError, doing: str = "write") -> StateError:
 LOW_SPACE = 1 << 20
 
 
-def out_of_space(where: Path) -> bool:
-    """Whether the file system holding `where` has (next to) no room or no inodes left."""
+def out_of_space(where: Path, low: int = LOW_SPACE) -> bool:
+    """Whether the file system holding `where` has (next to) no room (less than `low` bytes) or no inodes left."""
     try:
         st = os.statvfs(where)
     except OSError:
         return False
     root = os.geteuid() == 0  # root may use the blocks reserved for it
     blocks, inodes = (st.f_bfree, st.f_ffree) if root else (st.f_bavail, st.f_favail)
-    return blocks * st.f_frsize < LOW_SPACE or (st.f_files > 0 and inodes == 0)
+    return blocks * st.f_frsize < low or (st.f_files > 0 and inodes == 0)
 
 
 def no_space(file: Path, doing: str) -> StateError:

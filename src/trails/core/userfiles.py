@@ -9,9 +9,11 @@ once instead of a hang or a process that eats the machine's memory.
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 from trails.core.errors import InvalidInput
 
@@ -91,3 +93,13 @@ def _kind(mode: int) -> str:
 
 def _size(limit: int) -> str:
     return f"{limit // MiB} MiB" if limit % MiB == 0 else f"{limit} bytes"
+
+
+def read_json_object(path: Path) -> dict[str, Any] | None:
+    """The JSON object a state file (a run's, a node cache's) holds; None when it is missing, unreadable
+    or not an object (a run killed mid-write, a cache another version left)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

@@ -172,6 +172,10 @@ def run_hook(run: HookRun, cwd: Path, env: Mapping[str, str], log: Path, progres
                 if progress is not None:
                     progress(f"{run.name}: {line.rstrip()}")
             code = proc.wait()
+        except BaseException:  # interrupted or cancelled (progress raises then): the hook goes too
+            proc.kill()
+            proc.wait()
+            raise
         finally:
             timer.cancel()
         out.write(f"--- exit status {code}\n")

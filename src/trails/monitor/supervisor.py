@@ -6,16 +6,17 @@ into that session's terminal emulator; the screen is classified only then (and o
 timer for the "unchanged for a while = ready" rule). Process state (an agent that exited) comes from
 one `tmux list-panes` for all sessions every couple of seconds. No process is spawned per session per
 tick; with nothing written, the loop sleeps in select().
+
+It runs in a thread of this home's trails server (trails.server.monitor), which hands its events to
+subscribers and asks it to look now (`wake`) when another operation changed the state database.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import selectors
-import socket
 import sys
 import time
 import traceback
@@ -27,10 +28,8 @@ from typing import Any
 from trails.api.caller import Caller, Trust
 from trails.core import events as core_events
 from trails.core import outputlog
-from trails.core.errors import SupervisorError
 from trails.core.models import Session, Status
 from trails.monitor import detect as detect_mod
-from trails.monitor import events as ev
 from trails.monitor import guards as guards_mod
 from trails.monitor.policy import Policy, load_for, without_settings
 from trails.monitor.screen import Screen
@@ -82,143 +81,46 @@ class Supervisor:
         self.store = self.engine.store
         self.tmux = self.engine.tmux
         self.watches: dict[str, Watch] = {}  # by tmux session name (= log file stem)
-        self.clients: dict[socket.socket, bytearray | None] = {}
-        self.subscribers: set[socket.socket] = set()  # the clients that asked for the event stream
         self.sel = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
         self.running = False
+        self._stopping = False
         self.idle_exit = float(os.environ.get("TRAILS_SUPERVISOR_IDLE_EXIT", "0") or 0)
         self._next_rescan = 0.0
         self._next_panes = 0.0
         self._idle_since = time.monotonic()
         self._inotify: Any = None
-        self._pending_in: dict[socket.socket, bytes] = {}
         self._failures: dict[tuple[str, str], str] = {}  # (tmux session, step) → its error, reported once
-        self._pushed = self.store.last_event_id()  # the last event sent to the socket's subscribers
 
     # --- events -------------------------------------------------------------------------------
 
-    def _push_pending(self) -> None:
-        """Send the socket's subscribers every event stored since the last one sent: the database is the
-        stream's source, so what other processes wrote (a create, a send, a kill) is in it too."""
-        if not self.subscribers:
-            self._pushed = self.store.last_event_id()  # nobody to send them to
-            return
-        while True:
-            batch = self.store.events_after(self._pushed)
-            for event in batch:
-                line = _line(event)
-                for client in list(self.subscribers):
-                    out = self.clients.get(client)
-                    if out is not None:
-                        out.extend(line)
-                        self._flush(client)
-                self._pushed = event.id
-            if len(batch) < core_events.PAGE:
-                return
 
-    # --- socket -------------------------------------------------------------------------------
+    # --- control, from the server's other threads -------------------------------------------------
 
-    def _listen(self) -> socket.socket:
-        path = ev.socket_path(self.home)
-        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            if path.exists() or path.is_symlink():
-                path.unlink()
-            server.bind(str(path))
-            os.chmod(path, 0o600)
-        except OSError as exc:
-            server.close()
-            raise SupervisorError(f"cannot listen on {path}: {exc.strerror or exc}",
-                                  hint=f"remove {path} if it is not a socket, or make its directory writable") from None
-        server.listen(64)
-        server.setblocking(False)
-        self.sel.register(server, selectors.EVENT_READ, "accept")
-        return server
+    def wake(self) -> None:
+        """Look at the state database and the panes now (another operation changed something)."""
+        self._next_rescan = 0.0
+        self._next_panes = 0.0
+        with contextlib.suppress(BlockingIOError):  # a wake-up is already pending
+            os.write(self._wake_w, b"w")
 
-    def _accept(self, server: socket.socket) -> None:
-        client, _ = server.accept()
-        client.setblocking(False)
-        self.clients[client] = None  # None: not subscribed yet
-        self._pending_in[client] = b""
-        self.sel.register(client, selectors.EVENT_READ, "client")
+    def stop(self) -> None:
+        self._stopping = True
+        self.running = False
+        self.wake()
 
-    def _client_readable(self, client: socket.socket) -> None:
-        try:
-            data = client.recv(65536)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            data = b""
-        if not data:
-            self._drop(client)
-            return
-        buf = self._pending_in.get(client, b"") + data
-        while b"\n" in buf:
-            line, buf = buf.split(b"\n", 1)
-            self._handle_request(client, line)
-            if client not in self.clients:
-                return
-        self._pending_in[client] = buf
+    def close(self) -> None:
+        """After run() has returned: let go of the wake-up pipe and the state database."""
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+        self.engine.close()
 
-    def _handle_request(self, client: socket.socket, line: bytes) -> None:
-        try:
-            msg = json.loads(line or b"{}")
-        except ValueError:
-            msg = {}
-        if msg.get("subscribe"):
-            self._push_pending()  # the others are up to date: this one gets (since, _pushed] now, then live ones
-            out = bytearray()
-            if msg.get("since") is not None:
-                after = int(msg["since"])
-                while after < self._pushed:
-                    batch = self.store.events_after(after, upto=self._pushed)
-                    if not batch:
-                        break
-                    for event in batch:
-                        out.extend(_line(event))
-                    after = batch[-1].id
-            self.clients[client] = out
-            self.subscribers.add(client)
-            self._flush(client)
-            return
-        cmd = msg.get("cmd")
-        reply: dict[str, Any] = {"ok": True, "pid": os.getpid()}
-        if cmd == "rescan":
-            self._next_rescan = 0.0
-            self._next_panes = 0.0
-        elif cmd == "stop":
-            self.running = False
-        elif cmd != "ping":
-            reply = {"ok": False, "error": f"unknown request {msg!r}"}
-        self.clients[client] = bytearray(json.dumps(reply).encode() + b"\n")
-        self._flush(client)
-
-    def _flush(self, client: socket.socket) -> None:
-        out = self.clients.get(client)
-        if not out:
-            return
-        try:
-            sent = client.send(out)
-            del out[:sent]
-        except (BlockingIOError, InterruptedError):
-            pass
-        except OSError:
-            self._drop(client)
-            return
-        if len(out) > 8 * 1024 * 1024:  # a subscriber that stopped reading
-            self._drop(client)
-            return
-        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if out else 0)
-        with contextlib.suppress(KeyError, ValueError):
-            self.sel.modify(client, events, "client")
-
-    def _drop(self, client: socket.socket) -> None:
-        self.clients.pop(client, None)
-        self.subscribers.discard(client)
-        self._pending_in.pop(client, None)
-        with contextlib.suppress(KeyError, ValueError):
-            self.sel.unregister(client)
-        client.close()
+    def _woken(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            while os.read(self._wake_r, 4096):
+                pass
 
     # --- sessions -----------------------------------------------------------------------------
 
@@ -468,7 +370,7 @@ class Supervisor:
     def run(self) -> None:
         from trails.monitor.inotify import Inotify
 
-        server = self._listen()
+        self.sel.register(self._wake_r, selectors.EVENT_READ, "wake")
         log_dir = outputlog.output_dir(self.home)
         try:
             self._inotify = Inotify()
@@ -477,21 +379,20 @@ class Supervisor:
         except OSError:
             self._inotify = None  # no inotify: poll the logs on the rescan timer instead
         self._install_hook()
-        self.running = True
+        self.running = not self._stopping
+        self._next_rescan = self._next_panes = 0.0
         self.store.append_event(core_events.SupervisorState(state="started", pid=os.getpid()))
         try:
             while self.running:
                 self._tick(self._timeout())
         finally:
             self.store.append_event(core_events.SupervisorState(state="stopping", pid=os.getpid()))
-            self._push_pending()
-            for client in list(self.clients):
-                self._drop(client)
-            self.sel.unregister(server)
-            server.close()
-            path = ev.socket_path(self.home)
-            if path.exists():
-                path.unlink()
+            self.sel.close()
+            if self._inotify is not None:
+                self._inotify.close()
+            for watch in self.watches.values():
+                if watch.log is not None:
+                    watch.log.close()
 
     def _timeout(self) -> float:
         now = time.monotonic()
@@ -507,18 +408,11 @@ class Supervisor:
 
     def _tick(self, timeout: float) -> None:
         changed: set[str] = set()
-        for key, mask in self.sel.select(timeout):
-            tag = key.data
-            if tag == "inotify":
+        for key, _mask in self.sel.select(timeout):
+            if key.data == "inotify":
                 changed |= self._inotify.read()
-            elif tag == "accept":
-                self._accept(key.fileobj)  # type: ignore[arg-type]
-            elif tag == "client":
-                sock: socket.socket = key.fileobj  # type: ignore[assignment]
-                if mask & selectors.EVENT_READ:
-                    self._client_readable(sock)
-                if sock in self.clients and mask & selectors.EVENT_WRITE:
-                    self._flush(sock)
+            elif key.data == "wake":
+                self._woken()
         now = time.monotonic()
         if self._inotify is None:
             changed = {f"{t}.log" for t in self.watches}
@@ -538,18 +432,13 @@ class Supervisor:
         for watch in list(self.watches.values()):
             self._guarded(watch.session, self._evaluate, watch, now)
             self._guarded(watch.session, self._quiet_check, watch, now)
-        if self.subscribers:
-            self._push_pending()
 
     def _maybe_exit(self, now: float) -> None:
         if not self.home.exists():
             self.running = False
             return
-        if self.watches or self.subscribers:
+        if self.watches:
             self._idle_since = now
         elif self.idle_exit and now - self._idle_since > self.idle_exit:
             self.running = False
 
-
-def _line(event: core_events.Event) -> bytes:
-    return (json.dumps(event.to_dict(), default=str) + "\n").encode()

@@ -30,10 +30,11 @@ from typing import Any, Protocol
 
 from trails.core import faults
 from trails.core.errors import RunError
+from trails.core.userfiles import read_json_object
 from trails.runs.plan import RunPlan, SessionPlan
 from trails.runs.session import Interrupted, ProcessGroup, SessionJob, process_start, reap, run_job, shippable_env
 from trails.runs.shadow import ShadowRepo, WorkTree
-from trails.runs.status import AGENTS_DIR, LOCK_NAME, read_json_object
+from trails.runs.status import AGENTS_DIR, LOCK_NAME
 
 SHADOW_DIR = ".shadow_git"
 SLOTS_DIR = ".replicas"

@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from trails.core.errors import RunError
+from trails.core.userfiles import read_json_object
 from trails.runs.session import reap
 from trails.runs.shadow import ShadowRepo
-from trails.runs.status import read_json_object
 
 KEEP_RUNS = 8  # runs whose tags a node keeps (a directory's own state is kept while the directory is)
 MAX_DIRS = 8  # directories a node keeps; the least recently used idle ones go first

@@ -19,16 +19,6 @@ LOCK_NAME = ".run.lock"
 AGENTS_DIR = ".agents"
 
 
-def read_json_object(path: Path) -> dict[str, Any] | None:
-    """The JSON object a run or node cache keeps in `path`; None when it is missing, unreadable or not an object
-    (a run killed mid-write, a cache another version left)."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def current_status(out: Path, state: dict[str, Any]) -> str | None:
     status = state.get("status")
     if status == "running" and driver_gone(out, state):
@@ -65,3 +55,27 @@ def _pid_gone(driver: Any) -> bool:
 
 def resume_hint(out: Path) -> str:
     return f"trails run --resume-run {out}"
+
+
+def list_runs(directory: Path) -> list[dict[str, Any]]:
+    """The run directories under `directory` (or `directory` itself when it is one), with their status now."""
+
+    candidates = [directory] if (directory / "run.json").exists() else sorted(
+        p for p in (directory.iterdir() if directory.is_dir() else []) if p.is_dir())
+    rows = []
+    for d in candidates:
+        try:
+            state = json.loads((d / "run.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if not isinstance(state, dict):
+            continue
+        t = state.get("totals") or {}
+        status = current_status(d, state)  # `running` whose driver is gone: `interrupted`
+        rows.append({"out": str(d.resolve()), "name": d.name, "status": status,
+                     "planned": t.get("planned", 0), "done": t.get("done", 0), "ok": t.get("ok", 0),
+                     "failed": t.get("failed", 0), "cost_usd": t.get("cost_usd", 0),
+                     "started_at": state.get("started_at"), "tags": state.get("tags") or [],
+                     "hypothesis": state.get("hypothesis"), "backend": state.get("backend", "local"),
+                     "resume": resume_hint(d.resolve()) if status == "interrupted" else None})
+    return rows

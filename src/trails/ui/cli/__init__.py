@@ -25,7 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "merge": ("trails.ui.cli.lifecycle", "merge"),
     "rebase": ("trails.ui.cli.lifecycle", "rebase"),
     "pr": ("trails.ui.cli.lifecycle", "pr"),
-    "daemon": ("trails.ui.cli.live", "daemon"),
+    "server": ("trails.ui.cli.live", "server"),
     "pause": ("trails.ui.cli.live", "pause"),
     "resume": ("trails.ui.cli.live", "resume"),
     "auto-yes": ("trails.ui.cli.live", "auto_yes"),
@@ -39,7 +39,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "upgrade-session": ("trails.ui.cli.moves", "upgrade_session"),
     "export-session": ("trails.ui.cli.moves", "export_session"),
 }
-ALIASES: dict[str, list[str]] = {"new": ["create-session"], "ls": ["list"]}
+ALIASES: dict[str, list[str]] = {"new": ["create-session"], "ls": ["list"], "server": ["daemon"]}
 
 
 def _canonical(word: str) -> str | None:

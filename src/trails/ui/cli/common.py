@@ -1,4 +1,4 @@
-"""What every command shares: --json output, error reporting, the engine."""
+"""What every command shares: --json output, error reporting, the client of this home's server."""
 
 from __future__ import annotations
 
@@ -6,30 +6,21 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from trails.ui.cli.framework import json_option
 
 if TYPE_CHECKING:
-    from trails.api.caller import Caller
-    from trails.core.engine import Engine
+    from trails.api.client import Client
+    from trails.api.types import Progress
 
-__all__ = ["caller", "echo", "emit", "engine", "handle_errors", "json_option", "note"]
-
-
-def engine() -> Engine:
-    from trails.core.engine import Engine
-
-    return Engine()
+__all__ = ["client", "echo", "emit", "handle_errors", "json_option", "note", "print_progress"]
 
 
-def caller() -> Caller:
-    """Who the engine acts for: the user at this terminal, in this directory and environment."""
-    import os
+def client() -> Client:
+    from trails.api.client import Client
 
-    from trails.api.caller import Caller, Trust
-
-    return Caller(trust=Trust.USER, cwd=os.getcwd(), env=dict(os.environ))
+    return Client()
 
 
 def echo(text: str = "", *, nl: bool = True, err: bool = False) -> None:
@@ -38,15 +29,25 @@ def echo(text: str = "", *, nl: bool = True, err: bool = False) -> None:
     stream.flush()
 
 
-def emit(as_json: bool, data: Any, human: Callable[[], None]) -> None:
+def emit(as_json: bool, data: object, human: Callable[[], None]) -> None:
+    """`data` (an API result, or plain JSON data) as JSON with --json, else the human form."""
     if as_json:
-        echo(json.dumps(data, indent=2, default=str))
+        import msgspec
+
+        echo(msgspec.json.format(msgspec.json.encode(data), indent=2).decode())
     else:
         human()
 
 
 def note(message: str) -> None:
     echo(message, err=True)
+
+
+def print_progress(item: Progress) -> None:
+    """A long operation's progress lines (an image build, a hook) on stderr, as they come."""
+    text = getattr(item, "text", None)
+    if text is not None:
+        note(text)
 
 
 @contextmanager

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from trails.ui.cli.common import caller, echo, emit, engine, json_option
+from typing import TypeVar
+
+from msgspec import UnsetType
+
+from trails.api import types as t
+from trails.ui.cli.common import client, echo, emit, json_option, print_progress
 from trails.ui.cli.framework import UsageError, argument, command, flag, option
+
+V = TypeVar("V")
 
 
 @command(help="Merge the session's branch into the branch the main checkout is on (default strategy: the "
@@ -21,8 +28,8 @@ def merge(name: str, squash: bool, rebase: bool, no_ff: bool, message: str | Non
     chosen = [s for s, on in (("squash", squash), ("rebase", rebase), ("no-ff", no_ff)) if on]
     if len(chosen) > 1:
         raise UsageError("trails merge: choose one of --squash, --rebase, --no-ff")
-    result = engine().merge(name, strategy=chosen[0] if chosen else None, message=message, cleanup=cleanup,
-                            caller=caller())
+    result = client().call(t.Merge(name=name, strategy=chosen[0] if chosen else None, message=message,
+                                   cleanup=cleanup), progress=print_progress)
 
     def human() -> None:
         if result.commit:
@@ -32,7 +39,7 @@ def merge(name: str, squash: bool, rebase: bool, no_ff: bool, message: str | Non
         if result.cleaned_up:
             echo(f"ended {name}; its branch's tip is kept at {result.kept_ref}")
 
-    emit(as_json, result.to_dict(), human)
+    emit(as_json, result, human)
 
 
 @command(help="Rebase the session's branch onto REF (default: its base branch's tip) in its worktree; "
@@ -42,7 +49,7 @@ def merge(name: str, squash: bool, rebase: bool, no_ff: bool, message: str | Non
 @flag("--to-agent", help="On conflict, ask the agent to rebase and resolve the files itself.")
 @json_option
 def rebase(name: str, onto: str | None, to_agent: bool, as_json: bool) -> None:
-    result = engine().rebase(name, onto=onto, to_agent=to_agent, caller=caller())
+    result = client().call(t.Rebase(name=name, onto=onto, to_agent=to_agent), progress=print_progress)
 
     def human() -> None:
         if result.after != result.before:
@@ -50,7 +57,7 @@ def rebase(name: str, onto: str | None, to_agent: bool, as_json: bool) -> None:
         for line in result.notes:
             echo(f"  {line}")
 
-    emit(as_json, result.to_dict(), human)
+    emit(as_json, result, human)
 
 
 @command(help="Push the session's branch and open a pull request with gh (glab for GitLab); without either, "
@@ -65,29 +72,30 @@ def rebase(name: str, onto: str | None, to_agent: bool, as_json: bool) -> None:
 @json_option
 def pr(name: str, draft: bool, title: str | None, body: str | None, base: str | None, checks: bool, fix: bool,
        as_json: bool) -> None:
-    eng = engine()
     if checks or fix:
         if draft or title is not None or body is not None or base is not None:
             raise UsageError("trails pr: --checks/--fix take no --draft, --title, --body or --base")
-        data = eng.pr_checks(name, fix=fix, caller=caller())
+        data = client().call(t.PrChecks(name=name, fix=fix), progress=print_progress)
 
         def show_checks() -> None:
-            info = data["pr"]
-            echo(f"#{info.get('number')} {info.get('url')}")
-            echo(f"state: {str(info.get('state') or '?').lower()}, checks {info.get('checks') or 'none'}"
-                 + (f", review {info['review'].lower()}" if info.get("review") else ""))
-            for check in info.get("failing_detail", []):
-                echo(f"  failing: {check['name']} {check.get('url') or ''}".rstrip())
-            if info.get("error"):
-                echo(f"  (gh: {info['error']})")
-            if data.get("sent_to_agent"):
+            info = data.pr
+            echo(f"#{_given(info.number)} {_given(info.url)}")
+            review = _given(info.review)
+            echo(f"state: {str(_given(info.state) or '?').lower()}, checks {_given(info.checks) or 'none'}"
+                 + (f", review {review.lower()}" if review else ""))
+            for check in _given(info.failing_detail) or []:
+                echo(f"  failing: {check.name} {check.url or ''}".rstrip())
+            if _given(info.error):
+                echo(f"  (gh: {_given(info.error)})")
+            if data.sent_to_agent:
                 echo("sent the failing checks to the agent")
-            elif data.get("note"):
-                echo(data["note"])
+            elif _given(data.note):
+                echo(str(data.note))
 
         emit(as_json, data, show_checks)
         return
-    result = eng.open_pr(name, draft=draft, title=title, body=body, base=base, caller=caller())
+    result = client().call(t.OpenPr(name=name, draft=draft, title=title, body=body, base=base),
+                           progress=print_progress)
 
     def human() -> None:
         if result.created:
@@ -95,4 +103,9 @@ def pr(name: str, draft: bool, title: str | None, body: str | None, base: str | 
         for line in result.notes:
             echo(line)
 
-    emit(as_json, result.to_dict(), human)
+    emit(as_json, result, human)
+
+
+def _given(value: V | UnsetType) -> V | None:
+    """A field's value, or None where the server left it out."""
+    return None if isinstance(value, UnsetType) else value

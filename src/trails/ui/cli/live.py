@@ -1,41 +1,50 @@
-"""Live-session commands: daemon, pause, resume, auto-yes, output (with --follow), events."""
+"""Live-session commands: server (alias daemon), pause, resume, auto-yes, output (with --follow), events."""
 
 from __future__ import annotations
 
 import json
 
+from trails.api import types as t
 from trails.core.errors import InvalidInput
-from trails.ui.cli.common import caller, echo, emit, engine, json_option
+from trails.ui.cli.common import client, echo, emit, json_option
 from trails.ui.cli.framework import argument, command, flag, option, positive_int
 
-# `daemon --status` when no supervisor runs: the LSB status code ("program is not running"), as
+# `server --status` when none runs: the LSB status code ("program is not running"), as
 # `systemctl status` gives, so scripts can test it without parsing the output.
 NOT_RUNNING = 3
 
 
-@command(help="Start the supervisor that watches sessions (it keeps running in the background).")
+@command(help="Start this home's trails server (engine, supervisor, events; it keeps running in the background).")
 @flag("--foreground", help="Run it in this process until interrupted.")
-@flag("--stop", help="Stop the running supervisor.")
+@flag("--stop", help="Stop the running server.")
 @flag("--status", dest="show_status",
-      help="Say whether it runs, and where it publishes events (exit status 3 when it does not run).")
+      help="Say whether it runs, and where it listens (exit status 3 when it does not run).")
 @json_option
-def daemon(foreground: bool, stop: bool, show_status: bool, as_json: bool) -> None:
-    eng = engine()
-    if foreground:
-        from trails.monitor.daemon import serve
+def server(foreground: bool, stop: bool, show_status: bool, as_json: bool) -> None:
+    from trails.api.client import Client
 
-        raise SystemExit(serve(eng.home))
+    if foreground:
+        import os
+        import sys
+
+        os.execv(sys.executable, [sys.executable, "-m", "trails.server", "--foreground"])
+    server_client = Client(local=False)  # about the real server, also under TRAILS_SERVER=off
     if stop:
-        stopped = eng.stop_supervisor()
-        emit(as_json, {"stopped": stopped}, lambda: echo("stopped" if stopped else "no supervisor was running"))
+        stopped = server_client.stop_server()
+        emit(as_json, t.StopResult(stopped=stopped),
+             lambda: echo("stopped" if stopped else "no trails server was running"))
         return
-    if not show_status:
-        eng.ensure_supervisor()
-    info = eng.supervisor_status()
-    emit(as_json, info, lambda: echo(
-        f"supervisor running (pid {info['pid']}), events on {info['socket']}" if info["running"]
-        else "no supervisor running"))
-    if show_status and not info["running"]:
+    info = server_client.status() if show_status else server_client.call(t.ServerStatusRequest(monitor=True))
+
+    def human() -> None:
+        if not info.running:
+            echo("no trails server running")
+            return
+        watching = "watching sessions" if info.monitoring else "not watching sessions (TRAILS_SUPERVISOR=off)"
+        echo(f"trails server running (pid {info.pid}) on {info.socket}, {watching}")
+
+    emit(as_json, info, human)
+    if show_status and not info.running:
         raise SystemExit(NOT_RUNNING)
 
 
@@ -43,11 +52,11 @@ def daemon(foreground: bool, stop: bool, show_status: bool, as_json: bool) -> No
 @argument("name")
 @json_option
 def pause(name: str, as_json: bool) -> None:
-    result = engine().pause(name, caller=caller())
+    result = client().call(t.Pause(name=name))
 
     def human() -> None:
         echo(f"paused {name}")
-        for line in result["notes"]:
+        for line in result.notes:
             echo(f"  {line}")
 
     emit(as_json, result, human)
@@ -57,13 +66,11 @@ def pause(name: str, as_json: bool) -> None:
 @argument("name")
 @json_option
 def resume(name: str, as_json: bool) -> None:
-    eng = engine()
-    eng.ensure_supervisor()
-    result = eng.resume(name, caller=caller())
+    result = client().call(t.Resume(name=name))
 
     def human() -> None:
-        echo(f"resumed {name}: {' '.join(result['command'])}")
-        for line in result["notes"]:
+        echo(f"resumed {name}: {' '.join(result.command)}")
+        for line in result.notes:
             echo(f"  {line}")
 
     emit(as_json, result, human)
@@ -74,11 +81,8 @@ def resume(name: str, as_json: bool) -> None:
 @argument("state", choices=["on", "off"])
 @json_option
 def auto_yes(name: str, state: str, as_json: bool) -> None:
-    eng = engine()
-    session = eng.set_auto_yes(name, state == "on", caller=caller())
-    if session.auto_yes:
-        eng.ensure_supervisor()
-    emit(as_json, {"session": name, "auto_yes": session.auto_yes}, lambda: echo(f"auto-yes {state} for {name}"))
+    result = client().call(t.AutoYes(name=name, on=state == "on"))
+    emit(as_json, result, lambda: echo(f"auto-yes {state} for {name}"))
 
 
 @command(help="Print the session's terminal output; --follow keeps streaming it until the session stops.")
@@ -88,14 +92,13 @@ def auto_yes(name: str, state: str, as_json: bool) -> None:
 @flag("--raw", help="With --follow: the terminal bytes as written, escapes included.")
 @json_option
 def output(name: str, lines: int | None, follow: bool, raw: bool, as_json: bool) -> None:
-    eng = engine()
     if not follow:
         if raw:
-            raise InvalidInput("--raw needs --follow")
-        text = eng.output(name, lines, caller=caller())
-        emit(as_json, {"session": name, "output": text}, lambda: echo(text))
+            raise InvalidInput("--raw needs --follow", field="raw")
+        result = client().call(t.Output(name=name, lines=lines))
+        emit(as_json, result, lambda: echo(result.output))
         return
-    for chunk in eng.follow_output(name, lines or 20, raw=raw):
+    for chunk in client().follow_output(name, lines, raw=raw):
         if as_json:
             echo(json.dumps({"session": name, "output": chunk}))
         else:
@@ -109,19 +112,19 @@ def output(name: str, lines: int | None, follow: bool, raw: bool, as_json: bool)
 @flag("--follow", "-f", help="Keep streaming new events.")
 @json_option
 def events(session: str | None, since: int | None, limit: int | None, follow: bool, as_json: bool) -> None:
-    eng = engine()
+    import msgspec
+
     if follow:
-        for event in eng.subscribe_events(since=since):
-            if session is None or event.get("session") == session:
-                echo(json.dumps(event))
+        for event in client().subscribe(since=since, session=session):
+            echo(msgspec.json.encode(event).decode())
         return
-    items = eng.events(session=session, since=since, limit=limit)
+    listed = client().call(t.Events(session=session, since=since, limit=limit))
 
     def human() -> None:
         import datetime as dt
 
-        for e in items:
-            when = dt.datetime.fromtimestamp(e["ts"]).strftime("%H:%M:%S")
-            echo(f"{e['id']:>6} {when} {e['session'] or '-':16} {e['kind']:10} {json.dumps(e['data'])}")
+        for e in listed.events:
+            when = dt.datetime.fromtimestamp(e.ts).strftime("%H:%M:%S")
+            echo(f"{e.id:>6} {when} {e.session or '-':16} {e.kind:10} {json.dumps(e.data)}")
 
-    emit(as_json, {"events": items}, human)
+    emit(as_json, listed, human)

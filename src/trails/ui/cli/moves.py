@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from trails.ui.cli.common import caller, echo, emit, engine, json_option, note
+from trails.api import types as t
+from trails.ui.cli.common import client, echo, emit, json_option, note, print_progress
 from trails.ui.cli.framework import argument, command, flag, option, positive_int
 
 
-def _report(as_json: bool, result: Any) -> None:
+def _report(as_json: bool, result: t.MoveResult) -> None:
     def human() -> None:
         for line in result.notes:
             note(f"note: {line}")
@@ -17,7 +16,7 @@ def _report(as_json: bool, result: Any) -> None:
         echo(f"moved {s.name}: {result.from_mode.value} → {result.to_mode.value}, now in {where}"
              + (f" (container {s.container_id[:12]})" if s.container_id else ""))
 
-    emit(as_json, result.to_dict(), human)
+    emit(as_json, result, human)
 
 
 @command(help="Move a session to a more isolated mode (direct → worktree → container), keeping all its work.")
@@ -34,9 +33,9 @@ def _report(as_json: bool, result: Any) -> None:
 def upgrade_session(name: str, to: str, image: str | None, network: str | None, cpus: float | None,
                     memory: str | None, pids_limit: int | None, branch: str | None, force: bool,
                     as_json: bool) -> None:
-    result = engine().upgrade_session(name, to, image=image, network=network, cpus=cpus, memory=memory,
-                                      pids_limit=pids_limit, branch=branch, force=force, progress=note, caller=caller())
-    _report(as_json, result)
+    request = t.Upgrade(name=name, to=to, image=image, network=network, cpus=cpus, memory=memory,
+                        pids_limit=pids_limit, branch=branch, force=force)
+    _report(as_json, client().call(request, progress=print_progress))
 
 
 @command(help="Move a session to a less isolated mode (container → worktree); needs --force.")
@@ -45,4 +44,4 @@ def upgrade_session(name: str, to: str, image: str | None, network: str | None, 
 @flag("--force", help="Accept losing the isolation of the current mode.")
 @json_option
 def export_session(name: str, to: str, force: bool, as_json: bool) -> None:
-    _report(as_json, engine().export_session(name, to, force=force, caller=caller()))
+    _report(as_json, client().call(t.Export(name=name, to=to, force=force), progress=print_progress))

@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from trails.ui.cli.common import echo, emit, engine, json_option, note
+from trails.api import types as t
+from trails.ui.cli.common import client, echo, emit, json_option, note
 from trails.ui.cli.framework import argument, command, existing_dir, flag, option, positive_int
 
 
@@ -128,9 +129,21 @@ def run(run_file: Path | None, out: Path | None, parallel: int, dry_run: bool, r
         _compare(compare[0], compare[1], as_json)
         return
     bar = ProgressBar() if sys.stderr.isatty() and not dry_run else None
+    on_event = bar or _progress
+
+    def progress(item: t.Progress) -> None:
+        if isinstance(item, t.RunProgress):
+            on_event(item)
+        elif isinstance(item, t.ProgressLine):  # what the run wrote to its stderr
+            note(item.text)
+
+    def path(value: Path | None) -> str | None:
+        return None if value is None else str(value)
+
+    request = t.Run(run_file=path(run_file), out=path(out), parallel=parallel, dry_run=dry_run,
+                    resume_run=path(resume_run), ray_address=ray)
     try:
-        summary = engine().run(run_file, out=out, parallel=parallel, dry_run=dry_run, resume_run=resume_run,
-                               on_event=bar or _progress, ray_address=ray)
+        summary = client().call(request, progress=progress)
     except KeyboardInterrupt:
         if bar is not None:
             bar.close()
@@ -141,24 +154,26 @@ def run(run_file: Path | None, out: Path | None, parallel: int, dry_run: bool, r
             bar.close()
 
     def human() -> None:
-        if summary.get("dry_run"):
-            echo(f"out: {summary['out']}")
-            for s in summary["plan"]["sessions"]:
+        if summary.dry_run is True:
+            echo(f"out: {summary.out}")
+            plan: Any = summary.plan
+            for s in plan["sessions"]:
                 conv = s["conversation"]
                 how = "fresh conversation" if conv is None else f"{'fork' if conv['fork'] else 'resume'} {conv['from']}"
                 echo(f"{', '.join(s['labels'])}: files from {s['start_from']}, {how}, {' '.join(s['argv'])}")
             return
-        totals = summary["totals"]
-        echo(f"{summary['status']}: {totals['ok']}/{totals['planned']} ok, "
-                   f"{totals['duration_s']:.1f}s agent time, ${totals['cost_usd']:.4f} -> {summary['out']}")
+        totals = summary.totals
+        assert isinstance(totals, t.RunTotals)
+        echo(f"{summary.status}: {totals.ok}/{totals.planned} ok, "
+             f"{totals.duration_s:.1f}s agent time, ${totals.cost_usd:.4f} -> {summary.out}")
 
     emit(as_json, summary, human)
-    if summary.get("status") == "completed_with_failures":
+    if summary.status == "completed_with_failures":
         sys.exit(1)
 
 
 def _read_run(run_dir: Path) -> dict[str, Any] | None:
-    from trails.runs.status import read_json_object
+    from trails.core.userfiles import read_json_object
 
     return read_json_object(run_dir / "run.json")
 
@@ -226,36 +241,21 @@ def _same(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
 @argument("directory", nargs="?", type=Path, default=Path("runs"))
 @json_option
 def runs(directory: Path, as_json: bool) -> None:
-    from trails.runs.status import current_status, resume_hint
-
-    rows = []
-    candidates = [directory] if (directory / "run.json").exists() else sorted(
-        p for p in (directory.iterdir() if directory.is_dir() else []) if p.is_dir())
-    for d in candidates:
-        state = _read_run(d)
-        if state is None:
-            continue
-        t = state.get("totals") or {}
-        status = current_status(d, state)  # `running` whose driver is gone: `interrupted`
-        rows.append({"out": str(d.resolve()), "name": d.name, "status": status,
-                     "planned": t.get("planned", 0), "done": t.get("done", 0), "ok": t.get("ok", 0),
-                     "failed": t.get("failed", 0), "cost_usd": t.get("cost_usd", 0),
-                     "started_at": state.get("started_at"), "tags": state.get("tags") or [],
-                     "hypothesis": state.get("hypothesis"), "backend": state.get("backend", "local"),
-                     "resume": resume_hint(d.resolve()) if status == "interrupted" else None})
+    listed = client().call(t.ListRuns(directory=str(directory)))
+    rows = listed.runs
 
     def human() -> None:
         if not rows:
             echo(f"no runs under {directory}")
             return
-        width = max(len(r["name"]) for r in rows)
+        width = max(len(r.name) for r in rows)
         for r in rows:
-            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["started_at"])) if r["started_at"] else "?"
-            tags = f"  [{', '.join(r['tags'])}]" if r["tags"] else ""
-            echo(f"{r['name']:<{width}}  {r['status'] or '?':<24} {r['done']}/{r['planned']} done, "
-                 f"{r['failed']} failed, ${r['cost_usd']:.4f}  {when}{tags}")
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started_at)) if r.started_at else "?"
+            tags = f"  [{', '.join(r.tags)}]" if r.tags else ""
+            echo(f"{r.name:<{width}}  {r.status or '?':<24} {r.done}/{r.planned} done, "
+                 f"{r.failed} failed, ${r.cost_usd:.4f}  {when}{tags}")
         for r in rows:
-            if r["resume"]:
-                echo(f"{r['name']}: its trails process is gone; continue with  {r['resume']}")
+            if r.resume:
+                echo(f"{r.name}: its trails process is gone; continue with  {r.resume}")
 
     emit(as_json, rows, human)

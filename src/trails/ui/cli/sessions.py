@@ -1,12 +1,13 @@
-"""Session commands: new, ls, show, attach, send, output, diff, kill (merge, rebase, pr: lifecycle.py)."""
+"""Session commands: new, ls, show, attach, send, diff, kill (output: live.py; merge, rebase, pr: lifecycle.py)."""
 
 from __future__ import annotations
 
-import contextlib
 import time
+from typing import Any
 
-from trails.core.errors import InvalidInput, SessionNotFound
-from trails.ui.cli.common import caller, echo, emit, engine, json_option, note
+from trails.api import types as t
+from trails.core.errors import InvalidInput
+from trails.ui.cli.common import client, echo, emit, json_option, note, print_progress
 from trails.ui.cli.framework import argument, command, flag, option, positive_int
 
 
@@ -15,7 +16,7 @@ def _parse_env(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise InvalidInput(f"--env {pair!r} is not KEY=VALUE")
+            raise InvalidInput(f"--env {pair!r} is not KEY=VALUE", field="env")
         env[key] = value
     return env
 
@@ -46,14 +47,13 @@ def new(name: str, agent: str, mode: str | None, prompt: str | None, branch: str
         scope: list[str], env_pairs: list[str], carry_changes: bool, auto_yes: bool,
         force: bool, image: str | None, network: str | None, privileged: bool, mounts: list[str],
         cpus: float | None, memory: str | None, pids_limit: int | None, no_hooks: bool, as_json: bool) -> None:
-    eng = engine()
-    eng.ensure_supervisor()  # statuses, auto-yes and output logs need it (TRAILS_SUPERVISOR=off: not started)
-    result = eng.create_session(
-        name, agent, mode=mode, prompt=prompt, branch=branch, base=base, scope=scope,
+    request = t.Create(
+        name=name, agent=agent, mode=mode, prompt=prompt, branch=branch, base=base, scope=scope,
         env=_parse_env(env_pairs), carry_changes=carry_changes, force=force, auto_yes=auto_yes,
         image=image, network=network, privileged=privileged, mounts=mounts, cpus=cpus, memory=memory,
-        pids_limit=pids_limit, progress=note, no_hooks=no_hooks, caller=caller(),
+        pids_limit=pids_limit, no_hooks=no_hooks,
     )
+    result = client().call(request, progress=print_progress)
 
     def human() -> None:
         for line in result.notes:
@@ -62,7 +62,7 @@ def new(name: str, agent: str, mode: str | None, prompt: str | None, branch: str
         where = s.worktree_path or s.workdir
         echo(f"created {s.name} ({s.mode.value}) in {where}" + (f" on branch {s.branch}" if s.branch else ""))
 
-    emit(as_json, result.to_dict(), human)
+    emit(as_json, result, human)
 
 
 def _age(ts: float) -> str:
@@ -73,15 +73,19 @@ def _age(ts: float) -> str:
     return f"{secs}s"
 
 
+def _record(value: object) -> dict[str, Any] | None:
+    """A lifecycle record of a session's `extra` (a JSON object), or None."""
+    return value if isinstance(value, dict) else None
+
+
 @command(help="List sessions.")
 @flag("--all", dest="include_ended", help="Also show ended sessions and how they ended.")
 @json_option
 def ls(include_ended: bool, as_json: bool) -> None:
     from trails.core.marks import marks
 
-    eng = engine()
-    sessions = eng.list_sessions(include_ended=include_ended, caller=caller())
-    eng.refresh_pull_requests(sessions, caller=caller())  # only sessions with a PR, at most every few minutes
+    listed = client().call(t.ListSessions(include_ended=include_ended))
+    sessions = listed.sessions
 
     def human() -> None:
         if not sessions:
@@ -89,13 +93,13 @@ def ls(include_ended: bool, as_json: bool) -> None:
             return
         rows = [("NAME", "AGENT", "MODE", "STATUS", "BRANCH", "AGE")]
         for s in sessions:
-            status = ", ".join([s.status.value, *marks(s)])
+            status = ", ".join([s.status.value, *marks(_record(s.extra.get("conflict")), _record(s.extra.get("pr")))])
             rows.append((s.name, s.agent[:24], s.mode.value, status, s.branch or "-", _age(s.created_at)))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         for r in rows:
             echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
 
-    emit(as_json, {"sessions": [s.to_dict() for s in sessions]}, human)
+    emit(as_json, listed, human)
 
 
 @command(help="Show one session in detail.")
@@ -104,29 +108,27 @@ def ls(include_ended: bool, as_json: bool) -> None:
 def show(name: str, as_json: bool) -> None:
     from trails.core.marks import detail_lines
 
-    eng = engine()
-    with contextlib.suppress(SessionNotFound):  # none live: show tells of the last one that ended
-        eng.refresh_pull_requests([eng.get_session(name, caller=caller())], caller=caller())
-    data = eng.show(name, caller=caller())
+    data = client().call(t.Show(name=name))
 
     def human() -> None:
-        s = data["session"]
+        s = data.session
         for key in ("name", "agent", "mode", "status", "status_reason", "workdir", "worktree_path", "branch",
                     "base_commit", "tmux_session", "conversation_id", "container_id"):
-            if s.get(key):
-                echo(f"{key + ':':17} {s[key]}")
-        echo(f"{'command:':17} {' '.join(s['command'])}")
-        for label, text in detail_lines(s.get("extra", {})):
+            value = getattr(s, key)
+            if value:
+                echo(f"{key + ':':17} {value}")
+        echo(f"{'command:':17} {' '.join(s.command)}")
+        for label, text in detail_lines(s.extra):
             echo(f"{label + ':':17} {text}")
-        for cp in data["checkpoints"]:
-            echo(f"{'saved:':17} {cp['ref']} ({cp['commit'][:12]}, {cp['kind']})")
-        limits = {k: v for k, v in s.get("limits", {}).items() if k in ("cpus", "memory", "pids_limit")}
+        for cp in data.checkpoints:
+            echo(f"{'saved:':17} {cp.ref} ({cp.commit[:12]}, {cp.kind})")
+        limits = {k: v for k, v in s.limits.items() if k in ("cpus", "memory", "pids_limit")}
         if limits:
             echo(f"{'limits:':17} " + ", ".join(f"{k}={v}" for k, v in limits.items()))
-        if "disk" in data:
-            echo(f"{'disk:':17} {data['disk']['mb']} MB in {data['disk']['path']}")
-            if data["disk"].get("warning"):
-                note(f"warning: {data['disk']['warning']}")
+        if isinstance(data.disk, t.DiskReport):
+            echo(f"{'disk:':17} {data.disk.mb} MB in {data.disk.path}")
+            if isinstance(data.disk.warning, str):
+                note(f"warning: {data.disk.warning}")
 
     emit(as_json, data, human)
 
@@ -135,8 +137,17 @@ def show(name: str, as_json: bool) -> None:
 @argument("name")
 @json_option
 def attach(name: str, as_json: bool) -> None:
-    code = engine().attach(name, caller=caller())
-    emit(as_json, {"session": name, "exit_code": code}, lambda: None)
+    import os
+    import subprocess
+    import sys
+
+    argv = client().call(t.AttachCommandRequest(name=name)).argv
+    if not sys.stdin.isatty():
+        raise InvalidInput("attach needs a terminal (stdin is not a TTY)")
+    if not as_json:
+        os.execvp(argv[0], argv)  # the terminal is tmux's now; its exit status is ours
+    code = subprocess.call(argv)
+    emit(as_json, t.AttachResult(session=name, exit_code=code), lambda: None)
 
 
 @command(help="Type TEXT into the agent, then press Enter.")
@@ -144,8 +155,7 @@ def attach(name: str, as_json: bool) -> None:
 @argument("text")
 @json_option
 def send(name: str, text: str, as_json: bool) -> None:
-    engine().send(name, text, caller=caller())
-    emit(as_json, {"session": name, "sent": text}, lambda: None)
+    emit(as_json, client().call(t.Send(name=name, text=text)), lambda: None)
 
 
 @command(help="The session's changes against its base commit (untracked files included).")
@@ -153,8 +163,8 @@ def send(name: str, text: str, as_json: bool) -> None:
 @flag("--stat", help="Summary per file instead of the patch.")
 @json_option
 def diff(name: str, stat: bool, as_json: bool) -> None:
-    result = engine().diff(name, stat=stat, caller=caller())
-    emit(as_json, result.to_dict(), lambda: echo(result.text, nl=False))
+    result = client().call(t.Diff(name=name, stat=stat))
+    emit(as_json, result, lambda: echo(result.diff, nl=False))
 
 
 @command(help="End a session. Uncommitted work blocks it unless --force, which saves the work first.")
@@ -164,11 +174,11 @@ def diff(name: str, stat: bool, as_json: bool) -> None:
 @flag("--no-hooks", help="Do not run the pre_remove hook.")
 @json_option
 def kill(name: str, force: bool, delete_branch: bool, no_hooks: bool, as_json: bool) -> None:
-    result = engine().kill(name, force=force, delete_branch=delete_branch, no_hooks=no_hooks, caller=caller())
+    result = client().call(t.Kill(name=name, force=force, delete_branch=delete_branch, no_hooks=no_hooks))
 
     def human() -> None:
         echo(f"killed {name}")
         for line in result.notes:
             echo(f"  {line}")
 
-    emit(as_json, result.to_dict(), human)
+    emit(as_json, result, human)

@@ -1,6 +1,12 @@
-"""The warm CLI server: trails' modules imported once, one forked child per command.
+"""The warm CLI server: the CLI's modules imported once, one forked child per command.
 
     python -m trails.ui.cli.warm HOME
+
+A command is a thin client of this home's trails server (trails.server), which does the work; what
+is left of a command's time is Python's start-up and the client's imports (argparse, msgspec, the
+API types: ~45 ms of a cold `trails new`, against ~25 ms the server spends creating the session).
+This server keeps them imported and hands each command to a child forked from it, so a command
+costs about what the trails server spends on it (figures in the README).
 
 Started in the background by trails.fast when no server answers. One server per TRAILS_HOME (a
 lock file); it exits after TRAILS_WARM_IDLE seconds without a command (default 300), when its home
@@ -26,7 +32,6 @@ import stat
 import sys
 import time
 import traceback
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,20 +46,13 @@ BUSY_TICK = 0.01
 STANDBY_AFTER = 1.0
 READY = b"R"
 MAX_REQUEST = 16 * 1024 * 1024
-# Everything a command may import; the dashboard (textual) is left out: it always runs locally.
+# Everything a command imports: the CLI and the client of the trails server (the engine lives there).
+# The dashboard (textual) is left out: it always runs locally.
 PRELOAD = (
     "trails.ui.cli", "trails.ui.cli.common", "trails.ui.cli.framework", "trails.ui.cli.sessions",
     "trails.ui.cli.system", "trails.ui.cli.live", "trails.ui.cli.runs", "trails.ui.cli.moves",
-    "trails.core.engine", "trails.core.afterwards", "trails.core.config", "trails.core.modes", "trails.core.store",
-    "trails.core.doctor", "trails.core.limits", "trails.core.locks", "trails.core.merge", "trails.core.moves",
-    "trails.core.workstate", "trails.core.auto_yes", "trails.core.agent_spec",
-    "trails.agents.registry", "trails.agents.headless", "trails.isolation", "trails.isolation.direct",
-    "trails.isolation.worktree", "trails.isolation.container", "trails.infra.git", "trails.infra.tmux",
-    "trails.monitor.daemon", "trails.monitor.events", "trails.core.lifecycle", "trails.core.outputlog",
-    "trails.monitor.detect", "trails.monitor.policy", "trails.monitor.guards", "trails.infra.docker",
-    "trails.infra.default_image", "docker", "yaml",
-    "trails.runs.executor", "trails.runs.plan", "trails.runs.spec", "trails.runs.shadow",
-    "msgspec", "json", "sqlite3", "subprocess", "shlex", "fnmatch", "datetime", "hashlib", "tempfile",
+    "trails.ui.cli.lifecycle", "trails.ui.cli.trust", "trails.api.client", "trails.api.types",
+    "trails.api.protocol", "trails.core.marks", "msgspec", "json", "subprocess", "datetime", "hashlib", "tempfile",
 )
 
 
@@ -76,10 +74,6 @@ def preload() -> None:
         build_parser(None)
         for name in COMMANDS:
             build_parser(name)
-    with contextlib.suppress(Exception):
-        from trails.core.engine import warm_up
-
-        warm_up()
 
 
 class Server:
@@ -317,12 +311,8 @@ def _child(conn: socket.socket, fds: list[int], request: dict[str, Any], server:
         send_frame(conn, {"pid": os.getpid()})
     except BaseException:
         os._exit(1)
-    from trails.core import afterwards
-
-    pending: list[Callable[[], None]] = []
     try:
-        with afterwards.held() as pending:
-            code = _run(request["argv"])
+        code = _run(request["argv"])
     finally:
         with contextlib.suppress(BaseException):
             send_frame(conn, {"exit": code})
@@ -332,7 +322,6 @@ def _child(conn: socket.socket, fds: list[int], request: dict[str, Any], server:
             devnull = os.open(os.devnull, os.O_RDWR)
             for fd in (0, 1, 2):
                 os.dup2(devnull, fd)
-            afterwards.run(pending)
         os._exit(code)
 
 

@@ -1,15 +1,15 @@
-"""The dashboard app: lays out the widgets, keeps the engine's view of sessions, routes keys to the engine.
+"""The dashboard app: lays out the widgets, keeps the server's view of sessions, routes keys to it.
 
-Every action is an Engine call made on one background thread (the engine's SQLite connection and its
-subprocesses never block the screen); errors come back as notifications. Live status arrives as engine
-events through `trails.ui.tui.events`; the app never asks tmux or git anything itself.
+Every action is a request to this home's trails server (trails.ui.tui.backend, over the client), made
+on one background thread so the screen never waits on it; errors come back as notifications. Live
+status arrives as the server's events through `trails.ui.tui.events`; the app never asks tmux or git
+anything itself.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +22,6 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import ContentSwitcher, Footer, Header, Input, Static, TabbedContent, TabPane
 
-from trails.api.caller import Caller, Trust
 from trails.core.errors import TrailsError, UncommittedWork
 from trails.core.models import LIVE_STATUSES, Mode, Session, Status
 from trails.ui.tui import view
@@ -107,9 +106,9 @@ class TrailsApp(App[None]):
         super().__init__()
         self._owns_engine = engine is None
         if engine is None:
-            from trails.core.engine import Engine
+            from trails.ui.tui.backend import ClientBackend
 
-            engine = Engine()
+            engine = ClientBackend()
         self.engine = engine
         self.clock = clock or time.time
         self._fixed_clock = clock is not None
@@ -158,12 +157,15 @@ class TrailsApp(App[None]):
         # Dialogs stack screens on top; widgets of the dashboard are always looked up on its own screen.
         self.main = self.screen
         self.main.query_one(SessionList).focus()
+        if self._feed_factory is not None:
+            # Subscribed before the first listing: a change made meanwhile arrives as an event after
+            # it (the other way round, a session that turns ready in between would stay loading here).
+            self._feed = await self.call(self._feed_factory, self.engine,
+                                         lambda e: self.post_message(EngineEvent(e)),
+                                         lambda text: self.post_message(FeedProblem(text)))
+            self._feed.start()
         await self.reload_sessions()
         self.loaded.set()
-        if self._feed_factory is not None:
-            self._feed = self._feed_factory(self.engine, lambda e: self.post_message(EngineEvent(e)),
-                                            lambda text: self.post_message(FeedProblem(text)))
-            self._feed.start()
         if not self._fixed_clock:
             self.set_interval(60, self.refresh_view)  # ages only; nothing is asked of the engine
             # The preview follows the selected live agent's screen; statuses come from events only.
@@ -179,15 +181,10 @@ class TrailsApp(App[None]):
 
     # --- the engine, off the UI thread ------------------------------------------------------------
 
-    @staticmethod
-    def caller() -> Caller:
-        """Who the engine acts for: the user at this terminal, in this directory and environment."""
-        return Caller(trust=Trust.USER, cwd=os.getcwd(), env=dict(os.environ))
-
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """An engine operation, off the event loop, on the user's behalf."""
+        """A request to the server, off the event loop (the client says who asks: this user, here)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, functools.partial(fn, *args, caller=self.caller(), **kwargs))
+        return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
 
     async def attempt(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[bool, Any]:
         """Run an engine call; on failure say why in a notification. (ok, result)."""
@@ -433,7 +430,7 @@ class TrailsApp(App[None]):
             return
         try:
             with self.suspend():
-                self.engine.attach(name, caller=self.caller())
+                self.engine.attach(name)
         except SuspendNotSupported:
             self.notify("attach needs a real terminal (this one cannot be suspended)", severity="error")
         except TrailsError as exc:

@@ -30,7 +30,7 @@ MAX_WIDTH = {"name": 24, "agent": 14, "branch": 20}
 def status_cell(session: Session) -> Text:
     marker = f"{ATTENTION_MARK} " if needs_attention(session) else "  "
     text = Text(marker + session.status.value, style=STATUS_STYLE.get(session.status, ""))
-    lifecycle = marks(session)  # a rebase conflict, a pull request's state
+    lifecycle = marks(session.conflict, session.pr)  # a rebase conflict, a pull request's state
     if lifecycle:
         text.append(" " + ", ".join(lifecycle), style="yellow")
     return text

@@ -1,0 +1,736 @@
+"""The typed API: one request type per operation, the results they return, errors and events.
+
+Every front end (the CLI's `--json`, the TUI, later the web API's OpenAPI and the MCP tools' schemas)
+is built from these types, so they say exactly what crosses the server's socket. A request is tagged
+with its operation's name (`Show.op == "show"`) and names its result type (`Show.result`); JSON field
+names are those `--json` printed before the server existed, which scripts rely on.
+
+Fields that are free-form JSON by nature stay mappings of `Json` (any JSON value): a session's `extra` (settings,
+pull request state, recovery notes written by many modules), an audit entry's `detail`, an event's
+`data`, a run plan. Everything the front ends read by name has a field of its own.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Generic, TypeVar
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from trails.core.models import Mode, Status
+
+T_co = TypeVar("T_co", covariant=True)
+# Any JSON value: for the free-form parts named in the module docstring (the schema says so).
+Json = Annotated[object, msgspec.Meta(extra_json_schema={"description": "any JSON value"})]
+
+# --- results ----------------------------------------------------------------------------------------
+
+
+class SessionInfo(msgspec.Struct, kw_only=True):
+    """A session as core.models.Session holds it (the same fields, in the same order)."""
+
+    id: int
+    name: str
+    agent: str
+    command: list[str]
+    mode: Mode
+    status: Status
+    workdir: str
+    repo_root: str | None
+    worktree_path: str | None
+    branch: str | None
+    base_commit: str | None
+    tmux_session: str
+    env: dict[str, str] = msgspec.field(default_factory=dict)
+    status_reason: str | None = None
+    auto_yes: bool = False
+    conversation_id: str | None = None
+    container_id: str | None = None
+    limits: dict[str, Json] = msgspec.field(default_factory=dict)
+    extra: dict[str, Json] = msgspec.field(default_factory=dict)
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    ended_at: float | None = None
+
+
+class ModeDecision(msgspec.Struct, kw_only=True):
+    mode: Mode
+    requested: Mode
+    source: str
+    reason: str
+    notes: list[str]
+    rule: str | None = None
+
+
+class CreateResult(msgspec.Struct, kw_only=True):
+    session: SessionInfo
+    mode_decision: ModeDecision
+    notes: list[str]
+
+
+class SessionList(msgspec.Struct, kw_only=True):
+    sessions: list[SessionInfo]
+
+
+class CheckpointInfo(msgspec.Struct, kw_only=True):
+    id: int
+    session_name: str
+    kind: str
+    ref: str
+    commit: str
+    note: str
+    created_at: float
+
+
+class AuditEntryInfo(msgspec.Struct, kw_only=True):
+    id: int
+    ts: float
+    session_name: str | None
+    action: str
+    detail: dict[str, Json]
+
+
+class DiskReport(msgspec.Struct, kw_only=True):
+    path: str
+    bytes: int
+    mb: float
+    warn_mb: int
+    warning: str | UnsetType = UNSET
+
+
+class ShowResult(msgspec.Struct, kw_only=True):
+    session: SessionInfo
+    checkpoints: list[CheckpointInfo]
+    audit: list[AuditEntryInfo]
+    disk: DiskReport | UnsetType = UNSET  # only for a session whose worktree is on disk
+
+
+class SendResult(msgspec.Struct, kw_only=True):
+    session: str
+    sent: str
+
+
+class OutputResult(msgspec.Struct, kw_only=True):
+    session: str
+    output: str
+
+
+class DiffStat(msgspec.Struct, kw_only=True):
+    insertions: int
+    deletions: int
+    files: int
+
+
+class DiffResult(msgspec.Struct, kw_only=True):
+    session: str
+    base_commit: str
+    diff: str
+    stat: DiffStat
+
+
+class MergeResult(msgspec.Struct, kw_only=True):
+    session: str
+    branch: str
+    into: str
+    commit: str | None  # the base branch's new tip; None when there was nothing to merge
+    notes: list[str]
+    strategy: str
+    cleaned_up: bool
+    kept_ref: str | None
+
+
+class RebaseResult(msgspec.Struct, kw_only=True):
+    session: str
+    branch: str
+    onto: str
+    before: str
+    after: str
+    notes: list[str]
+
+
+class PrResult(msgspec.Struct, kw_only=True):
+    session: str
+    branch: str
+    remote: str
+    pushed: bool
+    url: str | None
+    number: int | None
+    created: bool
+    notes: list[str]
+
+
+class FailingCheck(msgspec.Struct, kw_only=True):
+    name: str
+    url: str = ""
+    conclusion: str | None = None
+
+
+class PullRequestInfo(msgspec.Struct, kw_only=True):
+    """What trails stores of a session's pull request (`extra["pr"]`); keys appear once known."""
+
+    url: str | UnsetType | None = UNSET
+    number: int | UnsetType | None = UNSET
+    forge: str | UnsetType = UNSET
+    repo: str | UnsetType = UNSET
+    base: str | UnsetType = UNSET
+    head: str | UnsetType | None = UNSET
+    checked_at: float | UnsetType = UNSET
+    state: str | UnsetType | None = UNSET
+    checks: str | UnsetType = UNSET  # passing | failing | pending | none
+    review: str | UnsetType = UNSET
+    failing: list[str] | UnsetType = UNSET
+    failing_detail: list[FailingCheck] | UnsetType = UNSET
+    error: str | UnsetType | None = UNSET
+
+
+class PrChecksResult(msgspec.Struct, kw_only=True):
+    session: str
+    pr: PullRequestInfo
+    sent_to_agent: bool
+    note: str | UnsetType = UNSET
+
+
+class MoveResult(msgspec.Struct, kw_only=True):
+    session: SessionInfo
+    from_mode: Mode = msgspec.field(name="from")
+    to_mode: Mode = msgspec.field(name="to")
+    notes: list[str]
+    restarted_with: str  # resume | continue | fresh
+
+
+class KillResult(msgspec.Struct, kw_only=True):
+    session: SessionInfo
+    notes: list[str]
+    saved_refs: list[str]
+
+
+class AutoYesResult(msgspec.Struct, kw_only=True):
+    session: str
+    auto_yes: bool
+
+
+class PauseResult(msgspec.Struct, kw_only=True):
+    session: str
+    notes: list[str]
+    at: float
+    conversation_id: str | None
+    worktree_removed: bool
+    ref: str | UnsetType = UNSET  # where the worktree's work was saved
+    commit: str | UnsetType = UNSET
+    dirty: bool | UnsetType = UNSET
+
+
+class ResumeResult(msgspec.Struct, kw_only=True):
+    session: str
+    command: list[str]
+    notes: list[str]
+    conversation_id: str | None
+
+
+class EventInfo(msgspec.Struct, kw_only=True):
+    """One stored event: `id` grows by one per event (resume a subscription with `since`)."""
+
+    id: int
+    ts: float
+    session: str | None
+    kind: str
+    data: dict[str, Json]
+    caller: str | UnsetType | None = UNSET  # who caused it (user, web, agent:NAME), where known
+
+
+class EventList(msgspec.Struct, kw_only=True):
+    events: list[EventInfo]
+
+
+class AuditList(msgspec.Struct, kw_only=True):
+    entries: list[AuditEntryInfo]
+
+
+class IgnoredSetting(msgspec.Struct, kw_only=True):
+    key: str
+    value: Json
+    file: str | None
+    why: str
+
+
+class TrustResult(msgspec.Struct, kw_only=True):
+    """`trust` (then digest, trusted_at, agents, ignored) or `trust --revoke` (then was_trusted)."""
+
+    root: str
+    digest: str | UnsetType = UNSET
+    trusted_at: float | UnsetType = UNSET
+    trusted: bool
+    was_trusted: bool | UnsetType = UNSET
+    agents: dict[str, str] | UnsetType = UNSET
+    ignored: list[IgnoredSetting] | UnsetType = UNSET
+
+
+class TrustedRepository(msgspec.Struct, kw_only=True):
+    root: str
+    digest: str
+    trusted_at: float
+    state: str  # trusted | changed | untrusted | missing
+
+
+class TrustedList(msgspec.Struct, kw_only=True):
+    repositories: list[TrustedRepository]
+
+
+class AttachCommand(msgspec.Struct, kw_only=True):
+    """The command that attaches a terminal to the session's pane (the client execs it)."""
+
+    session: str
+    argv: list[str]
+
+
+class AttachResult(msgspec.Struct, kw_only=True):
+    session: str
+    exit_code: int
+
+
+class ToolInfo(msgspec.Struct, kw_only=True):
+    available: bool
+    version: str | None
+    socket: str | UnsetType = UNSET
+
+
+class Nesting(msgspec.Struct, kw_only=True):
+    container: bool
+    wsl: bool
+    ssh: bool
+
+
+class ModeAvailability(msgspec.Struct, kw_only=True):
+    available: bool
+    reason: str | None
+    how_to_enable: str | UnsetType = UNSET
+
+
+class DoctorReport(msgspec.Struct, kw_only=True):
+    tmux: ToolInfo
+    git: ToolInfo
+    repo: str | None
+    trails_home: str
+    nested: Nesting
+    modes: dict[str, ModeAvailability]
+    would_pick: dict[str, Json]  # a mode decision, or {"error": {...}} when settings do not load
+
+
+class RunTotals(msgspec.Struct, kw_only=True):
+    planned: int
+    done: int
+    ok: int
+    failed: int
+    cost_usd: float
+    duration_s: float
+
+
+class RunSummary(msgspec.Struct, kw_only=True):
+    """A run's state as its run.json holds it; a dry run has only dry_run, plan and out."""
+
+    out: str
+    dry_run: bool | UnsetType = UNSET
+    plan: dict[str, Json] | UnsetType = UNSET
+    version: int | UnsetType = UNSET
+    status: str | UnsetType = UNSET
+    run_file: str | UnsetType = UNSET
+    base_dir: str | UnsetType = UNSET
+    work_dir: str | UnsetType = UNSET
+    session_mode: str | UnsetType = UNSET
+    parallel: int | UnsetType = UNSET
+    started_at: float | UnsetType = UNSET
+    finished_at: float | UnsetType | None = UNSET
+    resumed: int | UnsetType = UNSET
+    hypothesis: str | UnsetType | None = UNSET
+    tags: list[str] | UnsetType = UNSET
+    run_name: str | UnsetType | None = UNSET
+    repo_name: str | UnsetType | None = UNSET
+    provider: str | UnsetType | None = UNSET
+    backend: str | UnsetType = UNSET
+    matrix: Json | UnsetType = UNSET
+    memory_seeded: bool | UnsetType = UNSET
+    sessions: dict[str, dict[str, Json]] | UnsetType = UNSET
+    totals: RunTotals | UnsetType = UNSET
+    groups: dict[str, dict[str, Json]] | UnsetType = UNSET
+    end_tag: str | UnsetType | None = UNSET
+    interrupted: list[str] | UnsetType = UNSET  # snapshots of what interrupted attempts had written
+    driver: dict[str, Json] | UnsetType = UNSET  # the process driving it (pid, host, start time)
+
+
+class RunInfo(msgspec.Struct, kw_only=True):
+    """One run directory as `trails runs` lists it."""
+
+    out: str
+    name: str
+    status: str | None  # run.json's, but `interrupted` for a `running` one whose driver is gone
+    planned: int
+    done: int
+    ok: int
+    failed: int
+    cost_usd: float
+    started_at: float | None
+    tags: list[str]
+    hypothesis: str | None
+    backend: str
+    resume: str | None  # for an interrupted run: the command that continues it
+
+
+class RunList(msgspec.Struct, kw_only=True):
+    runs: list[RunInfo]
+
+
+class ServerStatus(msgspec.Struct, kw_only=True):
+    running: bool
+    pid: int | None
+    socket: str
+    monitoring: bool = False  # the supervisor's watch over live sessions runs in it
+
+
+class StopResult(msgspec.Struct, kw_only=True):
+    stopped: bool
+
+
+class CancelResult(msgspec.Struct, kw_only=True):
+    job: int
+    cancelled: bool  # False: no such job (it had already finished)
+
+
+class Pong(msgspec.Struct, kw_only=True):
+    pid: int
+    version: str
+
+
+class Done(msgspec.Struct, kw_only=True):
+    """The result of an operation that has nothing to say but that it was done."""
+
+    ok: bool = True
+
+
+# --- progress (zero or more per request, before its result) ------------------------------------------
+
+
+class JobStarted(msgspec.Struct, tag="job", tag_field="type", kw_only=True):
+    """Sent first by a long operation: `job` is what `Cancel` names."""
+
+    job: int
+
+
+class ProgressLine(msgspec.Struct, tag="line", tag_field="type", kw_only=True):
+    text: str
+
+
+class RunProgress(msgspec.Struct, tag="run", tag_field="type", kw_only=True):
+    kind: str  # run_started | session_started | session_finished | run_finished | note
+    label: str | None = None
+    detail: dict[str, Json] = msgspec.field(default_factory=dict)
+
+
+class OutputChunk(msgspec.Struct, tag="output", tag_field="type", kw_only=True):
+    text: str
+
+
+Progress = JobStarted | ProgressLine | RunProgress | OutputChunk
+
+
+class ApiError(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A TrailsError as it crosses the socket: the client raises it again with the same code and exit code."""
+
+    code: str
+    message: str
+    hint: str | None = None
+    field: str | None = None  # which request field was wrong
+    exit_code: int = 1
+    files: list[str] | None = None  # merge and rebase conflicts: the conflicting files
+    onto: str | None = None
+    sent_to_agent: bool | None = None
+
+
+# --- requests ---------------------------------------------------------------------------------------
+
+
+class Request(msgspec.Struct, Generic[T_co], kw_only=True, tag_field="op"):
+    """Base of every request. `op` is the tag; `result` the type the server answers with."""
+
+    result: ClassVar[type]
+    # A job: it may take long, reports progress and can be cancelled.
+    long: ClassVar[bool] = False
+
+    @classmethod
+    def op_name(cls) -> str:
+        return str(cls.__struct_config__.tag)
+
+
+class Create(Request[CreateResult], tag="create"):
+    result = CreateResult
+    long = True
+    name: str
+    agent: str
+    cwd: str | None = None  # where the session works (relative to the caller's cwd; default: that)
+    mode: str | None = None
+    prompt: str | None = None
+    branch: str | None = None
+    base: str | None = None
+    scope: list[str] = msgspec.field(default_factory=list)
+    env: dict[str, str] = msgspec.field(default_factory=dict)
+    carry_changes: bool = False
+    force: bool = False
+    auto_yes: bool = False
+    image: str | None = None
+    network: str | None = None
+    privileged: bool = False
+    mounts: list[str] = msgspec.field(default_factory=list)
+    cpus: float | None = None
+    memory: str | None = None
+    pids_limit: int | None = None
+    no_hooks: bool = False
+
+
+class ListSessions(Request[SessionList], tag="list"):
+    result = SessionList
+    include_ended: bool = False
+
+
+class Show(Request[ShowResult], tag="show"):
+    result = ShowResult
+    name: str
+
+
+class Get(Request[SessionInfo], tag="get"):
+    """One session's row, reconciled with tmux (what `show` starts from, without its history)."""
+
+    result = SessionInfo
+    name: str
+
+
+class Send(Request[SendResult], tag="send"):
+    result = SendResult
+    name: str
+    text: str
+
+
+class Output(Request[OutputResult], tag="output"):
+    result = OutputResult
+    name: str
+    lines: int | None = None
+
+
+class FollowOutput(Request[Done], tag="follow_output"):
+    """The last `lines` of output, then new output as OutputChunk progress until the session stops."""
+
+    result = Done
+    long = True
+    name: str
+    lines: int | None = None
+    raw: bool = False
+
+
+class Diff(Request[DiffResult], tag="diff"):
+    result = DiffResult
+    name: str
+    stat: bool = False
+
+
+class Merge(Request[MergeResult], tag="merge"):
+    result = MergeResult
+    long = True
+    name: str
+    strategy: str | None = None
+    message: str | None = None
+    cleanup: bool = False
+
+
+class Rebase(Request[RebaseResult], tag="rebase"):
+    result = RebaseResult
+    long = True
+    name: str
+    onto: str | None = None
+    to_agent: bool = False
+
+
+class OpenPr(Request[PrResult], tag="pr"):
+    result = PrResult
+    long = True
+    name: str
+    draft: bool = False
+    title: str | None = None
+    body: str | None = None
+    base: str | None = None
+
+
+class PrChecks(Request[PrChecksResult], tag="pr_checks"):
+    result = PrChecksResult
+    long = True
+    name: str
+    fix: bool = False
+
+
+class Upgrade(Request[MoveResult], tag="upgrade"):
+    result = MoveResult
+    long = True
+    name: str
+    to: str
+    image: str | None = None
+    network: str | None = None
+    cpus: float | None = None
+    memory: str | None = None
+    pids_limit: int | None = None
+    branch: str | None = None
+    force: bool = False
+
+
+class Export(Request[MoveResult], tag="export"):
+    result = MoveResult
+    long = True
+    name: str
+    to: str
+    force: bool = False
+
+
+class Kill(Request[KillResult], tag="kill"):
+    result = KillResult
+    name: str
+    force: bool = False
+    delete_branch: bool = False
+    no_hooks: bool = False
+
+
+class AutoYes(Request[AutoYesResult], tag="auto_yes"):
+    result = AutoYesResult
+    name: str
+    on: bool
+
+
+class Pause(Request[PauseResult], tag="pause"):
+    result = PauseResult
+    name: str
+
+
+class Resume(Request[ResumeResult], tag="resume"):
+    result = ResumeResult
+    name: str
+
+
+class Events(Request[EventList], tag="events"):
+    result = EventList
+    session: str | None = None
+    since: int | None = None
+    limit: int | None = None
+
+
+class Subscribe(Request[Done], tag="subscribe"):
+    """Stored events after `since` (None: none), then live ones, as event frames, until cancelled."""
+
+    result = Done
+    long = True
+    since: int | None = None
+    session: str | None = None
+
+
+class Audit(Request[AuditList], tag="audit"):
+    result = AuditList
+    session: str | None = None
+    limit: int | None = None
+
+
+class TrustRepository(Request[TrustResult], tag="trust"):
+    result = TrustResult
+    path: str  # relative paths are taken from the caller's cwd
+    revoke: bool = False
+
+
+class ListTrusted(Request[TrustedList], tag="trusted"):
+    result = TrustedList
+
+
+class AttachCommandRequest(Request[AttachCommand], tag="attach_command"):
+    result = AttachCommand
+    name: str
+
+
+class Run(Request[RunSummary], tag="run"):
+    """A run file's sessions, headless; RunProgress as it goes. Paths are taken from the caller's cwd."""
+
+    result = RunSummary
+    long = True
+    run_file: str | None = None
+    out: str | None = None
+    parallel: int = 1
+    dry_run: bool = False
+    resume_run: str | None = None
+    ray_address: str | None = None
+
+
+class ListRuns(Request[RunList], tag="runs"):
+    result = RunList
+    directory: str = "runs"  # relative to the caller's cwd
+
+
+class Doctor(Request[DoctorReport], tag="doctor"):
+    result = DoctorReport
+
+
+class OrphanInfo(msgspec.Struct, kw_only=True):
+    """Something trails made that no session accounts for."""
+
+    kind: str  # worktree | branch | tmux | container
+    name: str  # the worktree's path, the branch, the tmux session, the container's id
+    session: str | None  # the session it was made for, as far as its name tells
+    repo: str | None = None
+    detail: str = ""
+
+
+class RepairedOrphan(OrphanInfo, kw_only=True):
+    removed: str
+    saved_ref: str | None = None  # branches and worktrees: where what they held was saved
+    kept_at: str | None = None  # a worktree's untracked files, copied there
+    last_screen: str | None = None  # tmux sessions: their last screen
+
+
+class SkippedOrphan(OrphanInfo, kw_only=True):
+    why: str
+
+
+class OrphansReport(msgspec.Struct, kw_only=True):
+    orphans: list[OrphanInfo]
+    repaired: list[RepairedOrphan] = msgspec.field(default_factory=list)
+    skipped: list[SkippedOrphan] = msgspec.field(default_factory=list)
+
+
+class Orphans(Request[OrphansReport], tag="orphans"):
+    """What trails made that no session accounts for; with repair, remove it, saving first what it holds."""
+
+    result = OrphansReport
+    repair: bool = False
+
+
+class ServerStatusRequest(Request[ServerStatus], tag="server_status"):
+    result = ServerStatus
+    monitor: bool = False  # also start the supervisor's watch (unless the caller turned it off)
+
+
+class ServerStop(Request[StopResult], tag="server_stop"):
+    result = StopResult
+
+
+class Cancel(Request[CancelResult], tag="cancel"):
+    result = CancelResult
+    job: int
+
+
+class Ping(Request[Pong], tag="ping"):
+    result = Pong
+
+
+class Nudge(Request[Done], tag="nudge"):
+    """Something changed the state database: look now (the supervisor's rescan, the event feed)."""
+
+    result = Done
+
+
+REQUESTS: dict[str, type[Request[object]]] = {
+    cls.op_name(): cls for cls in (
+        Create, ListSessions, Show, Get, Send, Output, FollowOutput, Diff, Merge, Rebase, OpenPr, PrChecks,
+        Upgrade, Export, Kill, AutoYes, Pause, Resume, Events, Subscribe, Audit, TrustRepository, ListTrusted,
+        AttachCommandRequest, Run, ListRuns, Doctor, Orphans, ServerStatusRequest, ServerStop, Cancel, Ping, Nudge,
+    )
+}

@@ -1,0 +1,5 @@
+import sys
+
+from trails.server.process import main
+
+sys.exit(main())
