@@ -27,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import msgspec
@@ -284,6 +285,10 @@ class Client:
         return (item.text for item in self.stream(FollowOutput(name=name, lines=lines, raw=raw))
                 if isinstance(item, OutputChunk))
 
+    def connection(self, start: bool = True) -> Connection:
+        """One connection for many short requests in turn (a terminal's keystrokes): no connect each time."""
+        return Connection(self, self._open(start))
+
     # --- the server ---
 
     def status(self) -> ServerStatus:
@@ -380,6 +385,30 @@ def _running(pid: int) -> bool:
             return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return False
+
+
+class Connection:
+    """Requests over one channel, one at a time (calls from several threads wait their turn)."""
+
+    def __init__(self, client: Client, channel: Channel) -> None:
+        self._client = client
+        self._channel = channel
+        self._lock = threading.Lock()
+
+    def call(self, request: Request[T]) -> T:
+        with self._lock:
+            rid = next(self._client._ids)
+            frame = protocol.request_frame(rid, request, self._client.caller)
+            return self._client._exchange(self._channel, rid, frame, request, None, None)
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
 
 
 def _try_connect(path: Path) -> socket.socket | None:

@@ -14,7 +14,8 @@ A client sends requests; several may be under way on one connection, told apart 
 
 `op` names the operation and `params` holds its request's fields (trails.api.types: one request
 type per operation, e.g. `Show`). `caller` is who asks (trails.api.caller.Caller); over this socket
-the server takes the trust as `user` whatever is sent, since only the owner can connect. The server
+the server takes the trust as `user` whatever is sent, since only the owner can connect — unless the
+caller says it acts for less (`web`, read-only or not; `agent`), which it keeps. The server
 answers each request with zero or more progress frames, then exactly one result or error frame:
 
     {"id": 1, "progress": {"type": "job", "job": 7}}             a long operation's job id (cancel it)

@@ -429,7 +429,20 @@ class OutputChunk(msgspec.Struct, tag="output", tag_field="type", kw_only=True):
     text: str
 
 
-Progress = JobStarted | ProgressLine | RunProgress | OutputChunk
+class TerminalOutput(msgspec.Struct, tag="terminal", tag_field="type", kw_only=True):
+    """Bytes a terminal's pane wrote (base64 in JSON). The first one repaints the screen as it is."""
+
+    data: bytes
+
+
+class TerminalSize(msgspec.Struct, tag="terminal_size", tag_field="type", kw_only=True):
+    """The pane's size: sent when a terminal opens and whenever it changes."""
+
+    cols: int
+    rows: int
+
+
+Progress = JobStarted | ProgressLine | RunProgress | OutputChunk | TerminalOutput | TerminalSize
 
 
 class ApiError(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -734,3 +747,186 @@ REQUESTS: dict[str, type[Request[object]]] = {
         AttachCommandRequest, Run, ListRuns, Doctor, Orphans, ServerStatusRequest, ServerStop, Cancel, Ping, Nudge,
     )
 }
+
+
+# --- worktree-scoped git and files, terminals, runs (the web dashboard's, issue #11) -------------------
+#
+# A `worktree` is one of the paths `git worktree list --porcelain` prints for a repository trails knows
+# (one of its sessions' repositories, or the caller's); None means the primary checkout of the caller's
+# repository. A `path` is relative to the worktree and must stay inside it, symlinks resolved.
+
+
+class WorktreeInfo(msgspec.Struct, kw_only=True):
+    path: str
+    repo: str  # the primary checkout of its repository
+    primary: bool
+    branch: str | None
+    head: str | None
+    session: str | None = None  # the session working in it, if any
+
+
+class WorktreeList(msgspec.Struct, kw_only=True):
+    worktrees: list[WorktreeInfo]
+
+
+class GitStatusEntry(msgspec.Struct, kw_only=True, omit_defaults=True):
+    path: str
+    status: str  # git's two status letters (index, work tree): " M", "A ", "??", "R "…
+    orig_path: str | None = None  # a rename's or copy's source
+
+
+class GitStatusResult(msgspec.Struct, kw_only=True):
+    worktree: str
+    branch: str | None
+    head: str | None
+    entries: list[GitStatusEntry]
+
+
+class GitDiffResult(msgspec.Struct, kw_only=True):
+    """The work tree against HEAD, untracked files included (as `trails diff` shows a session)."""
+
+    worktree: str
+    head: str | None
+    diff: str
+    stat: DiffStat
+
+
+class GitFileResult(msgspec.Struct, kw_only=True):
+    """A file at HEAD and in the work tree: None where it does not exist (or, `binary`, is not text)."""
+
+    worktree: str
+    path: str
+    head: str | None
+    work: str | None
+    binary: bool = False
+    truncated: bool = False  # longer than the limit: the texts hold its start
+
+
+class FileEntry(msgspec.Struct, kw_only=True):
+    name: str
+    path: str  # from the worktree's root
+    kind: str  # file | dir | link | other
+    size: int
+
+
+class FileList(msgspec.Struct, kw_only=True):
+    worktree: str
+    path: str
+    entries: list[FileEntry]
+
+
+class FileMatches(msgspec.Struct, kw_only=True):
+    worktree: str
+    q: str
+    paths: list[str]
+    truncated: bool
+
+
+class TerminalClosed(msgspec.Struct, kw_only=True):
+    session: str
+    reason: str
+
+
+class RunDetail(msgspec.Struct, kw_only=True):
+    summary: RunSummary
+    results: dict[str, dict[str, Json]]  # each session's result.json, by label
+
+
+class RunFileText(msgspec.Struct, kw_only=True):
+    out: str
+    session: str
+    file: str
+    text: str
+    truncated: bool
+
+
+class GitStatus(Request[GitStatusResult], tag="git_status"):
+    result = GitStatusResult
+    worktree: str | None = None
+
+
+class GitDiff(Request[GitDiffResult], tag="git_diff"):
+    result = GitDiffResult
+    worktree: str | None = None
+    stat: bool = False
+
+
+class GitFile(Request[GitFileResult], tag="git_file"):
+    result = GitFileResult
+    path: str
+    worktree: str | None = None
+
+
+class ListFiles(Request[FileList], tag="files_list"):
+    result = FileList
+    worktree: str | None = None
+    path: str = ""
+
+
+class FindFiles(Request[FileMatches], tag="files_find"):
+    """Tracked and untracked (not ignored) files whose path contains `q`, case-insensitively."""
+
+    result = FileMatches
+    q: str
+    worktree: str | None = None
+    limit: int = 200
+
+
+class ListWorktrees(Request[WorktreeList], tag="worktrees"):
+    result = WorktreeList
+
+
+class OpenTerminal(Request[TerminalClosed], tag="terminal_open"):
+    """A session's tmux pane (or, `shell`, a shell of its own in the session's worktree), bridged:
+    TerminalSize then TerminalOutput progress until the pane ends or the job is cancelled. Its job id
+    names it to TerminalInput and TerminalResize. `read_only` (always, for a read-only caller): output only."""
+
+    result = TerminalClosed
+    long = True
+    name: str
+    shell: bool = False
+    cols: int | None = None
+    rows: int | None = None
+    read_only: bool = False
+
+
+class TerminalInput(Request[Done], tag="terminal_input"):
+    """Bytes typed into an open terminal (as a keyboard sends them: no Enter is added)."""
+
+    result = Done
+    terminal: int
+    data: bytes
+
+
+class TerminalResize(Request[Done], tag="terminal_resize"):
+    result = Done
+    terminal: int
+    cols: int
+    rows: int
+
+
+class ShowRun(Request[RunDetail], tag="run_show"):
+    result = RunDetail
+    out: str
+
+
+class ReadRunFile(Request[RunFileText], tag="run_file"):
+    """One of a run session's files: its prompt, result, diff, transcript, stderr or command log."""
+
+    result = RunFileText
+    out: str
+    session: str
+    file: str
+
+
+REQUESTS.update({cls.op_name(): cls for cls in (
+    GitStatus, GitDiff, GitFile, ListFiles, FindFiles, ListWorktrees, OpenTerminal, TerminalInput, TerminalResize,
+    ShowRun, ReadRunFile,
+)})
+
+# What a read-only caller (a web viewer's token) may ask: operations that change nothing. The server
+# refuses every other one for such a caller, whatever the front end in between let through.
+READS: frozenset[str] = frozenset(cls.op_name() for cls in (
+    ListSessions, Show, Get, Output, FollowOutput, Diff, Events, Subscribe, Audit, ListTrusted, Doctor, Ping,
+    GitStatus, GitDiff, GitFile, ListFiles, FindFiles, ListWorktrees, OpenTerminal, ListRuns, ShowRun, ReadRunFile,
+))

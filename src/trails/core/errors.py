@@ -156,3 +156,15 @@ class MoveFailed(TrailsError):
     """A move between modes failed part way; everything it did was undone."""
 
     code = "move_failed"
+
+
+class InvalidWorktree(InvalidInput):
+    """A `worktree` that is not one git lists for a repository trails knows (nothing was read)."""
+
+    code = "invalid_worktree"
+
+
+class PathOutsideWorktree(InvalidInput):
+    """A file path that leaves its worktree (`..`, an absolute path, a symlink pointing out)."""
+
+    code = "path_outside_worktree"

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO
 
 from trails.core.errors import GitError
-from trails.infra.proc import Pending, Result, run, start
+from trails.infra.proc import Pending, Result, read_output, run, start
 
 # Files git leaves in its directory while an operation is half done.
 _IN_PROGRESS = {
@@ -418,6 +418,35 @@ class Git:
         if not res.ok:
             raise GitError(f"git status failed: {(res.stderr or res.stdout).strip()}")
         return [p for p in res.stdout.split("\0") if p]
+
+    def status_entries(self) -> list[tuple[str, str, str | None]]:
+        """(git's two status letters, path, a rename's or copy's source) per changed or untracked path."""
+        fields = self.run(*self._status_args(), env=_READ_ONLY).stdout.split("\0")
+        entries: list[tuple[str, str, str | None]] = []
+        i = 0
+        while i < len(fields):
+            record = fields[i]
+            i += 1
+            if len(record) < 4:
+                continue
+            xy, path, source = record[:2], record[3:], None
+            if "R" in xy or "C" in xy:  # -z puts the source in the next field
+                source = fields[i] if i < len(fields) else None
+                i += 1
+            entries.append((xy, path, source))
+        return entries
+
+    def files(self) -> list[str]:
+        """Tracked and untracked files that are not ignored, each once, as git names them."""
+        res = self.run("ls-files", "-z", "--cached", "--others", "--exclude-standard", env=_READ_ONLY)
+        return list(dict.fromkeys(p for p in res.stdout.split("\0") if p))
+
+    def blob(self, commit: str, path: str, limit: int) -> tuple[bytes, bool] | None:
+        """The file `path` as `commit` holds it, at most `limit` bytes (and whether it is longer);
+        None when the commit has no such file."""
+        code, data, more = read_output(self.argv("cat-file", "blob", f"{commit}:{path}"), limit=limit,
+                                       env={**self._env, **_READ_ONLY}, unset=_REDIRECTS if self._explicit else ())
+        return (data, more) if code == 0 else None
 
     def ls_files(self) -> list[str]:
         return [p for p in self.run("ls-files", "-z").stdout.split("\0") if p]

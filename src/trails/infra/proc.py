@@ -59,6 +59,30 @@ def run(
     return Result(tuple(argv), cp.returncode, cp.stdout, cp.stderr)
 
 
+def read_output(argv: Sequence[str], *, limit: int, env: Mapping[str, str] | None = None,
+                unset: Sequence[str] = (), timeout: float = 60) -> tuple[int, bytes, bool]:
+    """Run argv and return (exit status, at most `limit` bytes of its output, whether there was more),
+    the bytes as they are: for a file's content, which need not be text nor fit in memory."""
+    full_env = _environment(env, unset)
+    try:
+        popen = subprocess.Popen(list(argv), env=full_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL)
+    except FileNotFoundError:
+        return 127, b"", False
+    assert popen.stdout is not None
+    with popen:
+        data = popen.stdout.read(limit + 1)
+        more = len(data) > limit
+        if more:
+            popen.kill()  # the rest is not wanted; reading it would only cost time
+        try:
+            code = popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            popen.kill()
+            code = popen.wait()
+    return (0 if more else code), data[:limit], more
+
+
 class Pending:
     """A program started with `start`, running while the caller does other work."""
 

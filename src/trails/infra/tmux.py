@@ -228,6 +228,17 @@ class Tmux:
     def attach_argv(self, name: str) -> list[str]:
         return self._argv("attach-session", "-t", f"={name}")
 
+    def control_argv(self, name: str, *, read_only: bool = False) -> list[str]:
+        """A control-mode client of the session (`tmux -C`: commands on stdin, `%output` lines out).
+        `read_only` attaches it read-only and ignoring its size, so a viewer never resizes the agent's
+        window; its commands still run (keeping a viewer from typing is the caller's business)."""
+        flags = ["-r", "-f", "ignore-size"] if read_only else []
+        return self._argv("-C", "attach-session", *flags, "-t", f"={name}")
+
+    def set_window_option(self, name: str, option: str, value: str) -> None:
+        """A window option (e.g. remain-on-exit) of the session's window."""
+        self._run("set-option", "-w", "-t", f"={name}:", option, value)
+
 
 def _int(text: str) -> int | None:
     return int(text) if text.strip().lstrip("-").isdigit() else None

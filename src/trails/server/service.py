@@ -25,9 +25,12 @@ from trails.api.caller import Caller, Trust
 from trails.core import paths
 from trails.core.errors import Cancelled, InvalidInput, ServerError, SessionNotFound, SessionStateError, TrailsError
 from trails.core.models import LIVE_STATUSES, Session
+from trails.server import runlist
 from trails.server.feed import Feed, info
 from trails.server.jobs import Job, Jobs
 from trails.server.monitor import Monitor, turned_off
+from trails.server.terminal import Terminals
+from trails.server.worktrees import WorktreeOps
 
 if TYPE_CHECKING:
     from trails.core.engine import Engine
@@ -107,6 +110,9 @@ class Service:
             t.ServerStatusRequest: self.server_status, t.ServerStop: self.server_stop, t.Cancel: self.cancel,
             t.Ping: self.ping, t.Nudge: self.nudge,
         }
+        # The web dashboard's operations (issue #11), each group in a module of its own.
+        self.terminals = Terminals(self)
+        self._ops.update({**self.terminals.ops(), **WorktreeOps(self).ops(), **runlist.ops()})
 
     def close(self) -> None:
         """After the last request: close the engines and the feed (their database connections)."""
@@ -137,12 +143,14 @@ class Service:
             request = _decode(frame.params, kind)
             caller = frame.caller or Caller()
             if trust_user:
-                caller = msgspec.structs.replace(caller, trust=Trust.USER, session=None, read_only=False)
+                caller = owner(caller)
+            if caller.read_only and frame.op not in t.READS:
+                caller.refuse_read_only(f"`{frame.op}`")
             if kind not in SERVER_OPS and paths.out_of_space(self.home, NEARLY_FULL):
                 # Refused before anything is done, as a command that could not open the database was:
                 # on a full disk an operation would fail part way (a send typed, its audit row unwritten).
                 raise paths.no_space(paths.state_db(), "use")
-            if kind.long and kind is not t.Subscribe:  # a subscription says so once it is registered
+            if kind.long and kind not in (t.Subscribe, t.OpenTerminal):  # these say so once registered
                 job.started()
             result = self._ops[kind](request, caller, job)
             send(protocol.reply(rid, result=result))
@@ -389,6 +397,17 @@ class Service:
     def _nudge(self) -> None:
         if self.monitor is not None:
             self.monitor.nudge()
+
+
+def owner(caller: Caller) -> Caller:
+    """The caller of a request the owner's own process sent (the socket checked its uid): a user,
+    unless it says it acts for less — a web token (read-only or not) or an agent — which it keeps,
+    since claiming less trust can only take rights away."""
+    if caller.trust is Trust.WEB:
+        return msgspec.structs.replace(caller, session=None)
+    if caller.trust is Trust.AGENT:
+        return msgspec.structs.replace(caller, read_only=False)
+    return msgspec.structs.replace(caller, trust=Trust.USER, session=None, read_only=False)
 
 
 def local_service(home: Path) -> Service:

@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("trails.ui.cli.runs", "run"),
     "runs": ("trails.ui.cli.runs", "runs"),
     "tui": ("trails.ui.cli.tui", "tui"),
+    "web": ("trails.ui.cli.web", "web"),
     "upgrade-session": ("trails.ui.cli.moves", "upgrade_session"),
     "export-session": ("trails.ui.cli.moves", "export_session"),
 }

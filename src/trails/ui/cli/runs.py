@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 import time
@@ -172,31 +171,13 @@ def run(run_file: Path | None, out: Path | None, parallel: int, dry_run: bool, r
         sys.exit(1)
 
 
-def _read_run(run_dir: Path) -> dict[str, Any] | None:
-    from trails.core.userfiles import read_json_object
-
-    return read_json_object(run_dir / "run.json")
-
-
-def _session_results(run_dir: Path, state: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    out = {}
-    for label in state.get("sessions") or {}:
-        try:
-            out[label] = json.loads((run_dir / label / "result.json").read_text())
-        except (OSError, ValueError):
-            out[label] = dict(state["sessions"][label], files_changed=[])
-    return out
-
-
 def _compare(a: Path, b: Path, as_json: bool) -> None:
-    from trails.core.errors import RunError
+    import msgspec
 
-    runs = []
+    runs: list[tuple[Path, dict[str, Any], dict[str, dict[str, Any]]]] = []
     for d in (a, b):
-        state = _read_run(d)
-        if state is None:
-            raise RunError(f"{d} is not a run directory (no readable run.json)")
-        runs.append((d, state, _session_results(d, state)))
+        detail = client().call(t.ShowRun(out=str(d)))
+        runs.append((d, msgspec.to_builtins(detail.summary), detail.results))
     labels = sorted(set(runs[0][2]) | set(runs[1][2]))
     rows = []
     for label in labels:
