@@ -413,7 +413,7 @@ class Store:
         except sqlite3.IntegrityError:
             raise SessionExists(
                 f"a session named {session.name!r} already exists",
-                hint="pick another name, or end it first with `trails kill`",
+                hint="pick another name, or end it first with `trails kill`", field="name",
             ) from None
         session.id = int(cur.lastrowid or 0)
         session.created_at = session.updated_at = now

@@ -1,0 +1,221 @@
+// What the page knows about sessions: the list from /api/sessions, kept current by the event stream
+// (a status event repaints one card without a request), plus filter, sort and the multi-selection.
+import { api } from "./api";
+import type { DiffStat, EventInfo, Mode, SessionInfo, Status } from "./types";
+import { LIVE } from "./types";
+
+export type StatusFilter = "all" | "attention" | "live" | "paused";
+export type SortKey = "name" | "status" | "age" | "mode";
+
+export interface Filter { text: string; status: StatusFilter; mode: Mode | "all" }
+
+/** What needs the user: a permission prompt, an error, or a prompt auto-yes refused. */
+export function needsAttention(s: SessionInfo): boolean {
+  return s.status === "waiting" || s.status === "error" || s.extra?.needs_user === true;
+}
+
+const STATUS_ORDER: Status[] = ["waiting", "error", "ready", "running", "loading", "creating", "paused", "completed", "killed"];
+
+export type Change = { kind: "list" } | { kind: "session"; name: string } | { kind: "selection" };
+type Listener = (change: Change) => void;
+export type Transition = (session: SessionInfo, previous: Status | null) => void;
+
+export class SessionStore {
+  readonly all = new Map<string, SessionInfo>();
+  readonly stats = new Map<string, DiffStat>();
+  readonly selected = new Set<string>();
+  filter: Filter = { text: "", status: "all", mode: "all" };
+  sort: SortKey = "name";
+  loaded = false;
+  loadError: string | null = null;
+  private listeners: Listener[] = [];
+  private reloading: Promise<void> | null = null;
+  private reloadAgain = false;
+  private refreshTimers = new Map<string, number>();
+  private statsQueue: string[] = [];
+  private statsRunning = 0;
+  /** Called when a session changes status (for browser notifications). */
+  onTransition: Transition | null = null;
+
+  subscribe(l: Listener): () => void {
+    this.listeners.push(l);
+    return () => {
+      this.listeners = this.listeners.filter((x) => x !== l);
+    };
+  }
+
+  private emit(change: Change): void {
+    for (const l of this.listeners) l(change);
+  }
+
+  /** The whole list again (first load, a session the page does not know yet, a reconnect). */
+  reload(): Promise<void> {
+    if (this.reloading) {
+      this.reloadAgain = true;
+      return this.reloading;
+    }
+    this.reloading = (async () => {
+      try {
+        do {
+          this.reloadAgain = false;
+          const list = await api.sessions();
+          const seen = new Set<string>();
+          for (const s of list.sessions) {
+            seen.add(s.name);
+            const before = this.all.get(s.name);
+            this.all.set(s.name, s);
+            if (!before || before.updated_at !== s.updated_at) this.queueStats([s.name]);
+          }
+          for (const [name, gone] of [...this.all.entries()]) {
+            if (!seen.has(name)) {
+              this.all.delete(name);
+              this.selected.delete(name);
+              if (LIVE.has(gone.status) || gone.status === "paused") this.onTransition?.({ ...gone, status: "killed" }, gone.status);
+            }
+          }
+          this.loaded = true;
+          this.loadError = null;
+        } while (this.reloadAgain);
+      } catch (exc) {
+        this.loadError = exc instanceof Error ? exc.message : String(exc);
+      } finally {
+        this.reloading = null;
+        this.emit({ kind: "list" });
+      }
+    })();
+    return this.reloading;
+  }
+
+  /** One session's row again (after an action, or an event whose effect the page cannot compute). */
+  async refresh(name: string): Promise<void> {
+    try {
+      const shown = await api.session(name);
+      this.put(shown.session);
+    } catch {
+      await this.reload();
+    }
+  }
+
+  put(session: SessionInfo): void {
+    const before = this.all.get(session.name);
+    if (session.status === "killed") {
+      this.all.delete(session.name); // killed: it leaves the list, as in `trails ls`
+      this.selected.delete(session.name);
+      this.emit({ kind: "list" });
+      return;
+    }
+    this.all.set(session.name, session);
+    this.emit(before ? { kind: "session", name: session.name } : { kind: "list" });
+    if (before && before.status !== session.status) this.onTransition?.(session, before.status);
+  }
+
+  private refreshSoon(name: string): void {
+    window.clearTimeout(this.refreshTimers.get(name));
+    this.refreshTimers.set(name, window.setTimeout(() => {
+      this.refreshTimers.delete(name);
+      void this.refresh(name);
+    }, 80));
+  }
+
+  apply(event: EventInfo): void {
+    const name = event.session;
+    if (!name) return;
+    const session = this.all.get(name);
+    if (!session) {
+      void this.reload();
+      return;
+    }
+    const data = event.data ?? {};
+    if (event.kind === "status" && typeof data.status === "string") {
+      const status = data.status as Status;
+      if (status === "killed") {
+        this.all.delete(name);
+        this.selected.delete(name);
+        this.emit({ kind: "list" });
+        this.onTransition?.({ ...session, status }, session.status);
+        return;
+      }
+      const previous = session.status;
+      session.status = status;
+      session.status_reason = typeof data.reason === "string" ? data.reason : null;
+      session.extra = { ...session.extra, needs_user: data.needs_user === true };
+      session.updated_at = event.ts || session.updated_at;
+      this.emit({ kind: "session", name });
+      if (previous !== status) this.onTransition?.(session, previous);
+      if (status === "ready" || status === "waiting" || status === "completed") this.queueStats([name]);
+      return;
+    }
+    if (event.kind === "refused") {
+      session.extra = { ...session.extra, needs_user: true };
+      this.emit({ kind: "session", name });
+      return;
+    }
+    if (event.kind === "auto_yes" || event.kind === "trust") return; // an answer given; the status event follows
+    this.refreshSoon(name); // paused, resumed, and kinds this page does not know: read the row again
+  }
+
+  /** Diff stats for the cards, a few requests at a time (they run git). */
+  queueStats(names: string[]): void {
+    for (const n of names) if (!this.statsQueue.includes(n)) this.statsQueue.push(n);
+    while (this.statsRunning < 3 && this.statsQueue.length) {
+      const name = this.statsQueue.shift()!;
+      const s = this.all.get(name);
+      if (!s || (!s.worktree_path && !s.repo_root)) continue;
+      this.statsRunning++;
+      api.diff(name, true)
+        .then((d) => {
+          this.stats.set(name, d.stat);
+          this.emit({ kind: "session", name });
+        })
+        .catch(() => undefined)
+        .finally(() => {
+          this.statsRunning--;
+          this.queueStats([]);
+        });
+    }
+  }
+
+  visible(): SessionInfo[] {
+    const text = this.filter.text.trim().toLowerCase();
+    const rows = [...this.all.values()].filter((s) => {
+      if (this.filter.mode !== "all" && s.mode !== this.filter.mode) return false;
+      switch (this.filter.status) {
+        case "attention": if (!needsAttention(s)) return false; break;
+        case "live": if (!LIVE.has(s.status)) return false; break;
+        case "paused": if (s.status !== "paused") return false; break;
+        default: break;
+      }
+      if (!text) return true;
+      return [s.name, s.agent, s.branch ?? "", s.status, s.mode].some((f) => f.toLowerCase().includes(text));
+    });
+    const byName = (a: SessionInfo, b: SessionInfo) => a.name.localeCompare(b.name);
+    const rank = (s: SessionInfo) => (needsAttention(s) ? -1 : STATUS_ORDER.indexOf(s.status));
+    const cmp: Record<SortKey, (a: SessionInfo, b: SessionInfo) => number> = {
+      name: byName,
+      status: (a, b) => rank(a) - rank(b) || byName(a, b),
+      age: (a, b) => b.created_at - a.created_at || byName(a, b),
+      mode: (a, b) => a.mode.localeCompare(b.mode) || byName(a, b),
+    };
+    return rows.sort(cmp[this.sort]);
+  }
+
+  toggleSelected(name: string, on?: boolean): void {
+    const want = on ?? !this.selected.has(name);
+    if (want) this.selected.add(name);
+    else this.selected.delete(name);
+    this.emit({ kind: "selection" });
+  }
+
+  selectOnly(names: string[]): void {
+    this.selected.clear();
+    for (const n of names) this.selected.add(n);
+    this.emit({ kind: "selection" });
+  }
+
+  /** The batch's targets: the selected sessions, or every one shown when none is selected. */
+  targets(): string[] {
+    const shown = this.visible().map((s) => s.name);
+    const picked = shown.filter((n) => this.selected.has(n));
+    return picked.length ? picked : shown;
+  }
+}
