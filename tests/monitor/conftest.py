@@ -33,8 +33,10 @@ def supervisor(engine: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
 
 
 @pytest.fixture
-def fake_claude(tmp_path: Path) -> Path:
-    """The fake agent under the name `claude` in its own bin dir: a full path that must match the profile."""
+def fake_claude(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The fake agent under the name `claude` in its own bin dir: a full path that must match the profile.
+    It has no hooks: its sessions are started without (TRAILS_HOOKS=off), so its screen tells its status."""
+    monkeypatch.setenv("TRAILS_HOOKS", "off")
     bindir = tmp_path / "tools" / "bin"
     bindir.mkdir(parents=True)
     exe = bindir / "claude"

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING
 
+from trails.core.models import Status
+
 if TYPE_CHECKING:
     from trails.agents.headless import HeadlessAdapter
 
@@ -50,6 +52,48 @@ class AgentState:
 
 
 @dataclass(frozen=True)
+class PermissionAsk:
+    """What an agent asks permission for, as its own hook tells it (not as its screen shows it):
+    the prompt kind the auto-yes guards know (command, write, edit, …), the command or file."""
+
+    kind: str
+    text: str
+    command: str | None = None
+    target: str | None = None
+
+
+@dataclass(frozen=True)
+class HookReport:
+    """What one hook event means for the session: its status (None: no change), why, and the
+    permission it asks (`ask`) or whether a question asked earlier is over (`settled`).
+    `ended`: the agent ended its session (its process exits next)."""
+
+    status: Status | None
+    reason: str
+    ask: PermissionAsk | None = None
+    settled: bool = False
+    ended: bool = False
+
+
+class AgentHooks:
+    """An agent whose CLI runs hook commands: trails configures them per session (in the session's
+    own agent config, never the user's) to run `reporter`, and reads what they report."""
+
+    # Whether the hooks report every change of status (then they alone tell it, and auto-yes answers
+    # only what they announce), or only some (Codex: a finished turn), the screen telling the rest.
+    complete: bool = True
+
+    def wire(self, argv: list[str], reporter: list[str]) -> list[str]:
+        """argv that starts the agent with its hooks running `reporter` (an argument list)."""
+        return argv
+
+    def interpret(self, event: str, tool: str | None, tool_input: Mapping[str, object] | None,
+                  detail: Mapping[str, str]) -> HookReport | None:
+        """What a hook event says (None: nothing trails acts on)."""
+        return None
+
+
+@dataclass(frozen=True)
 class AgentProfile:
     """An agent kind: how to start it, hand it a first prompt, and recognise its command line."""
 
@@ -73,6 +117,8 @@ class AgentProfile:
     headless: HeadlessAdapter | None = None
     # Its own state on disk (None: nothing to carry into containers or between modes).
     state: AgentState | None = None
+    # Hooks its CLI runs, which report the agent's status (None: the screen alone tells it).
+    hooks: AgentHooks | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
     def matches(self, argv: list[str]) -> bool:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shlex
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
-from trails.agents.base import AgentProfile, AgentState
+from trails.agents.base import AgentHooks, AgentProfile, AgentState, HookReport, PermissionAsk
 from trails.agents.headless import HeadlessAdapter, HeadlessOutcome, HeadlessRequest, Invocation, parse_json_object
+from trails.core.models import Status
 
 
 class ClaudeHeadless(HeadlessAdapter):
@@ -113,6 +116,74 @@ class ClaudeState(AgentState):
         return True
 
 
+class ClaudeHooks(AgentHooks):
+    """Claude Code's hooks, in a `--settings` JSON given on its command line: settings of that one
+    process, merged over the user's own (whose ~/.claude/settings.json trails never writes). The
+    reporter prints nothing, so no hook ever decides anything for Claude: it only tells trails."""
+
+    EVENTS = ("SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "PostToolUseFailure",
+              "PermissionRequest", "PermissionDenied", "Notification", "Stop", "StopFailure", "SessionEnd")
+    TIMEOUT_SECONDS = 5  # Claude's own limit per hook; the reporter gives up after one
+
+    def wire(self, argv: list[str], reporter: list[str]) -> list[str]:
+        if "--settings" in argv[1:]:
+            return argv  # the user's own --settings: one is all Claude takes; its screen tells then
+        hook = {"type": "command", "command": shlex.join(reporter), "timeout": self.TIMEOUT_SECONDS}
+        settings = {"hooks": {event: [{"matcher": "*", "hooks": [hook]}] for event in self.EVENTS}}
+        return [argv[0], "--settings", json.dumps(settings, separators=(",", ":")), *argv[1:]]
+
+    def interpret(self, event: str, tool: str | None, tool_input: Mapping[str, object] | None,
+                  detail: Mapping[str, str]) -> HookReport | None:
+        if event == "SessionStart":
+            return HookReport(Status.READY, f"session started ({detail.get('source') or 'startup'})", settled=True)
+        if event == "UserPromptSubmit":
+            return HookReport(Status.RUNNING, "prompt submitted", settled=True)
+        if event == "PreToolUse":
+            return HookReport(Status.RUNNING, f"using {tool or 'a tool'}", settled=True)
+        if event in ("PostToolUse", "PostToolUseFailure", "PermissionDenied"):
+            outcome = "done" if event == "PostToolUse" else "did not run"
+            return HookReport(Status.RUNNING, f"{tool or 'a tool'} {outcome}", settled=True)
+        if event == "PermissionRequest":
+            ask = permission_ask(tool or "?", tool_input or {})
+            return HookReport(Status.WAITING, f"asks to {ask.kind}: {_short(ask.text)}", ask=ask)
+        if event == "Notification":
+            kind = detail.get("notification_type") or ""
+            if kind == "idle_prompt":
+                return HookReport(Status.READY, "waiting for your input")
+            if kind == "permission_prompt":
+                return HookReport(Status.WAITING, detail.get("message") or "asks for permission")
+            return None
+        if event in ("Stop", "StopFailure"):
+            why = "turn finished" if event == "Stop" else f"turn failed: {detail.get('error') or 'API error'}"
+            return HookReport(Status.READY, why, settled=True)
+        if event == "SessionEnd":
+            return HookReport(None, f"session ended ({detail.get('reason') or 'exit'})", settled=True, ended=True)
+        return None
+
+
+def permission_ask(tool: str, tool_input: Mapping[str, object]) -> PermissionAsk:
+    """A tool call Claude asks permission for, as the guards judge it: Bash runs its command, Write
+    creates and Edit changes its file; any other tool is judged by its name and input as text."""
+    def text_of(key: str) -> str | None:
+        value = tool_input.get(key)
+        return value if isinstance(value, str) else None
+
+    if tool == "Bash":
+        command = text_of("command")
+        return PermissionAsk("command", command or "", command=command)
+    if tool == "Write":
+        return PermissionAsk("write", f"Write {text_of('file_path')}", target=text_of("file_path"))
+    if tool in ("Edit", "MultiEdit", "NotebookEdit"):
+        target = text_of("file_path") or text_of("notebook_path")
+        return PermissionAsk("edit", f"{tool} {target}", target=target)
+    return PermissionAsk(tool, f"{tool} {json.dumps(dict(tool_input), default=str)[:4000]}")
+
+
+def _short(text: str, limit: int = 80) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[:limit - 1] + "…"
+
+
 PROFILE = AgentProfile(
     name="claude",
     default_command=("claude",),
@@ -125,4 +196,5 @@ PROFILE = AgentProfile(
     continue_aliases=("-c",),
     headless=ClaudeHeadless(),
     state=ClaudeState(),
+    hooks=ClaudeHooks(),
 )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
-from trails.agents.base import AgentProfile
+from trails.agents.base import AgentHooks, AgentProfile, HookReport
 from trails.agents.headless import HeadlessAdapter, HeadlessOutcome, HeadlessRequest, Invocation
+from trails.core.models import Status
 
 
 class CodexHeadless(HeadlessAdapter):
@@ -47,10 +49,29 @@ class CodexHeadless(HeadlessAdapter):
         return HeadlessOutcome(ok=ok, conversation_id=thread, result_text=texts[-1] if texts else None,
                                turns=turns or None, error=error, raw=events)
 
+class CodexHooks(AgentHooks):
+    """Codex's `notify` program (`-c notify=[…]` for this process only; ~/.codex/config.toml is never
+    written): run with a JSON argument when a turn completes. Only that: its screen tells the rest."""
+
+    complete = False
+
+    def wire(self, argv: list[str], reporter: list[str]) -> list[str]:
+        if any(a.startswith("notify=") for a in argv[1:]):
+            return argv  # the user's own notify program: Codex runs one
+        return [argv[0], "-c", f"notify={json.dumps(reporter)}", *argv[1:]]
+
+    def interpret(self, event: str, tool: str | None, tool_input: Mapping[str, object] | None,
+                  detail: Mapping[str, str]) -> HookReport | None:
+        if event == "agent-turn-complete":
+            return HookReport(Status.READY, "turn finished")
+        return None
+
+
 PROFILE = AgentProfile(
     name="codex",
     default_command=("codex",),
     executables=("codex",),
     prompt_as_argument=True,
     headless=CodexHeadless(),
+    hooks=CodexHooks(),
 )

@@ -32,6 +32,10 @@ an error frame of code `cancelled`. A client that hangs up cancels its own jobs.
 
 Other operations the server answers: `ping` (its pid and version), `nudge` (the state database
 changed: the supervisor rescans, the event feed publishes), `server_status`, `server_stop`.
+
+Agents' hooks (trails/hookreport.py) send `hook_event` to a second socket, the hook socket
+(trails.core.hookwire), which answers nothing else; its caller is whichever session's token the
+report holds (`agent:<session>`), never the user.
 """
 
 from __future__ import annotations

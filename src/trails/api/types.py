@@ -51,6 +51,8 @@ class SessionInfo(msgspec.Struct, kw_only=True):
     created_at: float = 0.0
     updated_at: float = 0.0
     ended_at: float | None = None
+    # What set the status: the agent's own hooks ("hook"), its screen ("screen"), or trails itself (None).
+    status_source: str | None = None
 
 
 class ModeDecision(msgspec.Struct, kw_only=True):
@@ -400,6 +402,12 @@ class Pong(msgspec.Struct, kw_only=True):
     version: str
 
 
+class HookAck(msgspec.Struct, kw_only=True):
+    """A hook report was taken (`accepted`), or left aside (no watch runs for the session)."""
+
+    accepted: bool
+
+
 class Done(msgspec.Struct, kw_only=True):
     """The result of an operation that has nothing to say but that it was done."""
 
@@ -740,11 +748,26 @@ class Nudge(Request[Done], tag="nudge"):
     result = Done
 
 
+class HookEvent(Request[HookAck], tag="hook_event"):
+    """What an agent's own hook says it is doing (trails/hookreport.py sends it, on the hook socket).
+    `token` is the one its session's launch put in the agent's environment; the caller is
+    `agent:<session>` whatever the frame claims."""
+
+    result = HookAck
+    session: str
+    token: str
+    event: str
+    tool: str | None = None
+    input: dict[str, Json] | None = None
+    detail: dict[str, str] = msgspec.field(default_factory=dict)
+
+
 REQUESTS: dict[str, type[Request[object]]] = {
     cls.op_name(): cls for cls in (
         Create, ListSessions, Show, Get, Send, Output, FollowOutput, Diff, Merge, Rebase, OpenPr, PrChecks,
         Upgrade, Export, Kill, AutoYes, Pause, Resume, Events, Subscribe, Audit, TrustRepository, ListTrusted,
         AttachCommandRequest, Run, ListRuns, Doctor, Orphans, ServerStatusRequest, ServerStop, Cancel, Ping, Nudge,
+        HookEvent,
     )
 }
 

@@ -84,6 +84,20 @@ class DetectionSettings(msgspec.Struct, forbid_unknown_fields=True, omit_default
     quiet_seconds: QuietSeconds | None = None  # unchanged this long with no marker on screen = ready
 
 
+NoticeEvent = Literal["waiting", "error", "completed"]
+CoalesceSeconds = Annotated[float, msgspec.Meta(ge=0, le=86400)]
+
+
+class NotificationSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """When and where trails tells you a session needs you (monitor/notify.py)."""
+
+    events: list[NoticeEvent] | None = None  # default: waiting, error, completed
+    desktop: bool | None = None  # notify-send, where installed (default on)
+    terminal: bool | None = None  # OSC 9 and a bell to attached clients (default on)
+    webhook: str | None = None  # an http(s) URL: your own settings only (it sends data elsewhere)
+    coalesce_seconds: CoalesceSeconds | None = None  # a session's same status told again after this (60)
+
+
 class Settings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """One settings file. Every key optional; absent keys defer to the next source."""
 
@@ -114,6 +128,9 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     worktree_link: list[str] = []  # globs of ignored directories symlinked into it (node_modules)
     post_create: Hook | None = None  # run in a new worktree; a repository's only once trusted
     pre_remove: Hook | None = None  # run in a worktree before it is removed; likewise
+    notifications: NotificationSettings | None = None
+    # Seconds a session may sit `ready` before its agent is frozen (core/freeze.py); unset: never.
+    idle_freeze_after: Annotated[float, msgspec.Meta(ge=1)] | None = None
 
 
 @dataclass
@@ -184,6 +201,7 @@ def load_settings_file(path: Path) -> Settings:
     check_paths(settings, path)
     check_patterns(settings, path)
     check_guards(settings, path)
+    check_webhook(settings, path)
     if settings.memory is not None:
         try:
             parse_memory(settings.memory)
@@ -261,6 +279,16 @@ def check_guards(settings: Settings, path: Path) -> None:
     for i, pattern in enumerate(ay.allow if ay is not None else []):
         if not pattern.strip():
             raise ConfigError(f"{path}: key `auto_yes.allow[{i}]`: an empty pattern would match nothing useful")
+
+
+def check_webhook(settings: Settings, path: Path) -> None:
+    from urllib.parse import urlsplit
+
+    url = settings.notifications.webhook if settings.notifications else None
+    if url is not None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(f"{path}: key `notifications.webhook`: {url!r} is not an http(s) URL")
 
 
 def _explain(exc: msgspec.ValidationError) -> str:

@@ -380,6 +380,8 @@ class Engine:
         """Start the agent through its provider, in the caller's environment (with the session's own
         on top); outside containers, inside its resource limits first."""
         notes: list[str] = []
+        env = self._session_env(caller_env, session.env, session.name)
+        argv = self._wire_hooks(provider, session, argv, env, caller_env)
         if session.mode is not Mode.CONTAINER and any(k in session.limits for k in ("cpus", "memory", "pids_limit")):
             from trails.core import limits as limits_mod
 
@@ -387,8 +389,35 @@ class Engine:
             argv = [*plan.prefix, *argv]
             session.limits = {**session.limits, "applied": plan.applied, "cgroups": plan.cgroups}
             notes += plan.notes
-        provider.launch(session, argv, self._session_env(caller_env, session.env, session.name), gated=gated)
+        provider.launch(session, argv, env, gated=gated)
         return notes
+
+    def _wire_hooks(self, provider: IsolationProvider, session: Session, argv: list[str], env: dict[str, str],
+                    caller_env: Mapping[str, str]) -> list[str]:
+        """For an agent whose CLI has hooks, argv that has them report to this home's server, with a
+        new token for this launch in `env` (its digest in the row before the agent can report)."""
+        from trails.agents.registry import profile_of
+        from trails.core import hookwire
+
+        profile = profile_of(session)
+        had = any([session.extra.pop(key, None) for key in (hookwire.HOOKED_KEY, hookwire.TOKEN_KEY)])
+        env.pop("TRAILS_HOOK_TOKEN", None)  # a session started from inside another gets none of its own
+        env.pop("TRAILS_HOOK_SOCKET", None)
+        wired = argv
+        if profile.hooks is not None and caller_env.get("TRAILS_HOOKS", "").strip().lower() not in ("off", "0", "no"):
+            reporter, socket = provider.hook_endpoint(session)
+            wired = profile.hooks.wire(argv, reporter)
+        if wired == argv:
+            if had:  # the last launch's token names no agent any more
+                self.store.update_extra(session.id, {hookwire.TOKEN_KEY: None, hookwire.HOOKED_KEY: None})
+            return argv
+        assert profile.hooks is not None
+        token, digest = hookwire.new_token()
+        env["TRAILS_HOOK_TOKEN"], env["TRAILS_HOOK_SOCKET"] = token, socket
+        session.extra[hookwire.TOKEN_KEY], session.extra[hookwire.HOOKED_KEY] = digest, profile.name
+        # Only these keys: the row's others (what a create has made so far, for its recovery) stay.
+        self.store.update_extra(session.id, {hookwire.TOKEN_KEY: digest, hookwire.HOOKED_KEY: profile.name})
+        return wired
 
     def starting_status(self) -> Status:
         """What an agent just started is: "loading" while the server's supervisor watches (until its
@@ -537,6 +566,9 @@ class Engine:
         screen = self.tmux.capture(session.tmux_session, history=200)
         if screen:
             session.last_output = "\n".join(_last_lines(screen, 20))
+        from trails.core import freeze
+
+        freeze.thaw(self.store, session)
         self.provider(session.mode).stop(session)
         self.release_limits(session)
         if self.store.update_session(session.id, status=Status.ERROR, status_reason=reason, extra=session.extra,
@@ -581,9 +613,15 @@ class Engine:
             except Exception as exc:  # the engine may be down too; the status must still be told
                 tidied = f"its container could not be checked ({type(exc).__name__})"
             reason += f"; {tidied}" if tidied else ""
+        # An exit the agent's own hook had announced (monitor/supervisor.py) is the hook's word.
+        from trails.core import hookwire
+
+        announced = (self.store.session_by_id(session.id) or session).extra.get(hookwire.ENDED_KEY)
+        source = "hook" if status is Status.COMPLETED and announced else None
         # Only over the status this was decided on: the supervisor may have moved it meanwhile.
         if self.store.update_session(session.id, status=status, status_reason=reason, extra=session.extra,
                                      last_output=session.last_output, only_if_status=session.status,
+                                     status_source=source,
                                      audits=[("status_reconciled", session.name,
                                               {"status": status.value, "reason": reason})]):
             session.status, session.status_reason = status, reason
@@ -704,6 +742,9 @@ class Engine:
         self.store.audit("sent", name, text=text, caller=caller.label)
 
     def _type_and_submit(self, session: Session, text: str, echo_timeout: float = 2.0) -> None:
+        from trails.core import freeze
+
+        freeze.thaw(self.store, session)  # an idle agent frozen (core/freeze.py) wakes before its first key
         # Enter goes once the typed text shows and the screen has stopped changing: agents drop or
         # misread keys that arrive with a paste or while they redraw (Claude Code does both).
         pasted = len(text.encode()) > PASTE_OVER
@@ -738,8 +779,12 @@ class Engine:
 
     def attach_command(self, name: str, *, caller: Caller) -> list[str]:
         """The command that attaches a terminal to the session's pane (front ends run it in theirs)."""
+        from trails.core import freeze
+
         caller.refuse_read_only("attaching to a session")
-        return self.tmux.attach_argv(self._live(name).tmux_session)
+        session = self._live(name)
+        freeze.thaw(self.store, session)
+        return self.tmux.attach_argv(session.tmux_session)
 
     def diff(self, name: str, *, stat: bool = False, caller: Caller) -> DiffResult:
         """The session's changes against its base commit, uncommitted and untracked files included."""
@@ -846,6 +891,9 @@ class Engine:
         session = self.settled(name)
         provider = self.provider(session.mode)
         provider.check_release(session, force=force, delete_branch=delete_branch)
+        from trails.core import freeze
+
+        freeze.thaw(self.store, session)  # a stopped process would keep tmux's hang-up pending
         provider.stop(session)
         self.release_limits(session)
         faults.point("kill", "stopped")

@@ -58,6 +58,7 @@ class StatusChanged(Payload, tag="status"):
     previous: str | None = None
     reason: str | None = None
     needs_user: bool = False  # a prompt waits for a person (e.g. a guard refused to answer it)
+    status_source: str | None = None  # hook: the agent's own hooks said it; screen: its screen; null: trails
 
 
 class Sent(Payload, tag="sent"):
@@ -151,6 +152,7 @@ class AutoAnswered(Payload, tag="auto_yes"):
     prompt: str = ""
     response: str | None = None
     keys: list[str] = []
+    judged: str | None = None  # hook: judged on what the agent's hook said it would do; screen: on the dialog
 
 
 class Refused(Payload, tag="refused"):
@@ -158,6 +160,7 @@ class Refused(Payload, tag="refused"):
     prompt: str = ""
     guard: str | None = None
     reason: str | None = None
+    judged: str | None = None  # hook: judged on what the agent's hook said it would do; screen: on the dialog
 
 
 class TrustAnswered(Payload, tag="trust"):
@@ -165,6 +168,7 @@ class TrustAnswered(Payload, tag="trust"):
     prompt: str = ""
     response: str | None = None
     keys: list[str] = []
+    judged: str | None = None  # hook: judged on what the agent's hook said it would do; screen: on the dialog
 
 
 class RepositoryTrust(Payload, tag="repository_trust"):

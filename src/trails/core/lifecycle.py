@@ -95,6 +95,9 @@ def pause(engine: Engine, name: str, *, caller: Caller) -> dict[str, Any]:
                             hint=f"copy out what you need, then `trails kill {name} --force`")
     conversation = teardown.conversation_id if teardown and teardown.conversation_id else \
         current_conversation(engine, session, caller.env)
+    from trails.core import freeze
+
+    freeze.thaw(engine.store, session)  # a stopped process would keep tmux's hang-up pending
     provider.stop(session)
     engine.release_limits(session)
     faults.point("pause", "stopped")

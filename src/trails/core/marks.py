@@ -8,10 +8,12 @@ from collections.abc import Mapping
 from typing import Any
 
 
-def marks(conflict: Mapping[str, Any] | None, pr: Mapping[str, Any] | None) -> list[str]:
-    """A session's lifecycle marks from its conflict and pull request records, e.g. ["conflict",
-    "pr#12 open, checks failing"]: empty for most sessions."""
+def marks(conflict: Mapping[str, Any] | None, pr: Mapping[str, Any] | None, *, frozen: bool = False) -> list[str]:
+    """A session's lifecycle marks from its conflict and pull request records (and whether its idle
+    agent is frozen), e.g. ["conflict", "pr#12 open, checks failing"]: empty for most sessions."""
     out = []
+    if frozen:
+        out.append("frozen")  # idle, its agent stopped until something reaches it (core/freeze.py)
     if conflict:
         out.append("conflict")
     if pr:
@@ -23,6 +25,8 @@ def marks(conflict: Mapping[str, Any] | None, pr: Mapping[str, Any] | None) -> l
 def detail_lines(extra: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(label, text) lines for `show`, from the "extra" of a session's JSON form."""
     out = []
+    if extra.get("frozen"):
+        out.append(("frozen", "idle: its agent is stopped until a send, an attach or a pause reaches it"))
     conflict = extra.get("conflict")
     if conflict:
         out.append(("conflict", f"{conflict.get('op', 'rebase')} onto {conflict.get('onto')} conflicts in "

@@ -88,6 +88,7 @@ class Session:
     pr: dict[str, Any] | None = None  # its pull request, as last asked of the forge
     paused: dict[str, Any] | None = None  # what pause saved (ref, commit, conversation id), until resumed
     last_output: str | None = None  # the agent's last screen lines, kept when its pane went
+    status_source: str | None = None  # who said its status: hook, screen, or None (trails itself)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -284,7 +284,10 @@ def _saved_hint(ctx: MoveContext) -> str | None:
 
 def stop_agent(ctx: MoveContext) -> None:
     """Stop the agent (only its terminal: a container stays up) and wait until its process is gone."""
+    from trails.core import freeze
+
     tmux = ctx.engine.tmux
+    freeze.thaw(ctx.engine.store, ctx.original)  # a frozen agent would not hear tmux hang up
     pane = tmux.list_panes().get(ctx.original.tmux_session)
     tmux.kill_session(ctx.original.tmux_session)
     if pane is not None and pane.pid and not pane.dead:

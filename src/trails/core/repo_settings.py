@@ -82,11 +82,18 @@ def restrict(project: Settings, *, file: Path, repo_root: Path, known_agents: Co
                                "a repository may add auto-yes guards, never patterns that let commands past "
                                "them; put allow-patterns in your own $TRAILS_HOME/settings.json"))
         auto_yes = msgspec.structs.replace(auto_yes, allow=[])
+    notifications = project.notifications
+    if notifications is not None and notifications.webhook is not None:
+        ignored.append(Ignored("notifications.webhook", notifications.webhook, where,
+                               "a repository may not send news of your sessions elsewhere; put a webhook in "
+                               "your own $TRAILS_HOME/settings.json"))
+        notifications = msgspec.structs.replace(notifications, webhook=None)
     if project.worktree_dir is not None:
         check_worktree_dir(project.worktree_dir, file=file, repo_root=repo_root)
     if not ignored:
         return project, []
-    return msgspec.structs.replace(project, agents=agents, detection=detection, auto_yes=auto_yes), ignored
+    return msgspec.structs.replace(project, agents=agents, detection=detection, auto_yes=auto_yes,
+                                   notifications=notifications), ignored
 
 
 def check_worktree_dir(value: str, *, file: Path, repo_root: Path) -> None:

@@ -129,6 +129,11 @@ MIGRATIONS: list[str] = [
     CREATE INDEX audit_session ON audit(session_name, id);
     ALTER TABLE events ADD COLUMN caller TEXT;
     """,
+    # 4: who said a live session's status: its agent's own hooks (hook), its screen (screen), or trails
+    # itself (NULL: an exit, a kill, a pause). The supervisor writes it with the status.
+    """
+    ALTER TABLE sessions ADD COLUMN status_source TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -138,7 +143,7 @@ _NULLABLE_JSON_COLUMNS = ("conflict", "pr", "paused")
 _SESSION_COLUMNS = (
     "name", "agent", "command", "mode", "status", "status_reason", "workdir", "repo_root",
     "worktree_path", "branch", "base_commit", "tmux_session", "env", "auto_yes",
-    "conversation_id", "container_id", "limits", "extra", *LIFECYCLE_FIELDS,
+    "conversation_id", "container_id", "limits", "extra", *LIFECYCLE_FIELDS, "status_source",
 )
 _UPDATABLE = frozenset({*_SESSION_COLUMNS, "ended_at"})
 _MIN_PAGE = 512  # SQLite's smallest page: a database that holds anything is at least this long
@@ -447,6 +452,7 @@ class Store:
                 if new_status is not None and Status(new_status).value != row["status"]:
                     status_change = (row["name"], row["status"], Status(new_status).value,
                                      fields.get("status_reason", row["status_reason"]))
+                    fields.setdefault("status_source", None)  # trails itself changed it, not the agent
                 fields["updated_at"] = time.time()
                 sets = ", ".join(f"{k} = ?" for k in fields)
                 values = [_encode(k, v) for k, v in fields.items()]
@@ -479,17 +485,19 @@ class Store:
                 tx.audit(action, session_name, detail)
         return extra
 
-    def set_live_status(self, session_id: int, status: Status, reason: str, *, force: bool = False) -> bool:
-        """The supervisor's status change: only over a live status (an engine operation that ended or
-        paused the session meanwhile wins). Writes the `status` event when the status changed (or,
-        with `force`, in any case: a prompt that now needs a person). False when it was not live."""
+    def set_live_status(self, session_id: int, status: Status, reason: str, *, force: bool = False,
+                        source: str | None = None) -> bool:
+        """The supervisor's status change, said by `source` (hook | screen): only over a live status (an
+        engine operation that ended or paused the session meanwhile wins). Writes the `status` event
+        when the status changed (or, with `force`, in any case: a prompt that now needs a person, a
+        status its agent's hook confirmed). False when it was not live."""
         live = tuple(s.value for s in LIVE_STATUSES)
         with self._write() as tx:
             row = tx.execute("SELECT name, status FROM sessions WHERE id = ?", (session_id,)).fetchone()
             if row is None or row["status"] not in live:
                 return False
-            tx.execute("UPDATE sessions SET status = ?, status_reason = ?, updated_at = ? WHERE id = ?",
-                       (status.value, reason, time.time(), session_id))
+            tx.execute("UPDATE sessions SET status = ?, status_reason = ?, status_source = ?, updated_at = ?"
+                       " WHERE id = ?", (status.value, reason, source, time.time(), session_id))
             if row["status"] != status.value or force:
                 tx.status_event(session_id, row["name"], status.value, row["status"], reason, None)
         return True
@@ -635,9 +643,12 @@ class _Tx:
 
     def status_event(self, session_id: int, name: str, status: str, previous: str | None, reason: str | None,
                      caller: str | None) -> None:
-        row = self._conn.execute("SELECT needs_user FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        row = self._conn.execute("SELECT needs_user, status_source FROM sessions WHERE id = ?",
+                                 (session_id,)).fetchone()
         needs_user = bool(row is not None and row[0])
-        payload = ev.StatusChanged(status=status, previous=previous, reason=reason, needs_user=needs_user)
+        source = row[1] if row is not None else None
+        payload = ev.StatusChanged(status=status, previous=previous, reason=reason, needs_user=needs_user,
+                                   status_source=source)
         self.event("status", name, ev.encode_payload(payload), caller)
 
 
@@ -815,6 +826,7 @@ def _row_to_session(path: Path, row: sqlite3.Row) -> Session:
         pr=_decoded(path, "sessions", row, "pr", dict, nullable=True),
         paused=_decoded(path, "sessions", row, "paused", dict, nullable=True),
         last_output=row["last_output"],
+        status_source=row["status_source"],
     )
 
 

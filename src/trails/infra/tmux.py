@@ -222,6 +222,16 @@ class Tmux:
         rows = [line.split("\t") for line in res.stdout.splitlines()] if res.ok else []
         return [row for row in rows if len(row) == len(fields)]
 
+    def client_fields(self, *fields: str) -> list[list[str]]:
+        """Chosen format fields (e.g. "client_tty") of every attached client, in one call."""
+        res = self._run("list-clients", "-F", "\t".join(f"#{{{f}}}" for f in fields), check=False)
+        rows = [line.split("\t") for line in res.stdout.splitlines()] if res.ok else []
+        return [row for row in rows if len(row) == len(fields)]
+
+    def display_message(self, client: str, text: str, milliseconds: int = 5000) -> None:
+        """A line of text shown on one client (`-l`: as it is, no format expansion)."""
+        self._run("display-message", "-c", client, "-d", str(milliseconds), "-l", text, check=False)
+
     def set_global_hook(self, hook: str, command: str) -> None:
         self._run("set-hook", "-g", hook, command, check=False)
 

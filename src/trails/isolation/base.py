@@ -117,6 +117,12 @@ class IsolationProvider(ABC):
             gate=self.host.gate_file(session) if gated else None,
         )
 
+    def hook_endpoint(self, session: Session) -> tuple[list[str], str]:
+        """(the hook reporter's command line, the hook socket's path), as the agent sees them."""
+        from trails.core import hookwire
+
+        return hookwire.host_reporter(), str(hookwire.socket_path(self.host.home))
+
     def started(self, session: Session) -> None:
         """Called after a placement's `before_agent` ran, before the agent is let go: take what it made."""
         return None

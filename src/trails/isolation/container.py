@@ -51,7 +51,8 @@ _SETTINGS = "container_settings"
 # Environment variables an agent needs from the caller; passed by name (`docker exec -e NAME`) so
 # their values never show in a process list.
 _PASS_PREFIXES = ("ANTHROPIC_", "CLAUDE_", "OPENAI_", "GEMINI_", "GOOGLE_", "LC_")
-_PASS_NAMES = ("TERM", "COLORTERM", "LANG", "TZ", "NO_COLOR", "TRAILS_SESSION")
+_PASS_NAMES = ("TERM", "COLORTERM", "LANG", "TZ", "NO_COLOR", "TRAILS_SESSION", "TRAILS_HOOK_TOKEN",
+               "TRAILS_HOOK_SOCKET")
 # What tmux sets in the pane `docker exec` runs in: passed on so the agent knows it draws into tmux, as
 # on the host (Claude Code otherwise picks a full-screen renderer that tmux and the status screen
 # see differently).
@@ -595,6 +596,14 @@ class Provider(WorktreeProvider):
             gate=self.host.gate_file(session) if gated else None,
         )
 
+    def hook_endpoint(self, session: Session) -> tuple[list[str], str]:
+        """The reporter and the hook socket in the hook directory every container has mounted
+        read-only (no network needed; that socket answers nothing but hook reports)."""
+        from trails.core import hookwire
+
+        return ([hookwire.container_python(), "-I", "-S", f"{hookwire.INNER_DIR}/{hookwire.REPORTER_NAME}"],
+                f"{hookwire.INNER_DIR}/{hookwire.SOCKET_NAME}")
+
     def started(self, session: Session) -> None:
         session.extra.pop(STARTING, None)
         session.container_id = session.extra.pop(PRESTARTED, None) or session.container_id
@@ -671,6 +680,7 @@ class Provider(WorktreeProvider):
         mounts.append(d.Mount(str(worktree), WORKSPACE, read_only=False))
         mounts += self._git_mounts(common, gitdir)
         mounts += [d.Mount(m["source"], m["target"], read_only=bool(m["read_only"])) for m in settings.mounts]
+        mounts.append(self._hook_mount())
         # git inside writes new objects to the agent's store and reads the repository's as an alternate.
         git_env = {"GIT_OBJECT_DIRECTORY": str(gitdir / gitobjects.STORE),
                    "GIT_ALTERNATE_OBJECT_DIRECTORIES": str(common / "objects")}
@@ -688,6 +698,16 @@ class Provider(WorktreeProvider):
             d.remove(cid, force=True)
             raise ContainerError(f"starting container {name}: {exc}", hint=d.hint_for(exc)) from None
         return cid
+
+    def _hook_mount(self) -> Any:
+        """The home's hook directory (its socket, the reporter), read-only: the agent's hooks reach
+        the server through it without a network. A directory, not the socket itself, so a server
+        restarted later (a new socket) is reached too."""
+        from trails.core import hookwire
+        from trails.infra import docker as d
+
+        hookwire.install_reporter(self.host.home)
+        return d.Mount(str(hookwire.hook_dir(self.host.home)), hookwire.INNER_DIR, read_only=True)
 
     @staticmethod
     def _git_mounts(common: Path, gitdir: Path) -> list[Any]:

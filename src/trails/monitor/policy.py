@@ -23,6 +23,7 @@ class Policy:
     quiet_seconds: float = DEFAULT_QUIET_SECONDS
     # Why the settings could not be used (then nothing is answered automatically), or None.
     broken: str | None = None
+    idle_freeze_after: float | None = None  # see core/freeze.py
 
     def response(self, kind: str | None, default: Response | None) -> Response | None:
         return self.responses.get(kind or "", default)
@@ -74,7 +75,9 @@ def build(agent: str, config: EffectiveConfig) -> Policy:
         if project_ay.answer_trust is False:
             answer_trust = False
     guards = guards_mod.GuardSet(frozenset(builtin), patterns, allow)
-    return Policy(agent, load_patterns(agent, extra), responses, guards, answer_trust, quiet)
+    freeze_after = config.project.idle_freeze_after or config.user.idle_freeze_after
+    return Policy(agent, load_patterns(agent, extra), responses, guards, answer_trust, quiet,
+                  idle_freeze_after=freeze_after)
 
 
 def without_settings(agent: str, why: str) -> Policy:

@@ -21,6 +21,7 @@ from trails.core.errors import SupervisorError
 from trails.core.locks import hold_process_lock
 
 if TYPE_CHECKING:
+    from trails.api.types import HookEvent
     from trails.monitor.supervisor import Supervisor
 
 OFF_VALUES = frozenset({"off", "0", "no"})
@@ -46,6 +47,14 @@ class Monitor:
         supervisor = self._supervisor
         if supervisor is not None:
             supervisor.wake()
+
+    def hook(self, report: HookEvent, caller: str) -> bool:
+        """Hand an agent's hook report to the watch (False when none runs)."""
+        supervisor = self._supervisor
+        if supervisor is None:
+            return False
+        supervisor.hook(report, caller)
+        return True
 
     def start(self) -> None:
         """Start watching unless already watching. SupervisorError when it cannot."""

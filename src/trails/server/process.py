@@ -53,6 +53,10 @@ class Connection:
     """One client. Its reader runs here; each long request runs in a thread of its own, so the
     client can cancel it on the same connection."""
 
+    # Operations this connection may ask for (None: all). The hook socket's take only hook reports,
+    # and their caller is never the user: it is whichever agent the report's token names.
+    only: frozenset[str] | None = None
+
     def __init__(self, sock: socket.socket, server: Server) -> None:
         self.sock = sock
         self.server = server
@@ -90,7 +94,15 @@ class Connection:
                                                                         message=f"not a request frame: {exc}")))
                     break
                 kind = REQUESTS.get(frame.op)
-                if kind is not None and kind.long:
+                if self.only is not None:
+                    if frame.op not in self.only:
+                        only = ", ".join(sorted(self.only))
+                        self.send(protocol.reply(frame.id, error=ApiError(
+                            code="not_permitted", message=f"the hook socket answers only {only}", field="op",
+                            exit_code=1)))
+                        break
+                    service.execute(frame, self.send, trust_user=False, under_way=self._jobs)
+                elif kind is not None and kind.long:
                     worker = threading.Thread(target=service.execute, args=(frame, self.send),
                                               kwargs={"under_way": self._jobs}, name=f"trails-job-{frame.op}",
                                               daemon=True)
@@ -109,6 +121,10 @@ class Connection:
                 self.sock.close()
 
 
+class HookConnection(Connection):
+    only = frozenset({"hook_event"})
+
+
 class Server:
     def __init__(self, home: Path) -> None:
         self.home = home
@@ -119,6 +135,8 @@ class Server:
         self.path = protocol.socket_path(home)
         self._stop = threading.Event()
         self._listener: socket.socket | None = None
+        self._hook_listener: socket.socket | None = None
+        self._hook_path: Path | None = None
         self._inode = 0
         from trails.fast import code_stamp
 
@@ -132,24 +150,35 @@ class Server:
     def bind(self) -> None:
         if self.path.parent != self.home:
             ownsock.owned_dir(self.path.parent)  # a /tmp directory must be ours alone
-        with contextlib.suppress(FileNotFoundError):
-            if stat.S_ISSOCK(os.lstat(self.path).st_mode):
-                os.unlink(self.path)  # left by a server that died: we hold the lock, so it is not live
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        old = os.umask(0o177)  # only this user may connect
-        try:
-            listener.bind(str(self.path))
-        except OSError as exc:
-            listener.close()
-            raise ServerError(f"cannot listen on {self.path}: {exc.strerror or exc}",
-                              hint=f"remove {self.path} if it is not trails' socket, or make its directory writable") \
-                from None
-        finally:
-            os.umask(old)
-        listener.listen(128)
-        listener.settimeout(TICK)
-        self._listener = listener
+        self._listener = _listen(self.path)
         self._inode = os.stat(self.path).st_ino
+        from trails.core import hookwire
+
+        try:
+            self._hook_path = hookwire.socket_path(self.home)
+            hookwire.install_reporter(self.home)
+            self._hook_listener = _listen(self._hook_path)
+        except (OSError, TrailsError) as exc:  # agents' hooks then go unheard: their screens still tell
+            why = exc.message if isinstance(exc, TrailsError) else str(exc)
+            print(f"trails-server: agents' hooks cannot report: {why}", file=sys.stderr, flush=True)
+            self._hook_path = None
+
+    def _serve_hooks(self) -> None:
+        listener = self._hook_listener
+        while listener is not None and not self._stop.is_set():
+            try:
+                sock, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                if self._hook_listener is None:
+                    return
+                continue
+            if ownsock.peer_uid(sock) != os.getuid():
+                sock.close()
+                continue
+            sock.settimeout(5.0)  # a report is one frame: a client that sends nothing is let go
+            threading.Thread(target=HookConnection(sock, self).serve, name="trails-hook", daemon=True).start()
 
     def _still_ours(self) -> bool:
         try:
@@ -160,6 +189,8 @@ class Server:
     def serve(self) -> None:
         assert self._listener is not None
         watch.register(self.home, self.monitor)
+        if self._hook_listener is not None:
+            threading.Thread(target=self._serve_hooks, name="trails-hooks", daemon=True).start()
         if not turned_off(os.environ):
             try:
                 self.monitor.start()
@@ -205,12 +236,40 @@ class Server:
                     os.unlink(self.path)
             self._listener.close()
             self._listener = None
+        if self._hook_listener is not None:
+            hook_listener, self._hook_listener = self._hook_listener, None
+            with contextlib.suppress(OSError):
+                if self._hook_path is not None:
+                    os.unlink(self._hook_path)
+            hook_listener.close()
         self.jobs.cancel_all()
         deadline = time.monotonic() + DRAIN_SECONDS
         while self.jobs.under_way() and time.monotonic() < deadline:
             time.sleep(0.05)  # cancelled at their next step, they undo what they had started
         self.monitor.stop()
         self.service.close()
+
+
+def _listen(path: Path) -> socket.socket:
+    """A listener on `path` only this user may connect to (a socket left there by a server that died
+    is replaced: we hold the lock, so it is not live)."""
+    with contextlib.suppress(FileNotFoundError):
+        if stat.S_ISSOCK(os.lstat(path).st_mode):
+            os.unlink(path)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o177)  # only this user may connect
+    try:
+        listener.bind(str(path))
+    except OSError as exc:
+        listener.close()
+        raise ServerError(f"cannot listen on {path}: {exc.strerror or exc}",
+                          hint=f"remove {path} if it is not trails' socket, or make its directory writable") \
+            from None
+    finally:
+        os.umask(old)
+    listener.listen(128)
+    listener.settimeout(TICK)
+    return listener
 
 
 def serve(home: Path) -> int:

@@ -108,7 +108,7 @@ class Service:
             t.AttachCommandRequest: self.attach_command, t.Run: self.run, t.ListRuns: self.runs,
             t.Doctor: self.doctor, t.Orphans: self.orphans,
             t.ServerStatusRequest: self.server_status, t.ServerStop: self.server_stop, t.Cancel: self.cancel,
-            t.Ping: self.ping, t.Nudge: self.nudge,
+            t.Ping: self.ping, t.Nudge: self.nudge, t.HookEvent: self.hook_event,
         }
         # The web dashboard's operations (issue #11), each group in a module of its own.
         self.terminals = Terminals(self)
@@ -393,6 +393,21 @@ class Service:
     def nudge(self, req: t.Nudge, caller: Caller, job: Job) -> t.Done:
         self._nudge()
         return t.Done()
+
+    def hook_event(self, req: t.HookEvent, caller: Caller, job: Job) -> t.HookAck:
+        """An agent's hook, for its session's watch: taken when its token is the session's own."""
+        from trails.core import hookwire
+        from trails.core.errors import NotPermitted, SessionNotFound
+
+        with self.engines.engine() as engine:
+            try:
+                expected = engine.store.get_session(req.session).extra.get(hookwire.TOKEN_KEY)
+            except SessionNotFound:
+                expected = None
+        if not hookwire.token_matches(req.token, expected):
+            raise NotPermitted("a hook report whose token is not its session's", field="token")
+        agent = Caller(trust=Trust.AGENT, session=req.session)
+        return t.HookAck(accepted=self.monitor is not None and self.monitor.hook(req, agent.label))
 
     def _nudge(self) -> None:
         if self.monitor is not None:

@@ -93,7 +93,9 @@ def ls(include_ended: bool, as_json: bool) -> None:
             return
         rows = [("NAME", "AGENT", "MODE", "STATUS", "BRANCH", "AGE")]
         for s in sessions:
-            status = ", ".join([s.status.value, *marks(_record(s.extra.get("conflict")), _record(s.extra.get("pr")))])
+            lifecycle = marks(_record(s.extra.get("conflict")), _record(s.extra.get("pr")),
+                              frozen=bool(s.extra.get("frozen")))
+            status = ", ".join([s.status.value, *lifecycle])
             rows.append((s.name, s.agent[:24], s.mode.value, status, s.branch or "-", _age(s.created_at)))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         for r in rows:
@@ -112,8 +114,8 @@ def show(name: str, as_json: bool) -> None:
 
     def human() -> None:
         s = data.session
-        for key in ("name", "agent", "mode", "status", "status_reason", "workdir", "worktree_path", "branch",
-                    "base_commit", "tmux_session", "conversation_id", "container_id"):
+        for key in ("name", "agent", "mode", "status", "status_reason", "status_source", "workdir", "worktree_path",
+                    "branch", "base_commit", "tmux_session", "conversation_id", "container_id"):
             value = getattr(s, key)
             if value:
                 echo(f"{key + ':':17} {value}")

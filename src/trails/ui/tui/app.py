@@ -43,7 +43,7 @@ FeedFactory = Callable[[Any, Callable[[dict[str, Any]], object], Callable[[str],
 PREVIEW_REFRESH_SECONDS = 1.0
 
 class EngineEvent(Message):
-    """An engine event (see trails.monitor.events) arrived from the feed thread."""
+    """An engine event (see trails.core.events) arrived from the feed thread."""
 
     def __init__(self, event: dict[str, Any]) -> None:
         super().__init__()
@@ -359,6 +359,7 @@ class TrailsApp(App[None]):
             session.status = Status(data["status"])
             session.status_reason = data.get("reason")
             session.needs_user = (session.status_reason or "needs you") if data.get("needs_user") else None
+            session.status_source = data.get("status_source")
             self.repaint_session(name)
             if self._want_stats and session.status in (Status.READY, Status.WAITING, Status.COMPLETED):
                 self.load_stats([name])

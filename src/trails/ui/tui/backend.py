@@ -28,7 +28,8 @@ class DiffSummary:
 
 
 def session_of(info: t.SessionInfo) -> Session:
-    return Session(**msgspec.structs.asdict(info))
+    fields = msgspec.structs.asdict(info)
+    return Session(**fields)
 
 
 class ClientBackend:

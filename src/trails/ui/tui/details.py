@@ -28,6 +28,8 @@ def render(data: dict[str, Any]) -> RenderableType:
     for key in FIELDS:
         if session.get(key):
             info.add_row(key, str(session[key]))
+    source = session.get("status_source")
+    info.add_row("status source", {"hook": "the agent's hooks", "screen": "its screen"}.get(str(source), "trails"))
     info.add_row("auto-yes", "on" if session.get("auto_yes") else "off")
     limits = {k: v for k, v in (session.get("limits") or {}).items() if k in ("cpus", "memory", "pids_limit")}
     if limits:

@@ -30,7 +30,10 @@ MAX_WIDTH = {"name": 24, "agent": 14, "branch": 20}
 def status_cell(session: Session) -> Text:
     marker = f"{ATTENTION_MARK} " if needs_attention(session) else "  "
     text = Text(marker + session.status.value, style=STATUS_STYLE.get(session.status, ""))
-    lifecycle = marks(session.conflict, session.pr)  # a rebase conflict, a pull request's state
+    if session.status_source == "hook":
+        text.append(" ·hook", style="dim")  # the agent's own hooks said so, not its screen
+    # A rebase conflict, a pull request's state, an idle agent frozen.
+    lifecycle = marks(session.conflict, session.pr, frozen=bool(session.extra.get("frozen")))
     if lifecycle:
         text.append(" " + ", ".join(lifecycle), style="yellow")
     return text
@@ -128,7 +131,8 @@ class SessionList(Vertical, can_focus=True):
     def _cells(self, session: Session, stats: DiffStats | None, marked: bool, now: float) -> dict[str, Text]:
         # Building rich Text for 50 rows on every event shows up in the repaint time: reuse unchanged rows.
         key = (session.name, session.agent, session.mode, session.status, session.branch, stats, marked,
-               age(session.created_at, now), session.auto_yes, needs_attention(session))
+               age(session.created_at, now), session.auto_yes, needs_attention(session),
+               session.status_source, bool(session.extra.get("frozen")))
         cached = self._cache.get(session.name)
         if cached is None or cached[0] != key:
             cached = (key, cells(session, stats, marked, now))

@@ -1,0 +1,74 @@
+"""Idle agents frozen (core/freeze.py): real processes stopped by the kernel, thawed by a send."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import TrailsServer, as_user, wait_until
+from tests.monitor.conftest import wait_status
+
+pytestmark = pytest.mark.timeout(90)
+
+ECHO = """import sys
+print("echo agent ready>", flush=True)
+for line in sys.stdin:
+    print("got", line.strip(), flush=True)
+"""
+# The same agent with a child at work the whole time (a build, say): a little CPU every few ms.
+BUSY_CHILD = """import subprocess, sys
+subprocess.Popen([sys.executable, "-c", "import time\\nend = time.time() + 60\\n"
+                  "while time.time() < end:\\n    sum(range(20000)); time.sleep(0.005)"])
+""" + ECHO
+
+
+def agent(tmp_path: Path, name: str, code: str) -> str:
+    path = tmp_path / f"{name}.py"
+    path.write_text(code)
+    return f"{sys.executable} {path}"
+
+
+def state_of(pid: int) -> str:
+    text = Path(f"/proc/{pid}/stat").read_text()
+    return text[text.rindex(")") + 2:].split()[0]
+
+
+def agent_pid(engine: Any, name: str) -> int:
+    """The agent's own process: the child of its pane's shell."""
+    pane = engine.tmux.list_panes()[engine.store.get_session(name).tmux_session].pid
+    children = Path(f"/proc/{pane}/task/{pane}/children").read_text().split()
+    return int(children[0])
+
+
+def test_an_idle_agent_is_frozen_and_a_send_thaws_it_first(engine: Any, repo: Path, tmp_path: Path) -> None:
+    (engine.home / "settings.json").write_text(json.dumps({"idle_freeze_after": 1}))
+    TrailsServer(engine.home).start()
+    engine.create_session("idle", agent(tmp_path, "idle", ECHO), cwd=repo, mode="direct", caller=as_user())
+    engine.create_session("build", agent(tmp_path, "build", BUSY_CHILD), cwd=repo, mode="direct", caller=as_user())
+    wait_until(lambda: engine.store.get_session("idle").extra.get("frozen"), timeout=30, message="idle frozen")
+    pid = agent_pid(engine, "idle")
+    assert state_of(pid) == "T"  # stopped by the kernel: no CPU, whatever it would do
+    row = engine.store.get_session("idle")
+    assert row.status.value == "ready" and row.status_reason == "ready (frozen after 1s idle)"
+    from trails.core.marks import marks
+
+    assert marks(row.conflict, row.pr, frozen=bool(row.extra.get("frozen"))) == ["frozen"]
+    # Both were ready alike; the one whose child is at work is not frozen.
+    wait_status(engine, "build", "ready")
+    assert not engine.store.get_session("build").extra.get("frozen")
+    assert state_of(agent_pid(engine, "build")) != "T"
+
+    engine.send("idle", "ping", caller=as_user())
+    assert state_of(pid) != "T" and "frozen" not in engine.store.get_session("idle").extra
+    wait_until(lambda: "got ping" in engine.tmux.capture(engine.store.get_session("idle").tmux_session),
+               timeout=10, message="the agent to answer")
+    # Idle again, frozen again; a kill reaches a frozen agent (it is thawed first, then hung up on).
+    wait_until(lambda: engine.store.get_session("idle").extra.get("frozen"), timeout=30, message="frozen again")
+    assert not engine.store.get_session("build").extra.get("frozen")  # seconds later, still at work
+    engine.kill("idle", caller=as_user())
+    wait_until(lambda: not Path(f"/proc/{pid}").exists(), timeout=10, message="the frozen agent to end")
+    assert [a for a in engine.audit_log("idle", caller=as_user()) if a["action"] == "session_frozen"]
