@@ -72,3 +72,26 @@ def test_an_idle_agent_is_frozen_and_a_send_thaws_it_first(engine: Any, repo: Pa
     engine.kill("idle", caller=as_user())
     wait_until(lambda: not Path(f"/proc/{pid}").exists(), timeout=10, message="the frozen agent to end")
     assert [a for a in engine.audit_log("idle", caller=as_user()) if a["action"] == "session_frozen"]
+
+
+def test_a_session_idle_longer_is_paused_and_the_next_send_resumes_it(engine: Any, repo: Path,
+                                                                      tmp_path: Path) -> None:
+    (engine.home / "settings.json").write_text(json.dumps({"idle_freeze_after": 1, "idle_pause_after": 3}))
+    TrailsServer(engine.home).start()
+    session = engine.create_session("nap", agent(tmp_path, "nap", ECHO), cwd=repo, caller=as_user()).session
+    wt = Path(session.worktree_path)
+    (wt / "draft.txt").write_text("unsaved work\n")  # what a pause must keep
+    wait_until(lambda: engine.store.get_session("nap").extra.get("frozen"), timeout=30, message="frozen first")
+    wait_until(lambda: engine.store.get_session("nap").status.value == "paused", timeout=30, message="paused")
+    row = engine.store.get_session("nap")
+    assert row.extra.get("idle_paused") == 3 and row.paused is not None and not wt.exists()
+    actions = [a["action"] for a in engine.audit_log("nap", caller=as_user())]
+    assert actions.index("session_frozen") < actions.index("session_paused")
+
+    engine.send("nap", "wake up", caller=as_user())  # resumes it first, then types
+    row = engine.store.get_session("nap")
+    assert row.status.value in ("running", "loading", "ready") and "idle_paused" not in row.extra
+    assert (wt / "draft.txt").read_text() == "unsaved work\n"  # the work came back with it
+    wait_until(lambda: "got wake up" in engine.tmux.capture(row.tmux_session), timeout=15,
+               message="the resumed agent to get the message")
+    engine.kill("nap", force=True, caller=as_user())

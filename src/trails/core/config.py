@@ -131,6 +131,8 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     notifications: NotificationSettings | None = None
     # Seconds a session may sit `ready` before its agent is frozen (core/freeze.py); unset: never.
     idle_freeze_after: Annotated[float, msgspec.Meta(ge=1)] | None = None
+    # Seconds a session may sit `ready` before it is paused as `trails pause` does; the next send resumes it.
+    idle_pause_after: Annotated[float, msgspec.Meta(ge=1)] | None = None
 
 
 @dataclass

@@ -32,6 +32,10 @@ _INHERITED_ENV_DROP = ("TMUX", "TMUX_PANE")
 # Text longer than this (UTF-8 bytes) is pasted through a tmux buffer rather than typed: one
 # send-keys must fit in a tmux message (~16 KB); shorter text is typed, as agents are used to.
 PASTE_OVER = 8 * 1024
+# A send that resumes a session paused for idleness types once its agent's screen has shown something and
+# then not changed for RESUME_SETTLED_FOR seconds (an agent drops keys typed while it starts up).
+RESUME_SETTLE_TIMEOUT = 30.0
+RESUME_SETTLED_FOR = 0.5
 
 
 @dataclass
@@ -737,9 +741,30 @@ class Engine:
         # One send at a time per session, or parallel sends interleave their keys into one line. Not
         # the session:NAME lock that pause, resume and kill hold: a send need not wait out a pause.
         with file_lock(f"send:{name}"):
-            session = self._live(name)
+            session = self._resumed_if_idle(name, caller) or self._live(name)
             self._type_and_submit(session, text, echo_timeout)
         self.store.audit("sent", name, text=text, caller=caller.label)
+
+    def _resumed_if_idle(self, name: str, caller: Caller) -> Session | None:
+        """A session paused for idleness (`idle_pause_after`) is resumed by the next send, which then
+        waits for its agent's screen to settle before typing; None for any other session."""
+        from trails.core import lifecycle
+
+        session = self._get(name)
+        if session.status is not Status.PAUSED or not session.extra.get(lifecycle.IDLE_PAUSED_KEY):
+            return None
+        self.resume(name, caller=caller)
+        session = self._live(name)
+        previous, settled_at = None, time.monotonic()
+        deadline = time.monotonic() + RESUME_SETTLE_TIMEOUT
+        while time.monotonic() < deadline:
+            screen = self.tmux.capture(session.tmux_session)
+            if screen != previous:
+                previous, settled_at = screen, time.monotonic()
+            elif screen.strip() and time.monotonic() - settled_at >= RESUME_SETTLED_FOR:
+                break
+            time.sleep(0.1)
+        return session
 
     def _type_and_submit(self, session: Session, text: str, echo_timeout: float = 2.0) -> None:
         from trails.core import freeze

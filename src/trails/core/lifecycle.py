@@ -31,6 +31,10 @@ if TYPE_CHECKING:
     from trails.core.workstate import SavedWork
     from trails.isolation.base import IsolationProvider
 
+# In a paused session's extra: it was paused for being idle this many seconds (`idle_pause_after`), so
+# the next send resumes it first (core/engine.py). Gone once it is resumed.
+IDLE_PAUSED_KEY = "idle_paused"
+
 
 # --- the agent's conversation ------------------------------------------------------------------------
 
@@ -179,6 +183,7 @@ def resume(engine: Engine, name: str, *, caller: Caller) -> dict[str, Any]:
     session.paused = session.last_output = None
     session.extra.pop(recovery.TEARDOWN, None)
     session.extra.pop(recovery.RESUMING, None)
+    session.extra.pop(IDLE_PAUSED_KEY, None)
     session.extra["started_at"] = time.time()
     engine.store.update_session(session.id, status=engine.starting_status(), status_reason="resumed",
                                 extra=session.extra, limits=session.limits, command=argv,

@@ -24,6 +24,7 @@ class Policy:
     # Why the settings could not be used (then nothing is answered automatically), or None.
     broken: str | None = None
     idle_freeze_after: float | None = None  # see core/freeze.py
+    idle_pause_after: float | None = None  # see Supervisor._idle_pause
 
     def response(self, kind: str | None, default: Response | None) -> Response | None:
         return self.responses.get(kind or "", default)
@@ -76,8 +77,9 @@ def build(agent: str, config: EffectiveConfig) -> Policy:
             answer_trust = False
     guards = guards_mod.GuardSet(frozenset(builtin), patterns, allow)
     freeze_after = config.project.idle_freeze_after or config.user.idle_freeze_after
+    pause_after = config.project.idle_pause_after or config.user.idle_pause_after
     return Policy(agent, load_patterns(agent, extra), responses, guards, answer_trust, quiet,
-                  idle_freeze_after=freeze_after)
+                  idle_freeze_after=freeze_after, idle_pause_after=pause_after)
 
 
 def without_settings(agent: str, why: str) -> Policy:

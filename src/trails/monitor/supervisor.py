@@ -535,17 +535,30 @@ class Supervisor:
                 self._refuse(watch, _ask_sig(said.ask), said.ask.kind, said.ask.text, refusal, judged="hook",
                              question=said.reason)
 
-    # --- idle freezing ----------------------------------------------------------------------------
+    # --- idle agents: frozen, then paused ---------------------------------------------------------
+
+    def _idle_steps(self, watch: Watch) -> list[tuple[str, float]]:
+        """What idleness does to this session next, (step, after seconds ready), soonest first: freeze
+        (core/freeze.py) unless frozen, pause (core/lifecycle.py). Empty: not a candidate now."""
+        if watch.status is not Status.READY or watch.ready_since is None or watch.session.mode is Mode.CONTAINER \
+                or watch.pane_pid is None:
+            return []
+        steps = []
+        if watch.policy.idle_freeze_after and not watch.frozen:
+            steps.append(("freeze", watch.policy.idle_freeze_after))
+        if watch.policy.idle_pause_after:
+            steps.append(("pause", watch.policy.idle_pause_after))
+        return sorted(steps, key=lambda step: step[1])
 
     def _freeze_due(self, watch: Watch) -> float | None:
-        """When this session is next to be looked at for freezing (None: it is not a candidate)."""
-        after = watch.policy.idle_freeze_after
-        if not after or watch.frozen or watch.status is not Status.READY or watch.ready_since is None \
-                or watch.session.mode is Mode.CONTAINER or watch.pane_pid is None:
+        """When this session is next to be looked at for idleness (None: it is not a candidate)."""
+        steps = self._idle_steps(watch)
+        if not steps:
             return None
         if watch.workers is not None:
             return watch.sampled_at + FREEZE_SAMPLE_SECONDS
-        return watch.ready_since + after
+        assert watch.ready_since is not None
+        return watch.ready_since + steps[0][1]
 
     def _freeze_check(self, watch: Watch, now: float) -> None:
         due = self._freeze_due(watch)
@@ -555,8 +568,13 @@ class Supervisor:
         from trails.core import freeze
         from trails.core.locks import file_lock
 
-        assert watch.ready_since is not None and watch.policy.idle_freeze_after is not None
-        after = watch.policy.idle_freeze_after
+        assert watch.ready_since is not None
+        idle = now - watch.ready_since
+        due_steps = [(step, after) for step, after in self._idle_steps(watch) if idle >= after]
+        if not due_steps:
+            watch.workers = None  # sampled early: the step is later
+            return
+        step, after = due_steps[-1]  # pause when both are due: freezing first would only be undone
         if watch.session.tmux_session in self._attached:
             watch.ready_since, watch.workers = now, None  # someone is looking at it: idle from when they leave
             return
@@ -567,11 +585,16 @@ class Supervisor:
             watch.ready_since, watch.workers = now, None  # a build or a test run: not idle
             return
         fresh = self.store.session_by_id(watch.session.id)
-        if fresh is None or fresh.status is not Status.READY or fresh.extra.get(freeze.FROZEN_KEY):
+        frozen = step == "freeze" and fresh is not None and fresh.extra.get(freeze.FROZEN_KEY)
+        if fresh is None or fresh.status is not Status.READY or frozen:
             watch.ready_since, watch.workers = now, None  # changed meanwhile: the next rescan tells how
             return
         if time.time() - float(fresh.extra.get(freeze.THAWED_KEY) or 0) < after:
             watch.ready_since, watch.workers = now, None  # just thawed by a send or an attach
+            return
+        if step == "pause":
+            watch.workers = None
+            self._idle_pause(watch, fresh, after)
             return
         with file_lock(f"send:{fresh.name}", wait=False) as held:  # a send under way is not idleness
             if not held:
@@ -583,6 +606,25 @@ class Supervisor:
         self.store.audit("session_frozen", fresh.name, idle_seconds=after, how=info["how"])
         self._set_status(watch, Status.READY, f"ready (frozen after {after:g}s idle)", force=True,
                          source=watch.source or "screen")
+
+    def _idle_pause(self, watch: Watch, fresh: Session, after: float) -> None:
+        """Pause a session idle this long as `trails pause` does (work saved, conversation kept); the
+        next send resumes it first (core/engine.py). Under the send lock: a send under way is not idleness."""
+        from trails.core import lifecycle
+        from trails.core.locks import file_lock
+
+        with file_lock(f"send:{fresh.name}", wait=False) as held:
+            if not held:
+                watch.ready_since = time.monotonic()
+                return
+            caller = Caller(trust=Trust.USER, cwd=fresh.workdir)  # the owner's own setting asked for it
+            self.store.update_extra(fresh.id, {lifecycle.IDLE_PAUSED_KEY: after})
+            try:
+                self.engine.pause(fresh.name, caller=caller)
+            except Exception:
+                self.store.update_extra(fresh.id, {lifecycle.IDLE_PAUSED_KEY: None})
+                raise
+        self._next_rescan = 0.0  # paused: no longer watched
 
     # --- panes ----------------------------------------------------------------------------------
 
