@@ -101,13 +101,16 @@ class Dashboard:
         return Path(res.json["session"]["worktree_path"])
 
     def shoot(self, page: Any, name: str) -> None:
-        """A PNG for the README (docs/), taken by the tests' own browser."""
+        """A PNG for the README, taken by the tests' own browser: into docs/ when TRAILS_DOCS_SCREENSHOTS=1
+        (to refresh the README's pictures), else beside the test's repository (the tree stays clean)."""
         page.evaluate("""() => {
             document.getElementById("toasts")?.replaceChildren();
             if (document.activeElement instanceof HTMLElement) document.activeElement.blur();
             window.scrollTo(0, 0);
         }""")
-        page.screenshot(path=str(DOCS / name), animations="disabled", caret="hide")
+        where = DOCS if os.environ.get("TRAILS_DOCS_SCREENSHOTS") == "1" else self.repo.parent
+        page.screenshot(path=str(where / name), animations="disabled", caret="hide")
+        assert (where / name).stat().st_size > 0
 
 
 @pytest.fixture
