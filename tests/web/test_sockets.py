@@ -123,3 +123,24 @@ def test_a_terminal_of_a_session_that_does_not_exist(web: Web) -> None:
     with web.ws("/api/sessions/ghost/terminal") as ws:
         frame = json.loads(ws.recv(timeout=15))
         assert frame["type"] == "error" and frame["code"] == "session_not_found"
+
+
+def test_opening_the_terminal_of_a_frozen_agent_thaws_it(web: Web, tmp_path: Path, trails_env: dict[str, Path],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRAILS_SUPERVISOR", "on")  # freezing is the supervisor's
+    (trails_env["home"] / "settings.json").write_text(json.dumps({"idle_freeze_after": 1}))
+    log = tmp_path / "echo.log"
+    web.create("fz", mode="direct", env={"ECHO_LOG": str(log)})
+
+    def frozen() -> bool:
+        with web.http() as api:
+            return bool(api.get("/api/sessions/fz").json()["session"]["extra"].get("frozen"))
+
+    wait_until(frozen, timeout=30, message="the idle agent to be frozen")
+    with web.ws("/api/sessions/fz/terminal?cols=100&rows=30") as ws:
+        assert not frozen()  # thawed before the first frame
+        ws.send(json.dumps({"type": "input", "data": "after the thaw\r"}))
+        wait_until(lambda: log.exists() and "after the thaw" in log.read_text(), timeout=15,
+                   message="what was typed to reach the thawed agent")
+    with web.http() as api:
+        api.post("/api/sessions/fz/kill", json={"force": True})

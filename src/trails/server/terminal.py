@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from trails.api import types as t
 from trails.api.caller import Caller
-from trails.core import outputlog, paths
+from trails.core import freeze, outputlog, paths
 from trails.core.errors import InvalidInput, NotPermitted, SessionStateError
 from trails.infra.tmux import Tmux
 
@@ -264,6 +264,8 @@ class Terminals:
             check_size(req.cols or 0, req.rows or 0)
         with self.service.engines.engine() as engine:
             session = engine.get_session(req.name, caller=caller)
+            if not read_only and not req.shell:
+                freeze.thaw(engine.store, session)  # an idle agent frozen (core/freeze.py) hears what is typed
         tmux = Tmux(paths.tmux_socket())
         if req.shell:
             caller.refuse_read_only("opening a shell")
