@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from tests.fakes.anthropic_server import ScriptedAnthropicServer
+from tests.fakes.claude_env import make_claude_env
 from tests.helpers import TrailsServer, wait_until
 
 FAKE = Path(__file__).resolve().parent / "fake_claude.py"
@@ -72,3 +74,16 @@ def statuses(engine: Any, name: str) -> list[str]:
 
 def env_without_supervisor_off() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k != "TRAILS_SUPERVISOR"}
+
+
+@pytest.fixture
+def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedAnthropicServer]:
+    """The suite's scripted Anthropic API, and the real Claude Code CLI's environment pointed at it (no
+    first-run screens). tests/monitor/test_codex_hooks.py has its own `api`: the OpenAI one."""
+    with ScriptedAnthropicServer() as server:
+        for key in list(os.environ):
+            if key.startswith(("ANTHROPIC_", "CLAUDE_")):
+                monkeypatch.delenv(key)
+        for key, value in make_claude_env(tmp_path, server.base_url).items():
+            monkeypatch.setenv(key, value)
+        yield server

@@ -4,15 +4,13 @@ API server, reporting through `--settings` hooks to the trails server's hook soc
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.fakes.anthropic_server import ScriptedAnthropicServer
-from tests.fakes.claude_env import answer_permission, claude_bin, make_claude_env
+from tests.fakes.claude_env import answer_permission, claude_bin
 from tests.helpers import TrailsServer, as_user, wait_until
 from tests.monitor.conftest import wait_status
 from trails.api.types import Show
@@ -28,16 +26,6 @@ pytestmark = pytest.mark.timeout(120)
 # session that sits at its prompt "running"; its hooks must still say "ready".
 MISMATCHED = {"detection": {"claude": {"busy": [r"\? for shortcuts", r"❯"]}}}
 
-
-@pytest.fixture
-def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedAnthropicServer]:
-    with ScriptedAnthropicServer() as server:
-        for key in list(os.environ):
-            if key.startswith(("ANTHROPIC_", "CLAUDE_")):
-                monkeypatch.delenv(key)
-        for key, value in make_claude_env(tmp_path, server.base_url).items():
-            monkeypatch.setenv(key, value)
-        yield server
 
 
 def status_events(engine: Any, name: str) -> list[dict[str, Any]]:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.fakes.anthropic_server import ScriptedAnthropicServer, user_texts
-from tests.fakes.claude_env import claude_bin, make_claude_env
+from tests.fakes.claude_env import claude_bin
 from tests.helpers import TrailsServer, as_user, git, wait_until
 from tests.monitor.conftest import statuses, wait_status
 
@@ -22,16 +20,6 @@ except FileNotFoundError as exc:  # ./dev test installs it; a missing CLI must f
 
 pytestmark = pytest.mark.timeout(90)
 
-
-@pytest.fixture
-def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedAnthropicServer]:
-    with ScriptedAnthropicServer() as server:
-        for key in list(os.environ):
-            if key.startswith(("ANTHROPIC_", "CLAUDE_")):
-                monkeypatch.delenv(key)
-        for key, value in make_claude_env(tmp_path, server.base_url).items():
-            monkeypatch.setenv(key, value)
-        yield server
 
 
 def subsequence(wanted: list[str], got: list[str]) -> bool:

@@ -41,7 +41,6 @@ report holds (`agent:<session>`), never the user.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import socket
 from pathlib import Path
@@ -51,6 +50,7 @@ import msgspec
 from trails.api.caller import Caller
 from trails.api.types import ApiError, Request
 from trails.core.errors import InvalidInput
+from trails.core.locks import held_elsewhere
 
 SOCKET_NAME = "server.sock"
 LOCK_NAME = "server.lock"
@@ -97,12 +97,7 @@ def lock_held(path: Path) -> bool:
     except OSError:
         return False
     with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-    return False
+        return held_elsewhere(handle)
 
 
 def server_pid(home: Path) -> int | None:
