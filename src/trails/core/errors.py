@@ -168,3 +168,46 @@ class PathOutsideWorktree(InvalidInput):
     """A file path that leaves its worktree (`..`, an absolute path, a symlink pointing out)."""
 
     code = "path_outside_worktree"
+
+
+# --- agents' coordination (issue #12): messages, claims, artifacts -----------------------------------
+
+
+class NeedsSession(InvalidInput):
+    """A coordination call that acts for a session, from a caller who is none (the user): name one."""
+
+    code = "needs_session"
+
+
+class TooLarge(InvalidInput):
+    """A message or an artifact over its size limit: nothing was stored."""
+
+    code = "too_large"
+
+
+class RateLimited(TrailsError):
+    """A session sent more messages in the last minute than the limit allows: nothing was stored."""
+
+    code = "rate_limited"
+
+
+class InvalidClaim(InvalidInput):
+    """A claimed path or glob that is empty, absolute outside the repository, or climbs out with `..`."""
+
+    code = "invalid_claim"
+
+
+class ClaimConflict(TrailsError):
+    """A claim overlaps one another live session holds; the message names the holder, path and reason."""
+
+    code = "claim_conflict"
+
+
+class ArtifactNotFound(TrailsError):
+    code = "artifact_not_found"
+
+
+class ArtifactTaken(TrailsError):
+    """An artifact's name is another session's in this repository: only its sharer may replace it."""
+
+    code = "artifact_taken"

@@ -15,7 +15,8 @@ subscriber resumes after a disconnect with `since` = the last id it saw.
 payload carries its kind too; `Event.to_dict` leaves that copy out).
 
 Kinds (and where they come from): every audited action writes one (`KIND_OF_ACTION`), a status
-change writes `status`, the supervisor writes `supervisor`, long operations' progress is `job`.
+change writes `status`, the supervisor writes `supervisor`, long operations' progress is `job`;
+agents' coordination writes `message`, `claim`, `claim_released` and `artifact`.
 
 `EventHub` fans stored events out to subscribers in one process. Its source of truth is the database:
 after a commit (the store's commit listener) or a nudge or poll (a write by another process), it
@@ -219,6 +220,37 @@ class SupervisorState(Payload, tag="supervisor"):
     pid: int | None = None
 
 
+class MessageSent(Payload, tag="message"):
+    """A session's message to another (or to every live session of its repository: `to` is "*")."""
+
+    id: int | None = None
+    to: str | None = None
+    text: str = ""
+    repo: str | None = None
+
+
+class ResourceClaimed(Payload, tag="claim"):
+    id: int | None = None
+    pattern: str | None = None
+    reason: str = ""
+    expires_at: float | None = None
+    repo: str | None = None
+
+
+class ResourceReleased(Payload, tag="claim_released"):
+    ids: list[int] = []
+    patterns: list[str] = []
+    repo: str | None = None
+
+
+class ArtifactShared(Payload, tag="artifact"):
+    id: int | None = None
+    name: str | None = None
+    size: int = 0
+    replaced: bool = False
+    repo: str | None = None
+
+
 class Audited(Payload, tag="audit"):
     """An audited action with no kind of its own yet: nothing the audit log records is missing here."""
 
@@ -229,13 +261,15 @@ class Audited(Payload, tag="audit"):
 EventData = (
     Created | StatusChanged | Sent | Paused | Resumed | Killed | Moved | MoveFailed | Merged | Conflict | Rebased
     | CleanedUp | PullRequest | AutoYesSet | AutoAnswered | Refused | TrustAnswered | RepositoryTrust
-    | SettingsIgnored | SettingsError | MonitorError | CreateUndone | RunFinished | Job | SupervisorState | Audited
+    | SettingsIgnored | SettingsError | MonitorError | CreateUndone | RunFinished | Job | SupervisorState
+    | MessageSent | ResourceClaimed | ResourceReleased | ArtifactShared | Audited
 )
 PAYLOADS: dict[str, type[Payload]] = {
     cls.__struct_config__.tag: cls  # type: ignore[misc]
     for cls in (Created, StatusChanged, Sent, Paused, Resumed, Killed, Moved, MoveFailed, Merged, Conflict, Rebased,
                 CleanedUp, PullRequest, AutoYesSet, AutoAnswered, Refused, TrustAnswered, RepositoryTrust,
-                SettingsIgnored, SettingsError, MonitorError, CreateUndone, RunFinished, Job, SupervisorState, Audited)
+                SettingsIgnored, SettingsError, MonitorError, CreateUndone, RunFinished, Job, SupervisorState,
+                MessageSent, ResourceClaimed, ResourceReleased, ArtifactShared, Audited)
 }
 KINDS = frozenset(PAYLOADS)
 
@@ -271,6 +305,10 @@ KIND_OF_ACTION: dict[str, tuple[str, dict[str, Any]] | None] = {
     "repository_untrusted": ("repository_trust", {"trusted": False}),
     "session_create_interrupted": ("create_undone", {}),
     "run_finished": ("run_finished", {}),
+    "message_sent": ("message", {}),
+    "resource_claimed": ("claim", {}),
+    "resource_released": ("claim_released", {}),
+    "artifact_shared": ("artifact", {}),
 }
 
 

@@ -138,3 +138,50 @@ class AuditEntry:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# --- agents' coordination (issue #12): what the store keeps of messages, claims and artifacts ---------
+
+
+@dataclass
+class Message:
+    id: int
+    ts: float
+    repo_root: str
+    from_session: str
+    to_session: str  # a session's name, or "*": every live session of the repository
+    text: str
+    delivered_at: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Claim:
+    id: int
+    ts: float
+    session: str
+    session_id: int
+    repo_root: str
+    pattern: str  # relative to the repository, `/`-separated; a directory covers what is under it
+    reason: str
+    expires_at: float | None
+    released_at: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Artifact:
+    id: int
+    ts: float
+    repo_root: str
+    name: str
+    session: str
+    size: int
+    content: bytes | None = None  # None where only its description was read (a listing)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,4 +1,5 @@
-"""SQLite state: sessions, checkpoints, the audit log and the event stream. All of trails' SQL is here.
+"""SQLite state: sessions, checkpoints, the audit log, the event stream, agents' messages, claims and
+artifacts. All of trails' SQL is here.
 
 **One writer, readers of their own.** Each process writes through one connection, held under a lock
 for one short IMMEDIATE transaction at a time; every thread reads on a connection of its own (WAL:
@@ -49,7 +50,18 @@ from typing import Any
 
 from trails.core import events as ev
 from trails.core.errors import SessionExists, SessionNotFound, StateError
-from trails.core.models import LIFECYCLE_FIELDS, LIVE_STATUSES, AuditEntry, Checkpoint, Mode, Session, Status
+from trails.core.models import (
+    LIFECYCLE_FIELDS,
+    LIVE_STATUSES,
+    Artifact,
+    AuditEntry,
+    Checkpoint,
+    Claim,
+    Message,
+    Mode,
+    Session,
+    Status,
+)
 
 # Each entry upgrades the schema by one version; never edit a released entry, append a new one.
 MIGRATIONS: list[str] = [
@@ -133,6 +145,44 @@ MIGRATIONS: list[str] = [
     # itself (NULL: an exit, a kill, a pause). The supervisor writes it with the status.
     """
     ALTER TABLE sessions ADD COLUMN status_source TEXT;
+    """,
+    # 5: agents' coordination (issue #12): messages between sessions, advisory claims on paths of a
+    # repository, small artifacts shared in one. `repo_root` scopes each (a session's repository, or its
+    # workdir outside git); sessions are named as they were when the row was written.
+    """
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts REAL NOT NULL,
+        repo_root TEXT NOT NULL,
+        from_session TEXT NOT NULL,
+        to_session TEXT NOT NULL,
+        text TEXT NOT NULL,
+        delivered_at REAL
+    );
+    CREATE INDEX messages_to ON messages(to_session, id);
+    CREATE INDEX messages_from ON messages(from_session, ts);
+    CREATE TABLE claims (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts REAL NOT NULL,
+        session TEXT NOT NULL,
+        session_id INTEGER NOT NULL,
+        repo_root TEXT NOT NULL,
+        pattern TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        expires_at REAL,
+        released_at REAL
+    );
+    CREATE INDEX claims_held ON claims(repo_root, id) WHERE released_at IS NULL;
+    CREATE TABLE artifacts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts REAL NOT NULL,
+        repo_root TEXT NOT NULL,
+        name TEXT NOT NULL,
+        session TEXT NOT NULL,
+        content BLOB NOT NULL,
+        size INTEGER NOT NULL,
+        UNIQUE (repo_root, name)
+    );
     """,
 ]
 
@@ -607,6 +657,137 @@ class Store:
         row = self._one("SELECT MAX(id) FROM events", ())
         return int(row[0] or 0) if row is not None else 0
 
+    # --- agents' coordination: messages, claims, artifacts (the rules are core.coordination's) ---------
+
+    def session_by_token(self, key: str, digest: str) -> Session | None:
+        """The live session whose extra[key] is `digest` (a credential's SHA-256), if any."""
+        row = self._one("SELECT * FROM sessions WHERE ended_at IS NULL AND json_extract(extra, '$.' || ?) = ?",
+                        (key, digest))
+        return _row_to_session(self.path, row) if row is not None else None
+
+    def add_message(self, repo_root: str, sender: str, to: str, text: str, *, window: float, at_most: int,
+                    audit: Audit) -> Message | None:
+        """Store a message and its audit entry, unless `sender` already sent `at_most` in the last
+        `window` seconds (then None, and nothing is written): counted in the same transaction."""
+        now = time.time()
+        with self._write() as tx:
+            sent = tx.execute("SELECT COUNT(*) FROM messages WHERE from_session = ? AND ts > ?",
+                              (sender, now - window)).fetchone()[0]
+            if sent >= at_most:
+                return None
+            cur = tx.execute("INSERT INTO messages (ts, repo_root, from_session, to_session, text)"
+                             " VALUES (?, ?, ?, ?, ?)", (now, repo_root, sender, to, text))
+            message = Message(int(cur.lastrowid or 0), now, repo_root, sender, to, text)
+            action, session_name, detail = audit
+            tx.audit(action, session_name, {**detail, "id": message.id})
+        return message
+
+    def inbox(self, name: str, repo_root: str, *, since: int, not_before: float, limit: int) -> list[Message]:
+        """Messages to `name` (and to "*" in its repository, from others) after id `since` and not
+        older than `not_before` (a later session of the same name does not read an earlier one's); the
+        last `limit`, oldest first."""
+        rows = self._rows(
+            "SELECT * FROM (SELECT * FROM messages WHERE id > ? AND ts >= ? AND (to_session = ?"
+            " OR (to_session = '*' AND repo_root = ? AND from_session != ?)) ORDER BY id DESC LIMIT ?) ORDER BY id",
+            (since, not_before, name, repo_root, name, limit))
+        return [_row_to_message(r) for r in rows]
+
+    def mark_delivered(self, ids: Sequence[int]) -> None:
+        """Direct messages read or typed into their recipient: their delivery time, the first one only."""
+        if not ids:
+            return
+        with self._write() as tx:
+            tx.execute(f"UPDATE messages SET delivered_at = ? WHERE delivered_at IS NULL AND id IN "
+                       f"({', '.join('?' * len(ids))})", (time.time(), *ids))
+
+    def last_message(self, name: str) -> Message | None:
+        row = self._one("SELECT * FROM messages WHERE from_session = ? ORDER BY id DESC LIMIT 1", (name,))
+        return _row_to_message(row) if row is not None else None
+
+    def add_claim(self, claim: Claim, conflict: Callable[[list[Claim]], Claim | None], *,
+                  audit: Audit) -> tuple[Claim | None, Claim | None]:
+        """Store `claim` unless `conflict(held)` names one of the claims still held in its repository
+        (expired ones, and those of sessions that ended, are released first, in the same transaction).
+        (the stored claim, None) or (None, the conflicting one)."""
+        now = time.time()
+        with self._write() as tx:
+            _release_stale(tx, now)
+            rows = tx.execute("SELECT * FROM claims WHERE repo_root = ? AND released_at IS NULL ORDER BY id",
+                              (claim.repo_root,)).fetchall()
+            found = conflict([_row_to_claim(r) for r in rows])
+            if found is not None:
+                return None, found
+            cur = tx.execute(
+                "INSERT INTO claims (ts, session, session_id, repo_root, pattern, reason, expires_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (now, claim.session, claim.session_id, claim.repo_root, claim.pattern, claim.reason, claim.expires_at))
+            claim.id, claim.ts = int(cur.lastrowid or 0), now
+            action, session_name, detail = audit
+            tx.audit(action, session_name, {**detail, "id": claim.id})
+        return claim, None
+
+    def release_claims(self, session_id: int, pattern: str | None, *, audit: Audit) -> list[Claim]:
+        """Release the session's held claims (of `pattern` only, when given), with one audit entry."""
+        now = time.time()
+        with self._write() as tx:
+            _release_stale(tx, now)
+            sql = "SELECT * FROM claims WHERE session_id = ? AND released_at IS NULL"
+            args: list[object] = [session_id]
+            if pattern is not None:
+                sql += " AND pattern = ?"
+                args.append(pattern)
+            released = [_row_to_claim(r) for r in tx.execute(sql + " ORDER BY id", args).fetchall()]
+            if released:
+                tx.execute(f"UPDATE claims SET released_at = ? WHERE id IN ({', '.join('?' * len(released))})",
+                           (now, *(c.id for c in released)))
+                action, session_name, detail = audit
+                tx.audit(action, session_name, {**detail, "ids": [c.id for c in released],
+                                                "patterns": [c.pattern for c in released]})
+        for claim in released:
+            claim.released_at = now
+        return released
+
+    def held_claims(self, repo_root: str | None = None, session_id: int | None = None) -> list[Claim]:
+        """Claims still held: not released, not expired, their session live (read only: nothing released)."""
+        sql = ("SELECT c.* FROM claims c JOIN sessions s ON s.id = c.session_id AND s.ended_at IS NULL"
+               " WHERE c.released_at IS NULL AND (c.expires_at IS NULL OR c.expires_at > ?)")
+        args: list[object] = [time.time()]
+        if repo_root is not None:
+            sql += " AND c.repo_root = ?"
+            args.append(repo_root)
+        if session_id is not None:
+            sql += " AND c.session_id = ?"
+            args.append(session_id)
+        return [_row_to_claim(r) for r in self._rows(sql + " ORDER BY c.id", args)]
+
+    def put_artifact(self, repo_root: str, name: str, session: str, content: bytes, *,
+                     audit: Audit) -> tuple[Artifact, str | None]:
+        """Store (or replace) an artifact, unless another session shared that name: (artifact, None),
+        or (the existing one, its sharer) with nothing written."""
+        now = time.time()
+        with self._write() as tx:
+            row = tx.execute("SELECT id, ts, repo_root, name, session, size FROM artifacts WHERE repo_root = ?"
+                             " AND name = ?", (repo_root, name)).fetchone()
+            if row is not None and row["session"] != session:
+                return _row_to_artifact(row), row["session"]
+            tx.execute("INSERT INTO artifacts (ts, repo_root, name, session, content, size) VALUES (?, ?, ?, ?, ?, ?)"
+                       " ON CONFLICT (repo_root, name) DO UPDATE SET ts = excluded.ts, content = excluded.content,"
+                       " size = excluded.size",
+                       (now, repo_root, name, session, content, len(content)))
+            got = tx.execute("SELECT id FROM artifacts WHERE repo_root = ? AND name = ?", (repo_root, name)).fetchone()
+            action, session_name, detail = audit
+            tx.audit(action, session_name, {**detail, "id": got["id"], "replaced": row is not None})
+        return Artifact(int(got["id"]), now, repo_root, name, session, len(content), content), None
+
+    def artifact(self, repo_root: str, name: str) -> Artifact | None:
+        row = self._one("SELECT * FROM artifacts WHERE repo_root = ? AND name = ?", (repo_root, name))
+        return _row_to_artifact(row, with_content=True) if row is not None else None
+
+    def artifacts(self, repo_root: str) -> list[Artifact]:
+        rows = self._rows("SELECT id, ts, repo_root, name, session, size FROM artifacts WHERE repo_root = ?"
+                          " ORDER BY name", (repo_root,))
+        return [_row_to_artifact(r) for r in rows]
+
 
 class _Tx:
     """The connection inside one IMMEDIATE transaction."""
@@ -834,3 +1015,24 @@ def _row_to_event(path: Path, row: sqlite3.Row) -> ev.Event:
     kind = row["kind"]
     return ev.Event(id=row["id"], ts=row["ts"], session=row["session_name"], kind=kind, caller=row["caller"],
                     data=ev.payload_from(kind, _decoded(path, "events", row, "data", dict)))
+
+
+def _release_stale(tx: _Tx, now: float) -> None:
+    """Claims past their TTL, and those of sessions that ended (or were deleted), are released."""
+    tx.execute("UPDATE claims SET released_at = ? WHERE released_at IS NULL AND ((expires_at IS NOT NULL AND"
+               " expires_at <= ?) OR session_id NOT IN (SELECT id FROM sessions WHERE ended_at IS NULL))", (now, now))
+
+
+def _row_to_message(row: sqlite3.Row) -> Message:
+    return Message(row["id"], row["ts"], row["repo_root"], row["from_session"], row["to_session"], row["text"],
+                   row["delivered_at"])
+
+
+def _row_to_claim(row: sqlite3.Row) -> Claim:
+    return Claim(row["id"], row["ts"], row["session"], row["session_id"], row["repo_root"], row["pattern"],
+                 row["reason"], row["expires_at"], row["released_at"])
+
+
+def _row_to_artifact(row: sqlite3.Row, *, with_content: bool = False) -> Artifact:
+    content = bytes(row["content"]) if with_content else None
+    return Artifact(row["id"], row["ts"], row["repo_root"], row["name"], row["session"], row["size"], content)
