@@ -3,7 +3,7 @@
 The engine serves many front ends from one server process, so it never learns the cwd or the
 environment from `os` (they are the server's, not the caller's). Trust decides what may weaken
 isolation: the owner at a terminal (`user`) may open a container's network; a session's own agent
-(`agent`, later over MCP) may not, whatever it sends; a `web` token may be read-only.
+(`agent`, over MCP) may not, whatever it sends; a `web` token may be read-only.
 """
 
 from __future__ import annotations
@@ -27,6 +27,9 @@ class Caller(msgspec.Struct, frozen=True, kw_only=True):
     env: dict[str, str] = msgspec.field(default_factory=dict)
     session: str | None = None  # agent callers: the session whose agent is asking
     read_only: bool = False  # web callers holding a read-only token
+    # A session's own credential (TRAILS_MCP_TOKEN, trails.core.mcpwire): the server takes the caller to
+    # be that session's agent, whatever else the frame says, and refuses one that matches no session.
+    credential: str | None = None
 
     @property
     def label(self) -> str:

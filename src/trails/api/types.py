@@ -947,9 +947,153 @@ REQUESTS.update({cls.op_name(): cls for cls in (
     ShowRun, ReadRunFile,
 )})
 
+
+# --- agents' coordination (issue #12): messages, claims, artifacts, peers -------------------------------
+#
+# For an `agent` caller the session acting is always its own (`as_session`, when sent, must name it);
+# a `user` caller names the session it acts for with `as_session` (an operation that needs one refuses
+# without it, `needs_session`); listings without one are of the caller's cwd's repository.
+
+
+class MessageInfo(msgspec.Struct, kw_only=True):
+    id: int
+    ts: float
+    from_session: str = msgspec.field(name="from")
+    to: str  # a session's name, or "*": every session of the repository
+    text: str
+    delivered_at: float | None = None
+
+
+class MessageList(msgspec.Struct, kw_only=True):
+    session: str
+    messages: list[MessageInfo]
+    last_id: int | None  # pass it as `since` to read only what comes after
+
+
+class ClaimInfo(msgspec.Struct, kw_only=True):
+    id: int
+    ts: float
+    session: str
+    path: str  # relative to the repository; a directory covers what is under it
+    reason: str
+    expires_at: float | None
+
+
+class ClaimList(msgspec.Struct, kw_only=True):
+    repo: str
+    claims: list[ClaimInfo]
+
+
+class PeerInfo(msgspec.Struct, kw_only=True):
+    """A session as the agents of its repository see it."""
+
+    name: str
+    agent: str
+    mode: Mode
+    status: Status
+    branch: str | None
+    claims: list[str]
+    last_message: str | None  # the last message it sent
+    diff: DiffStat | None = None  # with `stats`: its changes against its base
+
+
+class PeerList(msgspec.Struct, kw_only=True):
+    repo: str
+    sessions: list[PeerInfo]
+
+
+class ArtifactInfo(msgspec.Struct, kw_only=True):
+    name: str
+    session: str  # who shared it
+    size: int
+    ts: float
+
+
+class ArtifactContent(ArtifactInfo, kw_only=True):
+    text: str | None  # the content, when it is UTF-8 text
+    data: bytes | None = None  # else its bytes (base64 in JSON)
+
+
+class ArtifactList(msgspec.Struct, kw_only=True):
+    repo: str
+    artifacts: list[ArtifactInfo]
+
+
+class AgentMessage(Request[MessageInfo], tag="agent_message"):
+    result = MessageInfo
+    to: str
+    text: str
+    as_session: str | None = None
+
+
+class ReadMessages(Request[MessageList], tag="read_messages"):
+    result = MessageList
+    since: int | None = None
+    as_session: str | None = None
+
+
+class ClaimResource(Request[ClaimInfo], tag="claim_resource"):
+    result = ClaimInfo
+    path: str
+    ttl_seconds: float | None = None
+    reason: str = ""
+    as_session: str | None = None
+
+
+class ReleaseResource(Request[ClaimList], tag="release_resource"):
+    """Release the session's claim of `path` (None: all of them); the result lists what was released."""
+
+    result = ClaimList
+    path: str | None = None
+    as_session: str | None = None
+
+
+class ListClaims(Request[ClaimList], tag="list_claims"):
+    result = ClaimList
+    as_session: str | None = None
+
+
+class QuerySessions(Request[PeerList], tag="query_sessions"):
+    """The sessions of the repository; `filter`: those whose name, agent, mode or status contains it."""
+
+    result = PeerList
+    filter: str | None = None
+    stats: bool = False
+    as_session: str | None = None
+
+
+class ShareArtifact(Request[ArtifactInfo], tag="share_artifact"):
+    """One of `text`, `data` or `path` (a file in the session's workdir) is the content."""
+
+    result = ArtifactInfo
+    name: str
+    text: str | None = None
+    data: bytes | None = None
+    path: str | None = None
+    as_session: str | None = None
+
+
+class GetArtifact(Request[ArtifactContent], tag="get_artifact"):
+    result = ArtifactContent
+    name: str
+    as_session: str | None = None
+
+
+class ListArtifacts(Request[ArtifactList], tag="list_artifacts"):
+    result = ArtifactList
+    as_session: str | None = None
+
+
+COORDINATION: tuple[type[Request[object]], ...] = (
+    AgentMessage, ReadMessages, ClaimResource, ReleaseResource, ListClaims, QuerySessions, ShareArtifact,
+    GetArtifact, ListArtifacts,
+)
+REQUESTS.update({cls.op_name(): cls for cls in COORDINATION})
+
 # What a read-only caller (a web viewer's token) may ask: operations that change nothing. The server
 # refuses every other one for such a caller, whatever the front end in between let through.
 READS: frozenset[str] = frozenset(cls.op_name() for cls in (
     ListSessions, Show, Get, Output, FollowOutput, Diff, Events, Subscribe, Audit, ListTrusted, Doctor, Ping,
     GitStatus, GitDiff, GitFile, ListFiles, FindFiles, ListWorktrees, OpenTerminal, ListRuns, ShowRun, ReadRunFile,
+    ListClaims, QuerySessions, GetArtifact, ListArtifacts,
 ))

@@ -386,6 +386,7 @@ class Engine:
         notes: list[str] = []
         env = self._session_env(caller_env, session.env, session.name)
         argv = self._wire_hooks(provider, session, argv, env, caller_env)
+        self._wire_mcp(session, env, caller_env)
         if session.mode is not Mode.CONTAINER and any(k in session.limits for k in ("cpus", "memory", "pids_limit")):
             from trails.core import limits as limits_mod
 
@@ -422,6 +423,21 @@ class Engine:
         # Only these keys: the row's others (what a create has made so far, for its recovery) stay.
         self.store.update_extra(session.id, {hookwire.TOKEN_KEY: digest, hookwire.HOOKED_KEY: profile.name})
         return wired
+
+    def _wire_mcp(self, session: Session, env: dict[str, str], caller_env: Mapping[str, str]) -> None:
+        """A new credential for this launch's agent (core.mcpwire), its digest in the row before the
+        agent can use it; none when the caller turned MCP off."""
+        from trails.core import mcpwire
+
+        env.pop(mcpwire.TOKEN_ENV, None)  # a session started from inside another gets none of that one's
+        if mcpwire.turned_off(caller_env):
+            if session.extra.pop(mcpwire.TOKEN_KEY, None) is not None:
+                self.store.update_extra(session.id, {mcpwire.TOKEN_KEY: None})
+            return
+        credential, digest = mcpwire.new_credential()
+        env[mcpwire.TOKEN_ENV] = credential
+        session.extra[mcpwire.TOKEN_KEY] = digest
+        self.store.update_extra(session.id, {mcpwire.TOKEN_KEY: digest})
 
     def starting_status(self) -> Status:
         """What an agent just started is: "loading" while the server's supervisor watches (until its

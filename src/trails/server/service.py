@@ -26,6 +26,7 @@ from trails.core import paths
 from trails.core.errors import Cancelled, InvalidInput, ServerError, SessionNotFound, SessionStateError, TrailsError
 from trails.core.models import LIVE_STATUSES, Session
 from trails.server import runlist
+from trails.server.coordination import CoordinationOps
 from trails.server.feed import Feed, info
 from trails.server.jobs import Job, Jobs
 from trails.server.monitor import Monitor, turned_off
@@ -113,6 +114,8 @@ class Service:
         # The web dashboard's operations (issue #11), each group in a module of its own.
         self.terminals = Terminals(self)
         self._ops.update({**self.terminals.ops(), **WorktreeOps(self).ops(), **runlist.ops()})
+        # Agents' coordination (issue #12): messages, claims, artifacts.
+        self._ops.update(CoordinationOps(self).ops())
 
     def close(self) -> None:
         """After the last request: close the engines and the feed (their database connections)."""
@@ -142,7 +145,9 @@ class Service:
                 raise InvalidInput(f"unknown operation {frame.op!r}", field="op")
             request = _decode(frame.params, kind)
             caller = frame.caller or Caller()
-            if trust_user:
+            if caller.credential is not None:
+                caller = self.credentialed(caller)
+            elif trust_user:
                 caller = owner(caller)
             if caller.read_only and frame.op not in t.READS:
                 caller.refuse_read_only(f"`{frame.op}`")
@@ -168,6 +173,20 @@ class Service:
                 under_way.discard(job)
 
     # --- helpers ---------------------------------------------------------------------------------
+
+    def credentialed(self, caller: Caller) -> Caller:
+        """The agent whose session's credential the caller holds (core.mcpwire); refused when it is
+        no live session's: a wrong credential is never taken for the user."""
+        from trails.core import mcpwire
+        from trails.core.errors import NotPermitted
+
+        with self.engines.engine() as engine:
+            session = engine.store.session_by_token(mcpwire.TOKEN_KEY, mcpwire.digest(caller.credential or ""))
+        if session is None:
+            raise NotPermitted("this MCP credential is no live session's: nothing was done",
+                               hint=f"{mcpwire.TOKEN_ENV} is set for an agent by its session's launch; "
+                                    "unset it to act as yourself", field="credential")
+        return Caller(trust=Trust.AGENT, cwd=caller.cwd, env=caller.env, session=session.name)
 
     def ensure_monitor(self, caller: Caller) -> None:
         """Statuses, auto-yes and output logs need the supervisor's watch (not if the caller turned it off)."""

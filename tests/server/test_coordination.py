@@ -1,0 +1,118 @@
+"""Agents' coordination over the real server: who acts is the server's decision, from the caller alone
+(a session's credential makes it that session's agent; the user names the session it acts for)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from tests.helpers import as_user, wait_until
+from trails.api import types as t
+from trails.api.caller import Caller, Trust
+from trails.api.client import Client
+from trails.core import mcpwire
+from trails.core.errors import TrailsError
+
+
+def agent_env(socket: Path, session: SessionRef) -> dict[str, str]:
+    """The environment the session's agent process runs with (as its pane's process has it)."""
+    pid = subprocess.run(["tmux", "-S", str(socket), "display", "-p", "-t", f"={session.tmux}:", "#{pane_pid}"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    # The pane's process is trails' launcher (it loads the env file, then runs the agent as its child).
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    if not children:
+        return {}
+    raw = Path(f"/proc/{children[0]}/environ").read_bytes()
+    return dict(item.split("=", 1) for item in raw.decode().split("\0") if "=" in item)
+
+
+class SessionRef(msgspec.Struct):
+    name: str
+    tmux: str
+
+
+def start(client: Client, repo: Path, name: str) -> SessionRef:
+    made = client.call(t.Create(name=name, agent="cat", mode="worktree", cwd=str(repo)))
+    return SessionRef(name, made.session.tmux_session)
+
+
+def credential(socket: Path, session: SessionRef) -> str:
+    return wait_until(lambda: agent_env(socket, session).get(mcpwire.TOKEN_ENV), message="the agent's credential")
+
+
+def as_agent(home: Path, token: str, cwd: Path) -> Client:
+    # What `trails mcp` sends: the user's own socket, a credential, no claim of who it is.
+    return Client(home, caller=Caller(trust=Trust.USER, cwd=str(cwd), credential=token), local=False)
+
+
+@pytest.fixture
+def pair(client: Client, repo: Path, trails_env: dict[str, Path]) -> tuple[SessionRef, SessionRef]:
+    return start(client, repo, "a"), start(client, repo, "b")
+
+
+def test_each_launch_gets_its_own_credential_whose_digest_only_is_stored(
+        client: Client, pair: tuple[SessionRef, SessionRef], trails_env: dict[str, Path]) -> None:
+    a, b = pair
+    token_a, token_b = credential(trails_env["socket"], a), credential(trails_env["socket"], b)
+    assert token_a != token_b
+    extra = client.call(t.Get(name="a")).extra
+    assert extra[mcpwire.TOKEN_KEY] == mcpwire.digest(token_a)
+    assert token_a not in msgspec.json.encode(client.call(t.Show(name="a"))).decode()
+
+
+def test_an_agent_speaks_only_as_itself_and_the_user_names_a_session(
+        client: Client, pair: tuple[SessionRef, SessionRef], repo: Path, trails_env: dict[str, Path]) -> None:
+    a = pair[0]
+    agent_a = as_agent(trails_env["home"], credential(trails_env["socket"], a), repo)
+    sent = agent_a.call(t.AgentMessage(to="b", text="hi from a"))
+    assert sent.from_session == "a"
+    with pytest.raises(TrailsError) as other:
+        agent_a.call(t.AgentMessage(to="b", text="I am b", as_session="b"))
+    assert (other.value.code, other.value.field) == ("not_permitted", "as_session")
+    with pytest.raises(TrailsError) as reads_other:
+        agent_a.call(t.ReadMessages(as_session="b"))
+    assert reads_other.value.code == "not_permitted"
+    # The user acts for the session it names, and must name one.
+    with pytest.raises(TrailsError) as none:
+        client.call(t.AgentMessage(to="a", text="from nobody"))
+    assert (none.value.code, none.value.field) == ("needs_session", "as_session")
+    client.call(t.AgentMessage(to="a", text="from b, by the user", as_session="b"))
+    inbox = client.call(t.ReadMessages(as_session="b"))
+    assert [(m.from_session, m.text) for m in inbox.messages] == [("a", "hi from a")]
+    assert [(m.from_session, m.text) for m in agent_a.call(t.ReadMessages()).messages] == \
+        [("b", "from b, by the user")]
+    callers = {e.data["text"]: e.caller for e in client.call(t.Events()).events if e.kind == "message"}
+    assert callers == {"hi from a": "agent:a", "from b, by the user": "user"}
+
+
+def test_a_forged_credential_is_refused_never_taken_for_the_user(
+        client: Client, pair: tuple[SessionRef, SessionRef], repo: Path, trails_env: dict[str, Path]) -> None:
+    forged = as_agent(trails_env["home"], "not-a-credential", repo)
+    for request in (t.AgentMessage(to="b", text="forged", as_session="a"), t.ListClaims(), t.ListSessions()):
+        with pytest.raises(TrailsError) as refused:
+            forged.call(request)
+        assert (refused.value.code, refused.value.field) == ("not_permitted", "credential")
+    assert client.call(t.ReadMessages(as_session="b")).messages == []
+    # A session's credential dies with it.
+    token_a = credential(trails_env["socket"], pair[0])
+    client.call(t.Kill(name="a"))
+    with pytest.raises(TrailsError) as gone:
+        as_agent(trails_env["home"], token_a, repo).call(t.ListClaims())
+    assert gone.value.code == "not_permitted"
+
+
+def test_query_sessions_shows_claims_and_last_messages(
+        client: Client, pair: tuple[SessionRef, SessionRef], repo: Path, trails_env: dict[str, Path]) -> None:
+    client.call(t.ClaimResource(path="src/app.py", reason="mine", as_session="a"))
+    client.call(t.AgentMessage(to="*", text="starting on the app", as_session="a"))
+    client = Client(trails_env["home"], caller=as_user(repo), local=False)  # in the repository: its sessions
+    listed = client.call(t.QuerySessions(stats=True))
+    assert listed.repo == str(repo)
+    by_name = {p.name: p for p in listed.sessions}
+    assert by_name["a"].claims == ["src/app.py"] and by_name["b"].claims == []
+    assert by_name["a"].last_message == "starting on the app" and by_name["b"].last_message is None
+    assert by_name["a"].diff is not None and by_name["a"].diff.files == 0
+    assert [p.name for p in client.call(t.QuerySessions(filter="b")).sessions] == ["b"]
