@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from trails.api.caller import Caller
+    from trails.api.client import Client
 
 T = TypeVar("T")
 
@@ -208,3 +209,37 @@ class TrailsServer:
         import msgspec
 
         return (msgspec.to_builtins(e) for e in self.client.subscribe(since, timeout=timeout))
+
+
+# --- sessions' agents and their credentials (issue #12) ---------------------------------------------
+
+
+def agent_env(socket: Path, session: SessionRef) -> dict[str, str]:
+    """The environment the session's agent process runs with (as its pane's process has it)."""
+    pid = subprocess.run(["tmux", "-S", str(socket), "display", "-p", "-t", f"={session.tmux}:", "#{pane_pid}"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    # The pane's process is trails' launcher (it loads the env file, then runs the agent as its child).
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    if not children:
+        return {}
+    raw = Path(f"/proc/{children[0]}/environ").read_bytes()
+    return dict(item.split("=", 1) for item in raw.decode().split("\0") if "=" in item)
+
+
+@dataclass
+class SessionRef:
+    name: str
+    tmux: str
+
+
+def start(client: Client, repo: Path, name: str) -> SessionRef:
+    """A worktree session of `repo` whose agent is `cat`."""
+    from trails.api import types as t
+
+    made = client.call(t.Create(name=name, agent="cat", mode="worktree", cwd=str(repo)))
+    return SessionRef(name, made.session.tmux_session)
+
+
+def credential(socket: Path, session: SessionRef) -> str:
+    """The MCP credential the session's launch gave its agent (TRAILS_MCP_TOKEN)."""
+    return wait_until(lambda: agent_env(socket, session).get("TRAILS_MCP_TOKEN"), message="the agent's credential")

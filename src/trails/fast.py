@@ -21,8 +21,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing itself costs ~10 ms to import here
     from typing import Any
 
-# Commands that need the controlling terminal, so they always run in this process.
-LOCAL_COMMANDS = frozenset({"attach", "tui"})
+# Commands that need the controlling terminal (or, `mcp`, hold stdio for as long as their client), so
+# they always run in this process.
+LOCAL_COMMANDS = frozenset({"attach", "tui", "mcp"})
 OFF_VALUES = frozenset({"off", "0", "no", "false"})
 FORWARDED_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
 HANDSHAKE_TIMEOUT = 5.0

@@ -3,44 +3,17 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import msgspec
 import pytest
 
-from tests.helpers import as_user, wait_until
+from tests.helpers import SessionRef, as_user, credential, start
 from trails.api import types as t
 from trails.api.caller import Caller, Trust
 from trails.api.client import Client
 from trails.core import mcpwire
 from trails.core.errors import TrailsError
-
-
-def agent_env(socket: Path, session: SessionRef) -> dict[str, str]:
-    """The environment the session's agent process runs with (as its pane's process has it)."""
-    pid = subprocess.run(["tmux", "-S", str(socket), "display", "-p", "-t", f"={session.tmux}:", "#{pane_pid}"],
-                         capture_output=True, text=True, check=True).stdout.strip()
-    # The pane's process is trails' launcher (it loads the env file, then runs the agent as its child).
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    if not children:
-        return {}
-    raw = Path(f"/proc/{children[0]}/environ").read_bytes()
-    return dict(item.split("=", 1) for item in raw.decode().split("\0") if "=" in item)
-
-
-class SessionRef(msgspec.Struct):
-    name: str
-    tmux: str
-
-
-def start(client: Client, repo: Path, name: str) -> SessionRef:
-    made = client.call(t.Create(name=name, agent="cat", mode="worktree", cwd=str(repo)))
-    return SessionRef(name, made.session.tmux_session)
-
-
-def credential(socket: Path, session: SessionRef) -> str:
-    return wait_until(lambda: agent_env(socket, session).get(mcpwire.TOKEN_ENV), message="the agent's credential")
 
 
 def as_agent(home: Path, token: str, cwd: Path) -> Client:

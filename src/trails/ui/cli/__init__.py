@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "runs": ("trails.ui.cli.runs", "runs"),
     "tui": ("trails.ui.cli.tui", "tui"),
     "web": ("trails.ui.cli.web", "web"),
+    "mcp": ("trails.ui.cli.mcp", "mcp"),
     "upgrade-session": ("trails.ui.cli.moves", "upgrade_session"),
     "export-session": ("trails.ui.cli.moves", "export_session"),
 }
