@@ -168,3 +168,32 @@ def test_artifacts_are_shared_read_replaced_by_their_sharer_only(store: Store, r
     with pytest.raises(InvalidInput):
         c.share(a, "../evil", b"x", caller="agent:a")
     assert [e.data.name for e in store.events() if e.kind == "artifact"] == ["plan.md", "plan.md"]  # type: ignore[union-attr]
+
+
+def test_messages_wait_for_a_ready_recipient_one_at_a_time_never_a_dialog(store: Store, root: Path) -> None:
+    a, b, c_ = (_session(store, n, root) for n in ("a", "b", "c"))
+    c = co.Coordination(store)
+    first = c.send_message(a, "b", "first", caller="agent:a")
+    c.send_message(a, "b", "second", caller="agent:a")
+    c.send_message(a, "*", "to all", caller="agent:a")
+    store.update_session(c_.id, status=Status.WAITING)  # a dialog: nothing is typed into it
+    assert [(m.text, name) for m, _, name in c.deliverable()] == [("first", "b")]
+    store.set_needs_user(b.id, "a prompt auto-yes refused")
+    assert c.deliverable() == []
+    store.set_needs_user(b.id, None)
+    c.delivered(first, b.id)
+    assert [(m.text, name) for m, _, name in c.deliverable()] == [("second", "b")]
+    c.read_messages(b)  # read: nothing left to type
+    assert c.deliverable() == []
+    store.update_session(c_.id, status=Status.READY)
+    assert [(m.text, name) for m, _, name in c.deliverable()] == [("to all", "c")]
+
+
+def test_typed_text_is_one_line_and_long_messages_are_announced(store: Store, root: Path) -> None:
+    a, _ = _session(store, "a", root), _session(store, "b", root)
+    c = co.Coordination(store)
+    short = c.send_message(a, "b", "rebase onto main\nthen run the tests", caller="agent:a")
+    assert co.typed_text(short) == f"[trails] message {short.id} from a to you: rebase onto main then run the tests"
+    long = c.send_message(a, "*", "z" * 600, caller="agent:a")
+    assert co.typed_text(long) == (f"[trails] message {long.id} from a to everyone (600 characters): read it with "
+                                   "the read_messages tool")

@@ -41,6 +41,7 @@ RATE_WINDOW = 60.0
 RATE_MAX = 30  # messages a session may send per RATE_WINDOW
 ARTIFACT_MAX_BYTES = 1024 * 1024
 READ_LIMIT = 100  # messages one read returns at most (the latest)
+TYPED_MAX_CHARS = 500  # a longer message is announced in the pane, not typed there
 MAX_TTL = 7 * 24 * 3600.0
 BROADCAST = "*"
 LOG_NAME = "agent-comm.log"
@@ -79,9 +80,12 @@ class Coordination:
                                       hint="query_sessions lists the sessions of this repository")
             if target.id == actor.id:
                 raise InvalidInput("a session cannot send a message to itself", field="to")
-        message = self.store.add_message(root, actor.name, to, text, window=RATE_WINDOW, at_most=RATE_MAX,
-                                         audit=("message_sent", actor.name,
-                                                {"caller": caller, "to": to, "text": text, "repo": root}))
+            recipients = [target.id]
+        else:
+            recipients = [s.id for s in self.store.list_sessions() if project(s) == root and s.id != actor.id]
+        message = self.store.add_message(root, actor.name, to, text, recipients, window=RATE_WINDOW,
+                                         at_most=RATE_MAX, audit=("message_sent", actor.name, {
+                                             "caller": caller, "to": to, "text": text, "repo": root}))
         if message is None:
             raise RateLimited(f"{actor.name} sent {RATE_MAX} messages in the last {RATE_WINDOW:g} seconds, the "
                               "most allowed: this one was not sent", hint="wait a little, or send fewer, longer ones",
@@ -94,8 +98,23 @@ class Coordination:
         ones it returns are marked delivered."""
         found = self.store.inbox(reader.name, project(reader), since=since or 0, not_before=reader.created_at,
                                  limit=READ_LIMIT)
-        self.store.mark_delivered([m.id for m in found if m.to_session != BROADCAST and m.delivered_at is None])
+        self.store.mark_delivered(reader.id, [m.id for m in found], "read")
         return found
+
+    # --- delivery into ready agents ------------------------------------------------------------
+
+    def deliverable(self) -> list[tuple[Message, int, str]]:
+        """Messages to type now: at most one per recipient (the oldest), each of which is `ready`."""
+        seen: set[int] = set()
+        out = []
+        for message, recipient_id, recipient in self.store.pending_for_ready():
+            if recipient_id not in seen:
+                seen.add(recipient_id)
+                out.append((message, recipient_id, recipient))
+        return out
+
+    def delivered(self, message: Message, recipient_id: int) -> None:
+        self.store.mark_delivered(recipient_id, [message.id], "typed")
 
     # --- claims -----------------------------------------------------------------------------------
 
@@ -177,6 +196,17 @@ class Coordination:
         except SessionNotFound:
             raise SessionNotFound(f"no live session named {name!r}", field=field,
                                   hint="query_sessions lists the sessions of this repository") from None
+
+
+def typed_text(message: Message) -> str:
+    """What is typed into a ready recipient's pane: one line (a newline would submit it part way), the
+    text itself when short, else a pointer to read_messages."""
+    one_line = " ".join(message.text.split())
+    to = "everyone" if message.to_session == BROADCAST else "you"
+    if len(one_line) <= TYPED_MAX_CHARS:
+        return f"[trails] message {message.id} from {message.from_session} to {to}: {one_line}"
+    return (f"[trails] message {message.id} from {message.from_session} to {to} ({len(message.text)} characters): "
+            "read it with the read_messages tool")
 
 
 # --- paths and globs ------------------------------------------------------------------------------

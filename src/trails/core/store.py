@@ -161,6 +161,16 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX messages_to ON messages(to_session, id);
     CREATE INDEX messages_from ON messages(from_session, ts);
+    -- One row per recipient (a "*" message has one for each session of the repository but its sender):
+    -- delivered when read (how = read) or typed into the recipient's pane while it was ready (typed).
+    CREATE TABLE deliveries (
+        message_id INTEGER NOT NULL REFERENCES messages(id),
+        session_id INTEGER NOT NULL,
+        delivered_at REAL,
+        how TEXT,
+        PRIMARY KEY (message_id, session_id)
+    );
+    CREATE INDEX deliveries_pending ON deliveries(session_id) WHERE delivered_at IS NULL;
     CREATE TABLE claims (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         ts REAL NOT NULL,
@@ -665,10 +675,11 @@ class Store:
                         (key, digest))
         return _row_to_session(self.path, row) if row is not None else None
 
-    def add_message(self, repo_root: str, sender: str, to: str, text: str, *, window: float, at_most: int,
-                    audit: Audit) -> Message | None:
-        """Store a message and its audit entry, unless `sender` already sent `at_most` in the last
-        `window` seconds (then None, and nothing is written): counted in the same transaction."""
+    def add_message(self, repo_root: str, sender: str, to: str, text: str, recipients: Sequence[int], *,
+                    window: float, at_most: int, audit: Audit) -> Message | None:
+        """Store a message for the sessions `recipients` (ids) and its audit entry, unless `sender`
+        already sent `at_most` in the last `window` seconds (then None, and nothing is written):
+        counted in the same transaction."""
         now = time.time()
         with self._write() as tx:
             sent = tx.execute("SELECT COUNT(*) FROM messages WHERE from_session = ? AND ts > ?",
@@ -678,6 +689,9 @@ class Store:
             cur = tx.execute("INSERT INTO messages (ts, repo_root, from_session, to_session, text)"
                              " VALUES (?, ?, ?, ?, ?)", (now, repo_root, sender, to, text))
             message = Message(int(cur.lastrowid or 0), now, repo_root, sender, to, text)
+            for session_id in recipients:
+                tx.execute("INSERT OR IGNORE INTO deliveries (message_id, session_id) VALUES (?, ?)",
+                           (message.id, session_id))
             action, session_name, detail = audit
             tx.audit(action, session_name, {**detail, "id": message.id})
         return message
@@ -692,13 +706,27 @@ class Store:
             (since, not_before, name, repo_root, name, limit))
         return [_row_to_message(r) for r in rows]
 
-    def mark_delivered(self, ids: Sequence[int]) -> None:
-        """Direct messages read or typed into their recipient: their delivery time, the first one only."""
+    def mark_delivered(self, session_id: int, ids: Sequence[int], how: str) -> None:
+        """Messages that reached a recipient (read, or typed into its pane): its deliveries, and each
+        message's `delivered_at` (its first delivery to anyone)."""
         if not ids:
             return
+        now, marks = time.time(), ", ".join("?" * len(ids))
         with self._write() as tx:
-            tx.execute(f"UPDATE messages SET delivered_at = ? WHERE delivered_at IS NULL AND id IN "
-                       f"({', '.join('?' * len(ids))})", (time.time(), *ids))
+            tx.execute(f"UPDATE deliveries SET delivered_at = ?, how = ? WHERE session_id = ? AND delivered_at IS NULL"
+                       f" AND message_id IN ({marks})", (now, how, session_id, *ids))
+            tx.execute(f"UPDATE messages SET delivered_at = ? WHERE delivered_at IS NULL AND id IN ({marks})",
+                       (now, *ids))
+
+    def pending_for_ready(self) -> list[tuple[Message, int, str]]:
+        """Undelivered messages whose recipient is live and `ready` with nothing waiting for a person
+        (never a dialog): (message, recipient id, recipient name), the oldest first."""
+        rows = self._rows(
+            "SELECT m.*, d.session_id AS recipient_id, s.name AS recipient FROM deliveries d"
+            " JOIN messages m ON m.id = d.message_id JOIN sessions s ON s.id = d.session_id"
+            " WHERE d.delivered_at IS NULL AND s.ended_at IS NULL AND s.status = ? AND s.needs_user IS NULL"
+            " ORDER BY m.id", (Status.READY.value,))
+        return [(_row_to_message(r), int(r["recipient_id"]), str(r["recipient"])) for r in rows]
 
     def last_message(self, name: str) -> Message | None:
         row = self._one("SELECT * FROM messages WHERE from_session = ? ORDER BY id DESC LIMIT 1", (name,))

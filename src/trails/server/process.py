@@ -29,6 +29,7 @@ from trails.api.types import REQUESTS, ApiError
 from trails.core import ownsock, paths, watch
 from trails.core.errors import ServerError, TrailsError
 from trails.core.locks import hold_process_lock
+from trails.server.delivery import Deliverer
 from trails.server.feed import Feed
 from trails.server.jobs import Job, Jobs
 from trails.server.monitor import Monitor, turned_off
@@ -132,6 +133,7 @@ class Server:
         self.feed = Feed(paths.state_db())
         self.monitor = Monitor(home)
         self.service = Service(home, feed=self.feed, jobs=self.jobs, monitor=self.monitor, stop=self.stop)
+        self.delivery = Deliverer(self.service)  # agents' messages typed into ready recipients (issue #12)
         self.path = protocol.socket_path(home)
         self._stop = threading.Event()
         self._listener: socket.socket | None = None
@@ -191,6 +193,7 @@ class Server:
         watch.register(self.home, self.monitor)
         if self._hook_listener is not None:
             threading.Thread(target=self._serve_hooks, name="trails-hooks", daemon=True).start()
+        self.delivery.start()
         if not turned_off(os.environ):
             try:
                 self.monitor.start()
@@ -247,6 +250,7 @@ class Server:
         while self.jobs.under_way() and time.monotonic() < deadline:
             time.sleep(0.05)  # cancelled at their next step, they undo what they had started
         self.monitor.stop()
+        self.delivery.stop()
         self.service.close()
 
 
