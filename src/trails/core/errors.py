@@ -211,3 +211,40 @@ class ArtifactTaken(TrailsError):
     """An artifact's name is another session's in this repository: only its sharer may replace it."""
 
     code = "artifact_taken"
+
+
+# --- remote hosts (issue #16) ---------------------------------------------------------------------------
+
+
+class HostError(TrailsError):
+    """A remote host (trails host …) could not be used: not configured, unreachable, or no trails on it."""
+
+    code = "host_error"
+
+
+class HostNotFound(HostError):
+    code = "host_not_found"
+
+
+class HostUnreachable(HostError):
+    """ssh could not reach the host (no route, refused, timed out, unknown name)."""
+
+    code = "host_unreachable"
+
+
+class HostAuthRefused(HostError):
+    """The host's sshd refused every key ssh offered (BatchMode: no password is ever asked)."""
+
+    code = "host_auth_refused"
+
+
+class HostKeyUnknown(HostError):
+    """ssh does not know (or no longer recognises) the host's key: trails never accepts one for you."""
+
+    code = "host_key_unverified"
+
+
+class TrailsMissing(HostError):
+    """The host answers ssh but has no `trails` command to run."""
+
+    code = "host_trails_missing"

@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("trails.ui.cli.system", "doctor"),
     "audit": ("trails.ui.cli.system", "audit"),
     "trust": ("trails.ui.cli.trust", "trust"),
+    "host": ("trails.ui.cli.hosts", "host"),
     "run": ("trails.ui.cli.runs", "run"),
     "runs": ("trails.ui.cli.runs", "runs"),
     "tui": ("trails.ui.cli.tui", "tui"),

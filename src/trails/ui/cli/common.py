@@ -14,13 +14,22 @@ if TYPE_CHECKING:
     from trails.api.client import Client
     from trails.api.types import Progress
 
-__all__ = ["client", "echo", "emit", "handle_errors", "json_option", "note", "print_progress"]
+__all__ = ["client", "client_for", "echo", "emit", "handle_errors", "json_option", "note", "print_progress"]
 
 
 def client() -> Client:
     from trails.api.client import Client
 
     return Client()
+
+
+def client_for(name: str) -> tuple[Client, str]:
+    """The client serving session `name` (`HOST:NAME` for one on a remote host) and its name there."""
+    if ":" not in name:
+        return client(), name
+    from trails.api.remote import client_for as remote_client_for
+
+    return remote_client_for(name)
 
 
 def echo(text: str = "", *, nl: bool = True, err: bool = False) -> None:

@@ -6,7 +6,7 @@ import json
 
 from trails.api import types as t
 from trails.core.errors import InvalidInput
-from trails.ui.cli.common import client, echo, emit, json_option
+from trails.ui.cli.common import client, client_for, echo, emit, json_option
 from trails.ui.cli.framework import argument, command, flag, option, positive_int
 
 # `server --status` when none runs: the LSB status code ("program is not running"), as
@@ -17,12 +17,17 @@ NOT_RUNNING = 3
 @command(help="Start this home's trails server (engine, supervisor, events; it keeps running in the background).")
 @flag("--foreground", help="Run it in this process until interrupted.")
 @flag("--stop", help="Stop the running server.")
+@flag("--stdio", help="Relay one connection on stdin/stdout to this home's server (what remote hosts run over ssh).")
 @flag("--status", dest="show_status",
       help="Say whether it runs, and where it listens (exit status 3 when it does not run).")
 @json_option
-def server(foreground: bool, stop: bool, show_status: bool, as_json: bool) -> None:
+def server(foreground: bool, stop: bool, stdio: bool, show_status: bool, as_json: bool) -> None:
     from trails.api.client import Client
 
+    if stdio:
+        from trails.api.remote import serve_stdio
+
+        raise SystemExit(serve_stdio())
     if foreground:
         import os
         import sys
@@ -52,7 +57,8 @@ def server(foreground: bool, stop: bool, show_status: bool, as_json: bool) -> No
 @argument("name")
 @json_option
 def pause(name: str, as_json: bool) -> None:
-    result = client().call(t.Pause(name=name))
+    session_client, name = client_for(name)
+    result = session_client.call(t.Pause(name=name))
 
     def human() -> None:
         echo(f"paused {name}")
@@ -66,7 +72,8 @@ def pause(name: str, as_json: bool) -> None:
 @argument("name")
 @json_option
 def resume(name: str, as_json: bool) -> None:
-    result = client().call(t.Resume(name=name))
+    session_client, name = client_for(name)
+    result = session_client.call(t.Resume(name=name))
 
     def human() -> None:
         echo(f"resumed {name}: {' '.join(result.command)}")
@@ -95,7 +102,8 @@ def output(name: str, lines: int | None, follow: bool, raw: bool, as_json: bool)
     if not follow:
         if raw:
             raise InvalidInput("--raw needs --follow", field="raw")
-        result = client().call(t.Output(name=name, lines=lines))
+        session_client, name = client_for(name)
+        result = session_client.call(t.Output(name=name, lines=lines))
         emit(as_json, result, lambda: echo(result.output))
         return
     for chunk in client().follow_output(name, lines, raw=raw):

@@ -7,7 +7,7 @@ from typing import Any
 
 from trails.api import types as t
 from trails.core.errors import InvalidInput
-from trails.ui.cli.common import client, echo, emit, json_option, note, print_progress
+from trails.ui.cli.common import client, client_for, echo, emit, json_option, note, print_progress
 from trails.ui.cli.framework import argument, command, flag, option, positive_int
 
 
@@ -42,18 +42,28 @@ def _parse_env(pairs: list[str]) -> dict[str, str]:
 @option("--memory", help="Memory limit, e.g. 2g (containers; cgroups or rlimits on the host).")
 @option("--pids-limit", type=positive_int, help="Process limit (containers; cgroups on the host).")
 @flag("--no-hooks", help="Do not run the post_create hook in the new worktree.")
+@option("--host", help="Create it on this remote host (`trails host add`), in its trails server.")
+@option("--repo", help="With --host: the repository's checkout on the host (default: the remote home).")
 @json_option
 def new(name: str, agent: str, mode: str | None, prompt: str | None, branch: str | None, base: str | None,
         scope: list[str], env_pairs: list[str], carry_changes: bool, auto_yes: bool,
         force: bool, image: str | None, network: str | None, privileged: bool, mounts: list[str],
-        cpus: float | None, memory: str | None, pids_limit: int | None, no_hooks: bool, as_json: bool) -> None:
+        cpus: float | None, memory: str | None, pids_limit: int | None, no_hooks: bool, host: str | None,
+        repo: str | None, as_json: bool) -> None:
     request = t.Create(
         name=name, agent=agent, mode=mode, prompt=prompt, branch=branch, base=base, scope=scope,
         env=_parse_env(env_pairs), carry_changes=carry_changes, force=force, auto_yes=auto_yes,
         image=image, network=network, privileged=privileged, mounts=mounts, cpus=cpus, memory=memory,
         pids_limit=pids_limit, no_hooks=no_hooks,
     )
-    result = client().call(request, progress=print_progress)
+    if host is not None:
+        from trails.api.remote import RemoteClient
+
+        result = RemoteClient(host, cwd=repo or "").call(request, progress=print_progress)
+    elif repo is not None:
+        raise InvalidInput("--repo names a checkout on a host: it needs --host", field="repo")
+    else:
+        result = client().call(request, progress=print_progress)
 
     def human() -> None:
         for line in result.notes:
@@ -63,6 +73,14 @@ def new(name: str, agent: str, mode: str | None, prompt: str | None, branch: str
         echo(f"created {s.name} ({s.mode.value}) in {where}" + (f" on branch {s.branch}" if s.branch else ""))
 
     emit(as_json, result, human)
+
+
+def _on(name: str) -> Any:
+    return client_for(name)[0]
+
+
+def _bare(name: str) -> str:
+    return name.partition(":")[2] if ":" in name else name
 
 
 def _age(ts: float) -> str:
@@ -78,30 +96,65 @@ def _record(value: object) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-@command(help="List sessions.")
+@command(help="List sessions: this machine's, then every remote host's (a HOST column; unreachable ones said so).")
 @flag("--all", dest="include_ended", help="Also show ended sessions and how they ended.")
 @json_option
 def ls(include_ended: bool, as_json: bool) -> None:
     from trails.core.marks import marks
 
     listed = client().call(t.ListSessions(include_ended=include_ended))
-    sessions = listed.sessions
+    remote = _remote_sessions(include_ended)
+    rows_of: list[tuple[str, t.SessionInfo]] = [("local", s) for s in listed.sessions]
+    for host_name, found in remote.items():
+        rows_of += [(host_name, s) for s in found.get("sessions", [])]
 
     def human() -> None:
-        if not sessions:
+        for host_name, found in remote.items():
+            if not found["reachable"]:
+                note(f"{host_name}: unreachable ({found['error']['code']}: {found['error']['message']})")
+        if not rows_of:
             echo("no sessions" + ("" if include_ended else " (ls --all shows ended ones)"))
             return
-        rows = [("NAME", "AGENT", "MODE", "STATUS", "BRANCH", "AGE")]
-        for s in sessions:
+        head = ("NAME", "AGENT", "MODE", "STATUS", "BRANCH", "AGE")
+        rows = [(("HOST",) if remote else ()) + head]
+        for host_name, s in rows_of:
             lifecycle = marks(_record(s.extra.get("conflict")), _record(s.extra.get("pr")),
                               frozen=bool(s.extra.get("frozen")))
             status = ", ".join([s.status.value, *lifecycle])
-            rows.append((s.name, s.agent[:24], s.mode.value, status, s.branch or "-", _age(s.created_at)))
+            row = (s.name, s.agent[:24], s.mode.value, status, s.branch or "-", _age(s.created_at))
+            rows.append(((host_name,) if remote else ()) + row)
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         for r in rows:
             echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
 
-    emit(as_json, listed, human)
+    import msgspec
+
+    emit(as_json, {"sessions": listed.sessions, "hosts": msgspec.to_builtins(remote)} if remote else listed, human)
+
+
+def _remote_sessions(include_ended: bool) -> dict[str, dict[str, Any]]:
+    """Each configured host's sessions, asked at once; a host that cannot be asked is `reachable: false`
+    with the error (its sessions are not known now, never reported as gone)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from trails.core import hosts
+    from trails.core.errors import TrailsError
+
+    configured = hosts.load()
+
+    def ask(name: str) -> dict[str, Any]:
+        from trails.api.remote import RemoteClient
+
+        try:
+            found = RemoteClient(name, configured[name]).call(t.ListSessions(include_ended=include_ended))
+        except TrailsError as exc:
+            return {"reachable": False, "error": exc.to_dict(), "sessions": []}
+        return {"reachable": True, "sessions": found.sessions}
+
+    if not configured:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(8, len(configured))) as pool:
+        return dict(zip(configured, pool.map(ask, configured), strict=True))
 
 
 @command(help="Show one session in detail.")
@@ -110,7 +163,7 @@ def ls(include_ended: bool, as_json: bool) -> None:
 def show(name: str, as_json: bool) -> None:
     from trails.core.marks import detail_lines
 
-    data = client().call(t.Show(name=name))
+    data = _on(name).call(t.Show(name=_bare(name)))
 
     def human() -> None:
         s = data.session
@@ -143,7 +196,11 @@ def attach(name: str, as_json: bool) -> None:
     import subprocess
     import sys
 
-    argv = client().call(t.AttachCommandRequest(name=name)).argv
+    argv = _on(name).call(t.AttachCommandRequest(name=_bare(name))).argv
+    if ":" in name and not name.startswith("local:"):
+        from trails.api.remote import attach_argv
+
+        argv = attach_argv(name.partition(":")[0], argv)
     if not sys.stdin.isatty():
         raise InvalidInput("attach needs a terminal (stdin is not a TTY)")
     if not as_json:
@@ -157,7 +214,7 @@ def attach(name: str, as_json: bool) -> None:
 @argument("text")
 @json_option
 def send(name: str, text: str, as_json: bool) -> None:
-    emit(as_json, client().call(t.Send(name=name, text=text)), lambda: None)
+    emit(as_json, _on(name).call(t.Send(name=_bare(name), text=text)), lambda: None)
 
 
 @command(help="The session's changes against its base commit (untracked files included).")
@@ -165,7 +222,7 @@ def send(name: str, text: str, as_json: bool) -> None:
 @flag("--stat", help="Summary per file instead of the patch.")
 @json_option
 def diff(name: str, stat: bool, as_json: bool) -> None:
-    result = client().call(t.Diff(name=name, stat=stat))
+    result = _on(name).call(t.Diff(name=_bare(name), stat=stat))
     emit(as_json, result, lambda: echo(result.diff, nl=False))
 
 
@@ -176,7 +233,7 @@ def diff(name: str, stat: bool, as_json: bool) -> None:
 @flag("--no-hooks", help="Do not run the pre_remove hook.")
 @json_option
 def kill(name: str, force: bool, delete_branch: bool, no_hooks: bool, as_json: bool) -> None:
-    result = client().call(t.Kill(name=name, force=force, delete_branch=delete_branch, no_hooks=no_hooks))
+    result = _on(name).call(t.Kill(name=_bare(name), force=force, delete_branch=delete_branch, no_hooks=no_hooks))
 
     def human() -> None:
         echo(f"killed {name}")
