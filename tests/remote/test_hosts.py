@@ -68,3 +68,24 @@ def test_remote_session_lifecycle(sshd: Sshd, repo: Path) -> None:
     killed = trails("kill", "box:s1", "--force", "--json", timeout=90)
     assert killed.code == 0, killed.stderr
     assert trails("ls", "--json", timeout=60).json["hosts"]["box"]["sessions"] == []
+
+
+def test_host_without_trails_says_how_to_install(sshd: Sshd) -> None:
+    args = sshd.add_host()
+    args[args.index("--command") + 1] = "/nonexistent/trails"
+    assert trails(*args).code == 0
+    doctor = trails("host", "doctor", "box", "--json", timeout=60)
+    assert doctor.code != 0
+    assert doctor.error["code"] == "host_trails_missing"
+    assert "pipx install trails" in doctor.error["hint"]
+
+
+def test_attach_runs_ssh_into_the_remote_tmux(sshd: Sshd) -> None:
+    import shlex
+
+    from trails.api.remote import attach_argv
+
+    assert trails(*sshd.add_host()).code == 0
+    argv = attach_argv("box", ["tmux", "-S", "/home/x/tmux sock", "attach", "-t", "=s1"])
+    assert argv[:2] == ["ssh", "-t"] and "BatchMode=yes" in argv
+    assert argv[-2] == "--" and shlex.split(argv[-1]) == ["tmux", "-S", "/home/x/tmux sock", "attach", "-t", "=s1"]
