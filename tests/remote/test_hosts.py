@@ -59,7 +59,10 @@ def test_remote_session_lifecycle(sshd: Sshd, repo: Path) -> None:
                timeout=30, message="the remote agent's output")
     diff = trails("diff", "box:s1", "--json", timeout=60)
     assert "made.txt" in diff.stdout, diff.stderr
-    assert trails("show", "box:s1", "--json", timeout=60).json["session"]["status"] != "paused"
+    shown = trails("show", "s1", "--json", timeout=60)  # a plain name: the one host that has it
+    assert shown.code == 0, shown.stderr
+    assert shown.json["session"]["status"] != "paused"
+    assert trails("show", "nowhere", "--json", timeout=60).error["code"] == "session_not_found"
     paused = trails("pause", "box:s1", "--json", timeout=90)
     assert paused.code == 0, paused.stderr
     assert trails("show", "box:s1", "--json", timeout=60).json["session"]["status"] == "paused"

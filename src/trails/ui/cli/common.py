@@ -6,15 +6,18 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from trails.ui.cli.framework import json_option
 
 if TYPE_CHECKING:
     from trails.api.client import Client
-    from trails.api.types import Progress
+    from trails.api.types import Progress, Request
 
-__all__ = ["client", "client_for", "echo", "emit", "handle_errors", "json_option", "note", "print_progress"]
+T = TypeVar("T")
+
+__all__ = ["client", "client_for", "echo", "emit", "handle_errors", "json_option", "note", "print_progress",
+           "session_call"]
 
 
 def client() -> Client:
@@ -30,6 +33,54 @@ def client_for(name: str) -> tuple[Client, str]:
     from trails.api.remote import client_for as remote_client_for
 
     return remote_client_for(name)
+
+
+def session_call(name: str, build: Callable[[str], Request[T]], **kwargs: Any) -> T:
+    """Send `build(session's name there)` to whichever machine has session `name`: `HOST:NAME` names
+    one on a host; a plain NAME is this machine's, or, when none here has it, the one host's that does."""
+    from trails.core.errors import SessionNotFound
+
+    if ":" in name:
+        on, bare = client_for(name)
+        return on.call(build(bare), **kwargs)
+    try:
+        return client().call(build(name), **kwargs)
+    except SessionNotFound:
+        found = _hosts_with(name)
+        if len(found) != 1:
+            if len(found) > 1:
+                from trails.core.errors import InvalidInput
+
+                raise InvalidInput(f"{name!r} is a session on {', '.join(found)}: say which, as HOST:{name}",
+                                   field="name") from None
+            raise
+    from trails.api.remote import RemoteClient
+
+    return RemoteClient(found[0]).call(build(name), **kwargs)
+
+
+def _hosts_with(name: str) -> list[str]:
+    """The configured hosts that have a live session `name` (unreachable ones are not asked twice)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from trails.api.remote import RemoteClient
+    from trails.api.types import ListSessions
+    from trails.core import hosts
+    from trails.core.errors import TrailsError
+
+    configured = hosts.load()
+
+    def has(host: str) -> bool:
+        try:
+            listed = RemoteClient(host, configured[host]).call(ListSessions())
+        except TrailsError:
+            return False
+        return any(s.name == name for s in listed.sessions)
+
+    if not configured:
+        return []
+    with ThreadPoolExecutor(max_workers=min(8, len(configured))) as pool:
+        return [h for h, yes in zip(configured, pool.map(has, configured), strict=True) if yes]
 
 
 def echo(text: str = "", *, nl: bool = True, err: bool = False) -> None:

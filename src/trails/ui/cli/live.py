@@ -6,7 +6,7 @@ import json
 
 from trails.api import types as t
 from trails.core.errors import InvalidInput
-from trails.ui.cli.common import client, client_for, echo, emit, json_option
+from trails.ui.cli.common import client, echo, emit, json_option, session_call
 from trails.ui.cli.framework import argument, command, flag, option, positive_int
 
 # `server --status` when none runs: the LSB status code ("program is not running"), as
@@ -57,8 +57,7 @@ def server(foreground: bool, stop: bool, stdio: bool, show_status: bool, as_json
 @argument("name")
 @json_option
 def pause(name: str, as_json: bool) -> None:
-    session_client, name = client_for(name)
-    result = session_client.call(t.Pause(name=name))
+    result = session_call(name, lambda n: t.Pause(name=n))
 
     def human() -> None:
         echo(f"paused {name}")
@@ -72,8 +71,7 @@ def pause(name: str, as_json: bool) -> None:
 @argument("name")
 @json_option
 def resume(name: str, as_json: bool) -> None:
-    session_client, name = client_for(name)
-    result = session_client.call(t.Resume(name=name))
+    result = session_call(name, lambda n: t.Resume(name=n))
 
     def human() -> None:
         echo(f"resumed {name}: {' '.join(result.command)}")
@@ -102,8 +100,7 @@ def output(name: str, lines: int | None, follow: bool, raw: bool, as_json: bool)
     if not follow:
         if raw:
             raise InvalidInput("--raw needs --follow", field="raw")
-        session_client, name = client_for(name)
-        result = session_client.call(t.Output(name=name, lines=lines))
+        result = session_call(name, lambda n: t.Output(name=n, lines=lines))
         emit(as_json, result, lambda: echo(result.output))
         return
     for chunk in client().follow_output(name, lines, raw=raw):

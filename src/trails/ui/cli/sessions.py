@@ -7,7 +7,7 @@ from typing import Any
 
 from trails.api import types as t
 from trails.core.errors import InvalidInput
-from trails.ui.cli.common import client, client_for, echo, emit, json_option, note, print_progress
+from trails.ui.cli.common import client, client_for, echo, emit, json_option, note, print_progress, session_call
 from trails.ui.cli.framework import argument, command, flag, option, positive_int
 
 
@@ -163,7 +163,7 @@ def _remote_sessions(include_ended: bool) -> dict[str, dict[str, Any]]:
 def show(name: str, as_json: bool) -> None:
     from trails.core.marks import detail_lines
 
-    data = _on(name).call(t.Show(name=_bare(name)))
+    data = session_call(name, lambda n: t.Show(name=n))
 
     def human() -> None:
         s = data.session
@@ -214,7 +214,7 @@ def attach(name: str, as_json: bool) -> None:
 @argument("text")
 @json_option
 def send(name: str, text: str, as_json: bool) -> None:
-    emit(as_json, _on(name).call(t.Send(name=_bare(name), text=text)), lambda: None)
+    emit(as_json, session_call(name, lambda n: t.Send(name=n, text=text)), lambda: None)
 
 
 @command(help="The session's changes against its base commit (untracked files included).")
@@ -222,7 +222,7 @@ def send(name: str, text: str, as_json: bool) -> None:
 @flag("--stat", help="Summary per file instead of the patch.")
 @json_option
 def diff(name: str, stat: bool, as_json: bool) -> None:
-    result = _on(name).call(t.Diff(name=_bare(name), stat=stat))
+    result = session_call(name, lambda n: t.Diff(name=n, stat=stat))
     emit(as_json, result, lambda: echo(result.diff, nl=False))
 
 
@@ -233,7 +233,8 @@ def diff(name: str, stat: bool, as_json: bool) -> None:
 @flag("--no-hooks", help="Do not run the pre_remove hook.")
 @json_option
 def kill(name: str, force: bool, delete_branch: bool, no_hooks: bool, as_json: bool) -> None:
-    result = _on(name).call(t.Kill(name=_bare(name), force=force, delete_branch=delete_branch, no_hooks=no_hooks))
+    result = session_call(name, lambda n: t.Kill(name=n, force=force, delete_branch=delete_branch,
+                                                 no_hooks=no_hooks))
 
     def human() -> None:
         echo(f"killed {name}")
