@@ -101,6 +101,12 @@ def ensure_master(name: str, host: hostfile.Host) -> None:
         raise ssh_error(name, host, errors.read_text(errors="replace"))
 
 
+def close_master(name: str, host: hostfile.Host) -> None:
+    """End the host's master connection, if one runs (`trails host rm`)."""
+    subprocess.run([*ssh_argv(name, host)[:-1], "-O", "exit", host.target], capture_output=True,
+                   stdin=subprocess.DEVNULL, check=False, timeout=CONNECT_TIMEOUT)
+
+
 def ssh_error(name: str, host: hostfile.Host, stderr: str) -> HostError:
     said = " ".join(line.strip() for line in stderr.splitlines() if line.strip())[-400:] or "no message"
     lower = said.lower()

@@ -45,8 +45,10 @@ def host(action: str, name: str | None, target: str | None, home: str | None, tr
         hosts.save(every)
         emit(as_json, {"host": name, **_plain(entry)}, lambda: echo(f"added {name} ({target})"))
     elif action == "rm":
+        from trails.api.remote import close_master
+
         every = hosts.load()
-        hosts.get(name)
+        close_master(name, hosts.get(name))
         del every[name]
         hosts.save(every)
         emit(as_json, {"host": name, "removed": True}, lambda: echo(f"removed {name}"))
