@@ -6,9 +6,11 @@ built from web/ by `npm run build`), all behind the checks of security.py.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
@@ -35,14 +37,24 @@ def _page(static: Path) -> Response:
     return HTMLResponse(_NOT_BUILT)
 
 
+View = Callable[[Request], Awaitable[Response]]
+
+
+def _by_method(views: dict[str, View]) -> View:
+    async def view(request: Request) -> Response:
+        return await views["GET" if request.method == "HEAD" else request.method](request)
+
+    return view
+
+
 def routes(ctx: Context, static: Path) -> list[BaseRoute]:
     found: list[BaseRoute] = []
-    by_path: dict[str, dict[str, object]] = {}
+    by_path: dict[str, dict[str, View]] = {}
     for endpoint in ENDPOINTS:
         by_path.setdefault(endpoint.path, {})[endpoint.method] = endpoint_view(endpoint, ctx)
+    # One route per path, whatever its methods: a method it lacks is a 405 whose Allow lists them all.
     for path, views in by_path.items():
-        for method, view in views.items():
-            found.append(Route(path, view, methods=[method]))  # type: ignore[arg-type]
+        found.append(Route(path, _by_method(views), methods=list(views)))
     spec = openapi.spec()
 
     async def openapi_json(request: Request) -> Response:
@@ -60,25 +72,34 @@ def routes(ctx: Context, static: Path) -> list[BaseRoute]:
     async def page(request: Request) -> Response:
         return _page(static)
 
-    async def unknown(request: Request) -> Response:
-        return JSONResponse(error_body("not_found", f"no such endpoint: {request.method} {request.url.path}"),
-                            status_code=404)
-
     found += [
         Route("/api/openapi.json", openapi_json, methods=["GET"]),
         WebSocketRoute("/api/events", events),
         WebSocketRoute("/api/sessions/{name}/terminal", terminal),
         WebSocketRoute("/api/sessions/{name}/shell", shell),
-        Route("/api/{rest:path}", unknown, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         Route("/", page, methods=["GET"]),
         Mount("/assets", app=StaticFiles(directory=static / "assets", check_dir=False), name="assets"),
     ]
     return found
 
 
+# The router's own refusals answer in the API's shape, with a code: no such path (404), a known path
+# with another method (405, with its Allow header; a catch-all route would have made that a 404).
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "invalid_input")
+    where = f"{request.method} {request.url.path}"
+    message = {404: f"no such endpoint: {where}", 405: f"no such method here: {where}"}.get(exc.status_code,
+                                                                                         str(exc.detail))
+    return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=exc.headers)
+
+
 def create_app(backend: Backend, *, tokens: Tokens, bound: str, read_only: bool = False,
                static: Path = STATIC) -> Guard:
     """The ASGI app: every request passes security.Guard first."""
     ctx = Context(backend)
-    app = Starlette(routes=routes(ctx, static))
+    app = Starlette(routes=routes(ctx, static), exception_handlers={HTTPException: _http_error})
     return Guard(app, tokens=tokens, bound=bound, read_only=read_only)
