@@ -13,6 +13,7 @@ invariant fails.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -156,6 +157,7 @@ def run(sessions: int = 50, seconds: float = 1800, warmup: float = 60, seed: int
     script.write_text(AGENT)
     from trails.api import types as t
     from trails.api.client import Client
+    from trails.core.errors import SessionStateError
 
     client = Client(home, local=False)
     rng = random.Random(seed)
@@ -177,22 +179,30 @@ def run(sessions: int = 50, seconds: float = 1800, warmup: float = 60, seed: int
             nonlocal resumed, answered
             while time.monotonic() < until:
                 for name, status in statuses().items():
-                    if status in ("completed", "error"):
-                        client.call(t.Resume(name=name))
-                        resumed += 1
-                    elif status == "waiting" and rng.random() < 0.5:
-                        client.call(t.Send(name=name, text=rng.choice(["y", "n"])))
-                        answered += 1
+                    try:  # the agent may exit (or be resumed) between the listing and the call
+                        if status in ("completed", "error"):
+                            client.call(t.Resume(name=name))
+                            resumed += 1
+                        elif status == "waiting" and rng.random() < 0.5:
+                            client.call(t.Send(name=name, text=rng.choice(["y", "n"])))
+                            answered += 1
+                    except SessionStateError:
+                        pass
                 time.sleep(1.0)
 
         def quiet_sample() -> Sample:
-            nonlocal resumed
             flag.touch()
-            for name, status in statuses().items():
-                if status in ("completed", "error"):
-                    client.call(t.Resume(name=name))
-                    resumed += 1
-            wait(lambda: set(statuses().values()) == {"ready"}, 120, "every session ready and quiet")
+            def restart() -> bool:
+                nonlocal resumed
+                now = statuses()
+                for name, status in now.items():
+                    if status in ("completed", "error"):
+                        with contextlib.suppress(SessionStateError):
+                            client.call(t.Resume(name=name))
+                            resumed += 1
+                return set(now.values()) == {"ready"}
+
+            wait(restart, 180, "every session ready and quiet")
             time.sleep(2.0)
             c0, t0 = cpu_seconds(pid), time.monotonic()
             time.sleep(10.0)

@@ -6,6 +6,7 @@ every stored status event once and in order in each stream."""
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ def _soak():  # type: ignore[no-untyped-def]
     spec = importlib.util.spec_from_file_location("trails_bench_soak", SOAK)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
