@@ -68,6 +68,15 @@ def rss_kb(pid: int) -> int:
                 if ln.startswith("VmRSS:"))
 
 
+def fewest_fds(pid: int, reads: int = 5) -> int:
+    """The fewest open descriptors over two seconds: a connection the server is still closing is no leak."""
+    counts = []
+    for _ in range(reads):
+        counts.append(len(os.listdir(f"/proc/{pid}/fd")))
+        time.sleep(0.4)
+    return min(counts)
+
+
 def wait(cond, timeout: float, what: str):  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -210,7 +219,7 @@ def run(sessions: int = 50, seconds: float = 1800, warmup: float = 60, seed: int
             panes = subprocess.run(["tmux", "-S", os.environ["TRAILS_TMUX_SOCKET"], "list-panes", "-a"],
                                    capture_output=True, text=True, check=False).stdout.splitlines()
             live = sum(1 for s in statuses().values() if s in ("ready", "running", "waiting", "loading"))
-            sample = Sample(rss_kb(pid), cpu, len(os.listdir(f"/proc/{pid}/fd")), len(panes), live)
+            sample = Sample(rss_kb(pid), cpu, fewest_fds(pid), len(panes), live)
             flag.unlink()
             return sample
 
