@@ -273,7 +273,8 @@ class Store:
 
     def _reader(self) -> sqlite3.Connection:
         self._check_process()
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        held: _ThreadReader | None = getattr(self._local, "reader", None)
+        conn = held.conn if held is not None else None
         if conn is None:
             conn = self._open()
             try:
@@ -282,7 +283,7 @@ class Store:
             except BaseException:
                 conn.close()
                 raise
-            self._local.conn = conn
+            self._local.reader = _ThreadReader(conn)
             with self._readers_lock:
                 # A thread per client (the server's) must not leave a connection behind when it ends.
                 alive = []
@@ -815,6 +816,20 @@ class Store:
         rows = self._rows("SELECT id, ts, repo_root, name, session, size FROM artifacts WHERE repo_root = ?"
                           " ORDER BY name", (repo_root,))
         return [_row_to_artifact(r) for r in rows]
+
+
+class _ThreadReader:
+    """A thread's reading connection, closed when the thread ends: its thread-local storage goes then,
+    and with it the last reference to this (the server runs a thread per client and per request, and
+    each would otherwise keep a descriptor on the database open until another thread opened one)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn, self.pid = conn, os.getpid()
+
+    def __del__(self) -> None:
+        if os.getpid() == self.pid:  # a forked child forgets its parent's connections (see _check_process)
+            with contextlib.suppress(Exception):
+                self.conn.close()
 
 
 class _Tx:
