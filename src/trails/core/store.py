@@ -285,13 +285,9 @@ class Store:
                 raise
             self._local.reader = _ThreadReader(conn)
             with self._readers_lock:
-                # A thread per client (the server's) must not leave a connection behind when it ends.
-                alive = []
-                for thread, old in self._readers:
-                    if thread.is_alive():
-                        alive.append((thread, old))
-                    else:
-                        old.close()
+                # Kept for close(); an ended thread's connection was closed as the thread ended (its
+                # _ThreadReader went with its thread-local storage), not here: that could race it.
+                alive = [(thread, old) for thread, old in self._readers if thread.is_alive()]
                 self._readers = [*alive, (threading.current_thread(), conn)]
         return conn
 
