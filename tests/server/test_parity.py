@@ -27,7 +27,7 @@ SCRIPT: list[list[str]] = [
     ["kill", "p1", "--force", "--json"],
     ["ls", "--all", "--json"],
 ]
-_HEX = re.compile(r"\b[0-9a-f]{40}\b|\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
+_HEX = re.compile(r"\b[0-9a-f]{64}\b|\b[0-9a-f]{40}\b|\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
 _STAMP = re.compile(r"(?:\d{8}T\d{6}(?:\.\d+)?Z?|\d{14,})(?:-\d+)?")
 
 
