@@ -33,7 +33,7 @@ from typing import Any
 
 from trails.infra.tmux import Tmux
 
-BATCH_SECONDS = 1.0
+BATCH_SECONDS = 2.5  # over the supervisor's pane check (2 s): agents that exit together are one notice
 DEFAULT_EVENTS = ("waiting", "error", "completed")
 DEFAULT_COALESCE_SECONDS = 60.0
 SEND_TIMEOUT = 5.0

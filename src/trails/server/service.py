@@ -161,6 +161,8 @@ class Service:
             send(protocol.reply(rid, result=result))
         except TrailsError as exc:
             send(protocol.reply(rid, error=api_error(exc)))
+        except OverflowError:  # a number in the request beyond what SQLite stores (found by the schema fuzz)
+            send(protocol.reply(rid, error=api_error(InvalidInput("a number in the request is out of range"))))
         except Exception as exc:  # a bug: the client gets it as an error, the log gets the traceback
             traceback.print_exc(file=sys.stderr)
             send(protocol.reply(rid, error=t.ApiError(code="internal_error", message=f"{type(exc).__name__}: {exc}",
