@@ -20,27 +20,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.fakes.anthropic_server import ScriptedAnthropicServer
 from tests.fakes.claude_env import claude_bin, make_claude_env
+from tests.helpers import wait_until
 
-T = TypeVar("T")
 FREEZE_AFTER = 8  # seconds: long enough for the second send of a pair to reach the agent not yet frozen again
-
-
-def wait(cond: Callable[[], T], timeout: float, what: str) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise SystemExit(f"timed out waiting for {what}")
 
 
 def main() -> None:
@@ -97,7 +85,7 @@ def main() -> None:
             started = time.monotonic()
             for name in names:
                 client.call(t.Create(name=name, agent=str(claude_bin()), cwd=str(work), mode="direct"))
-            wait(lambda: all_status("ready"), 300, "every claude at its prompt")
+            wait_until(lambda: all_status("ready"), timeout=300, message="every claude at its prompt")
             print(f"{args.sessions} claude sessions ready in {time.monotonic() - started:.0f}s", flush=True)
             time.sleep(args.settle)
             off = cpu_over(args.window)
@@ -105,13 +93,14 @@ def main() -> None:
             (home / "settings.json").write_text(json.dumps({"idle_freeze_after": FREEZE_AFTER}))
             client.stop_server()  # the next call starts it again, with the setting
             client.call(t.Ping())
-            wait(lambda: all(engine.store.get_session(n).extra.get("frozen") for n in names), 120, "all frozen")
+            wait_until(lambda: all(engine.store.get_session(n).extra.get("frozen") for n in names), timeout=120,
+                       message="all frozen")
             on = cpu_over(args.window)
             cold, warm = [], []
             for i, name in enumerate(names):
                 cold.append(send_time(name, 2 * i))  # thaws it first
-                wait(lambda name=name: engine.store.get_session(name).status.value == "ready"  # type: ignore[misc]
-                     and not engine.store.get_session(name).extra.get("frozen"), 30, "the answer")
+                wait_until(lambda name=name: engine.store.get_session(name).status.value == "ready"  # type: ignore[misc]
+                           and not engine.store.get_session(name).extra.get("frozen"), timeout=30, message="the answer")
                 warm.append(send_time(name, 2 * i + 1))  # the same agent at its prompt, not frozen
             added = statistics.median(cold) - statistics.median(warm)
             print(f"idle CPU of {args.sessions} claude agents: freezing off {off * 100:.2f}% of one core, "
