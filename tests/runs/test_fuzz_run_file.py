@@ -218,6 +218,7 @@ def test_aliases_within_the_limits_still_work(study: Path) -> None:
 
 @settings(**SLOW)
 @given(run_files)
+@example({"agent": "claude", "work_dir": "wd", "matrix": {"prompt": {"\udcff": "go"}}})  # quoted in the error
 def test_trails_run_dry_run_takes_or_refuses_any_run_file_and_makes_nothing(study: Path, doc: Any) -> None:
     path = study / "run.yaml"
     _write(path, doc)

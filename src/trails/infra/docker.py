@@ -258,12 +258,16 @@ def status(cid: str) -> str | None:
 
 
 def find_by_label(key: str, value: str) -> list[ContainerInfo]:
-    """All containers (running or not) labelled key=value: used to reconcile after a crash."""
-    found = client().containers.list(all=True, filters={"label": f"{key}={value}"})
+    """All containers (running or not) labelled key=value: used to reconcile after a crash.
+
+    One list call, no inspect per container: a container removed between the list and an inspect
+    (another home's clean-up on a shared engine) must not fail the whole listing.
+    """
+    found: list[dict[str, Any]] = client().api.containers(all=True, filters={"label": f"{key}={value}"})
     return [
         ContainerInfo(
-            id=str(c.id), name=str(c.name), status=str(c.status),
-            image=str(c.attrs.get("Config", {}).get("Image", "")), labels=dict(c.labels),
+            id=str(c["Id"]), name=str((c.get("Names") or ["/"])[0]).lstrip("/"), status=str(c.get("State", "")),
+            image=str(c.get("Image", "")), labels=dict(c.get("Labels") or {}),
         )
         for c in found
     ]

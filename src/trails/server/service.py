@@ -458,8 +458,16 @@ def session_info(session: Session) -> t.SessionInfo:
 
 def api_error(exc: TrailsError) -> t.ApiError:
     extra = {k: getattr(exc, k) for k in ("files", "onto", "sent_to_agent") if hasattr(exc, k)}
-    return t.ApiError(code=exc.code, message=exc.message, hint=exc.hint, field=exc.field, exit_code=exc.exit_code,
-                      **extra)
+    if extra.get("files"):
+        extra["files"] = [_utf8(f) for f in extra["files"]]
+    return t.ApiError(code=exc.code, message=_utf8(exc.message), hint=_utf8(exc.hint) if exc.hint else exc.hint,
+                      field=exc.field, exit_code=exc.exit_code, **extra)
+
+
+def _utf8(text: str) -> str:
+    """The text, any lone surrogate (an undecodable byte of a name or file quoted in a message) written
+    as its escape: a reply frame is UTF-8, and an error must reach the caller whatever it quotes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _decode(params: msgspec.Raw, kind: type[R]) -> R:
