@@ -63,6 +63,12 @@ def screen_of(engine: Any, name: str) -> str:
         return f"<{exc}>"
 
 
+def subsequence(wanted: list[str], got: list[str]) -> bool:
+    """Whether `wanted` occurs in `got` in this order (other items may come between)."""
+    rest = iter(got)
+    return all(item in rest for item in wanted)
+
+
 def statuses(engine: Any, name: str) -> list[str]:
     """The session's status history from the stored events, without repeats."""
     out: list[str] = []

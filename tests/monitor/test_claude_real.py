@@ -11,7 +11,7 @@ import pytest
 from tests.fakes.anthropic_server import ScriptedAnthropicServer, user_texts
 from tests.fakes.claude_env import claude_bin
 from tests.helpers import TrailsServer, as_user, git, wait_until
-from tests.monitor.conftest import statuses, wait_status
+from tests.monitor.conftest import statuses, subsequence, wait_status
 
 try:
     CLAUDE = claude_bin()
@@ -20,11 +20,6 @@ except FileNotFoundError as exc:  # ./dev test installs it; a missing CLI must f
 
 pytestmark = pytest.mark.timeout(90)
 
-
-
-def subsequence(wanted: list[str], got: list[str]) -> bool:
-    it = iter(got)
-    return all(any(w == g for g in it) for w in wanted)
 
 
 def test_statuses_and_auto_yes_write(engine: Any, supervisor: int, repo: Path,

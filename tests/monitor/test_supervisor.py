@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.helpers import TrailsServer, as_user, wait_until
-from tests.monitor.conftest import statuses, wait_status
+from tests.monitor.conftest import statuses, subsequence, wait_status
 
 
 def test_status_follows_the_agent_and_auto_yes_answers(engine: Any, supervisor: int, repo: Path,
@@ -26,8 +26,10 @@ def test_status_follows_the_agent_and_auto_yes_answers(engine: Any, supervisor: 
     engine.set_auto_yes("s1", True, caller=as_user())
     wait_until(lambda: (wt / "a.txt").exists(), message="the file to be written")
     wait_status(engine, "s1", "ready")
-    assert statuses(engine, "s1") == ["loading", "ready", "running", "waiting", "running", "ready"] or \
-        statuses(engine, "s1")[:4] == ["loading", "ready", "running", "waiting"]
+    # In this order, the last one ready; a check that caught the fake between two of its frames (a
+    # blank screen, or the typed line before Enter) may add a brief status in between.
+    seen = statuses(engine, "s1")
+    assert subsequence(["loading", "ready", "running", "waiting", "ready"], seen) and seen[-1] == "ready", seen
     answered = [a for a in engine.audit_log("s1", caller=as_user()) if a["action"] == "auto_yes_answered"]
     assert answered and "Do you want to create a.txt?" in answered[0]["detail"]["prompt"]
 
