@@ -41,5 +41,9 @@ def test_a_finished_codex_turn_is_reported_by_codex(engine: Any, supervisor: int
         return [e["data"] for e in TrailsServer(engine.home).events(session="x1")
                 if e["kind"] == "status" and e["data"].get("status_source") == "hook"]
 
-    told = wait_until(from_codex, timeout=30, message="a status from Codex's notify")
+    try:
+        told = wait_until(from_codex, timeout=30, message="a status from Codex's notify")
+    except AssertionError as exc:  # say whether Codex took the prompt at all, and what it shows
+        pane = engine.tmux.capture(engine.store.get_session("x1").tmux_session)
+        raise AssertionError(f"{exc}\nmodel requests: {len(api.requests)}\npane:\n{pane}") from None
     assert told[0]["status"] == "ready" and told[0]["reason"] == "turn finished", told
