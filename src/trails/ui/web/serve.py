@@ -96,7 +96,7 @@ def serve(*, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, read_only: bool
 
         webbrowser.open(url)
     app = create_app(backend, tokens=tokens, bound=host, read_only=read_only)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", proxy_headers=False,
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", proxy_headers=False,
                             server_header=False, ws="websockets-sansio", ws_per_message_deflate=False)
     logging.getLogger("uvicorn.error").addFilter(_DenialIsNoError())
     try:

@@ -1,0 +1,139 @@
+"""The repository's sessions as MCP resources, and `resources/subscribe` on them.
+
+    trails://sessions          the repository's sessions (what query_sessions returns), JSON
+    trails://sessions/{name}   one of them: agent, mode, status, branch, claims, last message
+
+A client that subscribes to either gets `notifications/resources/updated` for it when the trails
+server's event stream says something happened to a session it covers; it reads the resource again
+to see what. One thread per MCP server follows the stream (trails.api.client's subscription) and
+hands each event to the event loop, which tells the subscribed connections.
+
+This is the subscription of the handshake protocol versions (2025-11-25 and before, what agents
+speak today): MCPServer serves `subscriptions/listen` of 2026-07-28 on its own bus, and does not
+offer `resources/subscribe`, so its handlers are registered on the low-level server here.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import anyio
+import anyio.from_thread
+import anyio.lowlevel
+import anyio.to_thread
+import msgspec
+from mcp.server import MCPServer
+from mcp.server.context import ServerRequestContext
+from mcp.server.mcpserver.exceptions import ResourceError
+from mcp.server.session import ServerSession
+
+from mcp import types
+from trails.api import types as t
+from trails.api.client import Client
+from trails.core.errors import TrailsError
+
+SESSIONS = "trails://sessions"
+SESSION = "trails://sessions/{name}"
+RETRY_SECONDS = 1.0  # after the event stream broke (the trails server restarting), before following it again
+
+
+def session_uri(name: str) -> str:
+    return SESSION.format(name=name)
+
+
+def add(server: MCPServer[Any], current: Callable[[], Client], as_session: str | None, *,
+        events: Client | None) -> None:
+    """The resources, read as `current()`'s caller; `events`: who follows the event stream (default:
+    the first subscriber's client)."""
+
+    def peers(name: str | None = None) -> t.PeerList:
+        try:
+            return current().call(t.QuerySessions(filter=name, as_session=as_session))
+        except TrailsError as exc:
+            raise ResourceError(f"{exc.code}: {exc.message}") from None
+
+    @server.resource(SESSIONS, name="sessions", mime_type="application/json",
+                     description="This repository's sessions: name, agent, mode, status, branch, claims, last message.")
+    def sessions() -> str:
+        return msgspec.json.encode(peers()).decode()
+
+    @server.resource(SESSION, name="session", mime_type="application/json",
+                     description="One session of this repository: agent, mode, status, branch, claims, last message.")
+    def session(name: str) -> str:
+        found = [peer for peer in peers(name).sessions if peer.name == name]
+        if not found:
+            raise ResourceError(f"session_not_found: no session {name!r} in this repository")
+        return msgspec.json.encode(found[0]).decode()
+
+    watch = Subscriptions(lambda: events or current())
+    low = server._lowlevel_server  # MCPServer has no public seam for these two methods
+    low.add_request_handler("resources/subscribe", types.SubscribeRequestParams, watch.subscribe)
+    low.add_request_handler("resources/unsubscribe", types.UnsubscribeRequestParams, watch.unsubscribe)
+
+
+class Subscriptions:
+    """Which connection watches which URIs (touched on the event loop only), and the stream's follower."""
+
+    def __init__(self, follower: Callable[[], Client]) -> None:
+        self.follower = follower
+        self.watching: dict[int, tuple[ServerSession, set[str]]] = {}  # by connection
+        self.started = False
+
+    async def subscribe(self, ctx: ServerRequestContext[Any, Any],
+                        params: types.SubscribeRequestParams) -> types.EmptyResult:
+        key = _connection(ctx.session)
+        uris = self.watching.setdefault(key, (ctx.session, set()))[1]
+        uris.add(str(params.uri))
+        if not self.started:
+            self.started = True
+            client = self.follower()
+            # Under way before the answer goes out: a change right after it is not missed.
+            stream = await anyio.to_thread.run_sync(client.subscribe)
+            thread = threading.Thread(target=self._follow, args=(client, stream, anyio.lowlevel.current_token()),
+                                      name="trails-mcp-events", daemon=True)
+            thread.start()
+        return types.EmptyResult()
+
+    async def unsubscribe(self, ctx: ServerRequestContext[Any, Any],
+                          params: types.UnsubscribeRequestParams) -> types.EmptyResult:
+        entry = self.watching.get(_connection(ctx.session))
+        if entry is not None:
+            entry[1].discard(str(params.uri))
+        return types.EmptyResult()
+
+    async def tell(self, name: str) -> None:
+        """Something happened to session `name`: notify whoever watches it or the list."""
+        changed = {SESSIONS, session_uri(name)}
+        for key, (session, uris) in list(self.watching.items()):
+            for uri in sorted(uris & changed):
+                try:
+                    await session.send_resource_updated(uri)
+                except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+                    self.watching.pop(key, None)  # that client has gone
+                    break
+
+    def _follow(self, client: Client, stream: Iterator[t.EventInfo], loop: object) -> None:
+        last: int | None = None
+        stopped = threading.Event()  # never set: what the retry waits on instead of a bare sleep
+        while True:
+            try:
+                for event in stream:
+                    last = event.id
+                    if event.session is not None:
+                        anyio.from_thread.run(self.tell, event.session, token=loop)  # type: ignore[arg-type]
+            except anyio.RunFinishedError:
+                return  # the MCP server has ended
+            except (TrailsError, OSError):
+                pass
+            stopped.wait(RETRY_SECONDS)
+            try:
+                stream = client.subscribe(since=last)
+            except (TrailsError, OSError):
+                stream = iter(())
+
+
+def _connection(session: ServerSession) -> int:
+    """The client connection a request's session belongs to (the SDK makes a ServerSession per request)."""
+    return id(getattr(session, "_connection", session))
