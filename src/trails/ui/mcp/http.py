@@ -2,10 +2,12 @@
 of its own bearer token.
 
 `Authorization: Bearer <credential>` where the credential is a session's TRAILS_MCP_TOKEN: the caller
-is `agent:<session>`, checked with the trails server on every request (a credential that is no live
-session's is refused there); or a token the host application knows (`own`: the web dashboard's,
-a `web` caller). No token, or one that is neither: 401, before anything reaches the MCP server. An
-MCP session (Mcp-Session-Id) answers only to the token that opened it (the SDK's check, fed here).
+is `agent:<session>`, checked with the trails server (a credential that is no live session's is
+refused there; a check holds for CHECK_SECONDS, and the trails server checks the credential again
+with every request it serves, so a credential whose session ended does nothing even then); or a
+token the host application knows (`own`: the web dashboard's, a `web` caller). No token, or one
+that is neither: 401, before anything reaches the MCP server. An MCP session (Mcp-Session-Id)
+answers only to the token that opened it (the SDK's check, fed here).
 
 Host and Origin are the host application's to check (trails.ui.web.security, on every path).
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -39,6 +42,7 @@ from trails.ui.mcp.server import build, request_client
 PATH = "/mcp"
 _SCOPE_KEY = "trails.mcp.client"
 _MAX_CLIENTS = 1024  # clients kept by credential (each is a few attributes; a live session has one)
+CHECK_SECONDS = 1.0  # how long a credential the trails server took is taken without asking again
 
 Scope = dict[str, Any]
 Receive = Callable[[], Any]
@@ -52,12 +56,13 @@ class Gate:
                  own: Callable[[str], Client | None] = lambda token: None, events: Client | None = None) -> None:
         self.home, self.cwd, self.env, self.local = home, cwd, env, local
         self.own = own
-        self.clients: dict[str, Client] = {}
+        self.clients: dict[str, tuple[Client, float]] = {}  # by credential: its client, when last checked
         self.server = build(None, events=events)
         self.server.middleware.append(_with_request_client)
         # Host and Origin are checked in front of this app, for the address it is really bound to.
-        self.server.streamable_http_app(streamable_http_path=PATH, transport_security=TransportSecuritySettings(
-            enable_dns_rebinding_protection=False))
+        # Answers as plain JSON (an SSE stream per call costs more); notifications take the GET stream.
+        self.server.streamable_http_app(streamable_http_path=PATH, json_response=True,
+                                        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False))
         self.transport = StreamableHTTPASGIApp(self.server.session_manager)
 
     @asynccontextmanager
@@ -83,7 +88,10 @@ class Gate:
         own = self.own(token)
         if own is not None:
             return own
-        client = self.clients.get(token)
+        now = time.monotonic()
+        client, checked = self.clients.get(token) or (None, 0.0)
+        if client is not None and now - checked < CHECK_SECONDS:
+            return client
         if client is None:
             client = Client(self.home, local=self.local,
                             caller=Caller(trust=Trust.USER, cwd=self.cwd, env=self.env, credential=token))
@@ -92,10 +100,9 @@ class Gate:
         except NotPermitted:
             self.clients.pop(token, None)
             return None
-        if token not in self.clients:
-            if len(self.clients) >= _MAX_CLIENTS:
-                self.clients.clear()
-            self.clients[token] = client
+        if token not in self.clients and len(self.clients) >= _MAX_CLIENTS:
+            self.clients.clear()
+        self.clients[token] = (client, now)
         return client
 
 
