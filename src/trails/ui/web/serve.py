@@ -91,6 +91,8 @@ def serve(*, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, read_only: bool
     say(f"trails web: {url}" + ("  (read-only)" if read_only else ""))
     if not read_only:
         say(f"  read-only view: {url_of(host, port, tokens.read_only)}")
+    say(f"  MCP (Streamable HTTP): {url_of(host, port, '').split('/?')[0]}/mcp  "
+        "(Authorization: Bearer $TRAILS_MCP_TOKEN, a session's credential)")
     if open_browser:
         import webbrowser
 
