@@ -18,7 +18,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 from mcp import ClientSession, types
-from tests.helpers import SessionRef, as_user, credential, start
+from tests.helpers import SessionRef, as_user, credential, start, wait_until
 from tests.mcp.test_mcp_stdio import TOOLS, call
 from tests.web.conftest import serve
 from trails.api import types as t
@@ -113,6 +113,20 @@ def test_no_token_or_a_forged_one_is_401_and_nothing_is_stored(
     anyio.run(sdk_client_is_refused)
     assert client.call(t.ReadMessages(as_session="b")).messages == []
     assert [e for e in client.call(t.Events()).events if e.kind == "message"] == []
+
+
+def test_the_credential_of_a_session_that_ended_is_401(trails_env: dict[str, Path], repo: Path, client: Client,
+                                                       pair: tuple[SessionRef, SessionRef],
+                                                       web: tuple[str, Tokens]) -> None:
+    token_a = credential(trails_env["socket"], pair[0])
+    base, _ = web
+    auth = {**MCP_HEADERS, "Authorization": f"Bearer {token_a}"}
+    with httpx.Client(base_url=base, timeout=30) as http:
+        assert http.post("/mcp", json=INIT, headers=auth).status_code == 200
+        client.call(t.Kill(name="a"))
+        # Within the second a check holds the trails server refuses it itself; then the gate does.
+        wait_until(lambda: http.post("/mcp", json=INIT, headers=auth).status_code == 401, timeout=10,
+                   message="the ended session's credential refused")
 
 
 def test_one_sessions_token_cannot_act_as_another_nor_take_over_its_mcp_session(
