@@ -14,7 +14,9 @@ import anyio
 import httpx
 import httpx2
 import pytest
+from mcp.client.client import Client as McpClient
 from mcp.client.streamable_http import streamable_http_client
+from mcp.server.subscriptions import ResourceUpdated
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 from mcp import ClientSession, types
@@ -214,5 +216,28 @@ def test_resources_list_read_and_subscribe(trails_env: dict[str, Path], repo: Pa
             assert updated[0] == "trails://sessions/b"
             paused = json.loads((await agent_a.read_resource("trails://sessions/b")).contents[0].text)  # type: ignore[union-attr]
             assert paused["status"] == "paused", paused
+
+    anyio.run(body)
+
+
+def test_a_client_of_the_2026_protocol_is_its_agent_and_listens_for_changes(
+        trails_env: dict[str, Path], repo: Path, client: Client, pair: tuple[SessionRef, SessionRef],
+        web: tuple[str, Tokens]) -> None:
+    """The SDK's high-level Client speaks 2026-07-28 when the server does (no handshake; a
+    `subscriptions/listen` stream instead of resources/subscribe)."""
+    token_a = credential(trails_env["socket"], pair[0])
+    base, _ = web
+
+    async def body() -> None:
+        async with create_mcp_http_client(headers={"Authorization": f"Bearer {token_a}"},
+                                          timeout=httpx2.Timeout(30)) as http, \
+                McpClient(streamable_http_client(f"{base}/mcp", http_client=http)) as modern:
+            sent = await modern.call_tool("agent_message", {"to": "b", "text": "modern"})
+            assert not sent.is_error and sent.structured_content["from"] == "a", sent  # type: ignore[index]
+            async with modern.listen(resource_subscriptions=["trails://sessions/b"]) as stream:
+                await anyio.to_thread.run_sync(lambda: client.call(t.Pause(name="b")))
+                with anyio.fail_after(10):
+                    event = await stream.__anext__()
+            assert event == ResourceUpdated(uri="trails://sessions/b")
 
     anyio.run(body)

@@ -5,12 +5,11 @@
 
 A client that subscribes to either gets `notifications/resources/updated` for it when the trails
 server's event stream says something happened to a session it covers; it reads the resource again
-to see what. One thread per MCP server follows the stream (trails.api.client's subscription) and
-hands each event to the event loop, which tells the subscribed connections.
-
-This is the subscription of the handshake protocol versions (2025-11-25 and before, what agents
-speak today): MCPServer serves `subscriptions/listen` of 2026-07-28 on its own bus, and does not
-offer `resources/subscribe`, so its handlers are registered on the low-level server here.
+to see what. Both generations of the protocol: `resources/subscribe` (2025-11-25 and before, what
+agents speak today; MCPServer does not offer it, so its handlers are registered on the low-level
+server here) and a `subscriptions/listen` stream (2026-07-28, served by MCPServer from its bus,
+which this module publishes to). One thread per MCP server follows the stream (trails.api.client's
+subscription), from the first subscription on, and hands each event to the event loop.
 """
 
 from __future__ import annotations
@@ -25,9 +24,10 @@ import anyio.lowlevel
 import anyio.to_thread
 import msgspec
 from mcp.server import MCPServer
-from mcp.server.context import ServerRequestContext
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver.exceptions import ResourceError
 from mcp.server.session import ServerSession
+from mcp.server.subscriptions import ResourceUpdated, SubscriptionBus
 
 from mcp import types
 from trails.api import types as t
@@ -43,10 +43,10 @@ def session_uri(name: str) -> str:
     return SESSION.format(name=name)
 
 
-def add(server: MCPServer[Any], current: Callable[[], Client], as_session: str | None, *,
+def add(server: MCPServer[Any], bus: SubscriptionBus, current: Callable[[], Client], as_session: str | None, *,
         events: Client | None) -> None:
-    """The resources, read as `current()`'s caller; `events`: who follows the event stream (default:
-    the first subscriber's client)."""
+    """The resources, read as `current()`'s caller; `bus`: the one `server` serves listen streams
+    from; `events`: who follows the event stream (default: the first subscriber's client)."""
 
     def peers(name: str | None = None) -> t.PeerList:
         try:
@@ -67,16 +67,18 @@ def add(server: MCPServer[Any], current: Callable[[], Client], as_session: str |
             raise ResourceError(f"session_not_found: no session {name!r} in this repository")
         return msgspec.json.encode(found[0]).decode()
 
-    watch = Subscriptions(lambda: events or current())
+    watch = Subscriptions(bus, lambda: events or current())
     low = server._lowlevel_server  # MCPServer has no public seam for these two methods
     low.add_request_handler("resources/subscribe", types.SubscribeRequestParams, watch.subscribe)
     low.add_request_handler("resources/unsubscribe", types.UnsubscribeRequestParams, watch.unsubscribe)
+    server.middleware.append(watch.on_listen)
 
 
 class Subscriptions:
     """Which connection watches which URIs (touched on the event loop only), and the stream's follower."""
 
-    def __init__(self, follower: Callable[[], Client]) -> None:
+    def __init__(self, bus: SubscriptionBus, follower: Callable[[], Client]) -> None:
+        self.bus = bus
         self.follower = follower
         self.watching: dict[int, tuple[ServerSession, set[str]]] = {}  # by connection
         self.started = False
@@ -86,15 +88,25 @@ class Subscriptions:
         key = _connection(ctx.session)
         uris = self.watching.setdefault(key, (ctx.session, set()))[1]
         uris.add(str(params.uri))
-        if not self.started:
-            self.started = True
-            client = self.follower()
-            # Under way before the answer goes out: a change right after it is not missed.
-            stream = await anyio.to_thread.run_sync(client.subscribe)
-            thread = threading.Thread(target=self._follow, args=(client, stream, anyio.lowlevel.current_token()),
-                                      name="trails-mcp-events", daemon=True)
-            thread.start()
+        await self.start()
         return types.EmptyResult()
+
+    async def on_listen(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        """A middleware: a `subscriptions/listen` stream is fed from the bus, which needs the follower."""
+        if ctx.method == "subscriptions/listen":
+            await self.start()
+        return await call_next(ctx)
+
+    async def start(self) -> None:
+        if self.started:
+            return
+        self.started = True
+        client = self.follower()
+        # Under way before the answer goes out: a change right after it is not missed.
+        stream = await anyio.to_thread.run_sync(client.subscribe)
+        thread = threading.Thread(target=self._follow, args=(client, stream, anyio.lowlevel.current_token()),
+                                  name="trails-mcp-events", daemon=True)
+        thread.start()
 
     async def unsubscribe(self, ctx: ServerRequestContext[Any, Any],
                           params: types.UnsubscribeRequestParams) -> types.EmptyResult:
@@ -106,6 +118,8 @@ class Subscriptions:
     async def tell(self, name: str) -> None:
         """Something happened to session `name`: notify whoever watches it or the list."""
         changed = {SESSIONS, session_uri(name)}
+        for uri in sorted(changed):
+            await self.bus.publish(ResourceUpdated(uri=uri))  # each listen stream takes the URIs it asked for
         for key, (session, uris) in list(self.watching.items()):
             for uri in sorted(uris & changed):
                 try:

@@ -20,6 +20,7 @@ from typing import Any
 import msgspec
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.subscriptions import InMemorySubscriptionBus
 
 from trails import __version__
 from trails.api import types as t
@@ -50,8 +51,10 @@ def build(client: Client | None, as_session: str | None = None, *, events: Clien
     """The MCP server whose tools ask the trails server as `client` (None: as each request's own, over
     HTTP), acting for `as_session` when given; `events`: who follows the event stream for resource
     subscriptions (default `client`)."""
+    bus = InMemorySubscriptionBus()  # resources.py publishes to it, for subscriptions/listen streams
     server: MCPServer[Any] = MCPServer(name="trails", instructions=INSTRUCTIONS, version=__version__,
-                                         log_level="WARNING")  # its stderr is the agent's log: errors only
+                                         log_level="WARNING",  # its stderr is the agent's log: errors only
+                                         subscriptions=bus)
 
     def current() -> Client:
         chosen = request_client.get() or client
@@ -107,7 +110,7 @@ def build(client: Client | None, as_session: str | None = None, *, events: Clien
     def list_artifacts() -> dict[str, Any]:
         return ask(t.ListArtifacts(as_session=as_session))
 
-    resources.add(server, current, as_session, events=events or client)
+    resources.add(server, bus, current, as_session, events=events or client)
     return server
 
 
