@@ -241,3 +241,21 @@ def test_a_client_of_the_2026_protocol_is_its_agent_and_listens_for_changes(
             assert event == ResourceUpdated(uri="trails://sessions/b")
 
     anyio.run(body)
+
+
+def test_a_read_only_web_server_takes_no_agent_credential(trails_env: dict[str, Path], repo: Path,
+                                                          pair: tuple[SessionRef, SessionRef]) -> None:
+    token_a = credential(trails_env["socket"], pair[0])
+    tokens = Tokens.of_home(trails_env["home"])
+    app = create_app(Backend(trails_env["home"], cwd=str(repo), local=False), tokens=tokens, bound="127.0.0.1",
+                     read_only=True)
+    server, thread, port = serve(app)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+            assert http.post("/mcp", json=INIT, headers={**MCP_HEADERS, "Authorization": f"Bearer {token_a}"}
+                             ).status_code == 401
+            assert http.post("/mcp", json=INIT, headers={**MCP_HEADERS, "Authorization": f"Bearer {tokens.full}"}
+                             ).status_code == 200  # the web's token, made read-only
+    finally:
+        server.should_exit = True
+        thread.join(15)

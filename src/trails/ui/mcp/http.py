@@ -53,9 +53,12 @@ class Gate:
     """The ASGI app at PATH: the bearer check, then the SDK's Streamable HTTP transport."""
 
     def __init__(self, home: Path, *, cwd: str, env: dict[str, str], local: bool | None = None,
-                 own: Callable[[str], Client | None] = lambda token: None, events: Client | None = None) -> None:
+                 own: Callable[[str], Client | None] = lambda token: None, events: Client | None = None,
+                 agents: bool = True) -> None:
+        """`agents`: whether sessions' credentials are taken at all (else only `own`'s tokens)."""
         self.home, self.cwd, self.env, self.local = home, cwd, env, local
         self.own = own
+        self.agents = agents
         self.clients: dict[str, tuple[Client, float]] = {}  # by credential: its client, when last checked
         self.server = build(None, events=events)
         self.server.middleware.append(_with_request_client)
@@ -86,7 +89,7 @@ class Gate:
     async def client_for(self, token: str) -> Client | None:
         """The client `token` speaks as, None when it is nobody's."""
         own = self.own(token)
-        if own is not None:
+        if own is not None or not self.agents:
             return own
         now = time.monotonic()
         client, checked = self.clients.get(token) or (None, 0.0)

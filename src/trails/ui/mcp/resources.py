@@ -15,6 +15,7 @@ subscription), from the first subscription on, and hands each event to the event
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -24,6 +25,7 @@ import anyio.lowlevel
 import anyio.to_thread
 import msgspec
 from mcp.server import MCPServer
+from mcp.server.connection import Connection
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver.exceptions import ResourceError
 from mcp.server.session import ServerSession
@@ -80,14 +82,13 @@ class Subscriptions:
     def __init__(self, bus: SubscriptionBus, follower: Callable[[], Client]) -> None:
         self.bus = bus
         self.follower = follower
-        self.watching: dict[int, tuple[ServerSession, set[str]]] = {}  # by connection
+        # By client connection (gone with it: the SDK makes a ServerSession per request, not per client).
+        self.watching: weakref.WeakKeyDictionary[Connection, set[str]] = weakref.WeakKeyDictionary()
         self.started = False
 
     async def subscribe(self, ctx: ServerRequestContext[Any, Any],
                         params: types.SubscribeRequestParams) -> types.EmptyResult:
-        key = _connection(ctx.session)
-        uris = self.watching.setdefault(key, (ctx.session, set()))[1]
-        uris.add(str(params.uri))
+        self.watching.setdefault(_connection(ctx.session), set()).add(str(params.uri))
         await self.start()
         return types.EmptyResult()
 
@@ -110,9 +111,7 @@ class Subscriptions:
 
     async def unsubscribe(self, ctx: ServerRequestContext[Any, Any],
                           params: types.UnsubscribeRequestParams) -> types.EmptyResult:
-        entry = self.watching.get(_connection(ctx.session))
-        if entry is not None:
-            entry[1].discard(str(params.uri))
+        self.watching.get(_connection(ctx.session), set()).discard(str(params.uri))
         return types.EmptyResult()
 
     async def tell(self, name: str) -> None:
@@ -120,12 +119,12 @@ class Subscriptions:
         changed = {SESSIONS, session_uri(name)}
         for uri in sorted(changed):
             await self.bus.publish(ResourceUpdated(uri=uri))  # each listen stream takes the URIs it asked for
-        for key, (session, uris) in list(self.watching.items()):
+        for connection, uris in list(self.watching.items()):
             for uri in sorted(uris & changed):
                 try:
-                    await session.send_resource_updated(uri)
+                    await connection.send_resource_updated(uri)
                 except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-                    self.watching.pop(key, None)  # that client has gone
+                    self.watching.pop(connection, None)  # that client has gone
                     break
 
     def _follow(self, client: Client, stream: Iterator[t.EventInfo], loop: object) -> None:
@@ -148,6 +147,7 @@ class Subscriptions:
                 stream = iter(())
 
 
-def _connection(session: ServerSession) -> int:
-    """The client connection a request's session belongs to (the SDK makes a ServerSession per request)."""
-    return id(getattr(session, "_connection", session))
+def _connection(session: ServerSession) -> Connection:
+    """The client connection a request's session belongs to (ServerSession has no public way to it)."""
+    connection: Connection = session._connection
+    return connection

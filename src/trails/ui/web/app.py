@@ -121,7 +121,8 @@ def create_app(backend: Backend, *, tokens: Tokens, bound: str, read_only: bool 
 
 
 def mcp_gate(backend: Backend, tokens: Tokens, read_only: bool) -> Gate:
-    """/mcp: a session's MCP credential speaks as its agent; the web's own tokens as the web does."""
+    """/mcp: a session's MCP credential speaks as its agent; the web's own tokens as the web does.
+    `trails web --read-only` only watches: there the web's tokens (read-only) are all it takes."""
 
     def own(token: str) -> Client | None:
         access = tokens.access(token)
@@ -130,4 +131,4 @@ def mcp_gate(backend: Backend, tokens: Tokens, read_only: bool) -> Gate:
         return backend.client(Access.READ_ONLY if read_only else access)
 
     return Gate(backend.home, cwd=backend.cwd, env=backend.env, local=backend.local, own=own,
-                events=backend.client(Access.READ_ONLY))
+                events=backend.client(Access.READ_ONLY), agents=not read_only)
