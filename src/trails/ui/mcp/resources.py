@@ -14,6 +14,7 @@ subscription), from the first subscription on, and hands each event to the event
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import weakref
 from collections.abc import Callable, Iterator
@@ -39,6 +40,7 @@ from trails.core.errors import TrailsError
 SESSIONS = "trails://sessions"
 SESSION = "trails://sessions/{name}"
 RETRY_SECONDS = 1.0  # after the event stream broke (the trails server restarting), before following it again
+SEND_SECONDS = 2.0  # a client that takes no notification for this long (not reading its stream) is dropped
 
 
 def session_uri(name: str) -> str:
@@ -84,7 +86,7 @@ class Subscriptions:
         self.follower = follower
         # By client connection (gone with it: the SDK makes a ServerSession per request, not per client).
         self.watching: weakref.WeakKeyDictionary[Connection, set[str]] = weakref.WeakKeyDictionary()
-        self.started = False
+        self.following: anyio.Event | None = None  # set once the follower's subscription is under way
 
     async def subscribe(self, ctx: ServerRequestContext[Any, Any],
                         params: types.SubscribeRequestParams) -> types.EmptyResult:
@@ -99,15 +101,23 @@ class Subscriptions:
         return await call_next(ctx)
 
     async def start(self) -> None:
-        if self.started:
+        """The follower, started once; under way before a subscription is answered, so a change
+        right after the answer is not missed."""
+        if self.following is not None:
+            await self.following.wait()
             return
-        self.started = True
-        client = self.follower()
-        # Under way before the answer goes out: a change right after it is not missed.
-        stream = await anyio.to_thread.run_sync(client.subscribe)
+        self.following = following = anyio.Event()
+        try:
+            client = self.follower()
+            stream = await anyio.to_thread.run_sync(client.subscribe)
+        except BaseException:
+            self.following = None  # the next subscription tries again
+            following.set()
+            raise
         thread = threading.Thread(target=self._follow, args=(client, stream, anyio.lowlevel.current_token()),
                                   name="trails-mcp-events", daemon=True)
         thread.start()
+        following.set()
 
     async def unsubscribe(self, ctx: ServerRequestContext[Any, Any],
                           params: types.UnsubscribeRequestParams) -> types.EmptyResult:
@@ -121,10 +131,13 @@ class Subscriptions:
             await self.bus.publish(ResourceUpdated(uri=uri))  # each listen stream takes the URIs it asked for
         for connection, uris in list(self.watching.items()):
             for uri in sorted(uris & changed):
-                try:
+                sent = False
+                with anyio.move_on_after(SEND_SECONDS), contextlib.suppress(anyio.ClosedResourceError,
+                                                                            anyio.BrokenResourceError):
                     await connection.send_resource_updated(uri)
-                except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-                    self.watching.pop(connection, None)  # that client has gone
+                    sent = True
+                if not sent:  # gone, or not reading: it must not hold up the others
+                    self.watching.pop(connection, None)
                     break
 
     def _follow(self, client: Client, stream: Iterator[t.EventInfo], loop: object) -> None:
