@@ -36,7 +36,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from trails.api import types as t
 from trails.api.caller import Caller, Trust
 from trails.api.client import Client
-from trails.core.errors import NotPermitted
+from trails.core.errors import NotPermitted, TrailsError
 from trails.ui.mcp.server import build, request_client
 
 PATH = "/mcp"
@@ -75,9 +75,14 @@ class Gate:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         token = _bearer(scope)
-        client = await self.client_for(token) if token else None
+        try:
+            client = await self.client_for(token) if token else None
+        except TrailsError as exc:  # the trails server could not say (not running, say): nobody is let in
+            await _refuse(send, 503, exc.code, exc.message, exc.hint)
+            return
         if client is None:
-            await _unauthorized(send, "a valid token is needed" if token else "no token given")
+            await _refuse(send, 401, "unauthorized", "a valid token is needed" if token else "no token given",
+                          "send Authorization: Bearer $TRAILS_MCP_TOKEN (the session's credential)")
             return
         assert token is not None
         scope[_SCOPE_KEY] = client
@@ -131,9 +136,10 @@ def _bearer(scope: Scope) -> str | None:
     return None
 
 
-async def _unauthorized(send: Send, message: str) -> None:
-    body = json.dumps({"error": {"code": "unauthorized", "message": message,
-                                 "hint": "send Authorization: Bearer $TRAILS_MCP_TOKEN (the session's credential)"}})
-    await send({"type": "http.response.start", "status": 401,
-                "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b'Bearer realm="trails"')]})
+async def _refuse(send: Send, status: int, code: str, message: str, hint: str | None) -> None:
+    body = json.dumps({"error": {"code": code, "message": message, **({"hint": hint} if hint else {})}})
+    headers = [(b"content-type", b"application/json")]
+    if status == 401:
+        headers.append((b"www-authenticate", b'Bearer realm="trails"'))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body.encode()})
