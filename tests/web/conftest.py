@@ -76,7 +76,7 @@ def frames(ws: ClientConnection, timeout: float = 10) -> Iterator[dict[str, Any]
 
 def serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, int]:
     sock = listen("127.0.0.1", 0)
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", ws="websockets-sansio")
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", ws="websockets-sansio")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="uvicorn", daemon=True)
     thread.start()

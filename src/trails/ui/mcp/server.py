@@ -5,29 +5,38 @@ engine runs here. Who asks is the server's decision: with TRAILS_MCP_TOKEN in th
 credential a session's launch gives its agent, trails.core.mcpwire) the caller is that session's
 agent, and a credential that is no live session's is refused on every call; with no such variable at
 all, the caller is the owner (`user`), who acts for the session `--as` names.
+
+Over Streamable HTTP (trails.ui.mcp.http) there is no process-wide caller: each request is served
+with the client of its own bearer token, which http.py puts in `request_client` for the request.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import Any
 
 import msgspec
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.subscriptions import InMemorySubscriptionBus
 
 from trails import __version__
 from trails.api import types as t
 from trails.api.caller import Caller, Trust
 from trails.api.client import Client
-from trails.core.errors import TrailsError
+from trails.core.errors import NotPermitted, TrailsError
+from trails.ui.mcp import resources
 
 TOKEN_ENV = "TRAILS_MCP_TOKEN"  # trails.core.mcpwire.TOKEN_ENV (core's engine modules are not for front ends)
 INSTRUCTIONS = """trails runs several coding agents at once on this repository, each in its own session.
 These tools let you coordinate with the others: message them, claim files before you change them (a
 claim is advisory: check list_claims, and claim before editing shared files), and share small
 artifacts (plans, notes, files). Every call is recorded, with who made it, for the user to see."""
+
+# The client of the request being served, when it has its own (HTTP: its bearer token's), else build()'s.
+request_client: ContextVar[Client | None] = ContextVar("trails_mcp_request_client", default=None)
 
 
 def caller_from(env: Mapping[str, str], cwd: str) -> Caller:
@@ -38,14 +47,24 @@ def caller_from(env: Mapping[str, str], cwd: str) -> Caller:
     return Caller(trust=Trust.USER, cwd=cwd, env=rest, credential=credential)
 
 
-def build(client: Client, as_session: str | None = None) -> MCPServer[Any]:
-    """The MCP server whose tools ask `client`'s trails server, acting for `as_session` when given."""
+def build(client: Client | None, as_session: str | None = None, *, events: Client | None = None) -> MCPServer[Any]:
+    """The MCP server whose tools ask the trails server as `client` (None: as each request's own, over
+    HTTP), acting for `as_session` when given; `events`: who follows the event stream for resource
+    subscriptions (default `client`)."""
+    bus = InMemorySubscriptionBus()  # resources.py publishes to it, for subscriptions/listen streams
     server: MCPServer[Any] = MCPServer(name="trails", instructions=INSTRUCTIONS, version=__version__,
-                                         log_level="WARNING")  # its stderr is the agent's log: errors only
+                                         log_level="WARNING",  # its stderr is the agent's log: errors only
+                                         subscriptions=bus)
+
+    def current() -> Client:
+        chosen = request_client.get() or client
+        if chosen is None:  # an HTTP request that came past the gate without a client: a bug, refused
+            raise NotPermitted("this request has no credential: nothing was done", field="credential")
+        return chosen
 
     def ask(request: t.Request[Any]) -> dict[str, Any]:
         try:
-            answer: dict[str, Any] = msgspec.to_builtins(client.call(request))
+            answer: dict[str, Any] = msgspec.to_builtins(current().call(request))
         except TrailsError as exc:
             raise ToolError(describe(exc)) from None
         return answer
@@ -91,6 +110,7 @@ def build(client: Client, as_session: str | None = None) -> MCPServer[Any]:
     def list_artifacts() -> dict[str, Any]:
         return ask(t.ListArtifacts(as_session=as_session))
 
+    resources.add(server, bus, current, as_session, events=events or client)
     return server
 
 

@@ -1,12 +1,14 @@
 """The web dashboard's server: the API (api.py), its WebSockets (sockets.py), the page (static/,
-built from web/ by `npm run build`), all behind the checks of security.py.
+built from web/ by `npm run build`) and MCP's Streamable HTTP at /mcp (trails.ui.mcp.http), all
+behind the checks of security.py.
 
     app = create_app(Backend(home, cwd="/src/app"), tokens=Tokens.of_home(home), bound="127.0.0.1")
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -17,11 +19,14 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
+from trails.api.client import Client
+from trails.ui.mcp.http import PATH as MCP_PATH
+from trails.ui.mcp.http import Gate
 from trails.ui.web import openapi, sockets
 from trails.ui.web.api import ENDPOINTS, Context, endpoint_view, json_response
 from trails.ui.web.backend import Backend
 from trails.ui.web.security import Guard, error_body
-from trails.ui.web.tokens import Tokens
+from trails.ui.web.tokens import Access, Tokens
 
 STATIC = Path(__file__).with_name("static")
 _NOT_BUILT = """<!doctype html><meta charset="utf-8"><title>trails</title>
@@ -47,7 +52,7 @@ def _by_method(views: dict[str, View]) -> View:
     return view
 
 
-def routes(ctx: Context, static: Path) -> list[BaseRoute]:
+def routes(ctx: Context, static: Path, mcp: Gate) -> list[BaseRoute]:
     found: list[BaseRoute] = []
     by_path: dict[str, dict[str, View]] = {}
     for endpoint in ENDPOINTS:
@@ -78,6 +83,7 @@ def routes(ctx: Context, static: Path) -> list[BaseRoute]:
         WebSocketRoute("/api/sessions/{name}/terminal", terminal),
         WebSocketRoute("/api/sessions/{name}/shell", shell),
         Route("/", page, methods=["GET"]),
+        Route(MCP_PATH, mcp, methods=["GET", "POST", "DELETE"]),
         Mount("/assets", app=StaticFiles(directory=static / "assets", check_dir=False), name="assets"),
     ]
     return found
@@ -99,7 +105,30 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 def create_app(backend: Backend, *, tokens: Tokens, bound: str, read_only: bool = False,
                static: Path = STATIC) -> Guard:
-    """The ASGI app: every request passes security.Guard first."""
+    """The ASGI app: every request passes security.Guard first. Run it with its lifespan (MCP's
+    sessions live in it)."""
     ctx = Context(backend)
-    app = Starlette(routes=routes(ctx, static), exception_handlers={HTTPException: _http_error})
+    mcp = mcp_gate(backend, tokens, read_only)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with mcp.running():
+            yield
+
+    app = Starlette(routes=routes(ctx, static, mcp), exception_handlers={HTTPException: _http_error},
+                    lifespan=lifespan)
     return Guard(app, tokens=tokens, bound=bound, read_only=read_only)
+
+
+def mcp_gate(backend: Backend, tokens: Tokens, read_only: bool) -> Gate:
+    """/mcp: a session's MCP credential speaks as its agent; the web's own tokens as the web does.
+    `trails web --read-only` only watches: there the web's tokens (read-only) are all it takes."""
+
+    def own(token: str) -> Client | None:
+        access = tokens.access(token)
+        if access is None:
+            return None
+        return backend.client(Access.READ_ONLY if read_only else access)
+
+    return Gate(backend.home, cwd=backend.cwd, env=backend.env, local=backend.local, own=own,
+                events=backend.client(Access.READ_ONLY), agents=not read_only)

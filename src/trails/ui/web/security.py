@@ -12,6 +12,10 @@
    which another site's page cannot send without asking first (CORS), and is refused with a
    read-only token (403, `not_permitted`) — as the trails server refuses it again for such a caller.
 
+MCP at /mcp (trails.ui.mcp.http) passes 1 and 2 here and checks its own bearer token instead of 3
+and 4: a session's MCP credential, or one of the web's tokens; never the cookie, so a page the
+browser opened cannot ride on it.
+
 What passed is in `scope["state"]["access"]` (tokens.Access) for the routes.
 """
 
@@ -39,6 +43,7 @@ COOKIE = "trails_token"
 CSRF_HEADER = "x-trails-csrf"
 CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+OWN_TOKEN_PATHS = frozenset({"/mcp"})  # trails.ui.mcp.http.PATH (this module imports nothing of the app's)
 
 
 def error_body(code: str, message: str, hint: str | None = None) -> dict[str, Any]:
@@ -117,6 +122,8 @@ class Guard:
         origin = headers.get("origin")
         if origin is not None and origin.lower() != f"http://{(host or '').lower()}":
             return _json(403, "forbidden", f"requests from another site ({origin}) are refused"), None
+        if scope["type"] == "http" and scope["path"] in OWN_TOKEN_PATHS:
+            return None, None
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
         if scope["type"] == "http" and scope["path"] == "/" and "token" in query:
             return self._swap(scope, query), None

@@ -91,12 +91,14 @@ def serve(*, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, read_only: bool
     say(f"trails web: {url}" + ("  (read-only)" if read_only else ""))
     if not read_only:
         say(f"  read-only view: {url_of(host, port, tokens.read_only)}")
+    say(f"  MCP (Streamable HTTP): {url_of(host, port, '').split('/?')[0]}/mcp  "
+        "(Authorization: Bearer $TRAILS_MCP_TOKEN, a session's credential)")
     if open_browser:
         import webbrowser
 
         webbrowser.open(url)
     app = create_app(backend, tokens=tokens, bound=host, read_only=read_only)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", proxy_headers=False,
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", proxy_headers=False,
                             server_header=False, ws="websockets-sansio", ws_per_message_deflate=False)
     logging.getLogger("uvicorn.error").addFilter(_DenialIsNoError())
     try:
