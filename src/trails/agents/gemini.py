@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 from trails.agents.base import AgentMcp, AgentProfile, McpServer
@@ -39,42 +40,52 @@ class GeminiHeadless(HeadlessAdapter):
                                raw=data)
 
 class GeminiMcp(AgentMcp):
-    """A settings file of the launch's own, named by GEMINI_CLI_SYSTEM_DEFAULTS_PATH: Gemini's
-    lowest-precedence settings, so the user's and the workspace's own still apply over it (their
-    `mcpServers` are merged with it, not replaced). The file copies the defaults it stands in for.
+    """A Gemini home of the launch's own (GEMINI_CLI_HOME, under the trails home): its
+    `.gemini/settings.json` is the user's own with trails' server added, and every other entry of
+    the user's ~/.gemini (credentials, trusted folders, history, extensions) is a link to theirs, so
+    Gemini works as it does for them. Neither ~/.gemini nor the repository's `.gemini` is written.
+    (Gemini's system settings files, the other place that takes servers, are read only when root owns
+    them and every directory above them.)
 
-    Gemini hands a stdio server neither variables whose names say TOKEN nor PYTHONPATH, and expands
-    `$VAR` in its `env` only from what is left: the credential is written into this file, which is
-    owner-only, under the home, and this launch's alone. `trust`: its tools run without asking."""
+    Gemini hands a stdio server no variable whose name says TOKEN, and expands `$VAR` in its `env`
+    only from what is left: the credential is written into that settings file, which is owner-only,
+    under the home, and this launch's alone. `trust`: the trails tools run without asking."""
 
-    DEFAULTS_ENV = "GEMINI_CLI_SYSTEM_DEFAULTS_PATH"
-    DEFAULTS_PATH = Path("/etc/gemini-cli/system-defaults.json")
-    FILE = "gemini-settings.json"
+    HOME_ENV = "GEMINI_CLI_HOME"
+    # Files Gemini may create in its home while it runs: linked even before they exist, so that what
+    # it writes (a first login) lands in the user's own ~/.gemini.
+    LINKED_FILES = ("oauth_creds.json", "google_accounts.json", "installation_id", "trustedFolders.json",
+                    "projects.json", "GEMINI.md")
 
     def wire(self, argv: list[str], server: McpServer, env: dict[str, str]) -> list[str]:
-        settings = self._defaults(env, server)
+        own = Path(env.get(self.HOME_ENV) or env.get("HOME") or Path.home()) / ".gemini"
+        home = server.private_dir / "gemini-home"
+        shutil.rmtree(home, ignore_errors=True)  # the last launch's (its credential is dead)
+        inner = home / ".gemini"
+        inner.mkdir(mode=0o700, parents=True)
+        home.chmod(0o700)
+        settings = _read_object(own / "settings.json")
         servers = settings.get("mcpServers")
         servers = dict(servers) if isinstance(servers, dict) else {}
-        server_env = {k: v for k, v in server.env.items() if k != "PYTHONPATH"}
+        server_env = {k: v for k, v in server.env.items() if k != "PYTHONPATH"}  # Gemini refuses to pass it
         servers[server.NAME] = {"command": server.command[0], "args": list(server.command[1:]),
                                 "env": {**server_env, server.credential_env: server.credential}, "trust": True}
         settings["mcpServers"] = servers
-        path = server.private_dir / self.FILE
-        _write_owner_only(path, json.dumps(settings, indent=2))
-        env[self.DEFAULTS_ENV] = str(path)
+        _write_owner_only(inner / "settings.json", json.dumps(settings, indent=2))
+        names = {p.name for p in own.iterdir()} if own.is_dir() else set()
+        for name in sorted((names | set(self.LINKED_FILES)) - {"settings.json"}):
+            (inner / name).symlink_to(own / name)
+        env[self.HOME_ENV] = str(home)
         return argv
 
-    def _defaults(self, env: dict[str, str], server: McpServer) -> dict[str, object]:
-        """The system defaults this launch would have read (an unreadable or odd file: none; one
-        trails wrote, for a session this one was started from: none)."""
-        path = Path(env[self.DEFAULTS_ENV]) if env.get(self.DEFAULTS_ENV) else self.DEFAULTS_PATH
-        if path.parent.parent == server.private_dir.parent:
-            return {}
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
+
+def _read_object(path: Path) -> dict[str, object]:
+    """A JSON object file's content (missing, unreadable or not an object: empty)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _write_owner_only(path: Path, text: str) -> None:
