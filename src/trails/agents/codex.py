@@ -71,7 +71,8 @@ class CodexMcp(AgentMcp):
     """`-c mcp_servers.trails.…` overrides (this process only; ~/.codex/config.toml is never written).
     Codex gives a stdio server only a few variables of its environment: `env_vars` names the
     credential's, so it reaches `trails mcp` from the environment and never appears in argv.
-    `default_tools_approval_mode="approve"`: the trails tools run without asking."""
+    `default_tools_approval_mode="approve"`: the trails tools run without asking. (Codex offers MCP
+    tools to its model through its `tool_search`, once the server has listed them.)"""
 
     def wire(self, argv: list[str], server: McpServer, env: dict[str, str]) -> list[str]:
         key = f"mcp_servers.{server.NAME}"
