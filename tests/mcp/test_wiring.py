@@ -19,7 +19,7 @@ from tests.helpers import TrailsServer, as_user, wait_until
 from trails.agents import claude, codex, gemini
 from trails.agents.base import McpServer
 from trails.api.client import Client
-from trails.api.types import Create
+from trails.api.types import Create, Pause, Resume
 from trails.core import mcpwire
 
 SECRET = "s3cret-credential-value"
@@ -176,3 +176,16 @@ def test_mcp_turned_off_gives_no_config_and_no_credential(recording_claude: tupl
     args, env = _launch(recording_claude, repo, tmp_path, f"off-{how}", **options)
     assert not any(a.startswith(("--mcp-config", "--allowedTools")) for a in args), args
     assert mcpwire.TOKEN_ENV not in env
+
+
+def test_a_session_created_without_mcp_is_resumed_without_it(recording_claude: tuple[TrailsServer, Path],
+                                                            repo: Path, tmp_path: Path) -> None:
+    _launch(recording_claude, repo, tmp_path, "quiet", no_mcp=True)
+    seen = tmp_path / "quiet.seen"
+    seen.unlink()
+    client = Client(Path(os.environ["TRAILS_HOME"]), caller=as_user(repo), local=False)
+    client.call(Pause(name="quiet"))
+    client.call(Resume(name="quiet"))
+    wait_until(seen.exists, timeout=20, message="the agent to start again")
+    args, _, environ = seen.read_bytes().partition(b"\1")
+    assert b"--mcp-config" not in args and b"TRAILS_MCP_TOKEN=" not in environ
