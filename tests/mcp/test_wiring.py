@@ -189,3 +189,17 @@ def test_a_session_created_without_mcp_is_resumed_without_it(recording_claude: t
     wait_until(seen.exists, timeout=20, message="the agent to start again")
     args, _, environ = seen.read_bytes().partition(b"\1")
     assert b"--mcp-config" not in args and b"TRAILS_MCP_TOKEN=" not in environ
+
+
+@pytest.mark.parametrize("mode", ["container", "worktree"])
+def test_a_container_sessions_agent_gets_a_credential_but_no_config(engine: Any, mode: str) -> None:
+    """Its agent could not reach this home's server from inside (README: container sessions)."""
+    from trails.core.models import Mode, Session, Status
+
+    session = Session(id=0, name="c1", agent="claude", command=["claude"], mode=Mode(mode), status=Status.CREATING,
+                      workdir="/w", repo_root=None, worktree_path=None, branch=None, base_commit=None,
+                      tmux_session="trails-c1", extra={"agent_profile": "claude"})
+    env: dict[str, str] = {}
+    argv = engine._wire_mcp(session, ["claude"], env, {})
+    assert env[mcpwire.TOKEN_ENV] and session.extra[mcpwire.TOKEN_KEY] == mcpwire.digest(env[mcpwire.TOKEN_ENV])
+    assert (argv == ["claude"]) is (mode == "container"), argv
