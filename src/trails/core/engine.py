@@ -450,6 +450,7 @@ class Engine:
         profile = profile_of(session)
         # A container's agent cannot reach this home's server (no socket of it is mounted): no config.
         if profile.mcp is None or session.mode is Mode.CONTAINER:
+            mcpwire.remove_session_dir(self.home, session.name)  # what a launch on the host had (upgrade)
             return argv
         server = McpServer(command=mcpwire.server_command(), env=mcpwire.server_env(self.home),
                            credential_env=mcpwire.TOKEN_ENV, credential=credential,
