@@ -129,10 +129,18 @@ class Reply:
         call_id: str | None = None,
         delay: float = 0.0,
         gate: threading.Event | None = None,
+        namespace: str | None = None,
     ) -> Reply:
-        """A raw ``function_call`` item for any tool the CLI offers."""
+        """A raw ``function_call`` item for any tool the CLI offers (``namespace``: of a tool a
+        ``tool_search`` found, e.g. an MCP server's ``mcp__NAME``)."""
         args = arguments if isinstance(arguments, str) else json.dumps(arguments)
-        return cls([{"kind": "function", "name": name, "arguments": args, "call_id": call_id}], delay, gate)
+        spec = {"kind": "function", "name": name, "arguments": args, "call_id": call_id}
+        return cls([{**spec, "namespace": namespace} if namespace else spec], delay, gate)
+
+    @classmethod
+    def tool_search(cls, query: str, *, call_id: str | None = None, delay: float = 0.0) -> Reply:
+        """The model searches the CLI's deferred tools (Codex offers MCP tools only through it)."""
+        return cls([{"kind": "tool_search", "query": query, "call_id": call_id}], delay)
 
     @classmethod
     def failure(cls, status: int = 400, message: str = "scripted error", code: str = "invalid_request_error") -> Reply:
@@ -316,12 +324,18 @@ def output_items(reply: Reply, body: JSON) -> list[JSON]:
         elif kind == "function":
             call_id = spec.get("call_id") or _new_id("call")
             items.append(
-                {"type": "function_call", "name": spec["name"], "arguments": spec["arguments"], "call_id": call_id}
+                {"type": "function_call", "name": spec["name"], "arguments": spec["arguments"], "call_id": call_id,
+                 **({"namespace": spec["namespace"]} if spec.get("namespace") else {})}
             )
+        elif kind == "tool_search":
+            call_id = spec.get("call_id") or _new_id("call")
+            items.append({"type": "tool_search_call", "call_id": call_id, "execution": "client",
+                          "arguments": {"query": spec["query"]}})
         else:
             raise ValueError(f"unsupported reply item {kind!r}")
     for item in items:
-        item["id"] = _new_id({"message": "msg", "function_call": "fc", "custom_tool_call": "ctc"}[item["type"]])
+        item["id"] = _new_id({"message": "msg", "function_call": "fc", "custom_tool_call": "ctc",
+                              "tool_search_call": "tsc"}[item["type"]])
         item.setdefault("status", "completed")
     return items
 

@@ -94,6 +94,34 @@ class AgentHooks:
 
 
 @dataclass(frozen=True)
+class McpServer:
+    """Trails' MCP server as a session's agent starts it (stdio): this installation's `trails mcp`.
+
+    `env` holds nothing secret (the home, where trails is imported from); the credential is in the
+    agent's own environment as `credential_env`, and `credential` is its value for an agent that
+    cannot pass that variable on (then it goes only into an owner-only file in `private_dir`, a
+    directory under the home for this session's launch, never onto a command line)."""
+
+    command: tuple[str, ...]
+    env: Mapping[str, str]
+    credential_env: str
+    credential: str
+    private_dir: Path
+
+    NAME = "trails"  # the server's name in the agent's config (its tools are mcp__trails__* in Claude)
+
+
+class AgentMcp:
+    """An agent whose CLI can use MCP servers: trails configures its own for each launch, in the
+    launch's command line or environment (never the user's or the repository's files)."""
+
+    def wire(self, argv: list[str], server: McpServer, env: dict[str, str]) -> list[str]:
+        """argv that starts the agent with `server` configured and its tools allowed without a
+        prompt; `env` (the agent's environment) may be added to."""
+        return argv
+
+
+@dataclass(frozen=True)
 class AgentProfile:
     """An agent kind: how to start it, hand it a first prompt, and recognise its command line."""
 
@@ -119,6 +147,8 @@ class AgentProfile:
     state: AgentState | None = None
     # Hooks its CLI runs, which report the agent's status (None: the screen alone tells it).
     hooks: AgentHooks | None = None
+    # How its CLI is given trails' MCP server (None: it has no MCP support).
+    mcp: AgentMcp | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
     def matches(self, argv: list[str]) -> bool:

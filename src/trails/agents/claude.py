@@ -9,7 +9,7 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
-from trails.agents.base import AgentHooks, AgentProfile, AgentState, HookReport, PermissionAsk
+from trails.agents.base import AgentHooks, AgentMcp, AgentProfile, AgentState, HookReport, McpServer, PermissionAsk
 from trails.agents.headless import HeadlessAdapter, HeadlessOutcome, HeadlessRequest, Invocation, parse_json_object
 from trails.core.models import Status
 
@@ -161,6 +161,21 @@ class ClaudeHooks(AgentHooks):
         return None
 
 
+class ClaudeMcp(AgentMcp):
+    """`--mcp-config` with the server inline (JSON: nothing secret in it; Claude starts stdio servers
+    in its own environment, which holds the credential) and `--allowedTools mcp__trails`, the rule
+    that allows every tool of that server, so they need no permission prompt. Both in their `=`
+    form: they take several values, and a following prompt must not be taken for one."""
+
+    def wire(self, argv: list[str], server: McpServer, env: dict[str, str]) -> list[str]:
+        entry = {"type": "stdio", "command": server.command[0], "args": list(server.command[1:]),
+                 "env": dict(server.env)}
+        config = json.dumps({"mcpServers": {server.NAME: entry}}, separators=(",", ":"))
+        # A user's own --mcp-config and --allowedTools stay: Claude adds ours to them, and a deny rule
+        # of theirs (--disallowedTools mcp__trails) still wins over this allow.
+        return [argv[0], f"--mcp-config={config}", f"--allowedTools=mcp__{server.NAME}", *argv[1:]]
+
+
 def permission_ask(tool: str, tool_input: Mapping[str, object]) -> PermissionAsk:
     """A tool call Claude asks permission for, as the guards judge it: Bash runs its command, Write
     creates and Edit changes its file; any other tool is judged by its name and input as text."""
@@ -197,4 +212,5 @@ PROFILE = AgentProfile(
     headless=ClaudeHeadless(),
     state=ClaudeState(),
     hooks=ClaudeHooks(),
+    mcp=ClaudeMcp(),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from trails.agents.base import AgentHooks, AgentProfile, HookReport
+from trails.agents.base import AgentHooks, AgentMcp, AgentProfile, HookReport, McpServer
 from trails.agents.headless import HeadlessAdapter, HeadlessOutcome, HeadlessRequest, Invocation
 from trails.core.models import Status
 
@@ -67,6 +67,28 @@ class CodexHooks(AgentHooks):
         return None
 
 
+class CodexMcp(AgentMcp):
+    """`-c mcp_servers.trails.…` overrides (this process only; ~/.codex/config.toml is never written).
+    Codex gives a stdio server only a few variables of its environment: `env_vars` names the
+    credential's, so it reaches `trails mcp` from the environment and never appears in argv.
+    `default_tools_approval_mode="approve"`: the trails tools run without asking. (Codex offers MCP
+    tools to its model through its `tool_search`, once the server has listed them.)"""
+
+    def wire(self, argv: list[str], server: McpServer, env: dict[str, str]) -> list[str]:
+        key = f"mcp_servers.{server.NAME}"
+        if any(a.startswith(f"{key}.") for a in argv[1:]):
+            return argv  # the user's own server of that name: theirs stands
+        table = ",".join(f"{name}={json.dumps(value)}" for name, value in server.env.items())
+        overrides = [
+            f"{key}.command={json.dumps(server.command[0])}",
+            f"{key}.args={json.dumps(list(server.command[1:]))}",
+            f"{key}.env={{{table}}}",
+            f"{key}.env_vars={json.dumps([server.credential_env])}",
+            f'{key}.default_tools_approval_mode="approve"',
+        ]
+        return [argv[0], *(arg for override in overrides for arg in ("-c", override)), *argv[1:]]
+
+
 PROFILE = AgentProfile(
     name="codex",
     default_command=("codex",),
@@ -74,4 +96,5 @@ PROFILE = AgentProfile(
     prompt_as_argument=True,
     headless=CodexHeadless(),
     hooks=CodexHooks(),
+    mcp=CodexMcp(),
 )

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from trails.agents.base import AgentProfile
+import json
+import os
+import shutil
+from pathlib import Path
+
+from trails.agents.base import AgentMcp, AgentProfile, McpServer
 from trails.agents.headless import HeadlessAdapter, HeadlessOutcome, HeadlessRequest, Invocation, parse_json_object
 
 
@@ -34,6 +39,65 @@ class GeminiHeadless(HeadlessAdapter):
                                result_text=data.get("response"), error=None if ok else str(error or returncode),
                                raw=data)
 
+class GeminiMcp(AgentMcp):
+    """A Gemini home of the launch's own (GEMINI_CLI_HOME, under the trails home): its
+    `.gemini/settings.json` is the user's own with trails' server added, and every other entry of
+    the user's ~/.gemini (credentials, trusted folders, history, extensions) is a link to theirs, so
+    Gemini works as it does for them. Neither ~/.gemini nor the repository's `.gemini` is written.
+    (Gemini's system settings files, the other place that takes servers, are read only when root owns
+    them and every directory above them.)
+
+    Gemini hands a stdio server no variable whose name says TOKEN, and expands `$VAR` in its `env`
+    only from what is left: the credential is written into that settings file, which is owner-only,
+    under the home, and this launch's alone. `trust`: the trails tools run without asking."""
+
+    HOME_ENV = "GEMINI_CLI_HOME"
+    # Files Gemini may create in its home while it runs: linked even before they exist, so that what
+    # it writes (a first login) lands in the user's own ~/.gemini.
+    LINKED_FILES = ("oauth_creds.json", "google_accounts.json", "installation_id", "trustedFolders.json",
+                    "projects.json", "GEMINI.md")
+
+    def wire(self, argv: list[str], server: McpServer, env: dict[str, str]) -> list[str]:
+        own = Path(env.get(self.HOME_ENV) or env.get("HOME") or Path.home()) / ".gemini"
+        home = server.private_dir / "gemini-home"
+        shutil.rmtree(home, ignore_errors=True)  # the last launch's (its credential is dead)
+        inner = home / ".gemini"
+        inner.mkdir(mode=0o700, parents=True)
+        home.chmod(0o700)
+        settings = _read_object(own / "settings.json")
+        servers = settings.get("mcpServers")
+        servers = dict(servers) if isinstance(servers, dict) else {}
+        server_env = {k: v for k, v in server.env.items() if k != "PYTHONPATH"}  # Gemini refuses to pass it
+        servers[server.NAME] = {"command": server.command[0], "args": list(server.command[1:]),
+                                "env": {**server_env, server.credential_env: server.credential}, "trust": True}
+        settings["mcpServers"] = servers
+        _write_owner_only(inner / "settings.json", json.dumps(settings, indent=2))
+        names = {p.name for p in own.iterdir()} if own.is_dir() else set()
+        for name in sorted((names | set(self.LINKED_FILES)) - {"settings.json"}):
+            (inner / name).symlink_to(own / name)
+        env[self.HOME_ENV] = str(home)
+        return argv
+
+
+def _read_object(path: Path) -> dict[str, object]:
+    """A JSON object file's content (missing, unreadable or not an object: empty)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_owner_only(path: Path, text: str) -> None:
+    """Write `path` as a new owner-only file (in place of any older one), never readable by others."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    tmp.replace(path)
+
+
 PROFILE = AgentProfile(
     name="gemini",
     default_command=("gemini",),
@@ -41,4 +105,5 @@ PROFILE = AgentProfile(
     prompt_flag="--prompt-interactive",  # runs the prompt, then stays interactive
     resume_flag="--resume",
     headless=GeminiHeadless(),
+    mcp=GeminiMcp(),
 )

@@ -504,6 +504,7 @@ class Create(Request[CreateResult], tag="create"):
     memory: str | None = None
     pids_limit: int | None = None
     no_hooks: bool = False
+    no_mcp: bool = False  # its agent is not given trails' MCP server
 
 
 class ListSessions(Request[SessionList], tag="list"):

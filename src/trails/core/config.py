@@ -133,6 +133,8 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     idle_freeze_after: Annotated[float, msgspec.Meta(ge=1)] | None = None
     # Seconds a session may sit `ready` before it is paused as `trails pause` does; the next send resumes it.
     idle_pause_after: Annotated[float, msgspec.Meta(ge=1)] | None = None
+    # false: new sessions' agents get no credential and no configuration of trails' MCP server.
+    mcp: bool | None = None
 
 
 @dataclass
@@ -165,6 +167,12 @@ class EffectiveConfig:
     @property
     def merge_strategy(self) -> str:
         return self.project.merge_strategy or self.user.merge_strategy or "no-ff"
+
+    @property
+    def mcp(self) -> bool:
+        """Whether new sessions' agents are given trails' MCP server: on unless either file says
+        false (a repository may turn it off for its sessions, never on against yours)."""
+        return self.user.mcp is not False and self.project.mcp is not False
 
     @property
     def project_rules(self) -> list[ProjectRule]:

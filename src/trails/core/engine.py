@@ -174,10 +174,12 @@ class Engine:
         pids_limit: int | None = None,
         progress: Callable[[str], None] | None = None,
         no_hooks: bool = False,
+        no_mcp: bool = False,
         caller: Caller,
     ) -> CreateResult:
         """Create a session: choose its mode, prepare its place, start its agent in tmux. `cwd` is
-        relative to the caller's (default: the caller's own)."""
+        relative to the caller's (default: the caller's own). `no_mcp`: its agent is never given
+        trails' MCP server (nor is it when the settings or TRAILS_MCP=off say so)."""
         from trails.core import agent_spec as spec_mod
         from trails.core import config as config_mod
         from trails.core import faults, inputs, recovery
@@ -234,7 +236,7 @@ class Engine:
         if agent_spec.profile.name == "command" or decision.mode is not Mode.CONTAINER:
             self._check_executable(argv[0])
         from trails.core import auto_yes as auto_yes_mod
-        from trails.core import lifecycle, outputlog
+        from trails.core import lifecycle, mcpwire, outputlog
 
         conversation_id, argv = lifecycle.with_conversation_id(agent_spec.profile, argv)
         auto_yes_by_default, ignored_auto_yes = auto_yes_mod.for_new_session(config)
@@ -253,7 +255,9 @@ class Engine:
             worktree_path=None, branch=None, base_commit=None, tmux_session=tmux_name(name),
             env=env, auto_yes=auto_yes, limits=limits.to_dict(), conversation_id=conversation_id,
             extra={"scope": scope, "agent_profile": agent_spec.name, "base_argv": list(agent_spec.argv),
-                   **({"prompt": prompt} if prompt else {})},
+                   **({"prompt": prompt} if prompt else {}),
+                   **({mcpwire.OFF_KEY: False} if no_mcp or not config.mcp or mcpwire.turned_off(caller.env)
+                      else {})},
         )
         # The session's lock is held until its row is complete: a row still `creating` whose lock is
         # free is what a create that died leaves, and the next read cleans it (core/recovery.py).
@@ -386,7 +390,7 @@ class Engine:
         notes: list[str] = []
         env = self._session_env(caller_env, session.env, session.name)
         argv = self._wire_hooks(provider, session, argv, env, caller_env)
-        self._wire_mcp(session, env, caller_env)
+        argv = self._wire_mcp(session, argv, env, caller_env)
         if session.mode is not Mode.CONTAINER and any(k in session.limits for k in ("cpus", "memory", "pids_limit")):
             from trails.core import limits as limits_mod
 
@@ -424,20 +428,34 @@ class Engine:
         self.store.update_extra(session.id, {hookwire.TOKEN_KEY: digest, hookwire.HOOKED_KEY: profile.name})
         return wired
 
-    def _wire_mcp(self, session: Session, env: dict[str, str], caller_env: Mapping[str, str]) -> None:
+    def _wire_mcp(self, session: Session, argv: list[str], env: dict[str, str],
+                  caller_env: Mapping[str, str]) -> list[str]:
         """A new credential for this launch's agent (core.mcpwire), its digest in the row before the
-        agent can use it; none when the caller turned MCP off."""
+        agent can use it, and argv (or env) configuring the agent to start `trails mcp` with it; none
+        of that when MCP is off for the session or this launch."""
+        from trails.agents.base import McpServer
+        from trails.agents.registry import profile_of
         from trails.core import mcpwire
 
         env.pop(mcpwire.TOKEN_ENV, None)  # a session started from inside another gets none of that one's
-        if mcpwire.turned_off(caller_env):
+        if session.extra.get(mcpwire.OFF_KEY) is False or mcpwire.turned_off(caller_env):
             if session.extra.pop(mcpwire.TOKEN_KEY, None) is not None:
                 self.store.update_extra(session.id, {mcpwire.TOKEN_KEY: None})
-            return
+            mcpwire.remove_session_dir(self.home, session.name)
+            return argv
         credential, digest = mcpwire.new_credential()
         env[mcpwire.TOKEN_ENV] = credential
         session.extra[mcpwire.TOKEN_KEY] = digest
         self.store.update_extra(session.id, {mcpwire.TOKEN_KEY: digest})
+        profile = profile_of(session)
+        # A container's agent cannot reach this home's server (no socket of it is mounted): no config.
+        if profile.mcp is None or session.mode is Mode.CONTAINER:
+            mcpwire.remove_session_dir(self.home, session.name)  # what a launch on the host had (upgrade)
+            return argv
+        server = McpServer(command=mcpwire.server_command(), env=mcpwire.server_env(self.home),
+                           credential_env=mcpwire.TOKEN_ENV, credential=credential,
+                           private_dir=mcpwire.session_dir(self.home, session.name))
+        return profile.mcp.wire(argv, server, env)
 
     def starting_status(self) -> Status:
         """What an agent just started is: "loading" while the server's supervisor watches (until its
@@ -954,6 +972,9 @@ class Engine:
                                       extra=session.extra)
             raise
         faults.point("kill", "released")
+        from trails.core import mcpwire
+
+        mcpwire.remove_session_dir(self.home, name)  # a launch's MCP settings (a dead credential now)
         recorded = {c.ref for c in self.store.checkpoints(session)}  # the worktree's, noted before its removal
         for ref in released.saved_refs:
             if ref in recorded:

@@ -5,17 +5,27 @@ TRAILS_SESSION; the session's row keeps only its SHA-256 (`extra["mcp_token"]`),
 token (core.hookwire). `trails mcp` sends it as its caller's `credential`; the server maps it to
 `agent:<session>` (a credential that matches no live session is refused, never taken for the user).
 A `trails mcp` with no credential in its environment at all is the owner's own: a `user` caller.
+
+Each launch also configures the agent to start `trails mcp` (its profile's AgentMcp), unless the
+session was created without it or it runs in a container (whose agent cannot reach this home's
+server yet).
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
 from collections.abc import Mapping
+from pathlib import Path
 
-from trails.core import hookwire
+import trails
+from trails.core import hookwire, paths
 
 TOKEN_ENV = "TRAILS_MCP_TOKEN"
 TOKEN_KEY = "mcp_token"  # in a session's extra: the digest of its agent's current credential
-SWITCH_ENV = "TRAILS_MCP"  # "off" in the environment of `trails new`: its agent gets no credential
+SWITCH_ENV = "TRAILS_MCP"  # "off" in the environment of a launch: its agent gets no credential
+OFF_KEY = "mcp"  # in a session's extra: False when it was created without MCP (--no-mcp, the setting)
 _OFF = frozenset({"off", "0", "no", "false"})
 
 
@@ -30,3 +40,28 @@ def new_credential() -> tuple[str, str]:
 
 def digest(credential: str) -> str:
     return hookwire.digest(credential)
+
+
+def server_command() -> tuple[str, ...]:
+    """This installation's own `trails mcp`, by the interpreter running trails now (found whether
+    or not its venv is on PATH)."""
+    return (sys.executable, "-m", "trails", "mcp")
+
+
+def server_env(home: Path) -> dict[str, str]:
+    """What `trails mcp` needs besides the credential, none of it secret: this home, and where
+    trails is imported from when that is PYTHONPATH (a checkout), so it runs this same trails."""
+    env = {"TRAILS_HOME": str(home)}
+    root = str(Path(trails.__file__).resolve().parent.parent)
+    if root in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+        env["PYTHONPATH"] = root
+    return env
+
+
+def session_dir(home: Path, session: str) -> Path:
+    """An owner-only directory under the home for one session's MCP files (made)."""
+    return paths.private_dir(paths.private_dir(home / "mcp") / session)
+
+
+def remove_session_dir(home: Path, session: str) -> None:
+    shutil.rmtree(home / "mcp" / session, ignore_errors=True)

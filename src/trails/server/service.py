@@ -205,7 +205,8 @@ class Service:
                 scope=req.scope, env=req.env, carry_changes=req.carry_changes, force=req.force,
                 cwd=Path(req.cwd) if req.cwd else None, auto_yes=req.auto_yes, image=req.image, network=req.network,
                 privileged=req.privileged, mounts=req.mounts, cpus=req.cpus, memory=req.memory,
-                pids_limit=req.pids_limit, progress=job.line, no_hooks=req.no_hooks, caller=caller)
+                pids_limit=req.pids_limit, progress=job.line, no_hooks=req.no_hooks, no_mcp=req.no_mcp,
+                caller=caller)
         self._nudge()
         return convert(result.to_dict(), t.CreateResult)
 

@@ -42,19 +42,20 @@ def _parse_env(pairs: list[str]) -> dict[str, str]:
 @option("--memory", help="Memory limit, e.g. 2g (containers; cgroups or rlimits on the host).")
 @option("--pids-limit", type=positive_int, help="Process limit (containers; cgroups on the host).")
 @flag("--no-hooks", help="Do not run the post_create hook in the new worktree.")
+@flag("--no-mcp", help="Do not give the agent trails' MCP server (messages, claims, artifacts).")
 @option("--host", help="Create it on this remote host (`trails host add`), in its trails server.")
 @option("--repo", help="With --host: the repository's checkout on the host (default: the remote home).")
 @json_option
 def new(name: str, agent: str, mode: str | None, prompt: str | None, branch: str | None, base: str | None,
         scope: list[str], env_pairs: list[str], carry_changes: bool, auto_yes: bool,
         force: bool, image: str | None, network: str | None, privileged: bool, mounts: list[str],
-        cpus: float | None, memory: str | None, pids_limit: int | None, no_hooks: bool, host: str | None,
-        repo: str | None, as_json: bool) -> None:
+        cpus: float | None, memory: str | None, pids_limit: int | None, no_hooks: bool, no_mcp: bool,
+        host: str | None, repo: str | None, as_json: bool) -> None:
     request = t.Create(
         name=name, agent=agent, mode=mode, prompt=prompt, branch=branch, base=base, scope=scope,
         env=_parse_env(env_pairs), carry_changes=carry_changes, force=force, auto_yes=auto_yes,
         image=image, network=network, privileged=privileged, mounts=mounts, cpus=cpus, memory=memory,
-        pids_limit=pids_limit, no_hooks=no_hooks,
+        pids_limit=pids_limit, no_hooks=no_hooks, no_mcp=no_mcp,
     )
     if host is not None:
         from trails.api.remote import RemoteClient

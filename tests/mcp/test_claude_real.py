@@ -1,0 +1,150 @@
+"""Issue #12's done-when flows on the REAL Claude Code CLI (tests/agents, pinned): two sessions of one
+repository, configured by trails at start to use its MCP server (nothing set up by hand), their model
+scripted (tests/fakes/anthropic_server.py) to call the trails tools. What each tool answered is what
+Claude sends back to the model as its tool_result."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakes.anthropic_server import Reply, ScriptedAnthropicServer, last_user_text, tool_results, working_directory
+from tests.fakes.claude_env import PERMISSION_PROMPT, claude_bin, make_claude_env
+from tests.helpers import TrailsServer, as_user
+from tests.monitor.conftest import screen_of, statuses, wait_status
+
+try:
+    CLAUDE = claude_bin()
+except FileNotFoundError as exc:  # ./dev test installs it; a missing CLI must fail, never skip
+    raise RuntimeError(str(exc)) from None
+
+pytestmark = pytest.mark.timeout(150)
+CALL = re.compile(r"CALL (\S+) (\{.*\})\s*$", re.S)
+
+
+@pytest.fixture
+def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedAnthropicServer]:
+    """The scripted API, and Claude's environment pointed at it (as tests/monitor's `api`). The model
+    does what the prompt says: `CALL TOOL {json}` calls that tool; a tool's result is answered "done"."""
+    monkeypatch.delenv("TRAILS_SUPERVISOR", raising=False)
+    with ScriptedAnthropicServer() as server:
+        for key in list(os.environ):
+            if key.startswith(("ANTHROPIC_", "CLAUDE_")):
+                monkeypatch.delenv(key)
+        for key, value in make_claude_env(tmp_path, server.base_url).items():
+            monkeypatch.setenv(key, value)
+        server.script.set_responder(_responder)
+        yield server
+
+
+def _responder(body: dict[str, Any]) -> Reply | str:
+    last = body["messages"][-1]
+    content = last.get("content")
+    if isinstance(content, list) and any(isinstance(b, dict) and b.get("type") == "tool_result" for b in content):
+        return "done"
+    found = CALL.search(last_user_text(body))
+    return Reply.tool_use(found[1], json.loads(found[2])) if found else "ok"
+
+
+@pytest.fixture
+def pair(engine: Any, repo: Path, api: ScriptedAnthropicServer) -> Iterator[dict[str, Path]]:
+    """Sessions a and b (real Claude, worktrees of `repo`), both ready, with this home's server watching."""
+    server = TrailsServer(engine.home)
+    server.start()
+    places = {}
+    for name in ("a", "b"):
+        session = engine.create_session(name, str(CLAUDE), mode="worktree", cwd=repo, caller=as_user()).session
+        places[name] = Path(session.worktree_path)
+    for name in ("a", "b"):
+        wait_status(engine, name, "ready", timeout=60)
+    yield places
+    server.stop()
+
+
+def _ask(engine: Any, api: ScriptedAnthropicServer, name: str, place: Path, tool: str,
+         arguments: dict[str, Any]) -> dict[str, Any]:
+    """Have session `name`'s model call trails' `tool`; the tool_result Claude sent back for it."""
+    engine.send(name, f"CALL mcp__trails__{tool} {json.dumps(arguments)}", caller=as_user())
+    try:
+        body = api.wait_for(lambda b: working_directory(b) == str(place) and bool(tool_results(b))
+                            and f"mcp__trails__{tool}" in json.dumps(b["messages"][-2]), timeout=40)
+    except TimeoutError:
+        raise AssertionError(f"no result of {tool} from {name}; screen: {screen_of(engine, name)!r}") from None
+    result: dict[str, Any] = tool_results(body)[-1]
+    return result
+
+
+def _text(result: dict[str, Any]) -> str:
+    content = result.get("content")
+    if isinstance(content, list):
+        return "\n".join(b.get("text", "") for b in content if isinstance(b, dict))
+    return str(content)
+
+
+def test_two_claude_sessions_coordinate_through_trails(engine: Any, pair: dict[str, Path],
+                                                       api: ScriptedAnthropicServer) -> None:
+    a, b = pair["a"], pair["b"]
+    # A sends B a message: the server types it into B's pane once B is ready, and B's model reads it.
+    sent = _ask(engine, api, "a", a, "agent_message", {"to": "b", "text": "please take the parser"})
+    assert not sent.get("is_error"), sent
+    typed = api.wait_for(lambda body: working_directory(body) == str(b)
+                         and "from a to you: please take the parser" in last_user_text(body), timeout=40)
+    assert "[trails] message" in last_user_text(typed)
+    wait_status(engine, "b", "ready", timeout=30)
+
+    # A claims src/app.py; B's claim of src/* overlaps it and is refused, naming A.
+    claimed = _ask(engine, api, "a", a, "claim_resource", {"path": "src/app.py", "reason": "refactoring"})
+    assert not claimed.get("is_error") and "src/app.py" in _text(claimed), claimed
+    wait_status(engine, "a", "ready", timeout=30)
+    refused = _ask(engine, api, "b", b, "claim_resource", {"path": "src/*"})
+    assert refused.get("is_error"), refused
+    assert "claim_conflict: 'src/*' overlaps 'src/app.py', claimed by a (refactoring)" in _text(refused), refused
+    wait_status(engine, "b", "ready", timeout=30)
+
+    # An artifact A shares is what B reads.
+    shared = _ask(engine, api, "a", a, "share_artifact", {"name": "plan", "content": "1. parse\n2. print\n"})
+    assert not shared.get("is_error"), shared
+    read = _ask(engine, api, "b", b, "get_artifact", {"name": "plan"})
+    assert not read.get("is_error") and "1. parse\\n2. print" in _text(read), read
+
+    # The trails tools needed no permission: no prompt on screen, neither session ever `waiting`.
+    for name in ("a", "b"):
+        assert not re.search(PERMISSION_PROMPT, screen_of(engine, name))
+        assert "waiting" not in statuses(engine, name), statuses(engine, name)
+
+    # Each agent's credential reached its `trails mcp` through the environment, never a command line.
+    credentials = _credentials_in_environments()
+    assert len(credentials) >= 2, "each session's `trails mcp` holds its credential in its environment"
+    for cmdline in _cmdlines():
+        assert not any(c in cmdline for c in credentials), cmdline
+
+
+def _cmdlines() -> Iterator[str]:
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                yield (proc / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+
+
+def _credentials_in_environments() -> set[str]:
+    """TRAILS_MCP_TOKEN of every `trails mcp` process running now."""
+    found = set()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+            environ = (proc / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"-m" in cmdline and b"trails" in cmdline and b"mcp" in cmdline:
+            found |= {v.split(b"=", 1)[1].decode() for v in environ if v.startswith(b"TRAILS_MCP_TOKEN=")}
+    return found
