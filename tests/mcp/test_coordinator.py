@@ -181,6 +181,11 @@ def test_a_coordinator_changes_only_its_own_workers(trails_env: dict[str, Path],
             assert failed and text.startswith("not_permitted:") and "repository" in text, text
             failed, status = await call(session, "get_session_status", name="other")  # a read of its repository
             assert not failed and status["name"] == "other"
+            failed, waited = await call(session, "wait_for_status", names=["other", "w1"], statuses=["paused"],
+                                        timeout=0.5)
+            assert not failed and waited["timed_out"] and not waited["reached"], waited
+            failed, text = await call(session, "wait_for_status", names=["w1"], statuses=["bogus"])
+            assert failed and text.startswith("invalid_input:") and "ready" in text, text
 
     anyio.run(body)
     with pytest.raises(NotPermitted) as raised:
@@ -189,3 +194,16 @@ def test_a_coordinator_changes_only_its_own_workers(trails_env: dict[str, Path],
     assert _names(client) == {"lead", "other", "w1", "far"}
     assert all(client.call(t.Get(name=n)).status.live for n in ("lead", "other", "w1"))
     assert not [e for e in client.call(t.Events()).events if e.kind in ("sent", "paused", "merged", "killed")]
+
+
+def test_a_later_coordinator_of_the_same_name_does_not_inherit_the_workers(
+        trails_env: dict[str, Path], repo: Path, client: Client) -> None:
+    first = _start(client, repo, "lead", coordinator=True)
+    _as_agent(trails_env, credential(trails_env["socket"], first), repo).call(t.Create(name="w1", agent="cat"))
+    client.call(t.Kill(name="lead"))
+    second = _start(client, repo, "lead", coordinator=True)
+    again = _as_agent(trails_env, credential(trails_env["socket"], second), repo)
+    with pytest.raises(NotPermitted) as raised:
+        again.call(t.Kill(name="w1"))
+    assert "only its own workers" in raised.value.message
+    assert client.call(t.Get(name="w1")).status.live

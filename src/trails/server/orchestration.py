@@ -105,15 +105,17 @@ def _find(engine: Engine, name: str) -> Session | None:
 
 
 def _descends(engine: Engine, session: Session, ancestor: Session) -> bool:
-    """Whether `ancestor` created `session`, or created the coordinator that did (and so on)."""
-    seen = {session.name}
-    parent = session.parent
-    while parent is not None and parent not in seen:
-        if parent == ancestor.name:
+    """Whether `ancestor` created `session`, or created the coordinator that did (and so on). Parents
+    are names: a session made after its child is a later one under the same name, not the parent."""
+    seen, child = {session.name}, session
+    while child.parent is not None and child.parent not in seen:
+        found = ancestor if child.parent == ancestor.name else _find(engine, child.parent)
+        if found is None or found.created_at > child.created_at:
+            return False
+        if found is ancestor:
             return True
-        seen.add(parent)
-        found = _find(engine, parent)
-        parent = found.parent if found is not None else None
+        seen.add(found.name)
+        child = found
     return False
 
 

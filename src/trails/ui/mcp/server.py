@@ -22,6 +22,7 @@ from trails.api import types as t
 from trails.api.caller import Caller, Trust
 from trails.api.client import Client
 from trails.core.errors import TrailsError
+from trails.core.models import Status
 
 TOKEN_ENV = "TRAILS_MCP_TOKEN"  # trails.core.mcpwire.TOKEN_ENV (core's engine modules are not for front ends)
 INSTRUCTIONS = """trails runs several coding agents at once on this repository, each in its own session.
@@ -139,7 +140,11 @@ def add_orchestration_tools(server: MCPServer[Any], ask: Callable[[t.Request[Any
     @server.tool(description="Wait until every named session is in one of `statuses` (e.g. [\"ready\"]) or ended, "
                              f"at most `timeout` seconds (at most {int(t.WAIT_MAX_SECONDS)}); returns their statuses.")
     def wait_for_status(names: list[str], statuses: list[str], timeout: float = 60.0) -> dict[str, Any]:
-        return ask(msgspec.convert({"names": names, "statuses": statuses, "timeout": timeout}, t.WaitForStatus))
+        try:
+            request = msgspec.convert({"names": names, "statuses": statuses, "timeout": timeout}, t.WaitForStatus)
+        except msgspec.ValidationError as exc:
+            raise ToolError(f"invalid_input: {exc} (statuses are: {', '.join(s.value for s in Status)})") from None
+        return ask(request)
 
     @server.tool(description="The last `lines` lines of a session's terminal output (default: its screen).")
     def get_session_output(name: str, lines: int | None = None) -> dict[str, Any]:
