@@ -86,7 +86,9 @@ def test_a_coordinator_creates_prompts_waits_for_diffs_and_merges_a_worker(
 def test_ls_and_the_api_show_the_tree(trails_env: dict[str, Path], repo: Path, client: Client) -> None:
     from tests.helpers import trails
 
-    lead = _start(client, repo, "lead", coordinator=True)
+    made = trails("new", "lead", "cat", "--coordinator", "--mode", "worktree", cwd=repo)
+    assert made.code == 0 and "created lead (worktree, coordinator)" in made.stdout, made.stderr
+    lead = SessionRef("lead", client.call(t.Get(name="lead")).tmux_session)
     _start(client, repo, "solo")
     coordinator = _as_agent(trails_env, credential(trails_env["socket"], lead), repo)
     coordinator.call(t.Create(name="w1", agent="cat"))
