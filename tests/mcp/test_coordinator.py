@@ -190,12 +190,19 @@ def test_a_coordinator_changes_only_its_own_workers(trails_env: dict[str, Path],
             assert failed and text.startswith("invalid_input:") and "ready" in text, text
 
     anyio.run(body)
+    # A read of another session hides its --env values (the user's, API keys often), not their names.
+    client.call(t.Create(name="keyed", agent="cat", mode="worktree", cwd=str(repo), env={"API_KEY": "s3cret"}))
+    for shown in (coordinator.call(t.Get(name="keyed")), coordinator.call(t.Show(name="keyed")).session):
+        assert shown.env == {"API_KEY": "(hidden from agents)"}
+    assert client.call(t.Get(name="keyed")).env == {"API_KEY": "s3cret"}
+    client.call(t.Kill(name="keyed"))
     with pytest.raises(NotPermitted) as raised:
         coordinator.call(t.Kill(name="w1", force=True))  # never with force semantics
     assert raised.value.field == "force"
     assert _names(client) == {"lead", "other", "w1", "far"}
     assert all(client.call(t.Get(name=n)).status.live for n in ("lead", "other", "w1"))
-    assert not [e for e in client.call(t.Events()).events if e.kind in ("sent", "paused", "merged", "killed")]
+    changed = [e for e in client.call(t.Events()).events if e.kind in ("sent", "paused", "merged", "killed")]
+    assert [(e.session, e.caller) for e in changed] == [("keyed", "user")]
 
 
 def test_a_later_coordinator_of_the_same_name_does_not_inherit_the_workers(

@@ -38,6 +38,7 @@ READS: frozenset[type[t.Request[Any]]] = frozenset({t.Get, t.Show, t.Output, t.D
 CHANGES: frozenset[type[t.Request[Any]]] = frozenset({t.Send, t.Pause, t.Kill, t.Merge})
 # What a coordinator's create may say besides name and agent; every other field must keep its default.
 CREATE_FIELDS = frozenset({"name", "agent", "mode", "prompt", "base", "branch"})
+REDACTED = "(hidden from agents)"
 RECHECK_SECONDS = 2.0  # a wait looks again this often even when no event came (a pane that just went)
 
 
@@ -77,6 +78,16 @@ def authorize(engine: Engine, caller: Caller, request: t.Request[Any]) -> Caller
             raise NotPermitted(f"{me.name} may `{op}` only its own workers, and {name} is not one: nothing was done",
                                hint="a coordinator's workers are the sessions it created", field="name")
     return caller
+
+
+def redacted(result: Any) -> Any:
+    """A result for an agent caller: sessions' `--env` values are the user's (API keys, often), so an
+    agent reading another session sees their names only."""
+    if isinstance(result, t.SessionInfo):
+        return msgspec.structs.replace(result, env=dict.fromkeys(result.env, REDACTED))
+    if isinstance(result, t.ShowResult | t.CreateResult | t.KillResult):
+        return msgspec.structs.replace(result, session=redacted(result.session))
+    return result
 
 
 def _own_session(engine: Engine, caller: Caller) -> Session:

@@ -162,6 +162,8 @@ class Service:
             if kind.long and kind not in (t.Subscribe, t.OpenTerminal):  # these say so once registered
                 job.started()
             result = self._ops[kind](request, caller, job)
+            if caller.trust is Trust.AGENT:
+                result = orchestration.redacted(result)
             send(protocol.reply(rid, result=result))
         except TrailsError as exc:
             send(protocol.reply(rid, error=api_error(exc)))
