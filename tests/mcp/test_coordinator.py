@@ -216,3 +216,25 @@ def test_a_later_coordinator_of_the_same_name_does_not_inherit_the_workers(
         again.call(t.Kill(name="w1"))
     assert "only its own workers" in raised.value.message
     assert client.call(t.Get(name="w1")).status.live
+
+
+def test_a_merge_conflict_is_reported_with_its_files_and_changes_nothing(
+        trails_env: dict[str, Path], repo: Path, client: Client) -> None:
+    lead = _start(client, repo, "lead", coordinator=True)
+    token = credential(trails_env["socket"], lead)
+    _as_agent(trails_env, token, repo).call(t.Create(name="w1", agent="cat"))
+    worktree = Path(client.call(t.Get(name="w1")).workdir)
+    (worktree / "README.md").write_text("the worker's\n")
+    git(worktree, "commit", "-qam", "worker")
+    (repo / "README.md").write_text("main's\n")
+    git(repo, "commit", "-qam", "main")
+    head = git(repo, "rev-parse", "HEAD")
+
+    async def body() -> None:
+        async with mcp_session(trails_env, repo, token) as session:
+            failed, text = await call(session, "merge_session", name="w1")
+            assert failed and text.startswith("merge_conflict:") and "files: README.md" in text, text
+
+    anyio.run(body)
+    assert git(repo, "rev-parse", "HEAD") == head and git(repo, "status", "--porcelain") == ""
+    assert (repo / "README.md").read_text() == "main's\n"
