@@ -238,3 +238,19 @@ def test_a_merge_conflict_is_reported_with_its_files_and_changes_nothing(
     anyio.run(body)
     assert git(repo, "rev-parse", "HEAD") == head and git(repo, "status", "--porcelain") == ""
     assert (repo / "README.md").read_text() == "main's\n"
+
+
+def test_a_coordinator_cannot_kill_a_worker_with_unsaved_work(trails_env: dict[str, Path], repo: Path,
+                                                              client: Client) -> None:
+    lead = _start(client, repo, "lead", coordinator=True)
+    token = credential(trails_env["socket"], lead)
+    _as_agent(trails_env, token, repo).call(t.Create(name="w1", agent="cat"))
+    (Path(client.call(t.Get(name="w1")).workdir) / "draft.txt").write_text("not committed\n")
+
+    async def body() -> None:
+        async with mcp_session(trails_env, repo, token) as session:
+            failed, text = await call(session, "kill_session", name="w1")
+            assert failed and text.startswith("uncommitted_work:"), text
+
+    anyio.run(body)
+    assert client.call(t.Get(name="w1")).status.live
