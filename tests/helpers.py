@@ -222,7 +222,10 @@ def agent_env(socket: Path, session: SessionRef) -> dict[str, str]:
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     if not children:
         return {}
-    raw = Path(f"/proc/{children[0]}/environ").read_bytes()
+    try:
+        raw = Path(f"/proc/{children[0]}/environ").read_bytes()
+    except (ProcessLookupError, FileNotFoundError):  # a child that was just replaced: the caller asks again
+        return {}
     return dict(item.split("=", 1) for item in raw.decode().split("\0") if "=" in item)
 
 

@@ -69,6 +69,7 @@ def test_an_old_database_is_copied_then_upgraded_with_its_data_moved(tmp_path: P
     s2 = store.get_session("s2")
     assert s2.extra == {"scope": []} and (s2.needs_user, s2.conflict, s2.pr, s2.paused, s2.last_output) == (None,) * 5
     assert (s1.status_source, s2.status_source) == (None, None)  # v4: no agent had said it yet
+    assert (s1.coordinator, s1.parent) == (False, None)  # v6: no session was a coordinator's worker before
     # The JSON form still has them where scripts found them.
     assert s1.to_dict()["extra"]["pr"]["number"] == 12 and "pr" not in s2.to_dict()["extra"]
     assert [(a.action, a.caller) for a in store.audit_entries("s1")] == [("sent", "agent:s2"), ("session_paused", None)]

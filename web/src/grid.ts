@@ -162,7 +162,9 @@ export class SessionsScreen {
           onchange: (e: Event) => this.store.toggleSelected(name, (e.target as HTMLInputElement).checked) }),
         h("a", { class: "name", href: placeUrl({ session: name, view: "terminal", worktree: null, file: null, run: null }), onclick: open }, name),
         h("span", { class: "status-pill" })),
-      h("div", { class: "meta" }, h("span", { class: "agent" }), h("span", { class: "mode" }), h("span", { class: "branch" })),
+      h("div", { class: "meta" }, h("span", { class: "agent" }), h("span", { class: "mode" }), h("span", { class: "branch" }),
+        h("span", { class: "coordinator", title: "a coordinator: its agent runs worker sessions" }, "coordinator"),
+        h("span", { class: "parent" })),
       h("div", { class: "reason" }),
       h("div", { class: "card-foot" },
         h("span", { class: "stats" }), h("span", { class: "age" }), h("span", { class: "auto-yes" }),
@@ -201,6 +203,13 @@ export class SessionsScreen {
     const branch = card.querySelector(".branch") as HTMLElement;
     branch.textContent = s.branch ?? "";
     branch.hidden = !s.branch;
+    const depth = this.store.depths.get(s.name) ?? 0;
+    card.classList.toggle("worker", depth > 0);
+    card.style.setProperty("--depth", String(depth));
+    (card.querySelector(".coordinator") as HTMLElement).hidden = !s.coordinator;
+    const parent = card.querySelector(".parent") as HTMLElement;
+    parent.textContent = s.parent ? `worker of ${s.parent}` : "";
+    parent.hidden = !s.parent;
     const reason = card.querySelector(".reason") as HTMLElement;
     reason.textContent = attention || s.status === "paused" ? (s.status_reason ?? "") : "";
     reason.hidden = !reason.textContent;

@@ -24,6 +24,8 @@ export class SessionStore {
   readonly all = new Map<string, SessionInfo>();
   readonly stats = new Map<string, DiffStat>();
   readonly selected = new Set<string>();
+  /** Each visible session's depth under its coordinator, as the last visible() ordered them. */
+  readonly depths = new Map<string, number>();
   filter: Filter = { text: "", status: "all", mode: "all" };
   sort: SortKey = "name";
   loaded = false;
@@ -196,7 +198,7 @@ export class SessionStore {
       age: (a, b) => b.created_at - a.created_at || byName(a, b),
       mode: (a, b) => a.mode.localeCompare(b.mode) || byName(a, b),
     };
-    return rows.sort(cmp[this.sort]);
+    return treeOrder(rows.sort(cmp[this.sort]), this.depths);
   }
 
   toggleSelected(name: string, on?: boolean): void {
@@ -218,4 +220,26 @@ export class SessionStore {
     const picked = shown.filter((n) => this.selected.has(n));
     return picked.length ? picked : shown;
   }
+}
+
+/** The rows in their order, each coordinator's workers (and theirs) right under it; `depths` gets each
+ * one's depth in that tree (0: a root, or a worker whose coordinator is not among the rows). */
+export function treeOrder(rows: SessionInfo[], depths: Map<string, number>): SessionInfo[] {
+  const names = new Set(rows.map((s) => s.name));
+  const children = new Map<string | null, SessionInfo[]>();
+  for (const s of rows) {
+    const up = s.parent && s.parent !== s.name && names.has(s.parent) ? s.parent : null;
+    children.set(up, [...(children.get(up) ?? []), s]);
+  }
+  const out: SessionInfo[] = [];
+  depths.clear();
+  const walk = (s: SessionInfo, depth: number): void => {
+    if (depths.has(s.name)) return; // a loop of reused names: each once
+    depths.set(s.name, depth);
+    out.push(s);
+    for (const c of children.get(s.name) ?? []) walk(c, depth + 1);
+  };
+  for (const s of children.get(null) ?? []) walk(s, 0);
+  for (const s of rows) if (!depths.has(s.name)) walk(s, 0);
+  return out;
 }

@@ -31,6 +31,8 @@ export interface SessionInfo {
   created_at: number;
   updated_at: number;
   ended_at: number | null;
+  coordinator?: boolean; // the user made it a coordinator: its agent runs workers
+  parent?: string | null; // the coordinator that created it
 }
 
 export interface SessionList { sessions: SessionInfo[] }
@@ -94,6 +96,7 @@ export interface Create {
   branch?: string | null;
   base?: string | null;
   auto_yes?: boolean;
+  coordinator?: boolean;
 }
 
 export interface ReviewComment { path: string; line_start: number; line_end: number; text: string }

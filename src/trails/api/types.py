@@ -53,6 +53,9 @@ class SessionInfo(msgspec.Struct, kw_only=True):
     ended_at: float | None = None
     # What set the status: the agent's own hooks ("hook"), its screen ("screen"), or trails itself (None).
     status_source: str | None = None
+    # Coordinators (issue #12): the user made this session one; a worker names the coordinator that made it.
+    coordinator: bool = False
+    parent: str | None = None
 
 
 class ModeDecision(msgspec.Struct, kw_only=True):
@@ -505,6 +508,7 @@ class Create(Request[CreateResult], tag="create"):
     pids_limit: int | None = None
     no_hooks: bool = False
     no_mcp: bool = False  # its agent is not given trails' MCP server
+    coordinator: bool = False  # its agent may run the orchestration tools (only the user may ask it)
 
 
 class ListSessions(Request[SessionList], tag="list"):
@@ -1091,10 +1095,49 @@ COORDINATION: tuple[type[Request[object]], ...] = (
 )
 REQUESTS.update({cls.op_name(): cls for cls in COORDINATION})
 
+# --- the coordinator (issue #12) ---------------------------------------------------------------------
+# Its other tools are the requests above (Create, Send, Show, Output, Diff, Merge, Pause, Kill), which the
+# server scopes for a coordinator's agent (trails.server.orchestration).
+
+WAIT_MAX_SECONDS = 600.0
+
+
+class WhoamiResult(msgspec.Struct, kw_only=True):
+    caller: str  # user, web, web:read-only or agent:NAME
+    session: str | None = None  # an agent's own session
+    coordinator: bool = False  # that session is a coordinator: the orchestration tools are its
+
+
+class WaitResult(msgspec.Struct, kw_only=True):
+    statuses: dict[str, Status | None]  # each session's status when the wait ended (None: no such session)
+    reached: bool  # every one is in a status asked for
+    timed_out: bool
+
+
+class Whoami(Request[WhoamiResult], tag="whoami"):
+    """Who the server takes the caller to be (an MCP front end asks it to know which tools to offer)."""
+
+    result = WhoamiResult
+
+
+class WaitForStatus(Request[WaitResult], tag="wait_for_status"):
+    """Wait until every session named is in one of `statuses` (or can no longer get there: it ended),
+    at most `timeout` seconds."""
+
+    result = WaitResult
+    long = True
+    names: list[str]
+    statuses: list[Status]
+    timeout: Annotated[float, msgspec.Meta(ge=0, le=WAIT_MAX_SECONDS)] = 60.0
+
+
+ORCHESTRATION: tuple[type[Request[object]], ...] = (Whoami, WaitForStatus)
+REQUESTS.update({cls.op_name(): cls for cls in ORCHESTRATION})
+
 # What a read-only caller (a web viewer's token) may ask: operations that change nothing. The server
 # refuses every other one for such a caller, whatever the front end in between let through.
 READS: frozenset[str] = frozenset(cls.op_name() for cls in (
     ListSessions, Show, Get, Output, FollowOutput, Diff, Events, Subscribe, Audit, ListTrusted, Doctor, Ping,
     GitStatus, GitDiff, GitFile, ListFiles, FindFiles, ListWorktrees, OpenTerminal, ListRuns, ShowRun, ReadRunFile,
-    ListClaims, QuerySessions, GetArtifact, ListArtifacts,
+    ListClaims, QuerySessions, GetArtifact, ListArtifacts, Whoami, WaitForStatus,
 ))

@@ -175,23 +175,28 @@ class Engine:
         progress: Callable[[str], None] | None = None,
         no_hooks: bool = False,
         no_mcp: bool = False,
+        coordinator: bool = False,
         caller: Caller,
     ) -> CreateResult:
         """Create a session: choose its mode, prepare its place, start its agent in tmux. `cwd` is
         relative to the caller's (default: the caller's own). `no_mcp`: its agent is never given
-        trails' MCP server (nor is it when the settings or TRAILS_MCP=off say so)."""
+        trails' MCP server (nor is it when the settings or TRAILS_MCP=off say so). `coordinator`: its
+        agent may run the orchestration tools (only the user may make one); a session an agent
+        creates names it as `parent`."""
         from trails.core import agent_spec as spec_mod
         from trails.core import config as config_mod
         from trails.core import faults, inputs, recovery
         from trails.core import limits as limits_mod
         from trails.core.locks import file_lock
-        from trails.core.modes import applicable_rules, select_mode
+        from trails.core.modes import applicable_rules, floor, select_mode
         from trails.infra import git as gitinfra
         from trails.isolation.base import CreateRequest
 
         caller.refuse_read_only("creating a session")
         mounts = list(mounts)
         _refuse_weakening(caller, network=network, privileged=privileged, mounts=mounts, auto_yes=auto_yes)
+        if coordinator:
+            caller.refuse_weakening("coordinator", "making a coordinator (a session whose agent runs others)")
         validate_session_name(name)
         env = dict(env or {})
         inputs.check_env(env)
@@ -224,7 +229,7 @@ class Engine:
             flag=mode, agent=agent_spec.name, config=config, rules=rules, env=caller.env,
             unavailable=lambda m: self.mode_unavailable(m, cwd, repo_root),
         )
-        self._refuse_less_isolated(caller, decision.mode)
+        self._refuse_less_isolated(caller, decision.mode, settings_floor=floor(agent_spec.name, config))
         if decision.mode is Mode.DIRECT and (branch or base or carry_changes):
             raise InvalidInput("--branch, --base and --carry-changes need worktree or container mode")
         limits = limits_mod.resolve(config, cpus=cpus, memory=memory, pids_limit=pids_limit,
@@ -254,6 +259,7 @@ class Engine:
             status=Status.CREATING, workdir=str(cwd), repo_root=str(repo_root) if repo_root else None,
             worktree_path=None, branch=None, base_commit=None, tmux_session=tmux_name(name),
             env=env, auto_yes=auto_yes, limits=limits.to_dict(), conversation_id=conversation_id,
+            coordinator=coordinator, parent=caller.session if caller.trust is Trust.AGENT else None,
             extra={"scope": scope, "agent_profile": agent_spec.name, "base_argv": list(agent_spec.argv),
                    **({"prompt": prompt} if prompt else {}),
                    **({mcpwire.OFF_KEY: False} if no_mcp or not config.mcp or mcpwire.turned_off(caller.env)
@@ -349,7 +355,9 @@ class Engine:
                 ("mode_selected", name, {**decision.to_dict(), "agent": agent_spec.spec, "caller": who}),
                 ("session_created", name, {"mode": decision.mode.value, "workdir": session.workdir,
                                            "branch": session.branch, "status": session.status.value,
-                                           "notes": placement.notes, "caller": who}),
+                                           "notes": placement.notes, "caller": who,
+                                           **({"coordinator": True} if coordinator else {}),
+                                           **({"parent": session.parent} if session.parent else {})}),
             ]
             if placement.extra.get("ignored_settings"):  # after `created`: its event is about a known session
                 audits.append(("settings_ignored", name, {"settings": placement.extra["ignored_settings"],
@@ -476,9 +484,11 @@ class Engine:
 
             limits_mod.release_host(session.limits["cgroups"])
 
-    def _refuse_less_isolated(self, caller: Caller, mode: Mode) -> None:
+    def _refuse_less_isolated(self, caller: Caller, mode: Mode, *, settings_floor: Mode = Mode.DIRECT) -> None:
         """An agent may start sessions only as isolated as its own (a container's agent may not start
-        one on the host); one whose own session is unknown, only containers."""
+        one on the host) and as the user's own settings give the agent (`settings_floor`: a flag or
+        TRAILS_MODE in the agent's environment does not lower it); one whose own session is unknown,
+        only containers."""
         if caller.trust is not Trust.AGENT:
             return
         from trails.core.errors import SessionNotFound
@@ -487,6 +497,7 @@ class Engine:
             floor = self.store.get_session(caller.session).mode if caller.session else Mode.CONTAINER
         except SessionNotFound:
             floor = Mode.CONTAINER
+        floor = max(floor, settings_floor, key=lambda m: m.isolation_rank)
         if mode.isolation_rank < floor.isolation_rank:
             caller.refuse_weakening("mode", f"a {mode.value} session (less isolated than {floor.value})")
 

@@ -52,6 +52,8 @@ class Created(Payload, tag="created"):
     branch: str | None = None
     status: str | None = None  # the status it started in
     notes: list[str] = []
+    coordinator: bool = False  # the user made it a coordinator
+    parent: str | None = None  # the coordinator that created it
 
 
 class StatusChanged(Payload, tag="status"):

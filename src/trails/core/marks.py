@@ -4,8 +4,10 @@ and `session.pr` (under "extra" in a session's JSON form)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def marks(conflict: Mapping[str, Any] | None, pr: Mapping[str, Any] | None, *, frozen: bool = False) -> list[str]:
@@ -40,3 +42,33 @@ def detail_lines(extra: Mapping[str, Any]) -> list[tuple[str, str]]:
         for check in pr.get("failing", []):
             out.append(("failing check", str(check)))
     return out
+
+
+def tree(sessions: Sequence[T], name: Callable[[T], str], parent: Callable[[T], str | None]) -> list[tuple[int, T]]:
+    """The sessions in list order, each coordinator's workers (and theirs) right under it, with their
+    depth: the tree `ls` and the dashboards show. A worker whose parent is not listed is a root."""
+    listed = {name(s) for s in sessions}
+    children: dict[str | None, list[T]] = {}
+    for s in sessions:
+        up = parent(s)
+        children.setdefault(up if up in listed and up != name(s) else None, []).append(s)
+    out: list[tuple[int, T]] = []
+    seen: set[str] = set()
+
+    def walk(s: T, depth: int) -> None:
+        if name(s) in seen:  # a loop of names (a parent ended, its name reused): each once
+            return
+        seen.add(name(s))
+        out.append((depth, s))
+        for child in children.get(name(s), []):
+            walk(child, depth + 1)
+
+    for root in children.get(None, []):
+        walk(root, 0)
+    out += [(0, s) for s in sessions if name(s) not in seen]
+    return out
+
+
+def tree_prefix(depth: int) -> str:
+    """How a worker's name is indented under its coordinator."""
+    return "  " * (depth - 1) + "└ " if depth else ""

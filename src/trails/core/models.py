@@ -89,6 +89,8 @@ class Session:
     paused: dict[str, Any] | None = None  # what pause saved (ref, commit, conversation id), until resumed
     last_output: str | None = None  # the agent's last screen lines, kept when its pane went
     status_source: str | None = None  # who said its status: hook, screen, or None (trails itself)
+    coordinator: bool = False  # the user made it one: its agent may run the orchestration tools
+    parent: str | None = None  # the coordinator session that created it
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -194,6 +194,12 @@ MIGRATIONS: list[str] = [
         UNIQUE (repo_root, name)
     );
     """,
+    # 6: coordinators (issue #12): a session the user made one may run orchestration tools, and a worker
+    # it created names it as its parent (by name, as the other tables do).
+    """
+    ALTER TABLE sessions ADD COLUMN coordinator INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE sessions ADD COLUMN parent TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -204,6 +210,7 @@ _SESSION_COLUMNS = (
     "name", "agent", "command", "mode", "status", "status_reason", "workdir", "repo_root",
     "worktree_path", "branch", "base_commit", "tmux_session", "env", "auto_yes",
     "conversation_id", "container_id", "limits", "extra", *LIFECYCLE_FIELDS, "status_source",
+    "coordinator", "parent",
 )
 _UPDATABLE = frozenset({*_SESSION_COLUMNS, "ended_at"})
 _MIN_PAGE = 512  # SQLite's smallest page: a database that holds anything is at least this long
@@ -1047,6 +1054,8 @@ def _row_to_session(path: Path, row: sqlite3.Row) -> Session:
         paused=_decoded(path, "sessions", row, "paused", dict, nullable=True),
         last_output=row["last_output"],
         status_source=row["status_source"],
+        coordinator=bool(row["coordinator"]),
+        parent=row["parent"],
     )
 
 

@@ -25,7 +25,7 @@ from trails.api.caller import Caller, Trust
 from trails.core import paths
 from trails.core.errors import Cancelled, InvalidInput, ServerError, SessionNotFound, SessionStateError, TrailsError
 from trails.core.models import LIVE_STATUSES, Session
-from trails.server import runlist
+from trails.server import orchestration, runlist
 from trails.server.coordination import CoordinationOps
 from trails.server.feed import Feed, info
 from trails.server.jobs import Job, Jobs
@@ -116,6 +116,7 @@ class Service:
         self._ops.update({**self.terminals.ops(), **WorktreeOps(self).ops(), **runlist.ops()})
         # Agents' coordination (issue #12): messages, claims, artifacts.
         self._ops.update(CoordinationOps(self).ops())
+        self._ops.update(orchestration.OrchestrationOps(self).ops())  # the coordinator's own (wait, whoami)
 
     def close(self) -> None:
         """After the last request: close the engines and the feed (their database connections)."""
@@ -151,6 +152,9 @@ class Service:
                 caller = owner(caller)
             if caller.read_only and frame.op not in t.READS:
                 caller.refuse_read_only(f"`{frame.op}`")
+            if caller.trust is Trust.AGENT:  # what an agent may ask, of which sessions (the coordinator's scope)
+                with self.engines.engine() as engine:
+                    caller = orchestration.authorize(engine, caller, request)
             if kind not in SERVER_OPS and paths.out_of_space(self.home, NEARLY_FULL):
                 # Refused before anything is done, as a command that could not open the database was:
                 # on a full disk an operation would fail part way (a send typed, its audit row unwritten).
@@ -158,6 +162,8 @@ class Service:
             if kind.long and kind not in (t.Subscribe, t.OpenTerminal):  # these say so once registered
                 job.started()
             result = self._ops[kind](request, caller, job)
+            if caller.trust is Trust.AGENT:
+                result = orchestration.redacted(result)
             send(protocol.reply(rid, result=result))
         except TrailsError as exc:
             send(protocol.reply(rid, error=api_error(exc)))
@@ -206,6 +212,7 @@ class Service:
                 cwd=Path(req.cwd) if req.cwd else None, auto_yes=req.auto_yes, image=req.image, network=req.network,
                 privileged=req.privileged, mounts=req.mounts, cpus=req.cpus, memory=req.memory,
                 pids_limit=req.pids_limit, progress=job.line, no_hooks=req.no_hooks, no_mcp=req.no_mcp,
+                coordinator=req.coordinator,
                 caller=caller)
         self._nudge()
         return convert(result.to_dict(), t.CreateResult)

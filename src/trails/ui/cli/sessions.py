@@ -32,6 +32,7 @@ def _parse_env(pairs: list[str]) -> dict[str, str]:
 @option("--env", dest="env_pairs", action="append", default=[], help="KEY=VALUE for the agent's environment.")
 @flag("--carry-changes", help="Bring the main tree's uncommitted changes along.")
 @flag("--auto-yes", help="Answer the agent's permission prompts (within guards).")
+@flag("--coordinator", help="Let its agent create, prompt, wait for, merge, pause and kill worker sessions (MCP).")
 @flag("--force", help="Create even while a rebase/merge/bisect is in progress.")
 @option("--image", help="Container mode: image to run (a local tag; default: trails' own, built on first use).")
 @option("--network", choices=["none", "bridge", "host"], help="Container mode: network (default none).")
@@ -47,7 +48,7 @@ def _parse_env(pairs: list[str]) -> dict[str, str]:
 @option("--repo", help="With --host: the repository's checkout on the host (default: the remote home).")
 @json_option
 def new(name: str, agent: str, mode: str | None, prompt: str | None, branch: str | None, base: str | None,
-        scope: list[str], env_pairs: list[str], carry_changes: bool, auto_yes: bool,
+        scope: list[str], env_pairs: list[str], carry_changes: bool, auto_yes: bool, coordinator: bool,
         force: bool, image: str | None, network: str | None, privileged: bool, mounts: list[str],
         cpus: float | None, memory: str | None, pids_limit: int | None, no_hooks: bool, no_mcp: bool,
         host: str | None, repo: str | None, as_json: bool) -> None:
@@ -55,7 +56,7 @@ def new(name: str, agent: str, mode: str | None, prompt: str | None, branch: str
         name=name, agent=agent, mode=mode, prompt=prompt, branch=branch, base=base, scope=scope,
         env=_parse_env(env_pairs), carry_changes=carry_changes, force=force, auto_yes=auto_yes,
         image=image, network=network, privileged=privileged, mounts=mounts, cpus=cpus, memory=memory,
-        pids_limit=pids_limit, no_hooks=no_hooks, no_mcp=no_mcp,
+        pids_limit=pids_limit, no_hooks=no_hooks, no_mcp=no_mcp, coordinator=coordinator,
     )
     if host is not None:
         from trails.api.remote import RemoteClient
@@ -71,7 +72,8 @@ def new(name: str, agent: str, mode: str | None, prompt: str | None, branch: str
             note(f"note: {line}")
         s = result.session
         where = s.worktree_path or s.workdir
-        echo(f"created {s.name} ({s.mode.value}) in {where}" + (f" on branch {s.branch}" if s.branch else ""))
+        echo(f"created {s.name} ({s.mode.value}{', coordinator' if s.coordinator else ''}) in {where}"
+             + (f" on branch {s.branch}" if s.branch else ""))
 
     emit(as_json, result, human)
 
@@ -101,13 +103,14 @@ def _record(value: object) -> dict[str, Any] | None:
 @flag("--all", dest="include_ended", help="Also show ended sessions and how they ended.")
 @json_option
 def ls(include_ended: bool, as_json: bool) -> None:
-    from trails.core.marks import marks
+    from trails.core.marks import marks, tree, tree_prefix
 
     listed = client().call(t.ListSessions(include_ended=include_ended))
     remote = _remote_sessions(include_ended)
-    rows_of: list[tuple[str, t.SessionInfo]] = [("local", s) for s in listed.sessions]
+    rows_of: list[tuple[str, int, t.SessionInfo]] = [
+        ("local", depth, s) for depth, s in tree(listed.sessions, lambda s: s.name, lambda s: s.parent)]
     for host_name, found in remote.items():
-        rows_of += [(host_name, s) for s in found.get("sessions", [])]
+        rows_of += [(host_name, 0, s) for s in found.get("sessions", [])]
 
     def human() -> None:
         for host_name, found in remote.items():
@@ -118,11 +121,12 @@ def ls(include_ended: bool, as_json: bool) -> None:
             return
         head = ("NAME", "AGENT", "MODE", "STATUS", "BRANCH", "AGE")
         rows = [(("HOST",) if remote else ()) + head]
-        for host_name, s in rows_of:
+        for host_name, depth, s in rows_of:
             lifecycle = marks(_record(s.extra.get("conflict")), _record(s.extra.get("pr")),
                               frozen=bool(s.extra.get("frozen")))
-            status = ", ".join([s.status.value, *lifecycle])
-            row = (s.name, s.agent[:24], s.mode.value, status, s.branch or "-", _age(s.created_at))
+            status = ", ".join([s.status.value, *lifecycle, *(["coordinator"] if s.coordinator else [])])
+            row = (tree_prefix(depth) + s.name, s.agent[:24], s.mode.value, status, s.branch or "-",
+                   _age(s.created_at))
             rows.append(((host_name,) if remote else ()) + row)
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         for r in rows:
@@ -168,7 +172,8 @@ def show(name: str, as_json: bool) -> None:
 
     def human() -> None:
         s = data.session
-        for key in ("name", "agent", "mode", "status", "status_reason", "status_source", "workdir", "worktree_path",
+        for key in ("name", "agent", "mode", "status", "status_reason", "status_source", "coordinator", "parent",
+                    "workdir", "worktree_path",
                     "branch", "base_commit", "tmux_session", "conversation_id", "container_id"):
             value = getattr(s, key)
             if value:

@@ -13,7 +13,7 @@ with the client of its own bearer token, which http.py puts in `request_client` 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -27,6 +27,7 @@ from trails.api import types as t
 from trails.api.caller import Caller, Trust
 from trails.api.client import Client
 from trails.core.errors import NotPermitted, TrailsError
+from trails.core.models import Status
 from trails.ui.mcp import resources
 
 TOKEN_ENV = "TRAILS_MCP_TOKEN"  # trails.core.mcpwire.TOKEN_ENV (core's engine modules are not for front ends)
@@ -50,9 +51,15 @@ def caller_from(env: Mapping[str, str], cwd: str) -> Caller:
 def build(client: Client | None, as_session: str | None = None, *, events: Client | None = None) -> MCPServer[Any]:
     """The MCP server whose tools ask the trails server as `client` (None: as each request's own, over
     HTTP), acting for `as_session` when given; `events`: who follows the event stream for resource
-    subscriptions (default `client`)."""
+    subscriptions (default `client`).
+
+    The orchestration tools are listed to a coordinator's agent only; over HTTP one server answers
+    every caller, so it lists them to all, and the trails server refuses them to any but a
+    coordinator (trails.server.orchestration), as it does on every path."""
+    coordinator = is_coordinator(client) if client is not None else None
+    instructions = INSTRUCTIONS + {True: COORDINATOR_INSTRUCTIONS, False: "", None: SHARED_INSTRUCTIONS}[coordinator]
     bus = InMemorySubscriptionBus()  # resources.py publishes to it, for subscriptions/listen streams
-    server: MCPServer[Any] = MCPServer(name="trails", instructions=INSTRUCTIONS, version=__version__,
+    server: MCPServer[Any] = MCPServer(name="trails", instructions=instructions, version=__version__,
                                          log_level="WARNING",  # its stderr is the agent's log: errors only
                                          subscriptions=bus)
 
@@ -111,12 +118,90 @@ def build(client: Client | None, as_session: str | None = None, *, events: Clien
         return ask(t.ListArtifacts(as_session=as_session))
 
     resources.add(server, bus, current, as_session, events=events or client)
+    if coordinator is not False:
+        add_orchestration_tools(server, ask)
     return server
+
+
+# --- the coordinator's tools (issue #12): only a coordinator's agent gets them, and the server scopes
+# each call anyway (trails.server.orchestration) -----------------------------------------------------
+
+COORDINATOR_INSTRUCTIONS = """
+You are a coordinator: you may also create worker sessions, prompt them, wait for them, read their
+output and diffs, merge their work, pause and kill them. You read any session of this repository but
+change only your own workers."""
+SHARED_INSTRUCTIONS = """
+The tools create_session, send_prompt, wait_for_status and the other orchestration tools work only
+for a session the user made a coordinator; for any other they are refused."""
+STATUS_FIELDS = ("name", "agent", "mode", "status", "status_reason", "branch", "parent", "coordinator", "workdir")
+
+
+def is_coordinator(client: Client) -> bool:
+    """Whether the server takes this process's caller to be a coordinator's agent (else: no such tools)."""
+    try:
+        return client.call(t.Whoami()).coordinator
+    except TrailsError:
+        return False  # a credential the server refuses: every tool says so when called
+
+
+def add_orchestration_tools(server: MCPServer[Any], ask: Callable[[t.Request[Any]], dict[str, Any]]) -> None:
+    def status(info: dict[str, Any]) -> dict[str, Any]:
+        return {key: info.get(key) for key in STATUS_FIELDS}
+
+    @server.tool(description="Create a worker session in this repository: a name, an agent (claude, codex, gemini, "
+                             "aider or a command line), and optionally mode, first prompt, base commit and branch.")
+    def create_session(name: str, agent: str, mode: str | None = None, prompt: str | None = None,
+                       base: str | None = None, branch: str | None = None) -> dict[str, Any]:
+        made = ask(t.Create(name=name, agent=agent, mode=mode, prompt=prompt, base=base, branch=branch))
+        return {"session": status(made["session"]), "notes": made["notes"]}
+
+    @server.tool(description="Type a prompt into one of your workers' agents (submitted as if typed).")
+    def send_prompt(name: str, text: str) -> dict[str, Any]:
+        return ask(t.Send(name=name, text=text))
+
+    @server.tool(description="A session's status now (creating, loading, running, ready, waiting, paused, error, "
+                             "completed, killed), with its reason, mode, branch and parent.")
+    def get_session_status(name: str) -> dict[str, Any]:
+        return status(ask(t.Get(name=name)))
+
+    @server.tool(description="Wait until every named session is in one of `statuses` (e.g. [\"ready\"]) or ended, "
+                             f"at most `timeout` seconds (at most {int(t.WAIT_MAX_SECONDS)}); returns their statuses.")
+    def wait_for_status(names: list[str], statuses: list[str], timeout: float = 60.0) -> dict[str, Any]:
+        try:
+            request = msgspec.convert({"names": names, "statuses": statuses, "timeout": timeout}, t.WaitForStatus)
+        except msgspec.ValidationError as exc:
+            raise ToolError(f"invalid_input: {exc} (statuses are: {', '.join(s.value for s in Status)})") from None
+        return ask(request)
+
+    @server.tool(description="The last `lines` lines of a session's terminal output (default: its screen).")
+    def get_session_output(name: str, lines: int | None = None) -> dict[str, Any]:
+        return ask(t.Output(name=name, lines=lines))
+
+    @server.tool(description="A session's changes against the commit it started from, as a unified diff "
+                             "(stat=true: the counts only).")
+    def get_diff(name: str, stat: bool = False) -> dict[str, Any]:
+        return ask(t.Diff(name=name, stat=stat))
+
+    @server.tool(description="Merge one of your workers' branches into the main checkout's branch; a conflict "
+                             "changes nothing and is reported with its files. It must have committed its work.")
+    def merge_session(name: str, strategy: str | None = None, message: str | None = None) -> dict[str, Any]:
+        return ask(t.Merge(name=name, strategy=strategy, message=message))
+
+    @server.tool(description="Pause one of your workers: its work is saved and its agent stopped until resumed.")
+    def pause_session(name: str) -> dict[str, Any]:
+        return ask(t.Pause(name=name))
+
+    @server.tool(description="End one of your workers; refused (nothing changed) while it has unsaved work.")
+    def kill_session(name: str) -> dict[str, Any]:
+        return ask(t.Kill(name=name))
 
 
 def describe(exc: TrailsError) -> str:
     """An error as the model reads it: its stable code first, then what happened and what to do."""
     text = f"{exc.code}: {exc.message}"
+    files = getattr(exc, "files", None)
+    if files:  # a merge's conflicts
+        text += f" (files: {', '.join(files)})"
     if exc.hint:
         text += f" (hint: {exc.hint})"
     return text

@@ -34,10 +34,11 @@ class NewSession:
     branch: str | None
     base: str | None
     auto_yes: bool
+    coordinator: bool = False
 
     def kwargs(self) -> dict[str, Any]:
         return {"mode": self.mode, "prompt": self.prompt, "branch": self.branch, "base": self.base,
-                "auto_yes": self.auto_yes}
+                "auto_yes": self.auto_yes, **({"coordinator": True} if self.coordinator else {})}
 
 
 Submit = Callable[[NewSession], Awaitable[TrailsError | None]]
@@ -83,6 +84,7 @@ class NewSessionScreen(ModalScreen[str | None]):
                 yield from self._field("branch", Input(placeholder="default: <branch_prefix><name>", id="branch"))
                 yield from self._field("base", Input(placeholder="default: HEAD", id="base"))
                 yield Checkbox("auto-yes (answer permission prompts, within the guards)", id="auto_yes")
+                yield Checkbox("coordinator (its agent may run worker sessions)", id="coordinator")
                 yield Static("", classes="error", id="form-error")
             with Horizontal(classes="buttons"):
                 yield Button("Create (ctrl+s)", id="create", variant="primary")
@@ -126,6 +128,7 @@ class NewSessionScreen(ModalScreen[str | None]):
             name=text["name"], agent=text["agent"], mode=str(mode) if mode and mode != Select.BLANK else None,
             prompt=text["prompt"] or None, branch=text["branch"] or None, base=text["base"] or None,
             auto_yes=self.query_one("#auto_yes", Checkbox).value,
+            coordinator=self.query_one("#coordinator", Checkbox).value,
         )
 
     async def action_create(self) -> None:

@@ -17,7 +17,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Static
 
-from trails.core.marks import marks
+from trails.core.marks import marks, tree, tree_prefix
 from trails.core.models import Session
 from trails.ui.tui.view import ATTENTION_MARK, STATUS_STYLE, DiffStats, age, needs_attention
 
@@ -34,15 +34,17 @@ def status_cell(session: Session) -> Text:
         text.append(" ·hook", style="dim")  # the agent's own hooks said so, not its screen
     # A rebase conflict, a pull request's state, an idle agent frozen.
     lifecycle = marks(session.conflict, session.pr, frozen=bool(session.extra.get("frozen")))
+    if session.coordinator:
+        lifecycle.append("coordinator")
     if lifecycle:
         text.append(" " + ", ".join(lifecycle), style="yellow")
     return text
 
 
-def cells(session: Session, stats: DiffStats | None, marked: bool, now: float) -> dict[str, Text]:
+def cells(session: Session, stats: DiffStats | None, marked: bool, now: float, depth: int = 0) -> dict[str, Text]:
     plain = {
         "mark": "✓" if marked else " ",
-        "name": session.name,
+        "name": tree_prefix(depth) + session.name,  # a worker indented under its coordinator
         "agent": session.agent,
         "mode": session.mode.value,
         "branch": session.branch or "-",
@@ -113,6 +115,7 @@ class SessionList(Vertical, can_focus=True):
         self.cursor = 0
         self._cache: dict[str, tuple[tuple[object, ...], dict[str, Text]]] = {}
         self._lines: dict[str, tuple[tuple[object, ...], Text]] = {}
+        self._depths: dict[str, int] = {}  # each row's depth under its coordinator
 
     def compose(self) -> ComposeResult:
         yield Static("", id="list-header")
@@ -130,12 +133,13 @@ class SessionList(Vertical, can_focus=True):
 
     def _cells(self, session: Session, stats: DiffStats | None, marked: bool, now: float) -> dict[str, Text]:
         # Building rich Text for 50 rows on every event shows up in the repaint time: reuse unchanged rows.
+        depth = self._depths.get(session.name, 0)
         key = (session.name, session.agent, session.mode, session.status, session.branch, stats, marked,
                age(session.created_at, now), session.auto_yes, needs_attention(session),
-               session.status_source, bool(session.extra.get("frozen")))
+               session.status_source, bool(session.extra.get("frozen")), session.coordinator, depth)
         cached = self._cache.get(session.name)
         if cached is None or cached[0] != key:
-            cached = (key, cells(session, stats, marked, now))
+            cached = (key, cells(session, stats, marked, now, depth))
             self._cache[session.name] = cached
         return cached[1]
 
@@ -149,6 +153,7 @@ class SessionList(Vertical, can_focus=True):
 
     def show(self, sessions: list[Session], stats: dict[str, DiffStats], marked: set[str], now: float,
              selected: str | None) -> None:
+        self._depths = {s.name: depth for depth, s in tree(sessions, lambda s: s.name, lambda s: s.parent)}
         self._rows = {s.name: self._cells(s, stats.get(s.name), s.name in marked, now) for s in sessions}
         widths = self._measure()
         names = [s.name for s in sessions]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from trails.core.marks import tree
 from trails.core.models import LIVE_STATUSES, Session, Status
 
 STATUS_STYLE: dict[Status, str] = {
@@ -73,7 +74,8 @@ def ordered(sessions: Iterable[Session], sort: str) -> list[Session]:
         "age": lambda s: (-s.created_at, s.name),
         "mode": lambda s: (s.mode.value, s.name),
     }[sort]
-    return sorted(sessions, key=key)
+    # Each coordinator's workers right under it (in the same order among themselves), as `trails ls` shows.
+    return [s for _, s in tree(sorted(sessions, key=key), lambda s: s.name, lambda s: s.parent)]
 
 
 def cycle(options: tuple[str, ...], current: str) -> str:
