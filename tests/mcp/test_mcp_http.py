@@ -21,6 +21,7 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 
 from mcp import ClientSession, types
 from tests.helpers import SessionRef, as_user, credential, start, wait_until
+from tests.mcp.test_coordinator import ORCHESTRATION
 from tests.mcp.test_mcp_stdio import TOOLS, call
 from tests.web.conftest import serve
 from trails.api import types as t
@@ -76,7 +77,10 @@ def test_a_sessions_credential_speaks_as_its_agent(trails_env: dict[str, Path], 
 
     async def body() -> None:
         async with mcp_http(base, token_a) as agent_a, mcp_http(base, token_b) as agent_b:
-            assert {tool.name for tool in (await agent_a.list_tools()).tools} == TOOLS
+            # One HTTP server answers every caller: the orchestration tools are listed, and refused.
+            assert {tool.name for tool in (await agent_a.list_tools()).tools} == TOOLS | ORCHESTRATION
+            failed, text = await call(agent_a, "create_session", name="c", agent="cat")
+            assert failed and "not_permitted" in text and "for coordinators" in text, text
             failed, sent = await call(agent_a, "agent_message", to="b", text="over http")
             assert not failed and sent["from"] == "a", sent
             failed, inbox = await call(agent_b, "read_messages")

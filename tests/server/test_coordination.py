@@ -89,3 +89,23 @@ def test_query_sessions_shows_claims_and_last_messages(
     assert by_name["a"].last_message == "starting on the app" and by_name["b"].last_message is None
     assert by_name["a"].diff is not None and by_name["a"].diff.files == 0
     assert [p.name for p in client.call(t.QuerySessions(filter="b")).sessions] == ["b"]
+
+
+def test_an_agents_event_stream_holds_only_its_own_repositorys_sessions(
+        client: Client, pair: tuple[SessionRef, SessionRef], repo: Path, tmp_path: Path,
+        trails_env: dict[str, Path]) -> None:
+    from tests.helpers import make_repo
+
+    other = make_repo(tmp_path / "elsewhere" / "repo")
+    start(client, other, "x")
+    agent = as_agent(trails_env["home"], credential(trails_env["socket"], pair[0]), repo)
+    client.call(t.Pause(name="x"))
+    client.call(t.Pause(name="b"))  # after x's: once b's pause shows, x's would have shown before it
+    seen: list[str | None] = []
+    for event in agent.subscribe(since=0, timeout=10):
+        seen.append(event.session)
+        if event.session == "b" and event.data.get("status") == "paused":
+            break
+    assert "b" in seen and "a" in seen and "x" not in seen and None not in seen, seen
+    # The user's own stream holds them all.
+    assert "x" in {e.session for e in client.call(t.Events(since=0)).events}

@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from trails.server.jobs import Job
     from trails.server.service import Service
 
-AGENT_OPS: frozenset[type[t.Request[Any]]] = frozenset({*t.COORDINATION, t.Whoami, t.Ping})
+# Subscribe too: an agent's stream holds only its own repository's sessions' events (visible_events).
+AGENT_OPS: frozenset[type[t.Request[Any]]] = frozenset({*t.COORDINATION, t.Whoami, t.Ping, t.Subscribe})
 READS: frozenset[type[t.Request[Any]]] = frozenset({t.Get, t.Show, t.Output, t.Diff, t.WaitForStatus})
 CHANGES: frozenset[type[t.Request[Any]]] = frozenset({t.Send, t.Pause, t.Kill, t.Merge})
 # What a coordinator's create may say besides name and agent; every other field must keep its default.
@@ -88,6 +89,26 @@ def redacted(result: Any) -> Any:
     if isinstance(result, t.ShowResult | t.CreateResult | t.KillResult):
         return msgspec.structs.replace(result, session=redacted(result.session))
     return result
+
+
+def visible_events(engine: Engine, caller: Caller) -> Callable[[str | None], bool] | None:
+    """For an agent caller, which session names' events it may see: those of sessions of its own
+    repository (never another repository's, nor an event of no session); None: every event."""
+    if caller.trust is not Trust.AGENT:
+        return None
+    repo = _own_session(engine, caller).repo_root
+    store = engine.store
+    seen: dict[str, bool] = {}
+
+    def visible(name: str | None) -> bool:
+        if name is None:
+            return False
+        if name not in seen:  # a session made since: look again (names of ended ones stay theirs)
+            for s in store.list_sessions(include_ended=True):
+                seen[s.name] = seen.get(s.name, False) or s.repo_root == repo
+        return seen.get(name, False)
+
+    return visible
 
 
 def _own_session(engine: Engine, caller: Caller) -> Session:

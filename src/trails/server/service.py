@@ -336,13 +336,16 @@ class Service:
     def subscribe(self, req: t.Subscribe, caller: Caller, job: Job) -> t.Done:
         """Events as they happen (stored ones after `since` first), until the job is cancelled."""
         self.ensure_monitor(caller)
+        with self.engines.engine() as engine:
+            visible = orchestration.visible_events(engine, caller)
         with self.feed.subscribe(req.since) as subscription:
             job.started()  # from here on, nothing that happens is missed
             while not job.cancelled.is_set():  # cancelled (or the server stopping): the stream just ends
                 event = subscription.get(timeout=0.25)
                 if event is None:
                     self.feed.publish_pending()  # writers in other processes need not nudge
-                elif req.session is None or event.session == req.session:
+                elif (req.session is None or event.session == req.session) and \
+                        (visible is None or visible(event.session)):
                     with contextlib.suppress(Cancelled):
                         job.event(info(event))
         return t.Done()
