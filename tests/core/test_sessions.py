@@ -377,6 +377,32 @@ def test_kill_direct_session_keeps_files_in_place(repo: Path) -> None:
     assert (repo / "agent.txt").read_text() == "stays\n"
 
 
+def test_kill_and_pause_end_what_the_terminal_close_leaves_running(repo: Path, tmp_path: Path) -> None:
+    """An agent that ignores the terminal's hang-up, and the child it left in the background (as
+    Gemini CLI's relaunch does), are ended with the session, not left behind as orphans."""
+    from trails.infra.proc import pid_alive
+
+    for name, command in (("k1", "kill"), ("p1", "pause")):
+        pidfile = tmp_path / f"{name}.pid"
+        script = tmp_path / f"{name}.sh"
+        script.write_text(f"#!/bin/sh\ntrap '' HUP\nsleep 600 &\necho $! > {pidfile}\nwait\n")
+        script.chmod(0o755)
+        assert trails("new", name, str(script), "--mode", "direct", cwd=repo).code == 0
+        child = int(wait_until(lambda pidfile=pidfile: pidfile.exists() and pidfile.read_text().strip(),
+                               message="the agent's background child"))
+        assert pid_alive(child)
+        assert trails(command, name, "--json", cwd=repo).code == 0
+        wait_until(lambda child=child: not pid_alive(child) or _zombie(child), timeout=10,
+                   message=f"the child to end with `{command}`")
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
 def test_show_and_audit_json(repo: Path) -> None:
     trails("new", "s1", "sleep 600", "--json", cwd=repo)
     shown = trails("show", "s1", "--json", cwd=repo).json

@@ -79,9 +79,16 @@ def submit_text(socket: Path, target: str, text: str, echo: str = "", timeout: f
 
 
 def kill_server(socket: Path) -> None:
-    """Kill the private tmux server (ignores 'no server running')."""
+    """Kill the private tmux server (ignores 'no server running'), and what its panes' programs left
+    running (Gemini CLI's relaunched process outlives the hang-up)."""
+    from trails.infra.proc import end_processes, process_tree
+
     if socket.exists():
+        panes = tmux(socket, "list-panes", "-a", "-F", "#{pane_pid}", check=False).split()
+        trees = [process_tree(int(pid)) for pid in panes if pid.isdigit()]
         tmux(socket, "kill-server", check=False)
+        for tree in trees:
+            end_processes(tree)
 
 
 def wait_for_screen(

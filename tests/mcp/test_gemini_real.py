@@ -37,7 +37,7 @@ def test_gemini_starts_trails_server_and_lists_its_tools(tmp_path: Path, trails_
             wait_for_screen(socket, "g1", IDLE, timeout=60)
             wait_for_screen(socket, "g1", r"1 MCP server", timeout=60)
             submit_prompt(socket, "g1", "/mcp list")
-            screen = wait_for_screen(socket, "g1", r"trails - Ready \(9 tools, 1 resource\)", timeout=30)
+            screen = wait_for_screen(socket, "g1", r"trails - Ready \(9 tools, 1 resource\)", timeout=60)
             assert "mcp_trails_claim_resource" in screen and "mcp_trails_agent_message" in screen, screen
             # Gemini passes no TOKEN variable on: the credential reached `trails mcp` from the settings file.
             assert any(b"TRAILS_MCP_TOKEN=the-launch-credential" in e for e in _environs_of_trails_mcp())

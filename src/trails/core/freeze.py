@@ -22,41 +22,14 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from trails.infra.proc import proc_stat, process_tree
+
 if TYPE_CHECKING:
     from trails.core.models import Session
     from trails.core.store import Store
 
 FROZEN_KEY = "frozen"
 THAWED_KEY = "thawed_at"
-
-
-def _stat(pid: int) -> tuple[str, int, int, int] | None:
-    """(state, parent pid, CPU ticks, start time) of a process, or None when it is gone."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text[text.rindex(")") + 2:].split()  # after "pid (comm) ": comm may hold spaces
-    return fields[0], int(fields[1]), int(fields[11]) + int(fields[12]), int(fields[19])
-
-
-def process_tree(root: int) -> dict[int, tuple[str, int, int, int]]:
-    """`root` and every descendant, with their /proc stat fields (one scan of /proc)."""
-    every: dict[int, tuple[str, int, int, int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and (st := _stat(int(entry))) is not None:
-            every[int(entry)] = st
-    children: dict[int, list[int]] = {}
-    for pid, st in every.items():
-        children.setdefault(st[1], []).append(pid)
-    tree: dict[int, tuple[str, int, int, int]] = {}
-    frontier = [root] if root in every else []
-    while frontier:
-        pid = frontier.pop()
-        if pid not in tree:
-            tree[pid] = every[pid]
-            frontier += children.get(pid, [])
-    return tree
 
 
 def workers(root: int) -> dict[int, int]:
@@ -109,7 +82,7 @@ def thaw_recorded(info: dict[str, Any]) -> None:
             Path(str(info["path"])).write_text("0")
         return
     for pid, started in info.get("processes") or []:
-        st = _stat(int(pid))
+        st = proc_stat(int(pid))
         if st is not None and st[3] == started:  # the same process, not a later one with its pid
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(pid), signal.SIGCONT)

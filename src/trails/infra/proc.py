@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO
 
 
@@ -114,3 +118,59 @@ def start(argv: Sequence[str], *, cwd: str | os.PathLike[str] | None = None,
     popen = subprocess.Popen(list(argv), cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              stdin=subprocess.DEVNULL, text=True)
     return Pending(argv, popen)
+
+
+# --- process trees (Linux /proc) ----------------------------------------------------------------------
+
+def proc_stat(pid: int) -> tuple[str, int, int, int] | None:
+    """(state, parent pid, CPU ticks, start time) of a process, or None when it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2:].split()  # after "pid (comm) ": comm may hold spaces
+    return fields[0], int(fields[1]), int(fields[11]) + int(fields[12]), int(fields[19])
+
+
+def process_tree(root: int) -> dict[int, tuple[str, int, int, int]]:
+    """`root` and every descendant, with their /proc stat fields (one scan of /proc)."""
+    every: dict[int, tuple[str, int, int, int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (st := proc_stat(int(entry))) is not None:
+            every[int(entry)] = st
+    children: dict[int, list[int]] = {}
+    for pid, st in every.items():
+        children.setdefault(st[1], []).append(pid)
+    tree: dict[int, tuple[str, int, int, int]] = {}
+    frontier = [root] if root in every else []
+    while frontier:
+        pid = frontier.pop()
+        if pid not in tree:
+            tree[pid] = every[pid]
+            frontier += children.get(pid, [])
+    return tree
+
+
+def end_processes(tree: Mapping[int, tuple[str, int, int, int]], *, settle: float = 1.0, grace: float = 2.0) -> int:
+    """End what is left of `tree` (from process_tree): each process still the same one (its start time)
+    gets `settle` seconds to go by itself, then SIGTERM, then SIGKILL after `grace`. The number that
+    had to be signalled. A terminal's close (SIGHUP) does not end everything: an agent that relaunched
+    itself in the background (Gemini CLI) lived on, an orphan, after its tmux session was gone."""
+    def left() -> list[int]:
+        return [pid for pid, st in tree.items() if (now := proc_stat(pid)) is not None and now[3] == st[3]
+                and now[0] != "Z"]
+
+    signalled = 0
+    for sig, wait in ((None, settle), (signal.SIGTERM, grace), (signal.SIGKILL, 0.0)):
+        if sig is not None:
+            pids = left()
+            signalled = max(signalled, len(pids))
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, sig)
+        deadline = time.monotonic() + wait
+        while left() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not left():
+            break
+    return signalled

@@ -128,8 +128,14 @@ class IsolationProvider(ABC):
         return None
 
     def stop(self, session: Session) -> None:
-        """Stop the agent and its terminal; the place stays."""
+        """Stop the agent and its terminal; the place stays. What the terminal's close leaves running
+        of the agent's processes is ended too (proc.end_processes)."""
+        from trails.infra import proc
+
+        pane = self.host.tmux.list_panes().get(session.tmux_session)
+        tree = proc.process_tree(pane.pid) if pane is not None and pane.pid else {}
         self.host.tmux.kill_session(session.tmux_session)
+        proc.end_processes(tree)
 
     @abstractmethod
     def check_release(self, session: Session, *, force: bool, delete_branch: bool) -> None:
