@@ -238,6 +238,8 @@ class EventInfo(msgspec.Struct, kw_only=True):
     kind: str
     data: dict[str, Json]
     caller: str | UnsetType | None = UNSET  # who caused it (user, web, agent:NAME), where known
+    host: str | UnsetType = UNSET  # the remote host it happened on (absent: this machine)
+    remote_id: int | UnsetType = UNSET  # its id on that host
 
 
 class EventList(msgspec.Struct, kw_only=True):

@@ -322,19 +322,21 @@ class Service:
 
     def events(self, req: t.Events, caller: Caller, job: Job) -> t.EventList:
         with self.engines.engine() as engine:
-            stored = engine.store.events(session=req.session, since=req.since, limit=req.limit)
+            session, host = where(req.session)
+            stored = engine.store.events(session=session, since=req.since, limit=req.limit, host=host)
         return t.EventList(events=[info(e) for e in stored])
 
     def subscribe(self, req: t.Subscribe, caller: Caller, job: Job) -> t.Done:
         """Events as they happen (stored ones after `since` first), until the job is cancelled."""
         self.ensure_monitor(caller)
+        session, host = where(req.session)
         with self.feed.subscribe(req.since) as subscription:
             job.started()  # from here on, nothing that happens is missed
             while not job.cancelled.is_set():  # cancelled (or the server stopping): the stream just ends
                 event = subscription.get(timeout=0.25)
                 if event is None:
                     self.feed.publish_pending()  # writers in other processes need not nudge
-                elif req.session is None or event.session == req.session:
+                elif session is None or (event.session == session and event.host == host):
                     with contextlib.suppress(Cancelled):
                         job.event(info(event))
         return t.Done()
@@ -433,6 +435,16 @@ class Service:
     def _nudge(self) -> None:
         if self.monitor is not None:
             self.monitor.nudge()
+
+
+def where(name: str | None) -> tuple[str | None, str | None]:
+    """A session filter's (name, host): `HOST:NAME` is a host's session, `NAME` (or `local:NAME`) this machine's."""
+    if name is None:
+        return None, None
+    host, sep, session = name.partition(":")
+    if not sep:
+        return name, None
+    return session, (None if host == "local" else host)
 
 
 def owner(caller: Caller) -> Caller:

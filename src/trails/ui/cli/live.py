@@ -130,6 +130,7 @@ def events(session: str | None, since: int | None, limit: int | None, follow: bo
 
         for e in listed.events:
             when = dt.datetime.fromtimestamp(e.ts).strftime("%H:%M:%S")
-            echo(f"{e.id:>6} {when} {e.session or '-':16} {e.kind:10} {json.dumps(e.data)}")
+            where = f"{e.host}:{e.session or ''}" if isinstance(e.host, str) else e.session or "-"
+            echo(f"{e.id:>6} {when} {where:16} {e.kind:10} {json.dumps(e.data)}")
 
     emit(as_json, listed, human)

@@ -346,7 +346,7 @@ class TrailsApp(App[None]):
     async def apply_event(self, event: dict[str, Any]) -> None:
         """Bring one session's row up to date from an engine event (no engine call for a status change)."""
         name, kind, data = event.get("session"), event.get("kind"), event.get("data") or {}
-        if not name:
+        if not name or event.get("host"):  # a remote host's event: not one of this machine's sessions
             return
         session = self.sessions.get(name)
         if session is None:

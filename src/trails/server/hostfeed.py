@@ -1,0 +1,243 @@
+"""Remote hosts' events in this home's stream: one follower thread per configured host (issue #16).
+
+The server follows every host in `hosts.json` for as long as it runs (a host added or removed later is
+picked up within a tick): a follower opens one `trails server --stdio` channel over the host's ssh
+master connection, subscribes to the remote stream after its cursor, and stores each remote event in
+this home's database with `host` and `remote_id` (trails.core.store.import_remote_events), the cursor
+moving in the same transaction. The hub then publishes them like any other event, with ids of this
+home, so a local subscriber's `since` resumes across hosts too.
+
+- **Nothing lost, nothing twice.** The cursor is the remote id of the last event stored. After a drop
+  the follower subscribes again from it; an event at or before it is skipped. A host followed for the
+  first time starts at its stream's head (its history stays there: `trails events` on the host). A
+  remote whose stream is behind the cursor (its home was made anew) is followed from its head again.
+- **Reconnecting.** A link that was up for a while and dropped is retried at once; failed attempts
+  (and links that drop as soon as they are up) back off, 1 s doubling to 30 s with jitter.
+- **Unreachable, not gone.** When a connection attempt fails the follower stores a `host` event
+  (`reachable: false`, the error's code and message); the next success stores `reachable: true`. Only
+  changes are stored. Sessions stay what the host last said they were: dashboards grey them.
+- Events a host itself follows from other hosts (`host` set there) are not taken: a loop of hosts
+  following each other would echo forever.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+import msgspec
+
+from trails.api import protocol
+from trails.api.caller import Caller, Trust
+from trails.api.client import rebuild
+from trails.api.types import EventInfo, EventList, Events, JobStarted, Progress, Request, Subscribe
+from trails.core import events as ev
+from trails.core import hosts as hostfile
+from trails.core.errors import HostUnreachable, TrailsError
+from trails.core.store import Store
+
+if TYPE_CHECKING:
+    from trails.api.remote import SshChannel
+
+FIRST_DELAY = 1.0
+MAX_DELAY = 30.0
+STEADY = 5.0  # a link up this long that drops is tried again at once
+READ_TICK = 0.5  # how often a quiet follower looks whether it is to stop
+T = TypeVar("T")
+_progress = msgspec.json.Decoder(Progress)
+_event = msgspec.json.Decoder(EventInfo)
+
+
+class Stopped(Exception):
+    pass
+
+
+class HostFollower:
+    """Follows one host's event stream into the store until stopped (see the module docstring)."""
+
+    def __init__(self, name: str, host: hostfile.Host, store: Store) -> None:
+        self.name, self.host, self.store = name, host, store
+        self.reachable: bool | None = None  # None: not tried yet
+        self._stop = threading.Event()
+        self._channel: SshChannel | None = None
+        self._rids = 0
+        self._subscribed = False  # this connection got as far as its subscription
+        self._since = 0.0  # when
+        self._thread = threading.Thread(target=self._run, name=f"trails-host-{name}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        delay = 0.0  # a dropped link is retried at once
+        while not self._stop.is_set():
+            self._subscribed = False
+            try:
+                self._follow()
+                lasted = time.monotonic() - self._since
+                delay = 0.0 if lasted > STEADY else min(max(delay * 2, FIRST_DELAY), MAX_DELAY)
+            except Stopped:
+                return
+            except TrailsError as exc:
+                if self._subscribed:
+                    # A link that was up dropped (ssh says why): tried again before telling, at once unless
+                    # it had only just come up (a host that takes the link and drops it is not hammered).
+                    lasted = time.monotonic() - self._since
+                    delay = 0.0 if lasted > STEADY else min(max(delay * 2, FIRST_DELAY), MAX_DELAY)
+                else:
+                    self._state(False, exc)
+                    delay = min(max(delay * 2, FIRST_DELAY), MAX_DELAY)
+            except Exception as exc:  # a bug: logged, the link reported down, tried again later
+                traceback.print_exc()
+                self._state(False, HostUnreachable(f"following {self.name}'s events failed: {exc!r}"))
+                delay = min(max(delay * 2, FIRST_DELAY), MAX_DELAY)
+            finally:
+                self._close()
+            if delay:
+                self._stop.wait(delay * random.uniform(0.8, 1.2))
+
+    def _follow(self) -> None:
+        """One connection: subscribe after the cursor, store what comes. Returns when the link drops."""
+        from trails.api.remote import SshChannel
+
+        self._channel = SshChannel(self.name, self.host)
+        head = self._call(Events(limit=1), EventList).events
+        last = head[-1].id if head else 0
+        cursor = self.store.host_cursor(self.name)
+        note = None
+        if cursor is None or cursor > last:
+            note = None if cursor is None else f"{self.name}'s event stream restarted (its id {last} < {cursor})"
+            cursor = last
+            self.store.set_host_cursor(self.name, cursor)
+        rid = self._send(Subscribe(since=cursor))
+        while True:
+            frame = self._frame(rid)
+            if frame is None:
+                return
+            if frame.progress and isinstance(_progress.decode(frame.progress), JobStarted):
+                self._subscribed, self._since = True, time.monotonic()
+                self._state(True, note=note)  # subscribed: from here nothing is missed
+            elif frame.event:
+                event = _event.decode(frame.event)
+                if not isinstance(event.host, str):
+                    self.store.import_remote_events(self.name, [_stored(event)])
+            elif frame.error is not None:
+                raise rebuild(frame.error)
+            elif frame.result:
+                return  # the remote server ended the stream (it is stopping): subscribe again
+
+    def _send(self, request: Request[object]) -> int:
+        assert self._channel is not None
+        self._rids += 1
+        self._channel.send(protocol.request_frame(self._rids, request, Caller(trust=Trust.USER, cwd="", env={})))
+        return self._rids
+
+    def _call(self, request: Request[T], kind: type[T]) -> T:
+        rid = self._send(request)
+        while True:
+            frame = self._frame(rid)
+            if frame is None:
+                raise HostUnreachable(f"the link to {self.name} dropped")
+            if frame.error is not None:
+                raise rebuild(frame.error)
+            if frame.result:
+                return msgspec.json.decode(frame.result, type=kind)
+
+    def _frame(self, rid: int) -> protocol.ReplyFrame | None:
+        """The next frame of request `rid`; None when the link ended (its reason raised when ssh says one)."""
+        assert self._channel is not None
+        while True:
+            if self._stop.is_set():
+                raise Stopped
+            try:
+                line = self._channel.read(READ_TICK)
+            except TimeoutError:
+                continue
+            if line is None:
+                return None
+            frame = protocol.decode_reply(line)
+            if frame.id == rid:
+                return frame
+
+    def _close(self) -> None:
+        channel, self._channel = self._channel, None
+        if channel is not None:
+            with contextlib.suppress(Exception):
+                channel.close()
+
+    def _state(self, reachable: bool, exc: TrailsError | None = None, note: str | None = None) -> None:
+        if reachable == self.reachable and note is None:
+            return
+        self.reachable = reachable
+        payload = ev.HostState(reachable=reachable, note=note)
+        if exc is not None:
+            payload.code, payload.error = exc.code, exc.message
+        with contextlib.suppress(Exception):  # a state that cannot be stored now is told at the next change
+            self.store.append_event(payload, host=self.name)
+
+
+def _stored(event: EventInfo) -> ev.Event:
+    caller = event.caller if isinstance(event.caller, str) else None
+    return ev.Event(id=event.id, ts=event.ts, session=event.session, kind=event.kind, caller=caller,
+                    data=ev.payload_from(event.kind, dict(event.data)))
+
+
+class HostFeeds:
+    """The followers of this home's hosts: `sync` starts and stops them as hosts.json changes."""
+
+    def __init__(self, db: Path) -> None:
+        self._store = Store(db)
+        self._followers: dict[str, HostFollower] = {}
+        self._seen: tuple[int, int] | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def sync(self) -> None:
+        """Follow the hosts hosts.json names now (cheap when it did not change: one stat)."""
+        try:
+            st = hostfile.hosts_path().stat()
+            seen = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            seen = (0, 0)
+        with self._lock:
+            if self._closed or seen == self._seen:
+                return
+            self._seen = seen
+            try:
+                wanted = hostfile.load() if seen != (0, 0) else {}
+            except TrailsError:
+                return  # a hosts file being written, or broken: the followers keep what they had
+            for name in list(self._followers):
+                if wanted.get(name) != self._followers[name].host:
+                    self._followers.pop(name).stop()
+            for name, host in wanted.items():
+                if name not in self._followers:
+                    follower = HostFollower(name, host, self._store)
+                    self._followers[name] = follower
+                    follower.start()
+
+    def states(self) -> dict[str, bool | None]:
+        """Each followed host: reachable, unreachable, or None (not tried yet)."""
+        with self._lock:
+            return {name: f.reachable for name, f in self._followers.items()}
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            followers, self._followers = list(self._followers.values()), {}
+        for follower in followers:
+            follower.stop()
+        for follower in followers:
+            follower.join(READ_TICK * 4)
+        self._store.close()
