@@ -193,6 +193,11 @@ def _stored(event: EventInfo) -> ev.Event:
                     data=ev.payload_from(event.kind, dict(event.data)))
 
 
+def _link(host: hostfile.Host | None) -> tuple[object, ...] | None:
+    """What a follower's connection depends on (a changed repository mapping does not restart it)."""
+    return None if host is None else (host.target, host.home, tuple(host.command), tuple(host.ssh_options))
+
+
 class HostFeeds:
     """The followers of this home's hosts: `sync` starts and stops them as hosts.json changes."""
 
@@ -219,7 +224,7 @@ class HostFeeds:
             except TrailsError:
                 return  # a hosts file being written, or broken: the followers keep what they had
             for name in list(self._followers):
-                if wanted.get(name) != self._followers[name].host:
+                if _link(wanted.get(name)) != _link(self._followers[name].host):
                     self._followers.pop(name).stop()
             for name, host in wanted.items():
                 if name not in self._followers:

@@ -51,7 +51,9 @@ def session_call(name: str, build: Callable[[str], Request[T]], **kwargs: Any) -
             if len(found) > 1:
                 from trails.core.errors import InvalidInput
 
-                raise InvalidInput(f"{name!r} is a session on {', '.join(found)}: say which, as HOST:{name}",
+                choices = " or ".join(f"{host}:{name}" for host in found)
+                raise InvalidInput(f"{name!r} is a session on more than one host: say which, {choices}",
+                                   hint=f"`trails ls` lists them; {name!r} alone names this machine's, when it has one",
                                    field="name") from None
             raise
     from trails.api.remote import RemoteClient

@@ -86,7 +86,7 @@ def resume(name: str, as_json: bool) -> None:
 @argument("state", choices=["on", "off"])
 @json_option
 def auto_yes(name: str, state: str, as_json: bool) -> None:
-    result = client().call(t.AutoYes(name=name, on=state == "on"))
+    result = session_call(name, lambda n: t.AutoYes(name=n, on=state == "on"))
     emit(as_json, result, lambda: echo(f"auto-yes {state} for {name}"))
 
 

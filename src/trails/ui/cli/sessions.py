@@ -43,7 +43,8 @@ def _parse_env(pairs: list[str]) -> dict[str, str]:
 @option("--pids-limit", type=positive_int, help="Process limit (containers; cgroups on the host).")
 @flag("--no-hooks", help="Do not run the post_create hook in the new worktree.")
 @option("--host", help="Create it on this remote host (`trails host add`), in its trails server.")
-@option("--repo", help="With --host: the repository's checkout on the host (default: the remote home).")
+@option("--repo", help="With --host: the repository's checkout on the host (default: this checkout's "
+                        "`trails host map`ping, else the remote home).")
 @json_option
 def new(name: str, agent: str, mode: str | None, prompt: str | None, branch: str | None, base: str | None,
         scope: list[str], env_pairs: list[str], carry_changes: bool, auto_yes: bool,
@@ -57,9 +58,14 @@ def new(name: str, agent: str, mode: str | None, prompt: str | None, branch: str
         pids_limit=pids_limit, no_hooks=no_hooks,
     )
     if host is not None:
-        from trails.api.remote import RemoteClient
+        import os
 
-        result = RemoteClient(host, cwd=repo or "").call(request, progress=print_progress)
+        from trails.api.remote import RemoteClient
+        from trails.core import hosts
+
+        found = hosts.get(host)
+        there = repo if repo is not None else hosts.remote_repo(found, os.path.realpath(os.getcwd()))
+        result = RemoteClient(host, found, cwd=there or "").call(request, progress=print_progress)
     elif repo is not None:
         raise InvalidInput("--repo names a checkout on a host: it needs --host", field="repo")
     else:
