@@ -81,3 +81,31 @@ def test_the_deepest_mapping_holding_a_directory_names_its_checkout_there() -> N
     assert remote_repo(host, "/src/app/web/js") == "app/web/js"
     assert remote_repo(host, "/src/app/vendor/lib/x") == "/opt/lib/x"
     assert remote_repo(host, "/src/application") is None
+
+
+def test_the_local_server_forwards_requests_about_a_hosts_session(sshd: Sshd) -> None:
+    """What the dashboards send for a HOST:NAME row reaches that host, for no more than the caller may do."""
+    import pytest
+
+    from trails.api import types as t
+    from trails.api.caller import Caller, Trust
+    from trails.api.client import Client
+    from trails.core.errors import NotPermitted
+
+    assert trails(*sshd.add_host()).code == 0
+    there = remote_repo(sshd)
+    assert trails("new", "s1", "bash --norc --noprofile", "--host", "box", "--repo", "repo", timeout=90).code == 0
+    local = Client(local=False)
+    shown = local.call(t.Show(name="box:s1"))
+    assert shown.session.name == "s1" and shown.session.repo_root == str(there)
+    local.call(t.AutoYes(name="box:s1", on=True))
+    assert local.call(t.Get(name="box:s1")).auto_yes is True
+    assert isinstance(local.call(t.Output(name="box:s1")).output, str)
+    watcher = Client(local=False, caller=Caller(trust=Trust.WEB, read_only=True))
+    with pytest.raises(NotPermitted):
+        watcher.call(t.Pause(name="box:s1"))
+    assert watcher.call(t.Get(name="box:s1")).name == "s1"
+    agent = Client(local=False, caller=Caller(trust=Trust.AGENT, session="s9"))
+    with pytest.raises(NotPermitted):
+        agent.call(t.Get(name="box:s1"))
+    assert local.call(t.Get(name="box:s1")).status.value != "paused"

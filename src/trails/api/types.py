@@ -53,6 +53,7 @@ class SessionInfo(msgspec.Struct, kw_only=True):
     ended_at: float | None = None
     # What set the status: the agent's own hooks ("hook"), its screen ("screen"), or trails itself (None).
     status_source: str | None = None
+    host: str | UnsetType = UNSET  # the remote host it runs on (absent: this machine); address it HOST:NAME
 
 
 class ModeDecision(msgspec.Struct, kw_only=True):
@@ -70,8 +71,18 @@ class CreateResult(msgspec.Struct, kw_only=True):
     notes: list[str]
 
 
+class HostSessions(msgspec.Struct, kw_only=True):
+    """A remote host's sessions as `list` with `hosts` found them: unreachable, its sessions are not
+    known now (never reported as gone) and `error` says why."""
+
+    reachable: bool
+    sessions: list[SessionInfo] = msgspec.field(default_factory=list)
+    error: ApiError | UnsetType = UNSET
+
+
 class SessionList(msgspec.Struct, kw_only=True):
     sessions: list[SessionInfo]
+    hosts: dict[str, HostSessions] | UnsetType = UNSET  # with `hosts`: each configured host's
 
 
 class CheckpointInfo(msgspec.Struct, kw_only=True):
@@ -511,6 +522,7 @@ class Create(Request[CreateResult], tag="create"):
 class ListSessions(Request[SessionList], tag="list"):
     result = SessionList
     include_ended: bool = False
+    hosts: bool = False  # also every configured remote host's (SessionList.hosts)
 
 
 class Show(Request[ShowResult], tag="show"):

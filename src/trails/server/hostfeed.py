@@ -33,15 +33,17 @@ from typing import TYPE_CHECKING, TypeVar
 import msgspec
 
 from trails.api import protocol
+from trails.api import types as t
 from trails.api.caller import Caller, Trust
 from trails.api.client import rebuild
 from trails.api.types import EventInfo, EventList, Events, JobStarted, Progress, Request, Subscribe
 from trails.core import events as ev
 from trails.core import hosts as hostfile
-from trails.core.errors import HostUnreachable, TrailsError
+from trails.core.errors import HostError, HostUnreachable, ServerError, TrailsError
 from trails.core.store import Store
 
 if TYPE_CHECKING:
+    from trails.api.client import Connection
     from trails.api.remote import SshChannel
 
 FIRST_DELAY = 1.0
@@ -63,6 +65,7 @@ class HostFollower:
     def __init__(self, name: str, host: hostfile.Host, store: Store) -> None:
         self.name, self.host, self.store = name, host, store
         self.reachable: bool | None = None  # None: not tried yet
+        self.error: TrailsError | None = None  # why not, when not
         self._stop = threading.Event()
         self._channel: SshChannel | None = None
         self._rids = 0
@@ -179,7 +182,7 @@ class HostFollower:
     def _state(self, reachable: bool, exc: TrailsError | None = None, note: str | None = None) -> None:
         if reachable == self.reachable and note is None:
             return
-        self.reachable = reachable
+        self.reachable, self.error = reachable, exc
         payload = ev.HostState(reachable=reachable, note=note)
         if exc is not None:
             payload.code, payload.error = exc.code, exc.message
@@ -205,6 +208,7 @@ class HostFeeds:
         self._store = Store(db)
         self._followers: dict[str, HostFollower] = {}
         self._seen: tuple[int, int] | None = None
+        self._connections: dict[str, Connection] = {}
         self._lock = threading.Lock()
         self._closed = False
 
@@ -226,23 +230,86 @@ class HostFeeds:
             for name in list(self._followers):
                 if _link(wanted.get(name)) != _link(self._followers[name].host):
                     self._followers.pop(name).stop()
+                    self._drop(name)
             for name, host in wanted.items():
                 if name not in self._followers:
                     follower = HostFollower(name, host, self._store)
                     self._followers[name] = follower
                     follower.start()
 
-    def states(self) -> dict[str, bool | None]:
-        """Each followed host: reachable, unreachable, or None (not tried yet)."""
+    def unreachable(self, name: str) -> TrailsError | None:
+        """Why `name` cannot be reached, when its follower's last attempt failed (asking again would only wait)."""
         with self._lock:
-            return {name: f.reachable for name, f in self._followers.items()}
+            follower = self._followers.get(name)
+        return follower.error if follower is not None and follower.reachable is False else None
+
+    def call(self, name: str, host: hostfile.Host, request: Request[T]) -> T:
+        """`request` on the host, over a connection kept open for the next one (a channel of the host's ssh
+        master and a relay there cost more than the request); a dropped one is opened again, once."""
+        from trails.api.remote import RemoteClient
+
+        for attempt in (1, 2):
+            with self._lock:
+                conn = self._connections.get(name)
+                if conn is None:
+                    conn = self._connections[name] = RemoteClient(name, host).connection()
+                    attempt = 2  # a fresh connection that fails is not tried again
+            try:
+                return conn.call(request)
+            except (HostError, ServerError):
+                with self._lock:
+                    if self._connections.get(name) is conn:
+                        del self._connections[name]
+                with contextlib.suppress(Exception):
+                    conn.close()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _drop(self, name: str) -> None:
+        conn = self._connections.pop(name, None)
+        if conn is not None:
+            threading.Thread(target=conn.close, daemon=True).start()
 
     def close(self) -> None:
         with self._lock:
             self._closed = True
             followers, self._followers = list(self._followers.values()), {}
+            for name in list(self._connections):
+                self._drop(name)
         for follower in followers:
             follower.stop()
         for follower in followers:
             follower.join(READ_TICK * 4)
         self._store.close()
+
+
+def host_sessions(feeds: HostFeeds | None, include_ended: bool) -> dict[str, t.HostSessions]:
+    """Every configured host's sessions, asked at once (each SessionInfo says its host); a host that
+    cannot be asked, or that its follower found unreachable, is `reachable: false` with the error.
+    `feeds`: the server's followers and kept connections (None in a command's own process: one channel each)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from trails.api.remote import RemoteClient
+    from trails.server.service import api_error
+
+    configured = hostfile.load()
+    request = t.ListSessions(include_ended=include_ended)
+
+    def ask(name: str) -> t.HostSessions:
+        host = configured[name]
+        try:
+            known = feeds.unreachable(name) if feeds is not None else None
+            if known is not None:
+                raise known
+            found = feeds.call(name, host, request) if feeds is not None else RemoteClient(name, host).call(request)
+        except TrailsError as exc:
+            return t.HostSessions(reachable=False, error=api_error(exc))
+        for session in found.sessions:
+            session.host = name
+        return t.HostSessions(reachable=True, sessions=found.sessions)
+
+    if not configured:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(8, len(configured))) as pool:
+        return dict(zip(configured, pool.map(ask, configured), strict=True))

@@ -133,9 +133,10 @@ class Server:
         self.jobs = Jobs()
         self.feed = Feed(paths.state_db())
         self.monitor = Monitor(home)
-        self.service = Service(home, feed=self.feed, jobs=self.jobs, monitor=self.monitor, stop=self.stop)
-        self.delivery = Deliverer(self.service)  # agents' messages typed into ready recipients (issue #12)
         self.hosts = HostFeeds(paths.state_db())  # remote hosts' events into this home's stream (issue #16)
+        self.service = Service(home, feed=self.feed, jobs=self.jobs, monitor=self.monitor, stop=self.stop,
+                               hosts=self.hosts)
+        self.delivery = Deliverer(self.service)  # agents' messages typed into ready recipients (issue #12)
         self.path = protocol.socket_path(home)
         self._stop = threading.Event()
         self._listener: socket.socket | None = None

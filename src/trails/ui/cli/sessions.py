@@ -106,18 +106,20 @@ def _record(value: object) -> dict[str, Any] | None:
 @flag("--all", dest="include_ended", help="Also show ended sessions and how they ended.")
 @json_option
 def ls(include_ended: bool, as_json: bool) -> None:
+    import msgspec
+
     from trails.core.marks import marks
 
-    listed = client().call(t.ListSessions(include_ended=include_ended))
-    remote = _remote_sessions(include_ended)
+    listed = client().call(t.ListSessions(include_ended=include_ended, hosts=True))
+    remote = listed.hosts if isinstance(listed.hosts, dict) else {}
     rows_of: list[tuple[str, t.SessionInfo]] = [("local", s) for s in listed.sessions]
     for host_name, found in remote.items():
-        rows_of += [(host_name, s) for s in found.get("sessions", [])]
+        rows_of += [(host_name, s) for s in found.sessions]
 
     def human() -> None:
         for host_name, found in remote.items():
-            if not found["reachable"]:
-                note(f"{host_name}: unreachable ({found['error']['code']}: {found['error']['message']})")
+            if not found.reachable and isinstance(found.error, t.ApiError):
+                note(f"{host_name}: unreachable ({found.error.code}: {found.error.message})")
         if not rows_of:
             echo("no sessions" + ("" if include_ended else " (ls --all shows ended ones)"))
             return
@@ -133,34 +135,7 @@ def ls(include_ended: bool, as_json: bool) -> None:
         for r in rows:
             echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
 
-    import msgspec
-
-    emit(as_json, {"sessions": listed.sessions, "hosts": msgspec.to_builtins(remote)} if remote else listed, human)
-
-
-def _remote_sessions(include_ended: bool) -> dict[str, dict[str, Any]]:
-    """Each configured host's sessions, asked at once; a host that cannot be asked is `reachable: false`
-    with the error (its sessions are not known now, never reported as gone)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from trails.core import hosts
-    from trails.core.errors import TrailsError
-
-    configured = hosts.load()
-
-    def ask(name: str) -> dict[str, Any]:
-        from trails.api.remote import RemoteClient
-
-        try:
-            found = RemoteClient(name, configured[name]).call(t.ListSessions(include_ended=include_ended))
-        except TrailsError as exc:
-            return {"reachable": False, "error": exc.to_dict(), "sessions": []}
-        return {"reachable": True, "sessions": found.sessions}
-
-    if not configured:
-        return {}
-    with ThreadPoolExecutor(max_workers=min(8, len(configured))) as pool:
-        return dict(zip(configured, pool.map(ask, configured), strict=True))
+    emit(as_json, listed if remote else msgspec.structs.replace(listed, hosts=msgspec.UNSET), human)
 
 
 @command(help="Show one session in detail.")
