@@ -31,9 +31,12 @@ export interface SessionInfo {
   created_at: number;
   updated_at: number;
   ended_at: number | null;
+  host?: string; // the remote host it runs on (absent: this machine); the page names it HOST:NAME
 }
 
-export interface SessionList { sessions: SessionInfo[] }
+/** Each remote host's reachability at the listing (its sessions are in `sessions`, each with its `host`). */
+export interface HostState { reachable: boolean; error?: ApiErrorBody }
+export interface SessionList { sessions: SessionInfo[]; hosts?: Record<string, HostState> }
 
 export interface CheckpointInfo {
   id: number; session_name: string; kind: string; ref: string; commit: string; note: string; created_at: number;
@@ -73,6 +76,8 @@ export interface EventInfo {
   kind: string;
   data: Record<string, unknown>;
   caller?: string | null;
+  host?: string; // a remote host's event (absent: this machine's)
+  remote_id?: number;
 }
 
 export interface ApiErrorBody {

@@ -72,8 +72,8 @@ class CreateResult(msgspec.Struct, kw_only=True):
 
 
 class HostSessions(msgspec.Struct, kw_only=True):
-    """A remote host's sessions as `list` with `hosts` found them: unreachable, its sessions are not
-    known now (never reported as gone) and `error` says why."""
+    """A remote host's sessions as `list` with `hosts` found them. Unreachable (`error` says why), they
+    are those it had when this home's server last listed it, or none it knows of: never reported as gone."""
 
     reachable: bool
     sessions: list[SessionInfo] = msgspec.field(default_factory=list)

@@ -209,6 +209,7 @@ class HostFeeds:
         self._followers: dict[str, HostFollower] = {}
         self._seen: tuple[int, int] | None = None
         self._connections: dict[str, Connection] = {}
+        self._known: dict[str, list[t.SessionInfo]] = {}  # each host's sessions as last listed
         self._lock = threading.Lock()
         self._closed = False
 
@@ -242,6 +243,15 @@ class HostFeeds:
         with self._lock:
             follower = self._followers.get(name)
         return follower.error if follower is not None and follower.reachable is False else None
+
+    def remember(self, name: str, sessions: list[t.SessionInfo]) -> None:
+        with self._lock:
+            self._known[name] = sessions
+
+    def known(self, name: str) -> list[t.SessionInfo]:
+        """The host's sessions as this server last listed them (what an unreachable host last said)."""
+        with self._lock:
+            return list(self._known.get(name, []))
 
     def call(self, name: str, host: hostfile.Host, request: Request[T]) -> T:
         """`request` on the host, over a connection kept open for the next one (a channel of the host's ssh
@@ -286,7 +296,8 @@ class HostFeeds:
 
 def host_sessions(feeds: HostFeeds | None, include_ended: bool) -> dict[str, t.HostSessions]:
     """Every configured host's sessions, asked at once (each SessionInfo says its host); a host that
-    cannot be asked, or that its follower found unreachable, is `reachable: false` with the error.
+    cannot be asked, or that its follower found unreachable, is `reachable: false` with the error and the
+    sessions it had when this server last listed them (dashboards grey them: never dropped).
     `feeds`: the server's followers and kept connections (None in a command's own process: one channel each)."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -304,9 +315,12 @@ def host_sessions(feeds: HostFeeds | None, include_ended: bool) -> dict[str, t.H
                 raise known
             found = feeds.call(name, host, request) if feeds is not None else RemoteClient(name, host).call(request)
         except TrailsError as exc:
-            return t.HostSessions(reachable=False, error=api_error(exc))
+            return t.HostSessions(reachable=False, error=api_error(exc),
+                                  sessions=feeds.known(name) if feeds is not None else [])
         for session in found.sessions:
             session.host = name
+        if feeds is not None and not include_ended:
+            feeds.remember(name, found.sessions)
         return t.HostSessions(reachable=True, sessions=found.sessions)
 
     if not configured:

@@ -128,7 +128,8 @@ def ls(include_ended: bool, as_json: bool) -> None:
         for host_name, s in rows_of:
             lifecycle = marks(_record(s.extra.get("conflict")), _record(s.extra.get("pr")),
                               frozen=bool(s.extra.get("frozen")))
-            status = ", ".join([s.status.value, *lifecycle])
+            away = ["unreachable"] if host_name in remote and not remote[host_name].reachable else []
+            status = ", ".join([s.status.value, *lifecycle, *away])  # an unreachable host's: as it last said
             row = (s.name, s.agent[:24], s.mode.value, status, s.branch or "-", _age(s.created_at))
             rows.append(((host_name,) if remote else ()) + row)
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

@@ -153,7 +153,7 @@ def for_viewer(result: object) -> object:
     if isinstance(result, t.SessionInfo):
         return _hide_env(result)
     if isinstance(result, t.SessionList):
-        return t.SessionList(sessions=[_hide_env(s) for s in result.sessions])
+        return msgspec.structs.replace(result, sessions=[_hide_env(s) for s in result.sessions])
     if isinstance(result, t.ShowResult):
         return msgspec.structs.replace(result, session=_hide_env(result.session))
     return result
@@ -199,15 +199,22 @@ async def list_sessions(request: Request, ctx: Context) -> t.SessionList:
     modes = _choices(query.get("mode"), {m.value for m in Mode}, "mode")
     text = (query.get("q") or "").strip().lower()
     every = query.get("all", "").lower() in ("1", "true", "yes")
-    listed = await ctx.backend.call(t.ListSessions(include_ended=every or bool(statuses & _ENDED)),
+    listed = await ctx.backend.call(t.ListSessions(include_ended=every or bool(statuses & _ENDED), hosts=True),
                                     access_of(request))
+    # One list for the page: every host's sessions beside this machine's, each with its `host`; `hosts`
+    # keeps only whether each host could be asked (an unreachable one's sessions stay on the page, greyed).
+    hosts = listed.hosts if isinstance(listed.hosts, dict) else {}
+    every_session = [*listed.sessions, *(s for found in hosts.values() for s in found.sessions)]
 
     def keep(s: t.SessionInfo) -> bool:
         words = " ".join(filter(None, (s.name, s.agent, s.branch or "", s.status.value))).lower()
         return ((not statuses or s.status.value in statuses) and (not modes or s.mode.value in modes)
                 and (not text or text in words))
 
-    return t.SessionList(sessions=[s for s in listed.sessions if keep(s)])
+    shown = t.SessionList(sessions=[s for s in every_session if keep(s)])
+    if hosts:
+        shown.hosts = {name: msgspec.structs.replace(found, sessions=[]) for name, found in hosts.items()}
+    return shown
 
 
 async def send_comments(request: Request, ctx: Context) -> t.SendResult:
