@@ -3,6 +3,9 @@ pr, moves by HOST:NAME; a plain NAME found on one host; an ambiguous one; a mapp
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 from tests.helpers import trails, wait_until
@@ -37,6 +40,14 @@ def test_session_commands_by_host_name(sshd: Sshd, repo: Path) -> None:
     assert sent.code == 0, sent.stderr
     wait_until(lambda: "work" in sshd.run_as("git", "-C", worktree, "log", "--format=%s", "-1"), timeout=30,
                message="the remote agent's commit")
+    follow = subprocess.Popen([sys.executable, "-m", "trails", "output", "box:s1", "--follow", "--json"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert follow.stdout is not None
+        assert json.loads(follow.stdout.readline())["session"] == "box:s1"  # the host's stream, over ssh
+    finally:
+        follow.kill()
+        follow.wait()
     rebased = trails("rebase", "box:s1", "--json", timeout=90)
     assert rebased.code == 0, rebased.stderr
     merged = trails("merge", "box:s1", "--json", timeout=90)
