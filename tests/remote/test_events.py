@@ -101,3 +101,25 @@ def test_remote_events_reach_the_local_stream_and_survive_a_dropped_link(sshd: S
     stored = trails("events", "--session", "box:s1", "--json", timeout=30).json
     assert [e["remote_id"] for e in stored["events"] if e["remote_id"] <= last] == [
         e["remote_id"] for e in seen.of_host() if e["session"] == "s1" and e["remote_id"] <= last]
+
+
+def test_a_removed_host_is_no_longer_followed_and_its_master_ends(sshd: Sshd) -> None:
+    from trails.api.remote import ssh_argv
+    from trails.core import hosts
+
+    assert trails(*sshd.add_host()).code == 0
+    server = TrailsServer(Path(os.environ["TRAILS_HOME"]))
+    server.start()
+    seen = Collector(server)
+    wait_until(lambda: seen.host_state() is True, timeout=60, message="the host's follower to connect")
+    host = hosts.get("box")
+
+    def master_runs() -> bool:
+        return subprocess.run([*ssh_argv("box", host)[:-1], "-O", "check", host.target], capture_output=True,
+                              check=False).returncode == 0
+
+    assert master_runs()
+    assert trails("host", "rm", "box").code == 0
+    wait_until(lambda: not master_runs(), timeout=15, message="the removed host's master connection to end")
+    assert trails("ls", "--json").json.get("hosts") is None
+    assert seen.of_host("host")[-1]["data"]["reachable"] is True  # removed, not reported unreachable

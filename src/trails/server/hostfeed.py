@@ -196,6 +196,14 @@ def _stored(event: EventInfo) -> ev.Event:
                     data=ev.payload_from(event.kind, dict(event.data)))
 
 
+def _close_master(follower: HostFollower) -> None:
+    from trails.api.remote import close_master
+
+    follower.join(READ_TICK * 4)
+    with contextlib.suppress(Exception):
+        close_master(follower.name, follower.host)
+
+
 def _link(host: hostfile.Host | None) -> tuple[object, ...] | None:
     """What a follower's connection depends on (a changed repository mapping does not restart it)."""
     return None if host is None else (host.target, host.home, tuple(host.command), tuple(host.ssh_options))
@@ -230,8 +238,11 @@ class HostFeeds:
                 return  # a hosts file being written, or broken: the followers keep what they had
             for name in list(self._followers):
                 if _link(wanted.get(name)) != _link(self._followers[name].host):
-                    self._followers.pop(name).stop()
+                    follower = self._followers.pop(name)
+                    follower.stop()
                     self._drop(name)
+                    if name not in wanted:  # removed: its master connection goes too, once the follower let go
+                        threading.Thread(target=_close_master, args=(follower,), daemon=True).start()
             for name, host in wanted.items():
                 if name not in self._followers:
                     follower = HostFollower(name, host, self._store)

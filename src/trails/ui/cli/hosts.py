@@ -57,9 +57,10 @@ def host(action: str, name: str | None, target: str | None, local: str | None, h
         from trails.api.remote import close_master
 
         every = hosts.load()
-        close_master(name, hosts.get(name))
+        removed = hosts.get(name)
         del every[name]
-        hosts.save(every)
+        hosts.save(every)  # first: the trails server's follower of its events then lets it go
+        close_master(name, removed)
         emit(as_json, {"host": name, "removed": True}, lambda: echo(f"removed {name}"))
     else:
         _doctor(name, as_json)
