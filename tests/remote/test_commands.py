@@ -120,3 +120,7 @@ def test_the_local_server_forwards_requests_about_a_hosts_session(sshd: Sshd) ->
     with pytest.raises(NotPermitted):
         agent.call(t.Get(name="box:s1"))
     assert local.call(t.Get(name="box:s1")).status.value != "paused"
+    from trails.core.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="trails attach box:s1"):  # a stream: the CLI's own ssh reaches it
+        local.call(t.AttachCommandRequest(name="box:s1"))

@@ -51,6 +51,7 @@ SERVER_OPS: frozenset[type[t.Request[object]]] = frozenset(
 FORWARDED: frozenset[type[t.Request[Any]]] = frozenset({
     t.Show, t.Get, t.Send, t.Output, t.Diff, t.Merge, t.Rebase, t.OpenPr, t.PrChecks, t.Upgrade, t.Export, t.Kill,
     t.AutoYes, t.Pause, t.Resume})
+STREAMED: frozenset[type[t.Request[Any]]] = frozenset({t.FollowOutput, t.OpenTerminal, t.AttachCommandRequest})
 
 
 def convert(data: object, kind: type[R]) -> R:
@@ -169,6 +170,12 @@ class Service:
             target = getattr(request, "name", None)
             if kind in FORWARDED and isinstance(target, str) and ":" in target:
                 result = self.forward(request, target, caller, job)
+            elif kind in STREAMED and isinstance(target, str) and target.startswith("local:"):
+                result = self._ops[kind](msgspec.structs.replace(request, name=target[len("local:"):]), caller, job)
+            elif kind in STREAMED and isinstance(target, str) and ":" in target:
+                raise InvalidInput(f"`{frame.op}` of {target}, a remote host's session, is not served here yet: "
+                                   f"`trails attach {target}` and `trails output --follow {target}` reach it",
+                                   field="name")
             else:
                 result = self._ops[kind](request, caller, job)
             send(protocol.reply(rid, result=result))
