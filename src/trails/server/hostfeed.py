@@ -43,12 +43,12 @@ from trails.core.errors import HostError, HostUnreachable, ServerError, TrailsEr
 from trails.core.store import Store
 
 if TYPE_CHECKING:
-    from trails.api.client import Connection
     from trails.api.remote import SshChannel
 
 FIRST_DELAY = 1.0
 MAX_DELAY = 30.0
 STEADY = 5.0  # a link up this long that drops is tried again at once
+ANSWER_SECONDS = 30.0  # a request over a kept link that takes longer gives up on the link
 READ_TICK = 0.5  # how often a quiet follower looks whether it is to stop
 T = TypeVar("T")
 _progress = msgspec.json.Decoder(Progress)
@@ -196,6 +196,46 @@ def _stored(event: EventInfo) -> ev.Event:
                     data=ev.payload_from(event.kind, dict(event.data)))
 
 
+class KeptLink:
+    """One `trails server --stdio` channel kept open to a host for requests, one at a time; a host that
+    does not answer within ANSWER_SECONDS is given up on (the channel closed: the next call opens another)."""
+
+    def __init__(self, name: str, host: hostfile.Host) -> None:
+        from trails.api.remote import SshChannel
+
+        self.name = name
+        self._channel = SshChannel(name, host)
+        self._lock = threading.Lock()
+        self._rids = 0
+
+    def call(self, request: Request[T]) -> T:
+        with self._lock:
+            self._rids += 1
+            rid = self._rids
+            self._channel.send(protocol.request_frame(rid, request, Caller(trust=Trust.USER, cwd="", env={})))
+            deadline = time.monotonic() + ANSWER_SECONDS
+            while True:
+                try:
+                    line = self._channel.read(max(0.0, deadline - time.monotonic()))
+                except TimeoutError:
+                    self.close()
+                    raise HostUnreachable(f"{self.name} did not answer in {ANSWER_SECONDS:.0f} s",
+                                          hint=f"`trails host doctor {self.name}` checks it") from None
+                if line is None:
+                    raise HostUnreachable(f"the link to {self.name} dropped")
+                frame = protocol.decode_reply(line)
+                if frame.id != rid:
+                    continue
+                if frame.error is not None:
+                    raise rebuild(frame.error)
+                if frame.result:
+                    return msgspec.json.decode(frame.result, type=request.result)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._channel.close()
+
+
 def _close_master(follower: HostFollower) -> None:
     from trails.api.remote import close_master
 
@@ -216,7 +256,7 @@ class HostFeeds:
         self._store = Store(db)
         self._followers: dict[str, HostFollower] = {}
         self._seen: tuple[int, int] | None = None
-        self._connections: dict[str, Connection] = {}
+        self._connections: dict[str, KeptLink] = {}
         self._known: dict[str, list[t.SessionInfo]] = {}  # each host's sessions as last listed
         self._lock = threading.Lock()
         self._closed = False
@@ -267,13 +307,11 @@ class HostFeeds:
     def call(self, name: str, host: hostfile.Host, request: Request[T]) -> T:
         """`request` on the host, over a connection kept open for the next one (a channel of the host's ssh
         master and a relay there cost more than the request); a dropped one is opened again, once."""
-        from trails.api.remote import RemoteClient
-
         for attempt in (1, 2):
             with self._lock:
                 conn = self._connections.get(name)
                 if conn is None:
-                    conn = self._connections[name] = RemoteClient(name, host).connection()
+                    conn = self._connections[name] = KeptLink(name, host)
                     attempt = 2  # a fresh connection that fails is not tried again
             try:
                 return conn.call(request)
