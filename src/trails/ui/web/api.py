@@ -314,7 +314,8 @@ async def cancel_run(request: Request, ctx: Context) -> t.CancelResult:
 S = "/api/sessions/{name}"
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("GET", "/api/me", "What this token may do, and where paths are taken from", result=Me, handler=me),
-    Endpoint("GET", "/api/sessions", "Sessions (live ones; status, mode and text filters; all=1: ended too)",
+    Endpoint("GET", "/api/sessions", "Sessions, every remote host's too, each with its `host` (live ones; status, "
+                                     "mode and text filters; all=1: ended too); `hosts`: which could be reached",
              result=t.SessionList, handler=list_sessions, query=("status", "mode", "q", "all")),
     Endpoint("POST", "/api/sessions", "Create a session (the fields and checks of `trails new`)", t.Create),
     Endpoint("GET", S, "One session, its saved refs and audit entries", t.Show),
