@@ -124,3 +124,7 @@ def test_the_local_server_forwards_requests_about_a_hosts_session(sshd: Sshd) ->
 
     with pytest.raises(InvalidInput, match="trails attach box:s1"):  # a stream: the CLI's own ssh reaches it
         local.call(t.AttachCommandRequest(name="box:s1"))
+    from trails.ui.tui.backend import ClientBackend
+
+    argv = ClientBackend(local).attach_argv("box:s1")  # what the dashboard's `a` runs for a remote row
+    assert argv[:2] == ["ssh", "-t"] and "tmux" in argv[-1] and "=" in argv[-1]

@@ -118,4 +118,13 @@ class ClientBackend:
         """Attach this terminal to the session's pane until the user detaches (the app suspends first)."""
         import subprocess
 
-        return subprocess.call(self.client.call(t.AttachCommandRequest(name=name)).argv)
+        return subprocess.call(self.attach_argv(name))
+
+    def attach_argv(self, name: str) -> list[str]:
+        """The command that attaches to the session: its tmux, or `ssh -t` to a remote host's (HOST:NAME)."""
+        host, sep, there = name.partition(":")
+        if not sep or host == "local":
+            return self.client.call(t.AttachCommandRequest(name=there if sep else name)).argv
+        from trails.api.remote import RemoteClient, attach_argv
+
+        return attach_argv(host, RemoteClient(host).call(t.AttachCommandRequest(name=there)).argv)
