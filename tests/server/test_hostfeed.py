@@ -131,3 +131,19 @@ def test_a_kept_link_that_answers_nothing_is_given_up_on(monkeypatch: Any) -> No
     with pytest.raises(HostUnreachable, match="did not answer"):
         link.call(t.ListSessions())  # `list` is not scripted: nothing comes back
     assert silent.closed
+
+
+def test_a_backlog_is_stored_whole_and_in_order(store: Store, monkeypatch: Any) -> None:
+    box = ScriptedHost()
+    box.refusing = False
+    box.events = [status(i, "running" if i % 2 else "ready") for i in range(1, 1201)]
+    store.set_host_cursor("box", 0)
+    monkeypatch.setattr("trails.api.remote.SshChannel", box.channel)
+    follower = hostfeed.HostFollower("box", HOST, store)
+    follower.start()
+    try:
+        wait_until(lambda: store.host_cursor("box") == 1200, message="the whole backlog stored")
+    finally:
+        follower.stop()
+        follower.join(5)
+    assert [e.remote_id for e in store.events() if e.kind == "status"] == list(range(1, 1201))

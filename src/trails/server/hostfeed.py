@@ -59,6 +59,9 @@ class Stopped(Exception):
     pass
 
 
+_QUIET = object()  # _frame(wait=False): nothing is waiting
+
+
 class HostFollower:
     """Follows one host's event stream into the store until stopped (see the module docstring)."""
 
@@ -124,17 +127,27 @@ class HostFollower:
             cursor = last
             self.store.set_host_cursor(self.name, cursor)
         rid = self._send(Subscribe(since=cursor))
+        # Events that arrive together (a backlog after a drop) are stored in one transaction: what is
+        # waiting is read first, then stored before waiting again. Unstored ones are asked again after
+        # a drop (the cursor has not moved past them).
+        pending: list[ev.Event] = []
         while True:
-            frame = self._frame(rid)
-            if frame is None:
-                return
+            frame = self._frame(rid, wait=not pending)
+            is_event = isinstance(frame, protocol.ReplyFrame) and bool(frame.event)
+            if pending and (not is_event or len(pending) >= ev.PAGE):
+                self.store.import_remote_events(self.name, pending)
+                pending = []
+            if not isinstance(frame, protocol.ReplyFrame):
+                if frame is None:
+                    return
+                continue  # _QUIET: what was waiting is stored
             if frame.progress and isinstance(_progress.decode(frame.progress), JobStarted):
                 self._subscribed, self._since = True, time.monotonic()
                 self._state(True, note=note)  # subscribed: from here nothing is missed
             elif frame.event:
                 event = _event.decode(frame.event)
                 if not isinstance(event.host, str):
-                    self.store.import_remote_events(self.name, [_stored(event)])
+                    pending.append(_stored(event))
             elif frame.error is not None:
                 raise rebuild(frame.error)
             elif frame.result:
@@ -150,22 +163,26 @@ class HostFollower:
         rid = self._send(request)
         while True:
             frame = self._frame(rid)
-            if frame is None:
+            assert frame is not _QUIET
+            if not isinstance(frame, protocol.ReplyFrame):
                 raise HostUnreachable(f"the link to {self.name} dropped")
             if frame.error is not None:
                 raise rebuild(frame.error)
             if frame.result:
                 return msgspec.json.decode(frame.result, type=kind)
 
-    def _frame(self, rid: int) -> protocol.ReplyFrame | None:
-        """The next frame of request `rid`; None when the link ended (its reason raised when ssh says one)."""
+    def _frame(self, rid: int, *, wait: bool = True) -> protocol.ReplyFrame | object | None:
+        """The next frame of request `rid`; None when the link ended (its reason raised when ssh says one);
+        with wait=False, _QUIET when none is waiting."""
         assert self._channel is not None
         while True:
             if self._stop.is_set():
                 raise Stopped
             try:
-                line = self._channel.read(READ_TICK)
+                line = self._channel.read(READ_TICK if wait else 0)
             except TimeoutError:
+                if not wait:
+                    return _QUIET
                 continue
             if line is None:
                 return None
