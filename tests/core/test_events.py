@@ -314,3 +314,23 @@ def test_a_commit_through_another_store_of_the_file_is_published_at_once(store: 
             assert event is not None and event.kind == "supervisor"
     finally:
         other.close()
+
+
+def test_a_hosts_events_are_stored_once_after_its_cursor(store: Store, hub: EventHub) -> None:
+    """What a follower of a host hands in twice (a reconnect that asked from an older id) is stored once:
+    the cursor moves in the transaction that stores them; a local subscriber sees each with its host."""
+    remote = [Event(id=i, ts=1.0 + i, session="s1", kind="status", data=ev.StatusChanged(status="running"))
+              for i in (7, 8, 9)]
+    with hub.subscribe(since=0) as sub:
+        assert store.host_cursor("box") is None
+        assert store.import_remote_events("box", remote[:2]) == 2
+        assert store.import_remote_events("box", remote) == 1  # 7 and 8 again: skipped
+        assert store.host_cursor("box") == 9
+        got = [sub.get(timeout=5) for _ in range(3)]
+    assert [(e.host, e.remote_id, e.session) for e in got if e is not None] == [("box", 7, "s1"), ("box", 8, "s1"),
+                                                                                ("box", 9, "s1")]
+    assert got[0] is not None and got[0].to_dict()["host"] == "box"
+    assert store.events(session="s1") == []  # a plain name is this machine's session
+    assert [e.remote_id for e in store.events(session="s1", host="box")] == [7, 8, 9]
+    local = store.append_event(ev.SupervisorState(state="started"))
+    assert "host" not in local.to_dict()  # a local event's JSON is as it was

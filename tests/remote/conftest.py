@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 import trails
+from tests.conftest import stop_server
 from tests.helpers import wait_until
 
 REMOTE_USER = "trails-remote"
@@ -66,7 +67,14 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def sshd(tmp_path: Path) -> Iterator[Sshd]:
+def sshd(tmp_path: Path, trails_env: dict[str, Path]) -> Iterator[Sshd]:
+    with running_sshd(tmp_path, trails_env["home"]) as found:
+        yield found
+
+
+@contextlib.contextmanager
+def running_sshd(tmp_path: Path, local_home: Path) -> Iterator[Sshd]:
+    """The sshd and its user (made here, removed after), for tests and benchmarks (bench/bench_hosts.py)."""
     conf = Path(tempfile.mkdtemp(prefix="trails-sshd-"))
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(conf / "host_key")], check=True)
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "key")], check=True)
@@ -104,6 +112,9 @@ def sshd(tmp_path: Path) -> Iterator[Sshd]:
         command = f"env PYTHONPATH={pythonpath} TRAILS_WARM=off {_interpreter()} -m trails"
         yield Sshd(port, tmp_path / "key", known, REMOTE_USER, home, command)
     finally:
+        # The local server first: its followers of the host's events would log in again as fast as the
+        # remote user's processes are ended.
+        stop_server(local_home)
         _stop_remote(home)
         if proc is not None:
             proc.terminate()

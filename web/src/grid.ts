@@ -3,7 +3,7 @@
 import type { Actions } from "./actions";
 import { age, clear, h, perFrame, shortAgent } from "./dom";
 import type { SessionStore, SortKey, StatusFilter } from "./store";
-import { needsAttention } from "./store";
+import { needsAttention, shownName } from "./store";
 import type { Mode, SessionInfo } from "./types";
 import { LIVE, MODES } from "./types";
 import { go, placeUrl } from "./url";
@@ -161,6 +161,7 @@ export class SessionsScreen {
         h("input", { type: "checkbox", class: "select", "aria-label": `select ${name}`,
           onchange: (e: Event) => this.store.toggleSelected(name, (e.target as HTMLInputElement).checked) }),
         h("a", { class: "name", href: placeUrl({ session: name, view: "terminal", worktree: null, file: null, run: null }), onclick: open }, name),
+        h("span", { class: "host", hidden: true }),
         h("span", { class: "status-pill" })),
       h("div", { class: "meta" }, h("span", { class: "agent" }), h("span", { class: "mode" }), h("span", { class: "branch" }),
         h("span", { class: "coordinator", title: "a coordinator: its agent runs worker sessions" }, "coordinator"),
@@ -187,13 +188,21 @@ export class SessionsScreen {
 
   private fill(card: HTMLElement, s: SessionInfo): void {
     const attention = needsAttention(s);
+    const away = !!s.host && this.store.hostDown.has(s.host);
     card.dataset.status = s.status;
     card.classList.toggle("attention", attention);
+    card.classList.toggle("unreachable", away); // greyed: what its host last said, until it is back
+    card.querySelector(".name")!.textContent = shownName(s);
+    const host = card.querySelector(".host") as HTMLElement;
+    host.textContent = s.host ? `@${s.host}` : "";
+    host.title = away ? `${s.host} cannot be reached now` : s.host ?? "";
+    host.hidden = !s.host;
     const pill = card.querySelector(".status-pill")!;
     clear(pill);
     pill.className = `status-pill status-${s.status}`;
     if (attention) pill.append(h("span", { class: "mark", title: "needs you" }, "●"), " ");
     pill.append(s.extra?.needs_user === true && s.status === "waiting" ? "waiting (auto-yes refused)" : s.status);
+    if (away) pill.append(" · unreachable");
     const agent = card.querySelector(".agent") as HTMLElement;
     agent.textContent = shortAgent(s.agent);
     agent.title = s.agent;

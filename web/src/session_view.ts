@@ -7,7 +7,7 @@ import { DiffView } from "./diff_view";
 import { age, append, clear, h, shortAgent } from "./dom";
 import { FilesView } from "./files_view";
 import type { SessionStore } from "./store";
-import { needsAttention } from "./store";
+import { addressed, needsAttention } from "./store";
 import { TerminalPane } from "./terminal";
 import type { SessionInfo } from "./types";
 import { LIVE } from "./types";
@@ -81,7 +81,7 @@ export class SessionView {
       return;
     }
     try {
-      this.update((await api.session(this.name)).session);
+      this.update(addressed((await api.session(this.name)).session, this.name));
     } catch (exc) {
       clear(this.head);
       this.head.append(h("a", { class: "back", href: placeUrl({ session: null, view: "sessions", worktree: null, file: null, run: null }),

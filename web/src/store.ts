@@ -14,6 +14,18 @@ export function needsAttention(s: SessionInfo): boolean {
   return s.status === "waiting" || s.status === "error" || s.extra?.needs_user === true;
 }
 
+/** A remote host's session is kept under its address, HOST:NAME (what every request about it names). */
+export function addressed(s: SessionInfo, address?: string): SessionInfo {
+  if (address?.includes(":") && !s.host) s.host = address.slice(0, address.indexOf(":"));
+  if (s.host && !s.name.startsWith(`${s.host}:`)) s.name = `${s.host}:${s.name}`;
+  return s;
+}
+
+/** The name a card shows: without its host, which the card shows beside it. */
+export function shownName(s: SessionInfo): string {
+  return s.host && s.name.startsWith(`${s.host}:`) ? s.name.slice(s.host.length + 1) : s.name;
+}
+
 const STATUS_ORDER: Status[] = ["waiting", "error", "ready", "running", "loading", "creating", "paused", "completed", "killed"];
 
 export type Change = { kind: "list" } | { kind: "session"; name: string } | { kind: "selection" };
@@ -26,6 +38,8 @@ export class SessionStore {
   readonly selected = new Set<string>();
   /** Each visible session's depth under its coordinator, as the last visible() ordered them. */
   readonly depths = new Map<string, number>();
+  /** Remote hosts that cannot be reached now: their sessions stay, greyed, until they are back. */
+  readonly hostDown = new Set<string>();
   filter: Filter = { text: "", status: "all", mode: "all" };
   sort: SortKey = "name";
   loaded = false;
@@ -61,15 +75,19 @@ export class SessionStore {
         do {
           this.reloadAgain = false;
           const list = await api.sessions();
+          for (const [host, state] of Object.entries(list.hosts ?? {})) {
+            if (state.reachable) this.hostDown.delete(host);
+            else this.hostDown.add(host);
+          }
           const seen = new Set<string>();
-          for (const s of list.sessions) {
+          for (const s of list.sessions.map((one) => addressed(one))) {
             seen.add(s.name);
             const before = this.all.get(s.name);
             this.all.set(s.name, s);
             if (!before || before.updated_at !== s.updated_at) this.queueStats([s.name]);
           }
           for (const [name, gone] of [...this.all.entries()]) {
-            if (!seen.has(name)) {
+            if (!seen.has(name) && !(gone.host && this.hostDown.has(gone.host))) {
               this.all.delete(name);
               this.selected.delete(name);
               if (LIVE.has(gone.status) || gone.status === "paused") this.onTransition?.({ ...gone, status: "killed" }, gone.status);
@@ -92,7 +110,7 @@ export class SessionStore {
   async refresh(name: string): Promise<void> {
     try {
       const shown = await api.session(name);
-      this.put(shown.session);
+      this.put(addressed(shown.session, name));
     } catch {
       await this.reload();
     }
@@ -120,7 +138,15 @@ export class SessionStore {
   }
 
   apply(event: EventInfo): void {
-    const name = event.session;
+    if (event.kind === "host" && event.host) {
+      const up = event.data?.reachable === true;
+      if (up) this.hostDown.delete(event.host);
+      else this.hostDown.add(event.host);
+      this.emit({ kind: "list" });
+      if (up) void this.reload(); // what changed there while it was away
+      return;
+    }
+    const name = event.session && event.host ? `${event.host}:${event.session}` : event.session;
     if (!name) return;
     const session = this.all.get(name);
     if (!session) {
@@ -188,7 +214,7 @@ export class SessionStore {
         default: break;
       }
       if (!text) return true;
-      return [s.name, s.agent, s.branch ?? "", s.status, s.mode].some((f) => f.toLowerCase().includes(text));
+      return [s.name, s.agent, s.branch ?? "", s.status, s.mode, s.host ?? "local"].some((f) => f.toLowerCase().includes(text));
     });
     const byName = (a: SessionInfo, b: SessionInfo) => a.name.localeCompare(b.name);
     const rank = (s: SessionInfo) => (needsAttention(s) ? -1 : STATUS_ORDER.indexOf(s.status));

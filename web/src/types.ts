@@ -33,9 +33,12 @@ export interface SessionInfo {
   ended_at: number | null;
   coordinator?: boolean; // the user made it a coordinator: its agent runs workers
   parent?: string | null; // the coordinator that created it
+  host?: string; // the remote host it runs on (absent: this machine); the page names it HOST:NAME
 }
 
-export interface SessionList { sessions: SessionInfo[] }
+/** Each remote host's reachability at the listing (its sessions are in `sessions`, each with its `host`). */
+export interface HostState { reachable: boolean; error?: ApiErrorBody }
+export interface SessionList { sessions: SessionInfo[]; hosts?: Record<string, HostState> }
 
 export interface CheckpointInfo {
   id: number; session_name: string; kind: string; ref: string; commit: string; note: string; created_at: number;
@@ -75,6 +78,8 @@ export interface EventInfo {
   kind: string;
   data: Record<string, unknown>;
   caller?: string | null;
+  host?: string; // a remote host's event (absent: this machine's)
+  remote_id?: number;
 }
 
 export interface ApiErrorBody {

@@ -71,7 +71,10 @@ def ssh_argv(name: str, host: hostfile.Host, *, master: bool = False) -> list[st
     argv = ["ssh", "-T", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={CONNECT_TIMEOUT}",
             "-o", f"ControlPath={cpath}"]
     if master:
-        argv += ["-o", "ControlMaster=yes", "-o", f"ControlPersist={PERSIST}", "-f", "-N"]
+        # ServerAlive: a link that went silent (a laptop that slept, a dropped route) ends within 45 s, and
+        # the channels over it with it, so a follower of the host's events reconnects.
+        argv += ["-o", "ControlMaster=yes", "-o", f"ControlPersist={PERSIST}", "-o", "ServerAliveInterval=15",
+                 "-o", "ServerAliveCountMax=3", "-f", "-N"]
     else:
         argv += ["-o", "ControlMaster=no"]
     for option in host.ssh_options:

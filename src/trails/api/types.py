@@ -56,6 +56,7 @@ class SessionInfo(msgspec.Struct, kw_only=True):
     # Coordinators (issue #12): the user made this session one; a worker names the coordinator that made it.
     coordinator: bool = False
     parent: str | None = None
+    host: str | UnsetType = UNSET  # the remote host it runs on (absent: this machine); address it HOST:NAME
 
 
 class ModeDecision(msgspec.Struct, kw_only=True):
@@ -73,8 +74,18 @@ class CreateResult(msgspec.Struct, kw_only=True):
     notes: list[str]
 
 
+class HostSessions(msgspec.Struct, kw_only=True):
+    """A remote host's sessions as `list` with `hosts` found them. Unreachable (`error` says why), they
+    are those it had when this home's server last listed it, or none it knows of: never reported as gone."""
+
+    reachable: bool
+    sessions: list[SessionInfo] = msgspec.field(default_factory=list)
+    error: ApiError | UnsetType = UNSET
+
+
 class SessionList(msgspec.Struct, kw_only=True):
     sessions: list[SessionInfo]
+    hosts: dict[str, HostSessions] | UnsetType = UNSET  # with `hosts`: each configured host's
 
 
 class CheckpointInfo(msgspec.Struct, kw_only=True):
@@ -241,6 +252,8 @@ class EventInfo(msgspec.Struct, kw_only=True):
     kind: str
     data: dict[str, Json]
     caller: str | UnsetType | None = UNSET  # who caused it (user, web, agent:NAME), where known
+    host: str | UnsetType = UNSET  # the remote host it happened on (absent: this machine)
+    remote_id: int | UnsetType = UNSET  # its id on that host
 
 
 class EventList(msgspec.Struct, kw_only=True):
@@ -514,6 +527,7 @@ class Create(Request[CreateResult], tag="create"):
 class ListSessions(Request[SessionList], tag="list"):
     result = SessionList
     include_ended: bool = False
+    hosts: bool = False  # also every configured remote host's (SessionList.hosts)
 
 
 class Show(Request[ShowResult], tag="show"):

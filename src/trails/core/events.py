@@ -16,7 +16,9 @@ payload carries its kind too; `Event.to_dict` leaves that copy out).
 
 Kinds (and where they come from): every audited action writes one (`KIND_OF_ACTION`), a status
 change writes `status`, the supervisor writes `supervisor`, long operations' progress is `job`;
-agents' coordination writes `message`, `claim`, `claim_released` and `artifact`.
+agents' coordination writes `message`, `claim`, `claim_released` and `artifact`. A remote host's events
+are stored here too by the server that follows it (trails.server.hostfeed), with `host` and their
+`remote_id` there, and its link's state is `host`.
 
 `EventHub` fans stored events out to subscribers in one process. Its source of truth is the database:
 after a commit (the store's commit listener) or a nudge or poll (a write by another process), it
@@ -253,6 +255,16 @@ class ArtifactShared(Payload, tag="artifact"):
     repo: str | None = None
 
 
+class HostState(Payload, tag="host"):
+    """A remote host's link, as the local server's follower of its event stream finds it (event.host names it):
+    unreachable ones keep their sessions, which dashboards grey until it is reachable again."""
+
+    reachable: bool
+    code: str | None = None  # why not: host_unreachable, host_auth_refused, …
+    error: str | None = None
+    note: str | None = None
+
+
 class Audited(Payload, tag="audit"):
     """An audited action with no kind of its own yet: nothing the audit log records is missing here."""
 
@@ -264,14 +276,14 @@ EventData = (
     Created | StatusChanged | Sent | Paused | Resumed | Killed | Moved | MoveFailed | Merged | Conflict | Rebased
     | CleanedUp | PullRequest | AutoYesSet | AutoAnswered | Refused | TrustAnswered | RepositoryTrust
     | SettingsIgnored | SettingsError | MonitorError | CreateUndone | RunFinished | Job | SupervisorState
-    | MessageSent | ResourceClaimed | ResourceReleased | ArtifactShared | Audited
+    | MessageSent | ResourceClaimed | ResourceReleased | ArtifactShared | HostState | Audited
 )
 PAYLOADS: dict[str, type[Payload]] = {
     cls.__struct_config__.tag: cls  # type: ignore[misc]
     for cls in (Created, StatusChanged, Sent, Paused, Resumed, Killed, Moved, MoveFailed, Merged, Conflict, Rebased,
                 CleanedUp, PullRequest, AutoYesSet, AutoAnswered, Refused, TrustAnswered, RepositoryTrust,
                 SettingsIgnored, SettingsError, MonitorError, CreateUndone, RunFinished, Job, SupervisorState,
-                MessageSent, ResourceClaimed, ResourceReleased, ArtifactShared, Audited)
+                MessageSent, ResourceClaimed, ResourceReleased, ArtifactShared, HostState, Audited)
 }
 KINDS = frozenset(PAYLOADS)
 
@@ -321,19 +333,27 @@ class Event(msgspec.Struct, kw_only=True):
     kind: str
     caller: str | None = None
     data: EventData
+    host: str | None = None  # the remote host it happened on (None: this machine); `id` is this home's
+    remote_id: int | None = None  # its id on that host
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form `trails events` prints: id, ts, session, kind, caller, data (without its tag)."""
+        """The JSON form `trails events` prints: id, ts, session, kind, caller, data (without its tag), and
+        host and remote_id for a host's event."""
         out: dict[str, Any] = msgspec.to_builtins(self)
         out["data"].pop("kind", None)
+        if self.host is None:
+            out.pop("host")
+            out.pop("remote_id")
         return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Event:
         """An event from its `to_dict` form (or its msgspec encoding)."""
         payload = payload_from(str(data["kind"]), dict(data.get("data") or {}))
+        remote_id = data.get("remote_id")
         return cls(id=int(data["id"]), ts=float(data["ts"]), session=data.get("session"), kind=str(data["kind"]),
-                   caller=data.get("caller"), data=payload)
+                   caller=data.get("caller"), data=payload, host=data.get("host"),
+                   remote_id=int(remote_id) if remote_id is not None else None)
 
 
 def payload_from(kind: str, data: dict[str, Any]) -> EventData:

@@ -1,11 +1,13 @@
 """Remote hosts (`trails host add/ls/rm`): the user's own list, `$TRAILS_HOME/hosts.json` (owner-only).
 
     {"hosts": {"build": {"target": "me@build.example", "home": null, "command": ["trails"],
-                         "ssh_options": ["Port=2222"]}}}
+                         "ssh_options": ["Port=2222"], "repos": {"/home/me/src/app": "src/app"}}}}
 
 A host is a name, an SSH target (anything `ssh` takes: `user@host`, an alias from `~/.ssh/config`,
 `ssh://user@host:port`), the remote TRAILS_HOME (default: the remote user's own), the trails command
-there and extra `-o` options for ssh. It holds no secret: keys, agents and jump hosts stay OpenSSH's.
+there, extra `-o` options for ssh, and `repos`: this machine's checkouts (absolute paths) and the
+host's checkout of each (relative to the remote home, or absolute), so `new --host` in a mapped
+repository needs no `--repo`. It holds no secret: keys, agents and jump hosts stay OpenSSH's.
 Only the user's home has hosts: a repository's `.trails/` never names one (what runs where, and as
 whom, is the user's decision).
 """
@@ -31,6 +33,7 @@ class Host(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     home: str | None = None  # the remote TRAILS_HOME (None: the remote user's default, ~/.trails)
     command: list[str] = msgspec.field(default_factory=lambda: ["trails"])  # the trails command there
     ssh_options: list[str] = msgspec.field(default_factory=list)  # each passed as `-o OPTION`
+    repos: dict[str, str] = msgspec.field(default_factory=dict)  # local checkout -> its checkout on the host
 
 
 class HostsFile(msgspec.Struct, forbid_unknown_fields=True):
@@ -71,6 +74,26 @@ def get(name: str) -> Host:
         raise HostNotFound(f"no host named {name!r}", hint="`trails host ls` lists them; `trails host add` adds one",
                            field="host")
     return found
+
+
+def remote_repo(host: Host, cwd: str) -> str | None:
+    """The host's checkout for directory `cwd` here: the mapping of the deepest mapped directory holding
+    it, with the rest of `cwd`'s path below that; None when no mapped directory holds it."""
+    here = Path(cwd)
+    found = [Path(local) for local in host.repos if here == Path(local) or Path(local) in here.parents]
+    if not found:
+        return None
+    local = max(found, key=lambda p: len(p.parts))
+    rest = here.relative_to(local)
+    there = host.repos[str(local)]
+    return there if rest == Path() else str(Path(there) / rest)
+
+
+def check_mapping(local: str, remote: str) -> None:
+    if not local.startswith("/") or "\0" in local:
+        raise InvalidInput(f"{local!r} is not an absolute path here", field="local")
+    if not remote or "\0" in remote or "\n" in remote:
+        raise InvalidInput(f"{remote!r} is not a path on the host", field="path")
 
 
 def check(name: str, host: Host) -> None:

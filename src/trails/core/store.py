@@ -200,6 +200,17 @@ MIGRATIONS: list[str] = [
     ALTER TABLE sessions ADD COLUMN coordinator INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE sessions ADD COLUMN parent TEXT;
     """,
+    # 7: remote hosts' events (issue #16): the local server follows each host's stream and stores what it
+    # hears with the host's name and the remote id; the remote id it has stored up to is the host's cursor,
+    # written in the transaction that stores the events (resumed from there: nothing lost, nothing twice).
+    """
+    ALTER TABLE events ADD COLUMN host TEXT;
+    ALTER TABLE events ADD COLUMN remote_id INTEGER;
+    CREATE TABLE host_cursors (
+        host TEXT PRIMARY KEY,
+        remote_id INTEGER NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -636,20 +647,22 @@ class Store:
 
     # --- events ---------------------------------------------------------------------------------
 
-    def append_event(self, payload: ev.Payload, *, session: str | None = None, caller: str | None = None) -> ev.Event:
-        """Store an event that no audited action tells: the supervisor's own, a job's progress."""
+    def append_event(self, payload: ev.Payload, *, session: str | None = None, caller: str | None = None,
+                     host: str | None = None) -> ev.Event:
+        """Store an event that no audited action tells: the supervisor's own, a job's progress, a host's state."""
         with self._write() as tx:
-            event_id, ts = tx.event(ev.kind_of(payload), session, ev.encode_payload(payload), caller)
+            event_id, ts = tx.event(ev.kind_of(payload), session, ev.encode_payload(payload), caller, host=host)
         return ev.Event(id=event_id, ts=ts, session=session, kind=ev.kind_of(payload), caller=caller,
-                        data=payload)  # type: ignore[arg-type]
+                        data=payload, host=host)  # type: ignore[arg-type]
 
     def events(self, *, session: str | None = None, since: int | None = None,
-               limit: int | None = None) -> list[ev.Event]:
-        """Stored events after `since`, oldest first; with `limit`, only the last `limit` of them."""
+               limit: int | None = None, host: str | None = None) -> list[ev.Event]:
+        """Stored events after `since`, oldest first; with `limit`, only the last `limit` of them.
+        With `session`: that session's, on `host` (None: this machine)."""
         sql, args = "SELECT * FROM events WHERE id > ?", list[object]([since or 0])
         if session is not None:
-            sql += " AND session_name = ?"
-            args.append(session)
+            sql += " AND session_name = ? AND host IS ?"
+            args += [session, host]
         if limit is not None:
             sql = f"SELECT * FROM ({sql} ORDER BY id DESC LIMIT ?) ORDER BY id"
             args.append(limit)
@@ -666,6 +679,33 @@ class Store:
         sql += " ORDER BY id LIMIT ?"
         args.append(count)
         return [_row_to_event(self.path, r) for r in self._rows(sql, args)]
+
+    def host_cursor(self, host: str) -> int | None:
+        """The remote id of the last event of `host` stored here (None: the host was never followed)."""
+        row = self._one("SELECT remote_id FROM host_cursors WHERE host = ?", (host,))
+        return int(row[0]) if row is not None else None
+
+    def set_host_cursor(self, host: str, remote_id: int) -> None:
+        with self._write() as tx:
+            tx.execute("INSERT INTO host_cursors (host, remote_id) VALUES (?, ?) ON CONFLICT (host) DO UPDATE "
+                       "SET remote_id = excluded.remote_id", (host, remote_id))
+
+    def import_remote_events(self, host: str, events: Sequence[ev.Event]) -> int:
+        """Store a host's events (their `id` is the remote's) after its cursor, and move the cursor, in one
+        transaction: an event at or before the cursor is one already stored and is skipped. How many were."""
+        stored = 0
+        with self._write() as tx:
+            row = tx.execute("SELECT remote_id FROM host_cursors WHERE host = ?", (host,)).fetchone()
+            cursor = int(row[0]) if row is not None else 0
+            for event in events:
+                if event.id <= cursor:
+                    continue
+                tx.event(event.kind, event.session, ev.encode_payload(event.data), event.caller, ts=event.ts,
+                         host=host, remote_id=event.id)
+                cursor, stored = event.id, stored + 1
+            tx.execute("INSERT INTO host_cursors (host, remote_id) VALUES (?, ?) ON CONFLICT (host) DO UPDATE "
+                       "SET remote_id = excluded.remote_id", (host, cursor))
+        return stored
 
     def last_event_id(self) -> int:
         row = self._one("SELECT MAX(id) FROM events", ())
@@ -846,11 +886,11 @@ class _Tx:
         return self._conn.execute(sql, args)
 
     def event(self, kind: str, session: str | None, data: dict[str, Any], caller: str | None,
-              ts: float | None = None) -> tuple[int, float]:
+              ts: float | None = None, *, host: str | None = None, remote_id: int | None = None) -> tuple[int, float]:
         ts = ts if ts is not None else time.time()
         cur = self._conn.execute(
-            "INSERT INTO events (ts, session_name, kind, caller, data) VALUES (?, ?, ?, ?, ?)",
-            (ts, session, kind, caller, json.dumps(data, default=str)),
+            "INSERT INTO events (ts, session_name, kind, caller, data, host, remote_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (ts, session, kind, caller, json.dumps(data, default=str), host, remote_id),
         )
         self.events += 1
         return int(cur.lastrowid or 0), ts
@@ -1062,7 +1102,8 @@ def _row_to_session(path: Path, row: sqlite3.Row) -> Session:
 def _row_to_event(path: Path, row: sqlite3.Row) -> ev.Event:
     kind = row["kind"]
     return ev.Event(id=row["id"], ts=row["ts"], session=row["session_name"], kind=kind, caller=row["caller"],
-                    data=ev.payload_from(kind, _decoded(path, "events", row, "data", dict)))
+                    data=ev.payload_from(kind, _decoded(path, "events", row, "data", dict)), host=row["host"],
+                    remote_id=row["remote_id"])
 
 
 def _release_stale(tx: _Tx, now: float) -> None:

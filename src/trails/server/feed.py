@@ -19,8 +19,13 @@ from trails.core.store import Store
 def info(event: Event) -> EventInfo:
     """An event in the API's terms (the JSON form `trails events --json` prints)."""
     plain = event.to_dict()
-    return EventInfo(id=event.id, ts=event.ts, session=event.session, kind=event.kind, data=plain["data"],
-                     caller=event.caller)
+    found = EventInfo(id=event.id, ts=event.ts, session=event.session, kind=event.kind, data=plain["data"],
+                      caller=event.caller)
+    if event.host is not None:
+        found.host = event.host
+        if event.remote_id is not None:
+            found.remote_id = event.remote_id
+    return found
 
 
 class Feed:

@@ -31,6 +31,7 @@ from trails.core.errors import ServerError, TrailsError
 from trails.core.locks import hold_process_lock
 from trails.server.delivery import Deliverer
 from trails.server.feed import Feed
+from trails.server.hostfeed import HostFeeds
 from trails.server.jobs import Job, Jobs
 from trails.server.monitor import Monitor, turned_off
 from trails.server.service import Service, api_error
@@ -132,7 +133,9 @@ class Server:
         self.jobs = Jobs()
         self.feed = Feed(paths.state_db())
         self.monitor = Monitor(home)
-        self.service = Service(home, feed=self.feed, jobs=self.jobs, monitor=self.monitor, stop=self.stop)
+        self.hosts = HostFeeds(paths.state_db())  # remote hosts' events into this home's stream (issue #16)
+        self.service = Service(home, feed=self.feed, jobs=self.jobs, monitor=self.monitor, stop=self.stop,
+                               hosts=self.hosts)
         self.delivery = Deliverer(self.service)  # agents' messages typed into ready recipients (issue #12)
         self.path = protocol.socket_path(home)
         self._stop = threading.Event()
@@ -194,6 +197,7 @@ class Server:
         if self._hook_listener is not None:
             threading.Thread(target=self._serve_hooks, name="trails-hooks", daemon=True).start()
         self.delivery.start()
+        self.hosts.sync()
         if not turned_off(os.environ):
             try:
                 self.monitor.start()
@@ -206,6 +210,7 @@ class Server:
                 except TimeoutError:
                     with contextlib.suppress(Exception):
                         self.feed.publish_pending()  # writers in other processes that did not nudge
+                        self.hosts.sync()
                     self._maybe_retire()
                     continue
                 except OSError:
@@ -251,6 +256,7 @@ class Server:
             time.sleep(0.05)  # cancelled at their next step, they undo what they had started
         self.monitor.stop()
         self.delivery.stop()
+        self.hosts.close()
         self.service.close()
 
 

@@ -35,6 +35,7 @@ from trails.server.worktrees import WorktreeOps
 
 if TYPE_CHECKING:
     from trails.core.engine import Engine
+    from trails.server.hostfeed import HostFeeds
 
 R = TypeVar("R")
 Send = Callable[[bytes], None]
@@ -43,6 +44,14 @@ NEARLY_FULL = 64 * 1024  # free bytes under the home below which no operation is
 # About the server itself, not the home's state: answered whatever the state of the disk.
 SERVER_OPS: frozenset[type[t.Request[object]]] = frozenset(
     {t.Ping, t.Nudge, t.Cancel, t.ServerStatusRequest, t.ServerStop})
+
+
+# Requests about one session that a `HOST:NAME` sends to that host's server (streams and attach stay with
+# the commands that know how to run them there: `trails output --follow`, `trails attach HOST:NAME`).
+FORWARDED: frozenset[type[t.Request[Any]]] = frozenset({
+    t.Show, t.Get, t.Send, t.Output, t.Diff, t.Merge, t.Rebase, t.OpenPr, t.PrChecks, t.Upgrade, t.Export, t.Kill,
+    t.AutoYes, t.Pause, t.Resume})
+STREAMED: frozenset[type[t.Request[Any]]] = frozenset({t.FollowOutput, t.OpenTerminal, t.AttachCommandRequest})
 
 
 def convert(data: object, kind: type[R]) -> R:
@@ -92,8 +101,9 @@ class Service:
     """The operations, for one home. `monitor` is None in the client's in-process mode."""
 
     def __init__(self, home: Path, *, feed: Feed, jobs: Jobs, monitor: Monitor | None = None,
-                 stop: Callable[[], None] | None = None) -> None:
+                 stop: Callable[[], None] | None = None, hosts: HostFeeds | None = None) -> None:
         self.home = home
+        self.hosts = hosts  # remote hosts' followers and kept connections (None: asked afresh each time)
         self.feed = feed
         self.jobs = jobs
         self.monitor = monitor
@@ -161,7 +171,17 @@ class Service:
                 raise paths.no_space(paths.state_db(), "use")
             if kind.long and kind not in (t.Subscribe, t.OpenTerminal):  # these say so once registered
                 job.started()
-            result = self._ops[kind](request, caller, job)
+            target = getattr(request, "name", None)
+            if kind in FORWARDED and isinstance(target, str) and ":" in target:
+                result = self.forward(request, target, caller, job)
+            elif kind in STREAMED and isinstance(target, str) and target.startswith("local:"):
+                result = self._ops[kind](msgspec.structs.replace(request, name=target[len("local:"):]), caller, job)
+            elif kind in STREAMED and isinstance(target, str) and ":" in target:
+                raise InvalidInput(f"`{frame.op}` of {target}, a remote host's session, is not served here yet: "
+                                   f"`trails attach {target}` and `trails output --follow {target}` reach it",
+                                   field="name")
+            else:
+                result = self._ops[kind](request, caller, job)
             if caller.trust is Trust.AGENT:
                 result = orchestration.redacted(result)
             send(protocol.reply(rid, result=result))
@@ -181,6 +201,34 @@ class Service:
                 under_way.discard(job)
 
     # --- helpers ---------------------------------------------------------------------------------
+
+    def forward(self, request: t.Request[Any], target: str, caller: Caller, job: Job) -> msgspec.Struct:
+        """A request about a remote host's session (`HOST:NAME`), asked of that host's server, so every front
+        end reaches remote sessions through this one. The caller there is the user ssh logs in as, acting for
+        no more than this caller (a web token stays web, read-only stays read-only); an agent's is refused."""
+        from trails.api.remote import RemoteClient
+        from trails.core import hosts as hostfile
+        from trails.core.errors import NotPermitted
+
+        host, _, bare = target.partition(":")
+        there = msgspec.structs.replace(request, name=bare)
+        if host == "local":
+            return self._ops[type(request)](there, caller, job)
+        if caller.trust is Trust.AGENT:
+            raise NotPermitted(f"an agent may not act on {target}, a session on another machine")
+        found = hostfile.get(host)
+        if self.hosts is not None and not type(request).long and caller.trust is Trust.USER:
+            reply: msgspec.Struct = self.hosts.call(host, found, there)  # over the connection kept to the host
+            return reply
+        remote = RemoteClient(host, found)
+        remote.caller = Caller(trust=caller.trust, cwd="", env={}, read_only=caller.read_only)
+
+        def relay(item: t.Progress) -> None:
+            if not isinstance(item, t.JobStarted):  # the remote job's id means nothing here
+                job.progress(item)
+
+        answer: msgspec.Struct = remote.call(there, progress=relay)
+        return answer
 
     def credentialed(self, caller: Caller) -> Caller:
         """The agent whose session's credential the caller holds (core.mcpwire); refused when it is
@@ -221,7 +269,12 @@ class Service:
         with self.engines.engine() as engine:
             sessions = engine.list_sessions(include_ended=req.include_ended, caller=caller)
             engine.refresh_pull_requests(sessions, caller=caller)  # only sessions with a PR, at most every few minutes
-            return t.SessionList(sessions=[session_info(s) for s in sessions])
+        listed = t.SessionList(sessions=[session_info(s) for s in sessions])
+        if req.hosts:
+            from trails.server.hostfeed import host_sessions
+
+            listed.hosts = host_sessions(self.hosts, req.include_ended)
+        return listed
 
     def show(self, req: t.Show, caller: Caller, job: Job) -> t.ShowResult:
         with self.engines.engine() as engine:
@@ -330,12 +383,14 @@ class Service:
 
     def events(self, req: t.Events, caller: Caller, job: Job) -> t.EventList:
         with self.engines.engine() as engine:
-            stored = engine.store.events(session=req.session, since=req.since, limit=req.limit)
+            session, host = where(req.session)
+            stored = engine.store.events(session=session, since=req.since, limit=req.limit, host=host)
         return t.EventList(events=[info(e) for e in stored])
 
     def subscribe(self, req: t.Subscribe, caller: Caller, job: Job) -> t.Done:
         """Events as they happen (stored ones after `since` first), until the job is cancelled."""
         self.ensure_monitor(caller)
+        session, host = where(req.session)
         with self.engines.engine() as engine:
             visible = orchestration.visible_events(engine, caller)
         with self.feed.subscribe(req.since) as subscription:
@@ -344,8 +399,8 @@ class Service:
                 event = subscription.get(timeout=0.25)
                 if event is None:
                     self.feed.publish_pending()  # writers in other processes need not nudge
-                elif (req.session is None or event.session == req.session) and \
-                        (visible is None or visible(event.session)):
+                elif (session is None or (event.session == session and event.host == host)) and \
+                        (visible is None or (event.host is None and visible(event.session))):
                     with contextlib.suppress(Cancelled):
                         job.event(info(event))
         return t.Done()
@@ -444,6 +499,16 @@ class Service:
     def _nudge(self) -> None:
         if self.monitor is not None:
             self.monitor.nudge()
+
+
+def where(name: str | None) -> tuple[str | None, str | None]:
+    """A session filter's (name, host): `HOST:NAME` is a host's session, `NAME` (or `local:NAME`) this machine's."""
+    if name is None:
+        return None, None
+    host, sep, session = name.partition(":")
+    if not sep:
+        return name, None
+    return session, (None if host == "local" else host)
 
 
 def owner(caller: Caller) -> Caller:

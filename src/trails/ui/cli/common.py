@@ -51,7 +51,9 @@ def session_call(name: str, build: Callable[[str], Request[T]], **kwargs: Any) -
             if len(found) > 1:
                 from trails.core.errors import InvalidInput
 
-                raise InvalidInput(f"{name!r} is a session on {', '.join(found)}: say which, as HOST:{name}",
+                choices = " or ".join(f"{host}:{name}" for host in found)
+                raise InvalidInput(f"{name!r} is a session on more than one host: say which, {choices}",
+                                   hint=f"`trails ls` lists them; {name!r} alone names this machine's, when it has one",
                                    field="name") from None
             raise
     from trails.api.remote import RemoteClient
@@ -60,27 +62,13 @@ def session_call(name: str, build: Callable[[str], Request[T]], **kwargs: Any) -
 
 
 def _hosts_with(name: str) -> list[str]:
-    """The configured hosts that have a live session `name` (unreachable ones are not asked twice)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from trails.api.remote import RemoteClient
+    """The configured hosts that have a live session `name`, as this home's server finds them (over the
+    connections it keeps to each; unreachable ones are not waited for)."""
     from trails.api.types import ListSessions
-    from trails.core import hosts
-    from trails.core.errors import TrailsError
 
-    configured = hosts.load()
-
-    def has(host: str) -> bool:
-        try:
-            listed = RemoteClient(host, configured[host]).call(ListSessions())
-        except TrailsError:
-            return False
-        return any(s.name == name for s in listed.sessions)
-
-    if not configured:
-        return []
-    with ThreadPoolExecutor(max_workers=min(8, len(configured))) as pool:
-        return [h for h, yes in zip(configured, pool.map(has, configured), strict=True) if yes]
+    listed = client().call(ListSessions(hosts=True))
+    found = listed.hosts if isinstance(listed.hosts, dict) else {}
+    return [host for host, there in found.items() if any(s.name == name for s in there.sessions)]
 
 
 def echo(text: str = "", *, nl: bool = True, err: bool = False) -> None:

@@ -7,7 +7,7 @@ from typing import TypeVar
 from msgspec import UnsetType
 
 from trails.api import types as t
-from trails.ui.cli.common import client, echo, emit, json_option, print_progress
+from trails.ui.cli.common import echo, emit, json_option, print_progress, session_call
 from trails.ui.cli.framework import UsageError, argument, command, flag, option
 
 V = TypeVar("V")
@@ -28,8 +28,8 @@ def merge(name: str, squash: bool, rebase: bool, no_ff: bool, message: str | Non
     chosen = [s for s, on in (("squash", squash), ("rebase", rebase), ("no-ff", no_ff)) if on]
     if len(chosen) > 1:
         raise UsageError("trails merge: choose one of --squash, --rebase, --no-ff")
-    result = client().call(t.Merge(name=name, strategy=chosen[0] if chosen else None, message=message,
-                                   cleanup=cleanup), progress=print_progress)
+    result = session_call(name, lambda n: t.Merge(name=n, strategy=chosen[0] if chosen else None, message=message,
+                                                  cleanup=cleanup), progress=print_progress)
 
     def human() -> None:
         if result.commit:
@@ -49,7 +49,7 @@ def merge(name: str, squash: bool, rebase: bool, no_ff: bool, message: str | Non
 @flag("--to-agent", help="On conflict, ask the agent to rebase and resolve the files itself.")
 @json_option
 def rebase(name: str, onto: str | None, to_agent: bool, as_json: bool) -> None:
-    result = client().call(t.Rebase(name=name, onto=onto, to_agent=to_agent), progress=print_progress)
+    result = session_call(name, lambda n: t.Rebase(name=n, onto=onto, to_agent=to_agent), progress=print_progress)
 
     def human() -> None:
         if result.after != result.before:
@@ -75,7 +75,7 @@ def pr(name: str, draft: bool, title: str | None, body: str | None, base: str | 
     if checks or fix:
         if draft or title is not None or body is not None or base is not None:
             raise UsageError("trails pr: --checks/--fix take no --draft, --title, --body or --base")
-        data = client().call(t.PrChecks(name=name, fix=fix), progress=print_progress)
+        data = session_call(name, lambda n: t.PrChecks(name=n, fix=fix), progress=print_progress)
 
         def show_checks() -> None:
             info = data.pr
@@ -94,8 +94,8 @@ def pr(name: str, draft: bool, title: str | None, body: str | None, base: str | 
 
         emit(as_json, data, show_checks)
         return
-    result = client().call(t.OpenPr(name=name, draft=draft, title=title, body=body, base=base),
-                           progress=print_progress)
+    result = session_call(name, lambda n: t.OpenPr(name=n, draft=draft, title=title, body=body, base=base),
+                          progress=print_progress)
 
     def human() -> None:
         if result.created:

@@ -6,7 +6,7 @@ import json
 
 from trails.api import types as t
 from trails.core.errors import InvalidInput
-from trails.ui.cli.common import client, echo, emit, json_option, session_call
+from trails.ui.cli.common import client, client_for, echo, emit, json_option, session_call
 from trails.ui.cli.framework import argument, command, flag, option, positive_int
 
 # `server --status` when none runs: the LSB status code ("program is not running"), as
@@ -86,7 +86,7 @@ def resume(name: str, as_json: bool) -> None:
 @argument("state", choices=["on", "off"])
 @json_option
 def auto_yes(name: str, state: str, as_json: bool) -> None:
-    result = client().call(t.AutoYes(name=name, on=state == "on"))
+    result = session_call(name, lambda n: t.AutoYes(name=n, on=state == "on"))
     emit(as_json, result, lambda: echo(f"auto-yes {state} for {name}"))
 
 
@@ -103,7 +103,8 @@ def output(name: str, lines: int | None, follow: bool, raw: bool, as_json: bool)
         result = session_call(name, lambda n: t.Output(name=n, lines=lines))
         emit(as_json, result, lambda: echo(result.output))
         return
-    for chunk in client().follow_output(name, lines, raw=raw):
+    on, there = client_for(name)  # a plain NAME is this machine's here: a stream is not looked for on hosts
+    for chunk in on.follow_output(there, lines, raw=raw):
         if as_json:
             echo(json.dumps({"session": name, "output": chunk}))
         else:
@@ -130,6 +131,7 @@ def events(session: str | None, since: int | None, limit: int | None, follow: bo
 
         for e in listed.events:
             when = dt.datetime.fromtimestamp(e.ts).strftime("%H:%M:%S")
-            echo(f"{e.id:>6} {when} {e.session or '-':16} {e.kind:10} {json.dumps(e.data)}")
+            where = f"{e.host}:{e.session or ''}" if isinstance(e.host, str) else e.session or "-"
+            echo(f"{e.id:>6} {when} {where:16} {e.kind:10} {json.dumps(e.data)}")
 
     emit(as_json, listed, human)

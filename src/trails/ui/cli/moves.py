@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from trails.api import types as t
-from trails.ui.cli.common import client, echo, emit, json_option, note, print_progress
+from trails.ui.cli.common import echo, emit, json_option, note, print_progress, session_call
 from trails.ui.cli.framework import argument, command, flag, option, positive_int
 
 
@@ -33,9 +33,11 @@ def _report(as_json: bool, result: t.MoveResult) -> None:
 def upgrade_session(name: str, to: str, image: str | None, network: str | None, cpus: float | None,
                     memory: str | None, pids_limit: int | None, branch: str | None, force: bool,
                     as_json: bool) -> None:
-    request = t.Upgrade(name=name, to=to, image=image, network=network, cpus=cpus, memory=memory,
-                        pids_limit=pids_limit, branch=branch, force=force)
-    _report(as_json, client().call(request, progress=print_progress))
+    def request(there: str) -> t.Upgrade:
+        return t.Upgrade(name=there, to=to, image=image, network=network, cpus=cpus, memory=memory,
+                         pids_limit=pids_limit, branch=branch, force=force)
+
+    _report(as_json, session_call(name, request, progress=print_progress))
 
 
 @command(help="Move a session to a less isolated mode (container → worktree); needs --force.")
@@ -44,4 +46,4 @@ def upgrade_session(name: str, to: str, image: str | None, network: str | None, 
 @flag("--force", help="Accept losing the isolation of the current mode.")
 @json_option
 def export_session(name: str, to: str, force: bool, as_json: bool) -> None:
-    _report(as_json, client().call(t.Export(name=name, to=to, force=force), progress=print_progress))
+    _report(as_json, session_call(name, lambda n: t.Export(name=n, to=to, force=force), progress=print_progress))

@@ -45,7 +45,8 @@ def _parse_env(pairs: list[str]) -> dict[str, str]:
 @flag("--no-hooks", help="Do not run the post_create hook in the new worktree.")
 @flag("--no-mcp", help="Do not give the agent trails' MCP server (messages, claims, artifacts).")
 @option("--host", help="Create it on this remote host (`trails host add`), in its trails server.")
-@option("--repo", help="With --host: the repository's checkout on the host (default: the remote home).")
+@option("--repo", help="With --host: the repository's checkout on the host (default: this checkout's "
+                        "`trails host map`ping, else the remote home).")
 @json_option
 def new(name: str, agent: str, mode: str | None, prompt: str | None, branch: str | None, base: str | None,
         scope: list[str], env_pairs: list[str], carry_changes: bool, auto_yes: bool, coordinator: bool,
@@ -59,9 +60,14 @@ def new(name: str, agent: str, mode: str | None, prompt: str | None, branch: str
         pids_limit=pids_limit, no_hooks=no_hooks, no_mcp=no_mcp, coordinator=coordinator,
     )
     if host is not None:
-        from trails.api.remote import RemoteClient
+        import os
 
-        result = RemoteClient(host, cwd=repo or "").call(request, progress=print_progress)
+        from trails.api.remote import RemoteClient
+        from trails.core import hosts
+
+        found = hosts.get(host)
+        there = repo if repo is not None else hosts.remote_repo(found, os.path.realpath(os.getcwd()))
+        result = RemoteClient(host, found, cwd=there or "").call(request, progress=print_progress)
     elif repo is not None:
         raise InvalidInput("--repo names a checkout on a host: it needs --host", field="repo")
     else:
@@ -103,19 +109,21 @@ def _record(value: object) -> dict[str, Any] | None:
 @flag("--all", dest="include_ended", help="Also show ended sessions and how they ended.")
 @json_option
 def ls(include_ended: bool, as_json: bool) -> None:
+    import msgspec
+
     from trails.core.marks import marks, tree, tree_prefix
 
-    listed = client().call(t.ListSessions(include_ended=include_ended))
-    remote = _remote_sessions(include_ended)
+    listed = client().call(t.ListSessions(include_ended=include_ended, hosts=True))
+    remote = listed.hosts if isinstance(listed.hosts, dict) else {}
     rows_of: list[tuple[str, int, t.SessionInfo]] = [
         ("local", depth, s) for depth, s in tree(listed.sessions, lambda s: s.name, lambda s: s.parent)]
     for host_name, found in remote.items():
-        rows_of += [(host_name, 0, s) for s in found.get("sessions", [])]
+        rows_of += [(host_name, depth, s) for depth, s in tree(found.sessions, lambda s: s.name, lambda s: s.parent)]
 
     def human() -> None:
         for host_name, found in remote.items():
-            if not found["reachable"]:
-                note(f"{host_name}: unreachable ({found['error']['code']}: {found['error']['message']})")
+            if not found.reachable and isinstance(found.error, t.ApiError):
+                note(f"{host_name}: unreachable ({found.error.code}: {found.error.message})")
         if not rows_of:
             echo("no sessions" + ("" if include_ended else " (ls --all shows ended ones)"))
             return
@@ -124,7 +132,9 @@ def ls(include_ended: bool, as_json: bool) -> None:
         for host_name, depth, s in rows_of:
             lifecycle = marks(_record(s.extra.get("conflict")), _record(s.extra.get("pr")),
                               frozen=bool(s.extra.get("frozen")))
-            status = ", ".join([s.status.value, *lifecycle, *(["coordinator"] if s.coordinator else [])])
+            away = ["unreachable"] if host_name in remote and not remote[host_name].reachable else []
+            status = ", ".join([s.status.value, *lifecycle, *(["coordinator"] if s.coordinator else []),
+                                *away])  # an unreachable host's: as it last said
             row = (tree_prefix(depth) + s.name, s.agent[:24], s.mode.value, status, s.branch or "-",
                    _age(s.created_at))
             rows.append(((host_name,) if remote else ()) + row)
@@ -132,34 +142,7 @@ def ls(include_ended: bool, as_json: bool) -> None:
         for r in rows:
             echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
 
-    import msgspec
-
-    emit(as_json, {"sessions": listed.sessions, "hosts": msgspec.to_builtins(remote)} if remote else listed, human)
-
-
-def _remote_sessions(include_ended: bool) -> dict[str, dict[str, Any]]:
-    """Each configured host's sessions, asked at once; a host that cannot be asked is `reachable: false`
-    with the error (its sessions are not known now, never reported as gone)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from trails.core import hosts
-    from trails.core.errors import TrailsError
-
-    configured = hosts.load()
-
-    def ask(name: str) -> dict[str, Any]:
-        from trails.api.remote import RemoteClient
-
-        try:
-            found = RemoteClient(name, configured[name]).call(t.ListSessions(include_ended=include_ended))
-        except TrailsError as exc:
-            return {"reachable": False, "error": exc.to_dict(), "sessions": []}
-        return {"reachable": True, "sessions": found.sessions}
-
-    if not configured:
-        return {}
-    with ThreadPoolExecutor(max_workers=min(8, len(configured))) as pool:
-        return dict(zip(configured, pool.map(ask, configured), strict=True))
+    emit(as_json, listed if remote else msgspec.structs.replace(listed, hosts=msgspec.UNSET), human)
 
 
 @command(help="Show one session in detail.")

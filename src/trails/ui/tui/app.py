@@ -204,7 +204,18 @@ class TrailsApp(App[None]):
         ok, sessions = await self.attempt("list sessions", self.engine.list_sessions)
         if not ok:
             return
-        self.sessions = {s.name: s for s in sessions}
+        fresh = {s.name: s for s in sessions}
+        # A host that could not be asked keeps the sessions it had here, greyed (never dropped).
+        hosts: dict[str, bool] = dict(getattr(self.engine, "hosts", {}))
+        for name, old in self.sessions.items():
+            host = old.extra.get("host")
+            if isinstance(host, str) and hosts.get(host) is False and name not in fresh:
+                fresh[name] = old
+        for session in fresh.values():
+            host = session.extra.get("host")
+            if isinstance(host, str):
+                session.extra["host_unreachable"] = hosts.get(host) is False
+        self.sessions = fresh
         self.marked &= set(self.sessions)
         self.refresh_view()
         if self._want_stats:
@@ -346,8 +357,14 @@ class TrailsApp(App[None]):
     async def apply_event(self, event: dict[str, Any]) -> None:
         """Bring one session's row up to date from an engine event (no engine call for a status change)."""
         name, kind, data = event.get("session"), event.get("kind"), event.get("data") or {}
+        host = event.get("host")
+        if kind == "host" and isinstance(host, str):
+            await self.host_state(host, bool(data.get("reachable")))
+            return
         if not name:
             return
+        if isinstance(host, str):
+            name = f"{host}:{name}"  # a remote host's session is kept under its address
         session = self.sessions.get(name)
         if session is None:
             await self.reload_sessions()
@@ -367,6 +384,15 @@ class TrailsApp(App[None]):
             await self.refresh_session(name)
         if name == self.selected:
             self.load_tab()
+
+    async def host_state(self, host: str, reachable: bool) -> None:
+        """A host's link changed: its sessions grey while it is unreachable; back, they are listed afresh."""
+        for session in self.sessions.values():
+            if session.extra.get("host") == host:
+                session.extra["host_unreachable"] = not reachable
+        self.refresh_view()
+        if reachable:
+            await self.reload_sessions()
 
     @on(FeedProblem)
     def _feed_problem(self, message: FeedProblem) -> None:

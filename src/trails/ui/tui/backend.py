@@ -28,13 +28,21 @@ class DiffSummary:
 
 
 def session_of(info: t.SessionInfo) -> Session:
+    """A session as the dashboard keeps it: a remote host's is named by its address, HOST:NAME, with its
+    host in `extra["host"]` (the dashboard greys it while the host is unreachable)."""
     fields = msgspec.structs.asdict(info)
-    return Session(**fields)
+    host = fields.pop("host", msgspec.UNSET)
+    session = Session(**fields)
+    if isinstance(host, str):
+        session.name = f"{host}:{info.name}"
+        session.extra = {**session.extra, "host": host}
+    return session
 
 
 class ClientBackend:
     def __init__(self, client: Client | None = None) -> None:
         self.client = client or Client()
+        self.hosts: dict[str, bool] = {}  # each remote host: reachable at the last listing
 
     def close(self) -> None:
         return None
@@ -42,7 +50,15 @@ class ClientBackend:
     # --- reads ---
 
     def list_sessions(self, include_ended: bool = False) -> list[Session]:
-        return [session_of(s) for s in self.client.call(t.ListSessions(include_ended=include_ended)).sessions]
+        """This machine's sessions and every host's (as the server last found them); an unreachable
+        host's are not known now, so the dashboard keeps those it had."""
+        listed = self.client.call(t.ListSessions(include_ended=include_ended, hosts=True))
+        sessions = [session_of(s) for s in listed.sessions]
+        hosts = listed.hosts if isinstance(listed.hosts, dict) else {}
+        self.hosts = {name: found.reachable for name, found in hosts.items()}
+        for found in hosts.values():
+            sessions += [session_of(s) for s in found.sessions]
+        return sessions
 
     def get_session(self, name: str) -> Session:
         return session_of(self.client.call(t.Get(name=name)))
@@ -102,4 +118,13 @@ class ClientBackend:
         """Attach this terminal to the session's pane until the user detaches (the app suspends first)."""
         import subprocess
 
-        return subprocess.call(self.client.call(t.AttachCommandRequest(name=name)).argv)
+        return subprocess.call(self.attach_argv(name))
+
+    def attach_argv(self, name: str) -> list[str]:
+        """The command that attaches to the session: its tmux, or `ssh -t` to a remote host's (HOST:NAME)."""
+        host, sep, there = name.partition(":")
+        if not sep or host == "local":
+            return self.client.call(t.AttachCommandRequest(name=there if sep else name)).argv
+        from trails.api.remote import RemoteClient, attach_argv
+
+        return attach_argv(host, RemoteClient(host).call(t.AttachCommandRequest(name=there)).argv)

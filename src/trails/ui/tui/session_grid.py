@@ -7,12 +7,15 @@ from textual.containers import Grid
 from textual.widgets import Static
 
 from trails.core.models import Session
-from trails.ui.tui.session_table import status_cell
+from trails.ui.tui.session_table import UNREACHABLE_STYLE, host_of, status_cell, unreachable
 from trails.ui.tui.view import DiffStats, age
 
 
 def card_text(session: Session, stats: DiffStats | None, marked: bool, now: float) -> Text:
-    text = Text(("✓ " if marked else "") + session.name, style="bold")
+    host = host_of(session)
+    text = Text(("✓ " if marked else "") + (session.name.partition(":")[2] if host else session.name), style="bold")
+    if host:
+        text.append(f" @{host}", style="cyan")
     text.append("\n")
     text.append_text(status_cell(session))
     text.append(f"\n{session.agent[:20]}\n{session.mode.value} · {age(session.created_at, now)}")
@@ -20,6 +23,9 @@ def card_text(session: Session, stats: DiffStats | None, marked: bool, now: floa
         text.append(f" · {stats.label()}")
     if session.auto_yes:
         text.append(" · auto-yes")
+    if unreachable(session):
+        text.append(" · unreachable")
+        text.stylize(UNREACHABLE_STYLE)
     return text
 
 

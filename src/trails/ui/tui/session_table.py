@@ -21,10 +21,24 @@ from trails.core.marks import marks, tree, tree_prefix
 from trails.core.models import Session
 from trails.ui.tui.view import ATTENTION_MARK, STATUS_STYLE, DiffStats, age, needs_attention
 
-# Branch last: on a narrow terminal it is the column that gets cut.
-COLUMNS = (("mark", " "), ("name", "NAME"), ("agent", "AGENT"), ("mode", "MODE"), ("status", "STATUS"),
-           ("age", "AGE"), ("diff", "DIFF"), ("auto", "AUTO"), ("branch", "BRANCH"))
-MAX_WIDTH = {"name": 24, "agent": 14, "branch": 20}
+# Branch last: on a narrow terminal it is the column that gets cut. HOST only while a remote host's
+# session is listed.
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("mark", " "), ("name", "NAME"), ("agent", "AGENT"), ("mode", "MODE"), ("status", "STATUS"), ("age", "AGE"),
+    ("diff", "DIFF"), ("auto", "AUTO"), ("branch", "BRANCH"))
+WITH_HOST: tuple[tuple[str, str], ...] = (COLUMNS[0], ("host", "HOST"), *COLUMNS[1:])
+UNREACHABLE_STYLE = "dim strike"
+MAX_WIDTH = {"name": 24, "agent": 14, "branch": 20, "host": 16}
+
+
+def host_of(session: Session) -> str | None:
+    """The remote host a dashboard session runs on (backend.session_of names it HOST:NAME), or None."""
+    host = session.extra.get("host")
+    return host if isinstance(host, str) else None
+
+
+def unreachable(session: Session) -> bool:
+    return bool(session.extra.get("host_unreachable"))
 
 
 def status_cell(session: Session) -> Text:
@@ -42,9 +56,12 @@ def status_cell(session: Session) -> Text:
 
 
 def cells(session: Session, stats: DiffStats | None, marked: bool, now: float, depth: int = 0) -> dict[str, Text]:
+    host = host_of(session)
     plain = {
         "mark": "✓" if marked else " ",
-        "name": tree_prefix(depth) + session.name,  # a worker indented under its coordinator
+        "host": host or "local",
+        # a worker indented under its coordinator
+        "name": tree_prefix(depth) + (session.name.partition(":")[2] if host else session.name),
         "agent": session.agent,
         "mode": session.mode.value,
         "branch": session.branch or "-",
@@ -54,12 +71,16 @@ def cells(session: Session, stats: DiffStats | None, marked: bool, now: float, d
     }
     out = {k: Text(v) for k, v in plain.items()}
     out["status"] = status_cell(session)
+    if unreachable(session):  # its host cannot be reached: what it last said, greyed, never dropped
+        out["status"].append(" ·unreachable")
+        for cell in out.values():
+            cell.stylize(UNREACHABLE_STYLE)
     return out
 
 
-def line(row: dict[str, Text], widths: dict[str, int]) -> Text:
+def line(row: dict[str, Text], widths: dict[str, int], columns: tuple[tuple[str, str], ...] = COLUMNS) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
-    for key, _ in COLUMNS:
+    for key, _ in columns:
         cell = row[key].copy()
         cell.truncate(widths[key], overflow="ellipsis", pad=True)
         text.append_text(cell)
@@ -116,27 +137,31 @@ class SessionList(Vertical, can_focus=True):
         self._cache: dict[str, tuple[tuple[object, ...], dict[str, Text]]] = {}
         self._lines: dict[str, tuple[tuple[object, ...], Text]] = {}
         self._depths: dict[str, int] = {}  # each row's depth under its coordinator
+        self.columns = COLUMNS
 
     def compose(self) -> ComposeResult:
         yield Static("", id="list-header")
         yield VerticalScroll(id="rows", can_focus=False)
 
     def _measure(self) -> dict[str, int]:
-        widths = {key: len(label) for key, label in COLUMNS}
+        widths = {key: len(label) for key, label in self.columns}
         for row in self._rows.values():
             for key, cell in row.items():
-                widths[key] = max(widths[key], min(cell.cell_len, MAX_WIDTH.get(key, 99)))
+                if key in widths:
+                    widths[key] = max(widths[key], min(cell.cell_len, MAX_WIDTH.get(key, 99)))
         return widths
 
     def _header(self) -> None:
-        self.query_one("#list-header", Static).update(line({k: Text(v) for k, v in COLUMNS}, self._widths))
+        self.query_one("#list-header", Static).update(line({k: Text(v) for k, v in self.columns}, self._widths,
+                                                           self.columns))
 
     def _cells(self, session: Session, stats: DiffStats | None, marked: bool, now: float) -> dict[str, Text]:
         # Building rich Text for 50 rows on every event shows up in the repaint time: reuse unchanged rows.
         depth = self._depths.get(session.name, 0)
         key = (session.name, session.agent, session.mode, session.status, session.branch, stats, marked,
                age(session.created_at, now), session.auto_yes, needs_attention(session),
-               session.status_source, bool(session.extra.get("frozen")), session.coordinator, depth)
+               session.status_source, bool(session.extra.get("frozen")), session.coordinator, depth,
+               unreachable(session))
         cached = self._cache.get(session.name)
         if cached is None or cached[0] != key:
             cached = (key, cells(session, stats, marked, now, depth))
@@ -147,7 +172,7 @@ class SessionList(Vertical, can_focus=True):
         key = (self._cache[name][0], tuple(self._widths.values()))
         cached = self._lines.get(name)
         if cached is None or cached[0] != key:
-            cached = (key, line(self._rows[name], self._widths))
+            cached = (key, line(self._rows[name], self._widths, self.columns))
             self._lines[name] = cached
         return cached[1]
 
@@ -155,6 +180,7 @@ class SessionList(Vertical, can_focus=True):
              selected: str | None) -> None:
         self._depths = {s.name: depth for depth, s in tree(sessions, lambda s: s.name, lambda s: s.parent)}
         self._rows = {s.name: self._cells(s, stats.get(s.name), s.name in marked, now) for s in sessions}
+        self.columns = WITH_HOST if any(host_of(s) for s in sessions) else COLUMNS
         widths = self._measure()
         names = [s.name for s in sessions]
         if names != self._order or widths != self._widths:
@@ -190,7 +216,7 @@ class SessionList(Vertical, can_focus=True):
         if session.name not in self._order:
             return
         self._rows[session.name] = self._cells(session, stats, marked, now)
-        if any(cell.cell_len > self._widths[k] and self._widths[k] < MAX_WIDTH.get(k, 99)
+        if any(k in self._widths and cell.cell_len > self._widths[k] and self._widths[k] < MAX_WIDTH.get(k, 99)
                for k, cell in self._rows[session.name].items()):
             self._widths = self._measure()
             self._header()

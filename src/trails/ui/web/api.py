@@ -153,7 +153,7 @@ def for_viewer(result: object) -> object:
     if isinstance(result, t.SessionInfo):
         return _hide_env(result)
     if isinstance(result, t.SessionList):
-        return t.SessionList(sessions=[_hide_env(s) for s in result.sessions])
+        return msgspec.structs.replace(result, sessions=[_hide_env(s) for s in result.sessions])
     if isinstance(result, t.ShowResult):
         return msgspec.structs.replace(result, session=_hide_env(result.session))
     return result
@@ -199,15 +199,22 @@ async def list_sessions(request: Request, ctx: Context) -> t.SessionList:
     modes = _choices(query.get("mode"), {m.value for m in Mode}, "mode")
     text = (query.get("q") or "").strip().lower()
     every = query.get("all", "").lower() in ("1", "true", "yes")
-    listed = await ctx.backend.call(t.ListSessions(include_ended=every or bool(statuses & _ENDED)),
+    listed = await ctx.backend.call(t.ListSessions(include_ended=every or bool(statuses & _ENDED), hosts=True),
                                     access_of(request))
+    # One list for the page: every host's sessions beside this machine's, each with its `host`; `hosts`
+    # keeps only whether each host could be asked (an unreachable one's sessions stay on the page, greyed).
+    hosts = listed.hosts if isinstance(listed.hosts, dict) else {}
+    every_session = [*listed.sessions, *(s for found in hosts.values() for s in found.sessions)]
 
     def keep(s: t.SessionInfo) -> bool:
         words = " ".join(filter(None, (s.name, s.agent, s.branch or "", s.status.value))).lower()
         return ((not statuses or s.status.value in statuses) and (not modes or s.mode.value in modes)
                 and (not text or text in words))
 
-    return t.SessionList(sessions=[s for s in listed.sessions if keep(s)])
+    shown = t.SessionList(sessions=[s for s in every_session if keep(s)])
+    if hosts:
+        shown.hosts = {name: msgspec.structs.replace(found, sessions=[]) for name, found in hosts.items()}
+    return shown
 
 
 async def send_comments(request: Request, ctx: Context) -> t.SendResult:
@@ -307,7 +314,8 @@ async def cancel_run(request: Request, ctx: Context) -> t.CancelResult:
 S = "/api/sessions/{name}"
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("GET", "/api/me", "What this token may do, and where paths are taken from", result=Me, handler=me),
-    Endpoint("GET", "/api/sessions", "Sessions (live ones; status, mode and text filters; all=1: ended too)",
+    Endpoint("GET", "/api/sessions", "Sessions, every remote host's too, each with its `host` (live ones; status, "
+                                     "mode and text filters; all=1: ended too); `hosts`: which could be reached",
              result=t.SessionList, handler=list_sessions, query=("status", "mode", "q", "all")),
     Endpoint("POST", "/api/sessions", "Create a session (the fields and checks of `trails new`)", t.Create),
     Endpoint("GET", S, "One session, its saved refs and audit entries", t.Show),

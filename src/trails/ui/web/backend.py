@@ -40,6 +40,12 @@ STATUS: dict[str, int] = {
     "config_error": 400,
     "server_error": 503,
     "unsafe_socket": 503,
+    # A HOST:NAME session's host (issue #16): not configured, or the server could not reach it.
+    "host_not_found": 404,
+    "host_unreachable": 502,
+    "host_auth_refused": 502,
+    "host_key_unverified": 502,
+    "host_trails_missing": 502,
 }
 
 

@@ -30,8 +30,8 @@ class ErrorBody(msgspec.Struct, kw_only=True):
 
 
 SOCKETS = {
-    "/api/events": "WebSocket. `?since=ID&session=NAME`. Each message is one EventInfo (JSON): the stored events "
-                   "after `since`, then live ones.",
+    "/api/events": "WebSocket. `?since=ID&session=NAME` (HOST:NAME: a remote host's). Each message is one EventInfo "
+                   "(JSON): the stored events after `since`, then live ones; a remote host's carry `host`.",
     "/api/sessions/{name}/terminal": "WebSocket bridged to the session's tmux pane. `?cols=&rows=`. Server: "
                                      "{type: output, data: base64} | {type: size, cols, rows} | {type: exit, reason} "
                                      "| {type: error, code, message}. Page: {type: input, data: text} | "
