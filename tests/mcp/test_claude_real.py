@@ -148,3 +148,39 @@ def _credentials_in_environments() -> set[str]:
         if b"-m" in cmdline and b"trails" in cmdline and b"mcp" in cmdline:
             found |= {v.split(b"=", 1)[1].decode() for v in environ if v.startswith(b"TRAILS_MCP_TOKEN=")}
     return found
+
+
+def test_a_claude_coordinator_creates_prompts_waits_for_reads_and_merges_a_worker(
+        engine: Any, repo: Path, api: ScriptedAnthropicServer) -> None:
+    """The coordinator's done-when flow with the real Claude CLI: its model calls trails' orchestration
+    tools, which only a coordinator's agent is given."""
+    from tests.helpers import git, wait_until
+    from tests.mcp.test_coordinator import WORKER
+
+    server = TrailsServer(engine.home)
+    server.start()
+    try:
+        lead = Path(engine.create_session("lead", str(CLAUDE), mode="worktree", cwd=repo, coordinator=True,
+                                          caller=as_user()).session.worktree_path)
+        wait_status(engine, "lead", "ready", timeout=60)
+
+        def ask(tool: str, arguments: dict[str, Any]) -> str:
+            result = _ask(engine, api, "lead", lead, tool, arguments)
+            assert not result.get("is_error"), result
+            wait_status(engine, "lead", "ready", timeout=30)
+            return _text(result)
+
+        made = ask("create_session", {"name": "w1", "agent": WORKER})
+        assert '"parent":"lead"' in made.replace(" ", ""), made
+        waited = ask("wait_for_status", {"names": ["w1"], "statuses": ["ready"], "timeout": 30})
+        assert '"reached":true' in waited.replace(" ", ""), waited
+        ask("send_prompt", {"name": "w1", "text": "write notes.txt hello from w1"})
+        branch = engine.store.get_session("w1").branch
+        wait_until(lambda: git(repo, "log", "--format=%s", f"main..{branch}") == "write notes.txt",
+                   timeout=20, message="the worker's commit")
+        assert "+hello from w1" in ask("get_diff", {"name": "w1"})
+        ask("merge_session", {"name": "w1"})
+        assert (repo / "notes.txt").read_text() == "hello from w1\n"  # merged into the main checkout
+        assert not re.search(PERMISSION_PROMPT, screen_of(engine, "lead"))
+    finally:
+        server.stop()
