@@ -179,6 +179,7 @@ env_args = st.builds("{}={}".format, env_keys, argv_text) | argv_text
        env=st.none() | env_args.filter(_argv_safe), scope=st.none() | argv_text)
 @example(name="ok", branch=None, env="K=\udcff", scope=None)
 @example(name="ok", branch="a@{1}", env=None, scope="../x")
+@example(name="-:", branch=None, env=None, scope=None)  # CI drew it: an option, to argparse
 def test_trails_new_takes_or_refuses_any_input_and_a_refusal_leaves_nothing(
         repo: Path, name: str, branch: str | None, env: str | None, scope: str | None) -> None:
     args = ["new", name, "sleep 600", "--mode", "worktree", "--json"]
@@ -189,7 +190,10 @@ def test_trails_new_takes_or_refuses_any_input_and_a_refusal_leaves_nothing(
     res = trails(*args, cwd=repo)
     no_traceback(res)
     if res.code != 0:
-        cli_refused(res, "invalid_name", "invalid_input", "branch_error")
+        # A name that starts with "-" reads as an option: a usage error that says to put it after "--".
+        error = cli_refused(res, "invalid_name", "invalid_input", "branch_error",
+                            *(["usage"] if name.startswith("-") else []))
+        assert error["code"] != "usage" or "'--'" in error.get("hint", ""), error
         assert _state(repo) == before
         return
     made = res.json["session"]
