@@ -77,6 +77,15 @@ def gemini_bin() -> Path:
     return agent_bin("gemini")
 
 
+def without_ci(command: list[str]) -> list[str]:
+    """``command`` run with the variables that mark a CI machine unset (``env -u``): with ``CI=true``
+    Gemini CLI starts headless ("No input provided via stdin") and ink draws no live frames, so in CI
+    it would not be the terminal program a user sees. tmux's ``-e`` can set a variable, never unset one."""
+    marks = sorted(k for k in os.environ
+                   if k in ("CI", "GITHUB_ACTIONS", "CONTINUOUS_INTEGRATION") or k.startswith("CI_"))
+    return ["env", *(a for k in marks for a in ("-u", k)), *command] if marks else command
+
+
 def make_gemini_env(home: Path, base_url: str, *, trusted_dirs: tuple[Path, ...] = ()) -> dict[str, str]:
     """Create a private Gemini CLI home under ``home`` and return the env vars to run gemini with.
 
@@ -208,7 +217,7 @@ def record(out_dir: Path = OUT_DIR, width: int = 120, height: int = 40) -> list[
                                    text="Running it.")
         script.reply_text("It printed hello, world. Done.")
         env = make_gemini_env(BASE / "home", server.base_url)
-        command = [str(gemini_bin())]
+        command = without_ci([str(gemini_bin())])
         # 1. First start in an untrusted folder: the trust dialog, then the restart below it.
         new_session(socket, "trust", command, cwd=repo, env=env, width=width, height=height)
         wait_for_screen(socket, "trust", TRUST_PROMPT, timeout=60)

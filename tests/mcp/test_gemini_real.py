@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.gemini_server import ScriptedGeminiServer
-from tests.fakes.record_gemini_screens import IDLE, gemini_bin, make_gemini_env, submit_prompt
+from tests.fakes.record_gemini_screens import IDLE, gemini_bin, make_gemini_env, submit_prompt, without_ci
 from tests.fakes.tmux_screen import capture, kill_server, new_session, wait_for_screen
 from trails.agents.base import McpServer
 from trails.agents.gemini import GeminiMcp
@@ -33,7 +33,7 @@ def test_gemini_starts_trails_server_and_lists_its_tools(tmp_path: Path, trails_
                            credential="the-launch-credential", private_dir=place)
         argv = GeminiMcp().wire([str(gemini_bin())], server, env)
         try:
-            new_session(socket, "g1", argv, cwd=work, env=env, width=160, height=50)
+            new_session(socket, "g1", without_ci(argv), cwd=work, env=env, width=160, height=50)
             wait_for_screen(socket, "g1", IDLE, timeout=60)
             wait_for_screen(socket, "g1", r"1 MCP server", timeout=60)
             submit_prompt(socket, "g1", "/mcp list")
