@@ -1,5 +1,5 @@
-"""A soak of the trails server (python bench/soak.py [--sessions 50] [--minutes 30]); not in CI's default run,
-tests/soak/test_soak.py runs a 2-minute version.
+"""A soak of the trails server (python bench/soak.py [--sessions 50] [--minutes 30]); not in CI's default run:
+tests/soak/test_soak.py runs a 2-minute version of it in `./dev test`.
 
 N sessions of a small scripted agent that prints bursts, goes quiet, asks yes/no questions (answered
 by the soak, or not) and exits at random (the soak resumes it), watched by two subscribers of the
@@ -162,8 +162,10 @@ class Subscriber:
 
 
 def run(sessions: int = 50, seconds: float = 1800, warmup: float = 60, seed: int = 1,
-        log=print) -> Report:  # type: ignore[no-untyped-def]
-    tmp = Path(tempfile.mkdtemp(prefix="trails-soak-"))
+        log=print, base: Path | None = None) -> Report:  # type: ignore[no-untyped-def]
+    """The soak, in a new directory under `base` (the system's temporary directory by default; keep
+    it short: the tmux socket's path must fit a Unix socket's)."""
+    tmp = Path(tempfile.mkdtemp(prefix="trails-soak-", dir=base))
     home = tmp / "home"
     home.mkdir()
     os.environ["TRAILS_HOME"] = str(home)

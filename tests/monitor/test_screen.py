@@ -46,3 +46,19 @@ def test_a_new_agents_log_resets_the_screen_it_is_replayed_into(tmp_path: Path) 
     assert [line for line in screen.lines() if line] == ["ready>"]
     # Text keeps the previous agent's output, the new agent's on a line of its own.
     assert outputlog.read_text(tmp_path, "trails-s1") == "  esc to interrupt\nready>"
+
+
+def test_a_closed_screen_frees_what_it_drew_without_waiting_for_the_collector() -> None:
+    import gc
+    import weakref
+
+    screen = Screen(80, 10)
+    screen.feed(b"".join(b"line %d " % i + b"x" * 60 + b"\r\n" for i in range(9)))
+    row = weakref.ref(screen._screen.buffer[3])  # a drawn row (pyte's dict subclass takes weak references)
+    gc.disable()  # what a busy server sees between full collections
+    try:
+        screen.close()
+        del screen
+        assert row() is None
+    finally:
+        gc.enable()

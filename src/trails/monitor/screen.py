@@ -58,6 +58,13 @@ class Screen:
     def reset(self) -> None:
         self._screen.reset()
 
+    def close(self) -> None:
+        """Free the rendered rows now. pyte's screen refers to itself (its buffer's default factory
+        closes over it), so a dropped one waits, with every row and character it drew, for the
+        collector's rare full pass: with sessions resumed all day the server's RSS followed those
+        piles up. Its rows cycle to nothing but the screen, so clearing them frees them at once."""
+        self._screen.buffer.clear()
+
     def lines(self) -> list[str]:
         return [line.rstrip() for line in self._screen.display]
 

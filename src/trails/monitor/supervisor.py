@@ -276,6 +276,7 @@ class Supervisor:
 
     def _unwatch(self, tname: str) -> None:
         watch = self.watches.pop(tname)
+        watch.screen.close()
         if watch.log is not None:
             watch.log.close()
         fresh = None
