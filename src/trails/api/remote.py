@@ -31,6 +31,8 @@ import sys
 import threading
 from pathlib import Path
 
+import msgspec
+
 from trails.api import protocol
 from trails.api.caller import Caller, Trust
 from trails.api.client import Channel, Client
@@ -51,6 +53,17 @@ PERSIST = "600"  # seconds the master connection outlives its last channel
 _MAX_CONTROL_PATH = 80  # ssh appends ".XXXXXXXXXXXXXXXX" while it binds; Unix paths end at 108 bytes
 INSTALL_HINT = ("install trails on {name} (e.g. `pipx install trails` there), or tell trails where it is: "
                 "`trails host add {name} {target} --command '/path/to/python -m trails'`")
+
+
+def on_host(reply: msgspec.Struct, host: str) -> msgspec.Struct:
+    """A host's reply as this machine shows it: the session in it says which host it is on (the host's
+    own server leaves that out: there it is local)."""
+    from trails.api.types import SessionInfo
+
+    session = getattr(reply, "session", None)
+    if isinstance(session, SessionInfo):
+        session.host = host
+    return reply
 
 
 def control_path(name: str, home: Path | None = None) -> Path:

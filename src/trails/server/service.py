@@ -206,7 +206,7 @@ class Service:
         """A request about a remote host's session (`HOST:NAME`), asked of that host's server, so every front
         end reaches remote sessions through this one. The caller there is the user ssh logs in as, acting for
         no more than this caller (a web token stays web, read-only stays read-only); an agent's is refused."""
-        from trails.api.remote import RemoteClient
+        from trails.api.remote import RemoteClient, on_host
         from trails.core import hosts as hostfile
         from trails.core.errors import NotPermitted
 
@@ -218,8 +218,7 @@ class Service:
             raise NotPermitted(f"an agent may not act on {target}, a session on another machine")
         found = hostfile.get(host)
         if self.hosts is not None and not type(request).long and caller.trust is Trust.USER:
-            reply: msgspec.Struct = self.hosts.call(host, found, there)  # over the connection kept to the host
-            return reply
+            return on_host(self.hosts.call(host, found, there), host)  # over the connection kept to the host
         remote = RemoteClient(host, found)
         remote.caller = Caller(trust=caller.trust, cwd="", env={}, read_only=caller.read_only)
 
@@ -227,8 +226,7 @@ class Service:
             if not isinstance(item, t.JobStarted):  # the remote job's id means nothing here
                 job.progress(item)
 
-        answer: msgspec.Struct = remote.call(there, progress=relay)
-        return answer
+        return on_host(remote.call(there, progress=relay), host)
 
     def credentialed(self, caller: Caller) -> Caller:
         """The agent whose session's credential the caller holds (core.mcpwire); refused when it is

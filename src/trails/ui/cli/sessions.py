@@ -68,6 +68,7 @@ def new(name: str, agent: str, mode: str | None, prompt: str | None, branch: str
         found = hosts.get(host)
         there = repo if repo is not None else hosts.remote_repo(found, os.path.realpath(os.getcwd()))
         result = RemoteClient(host, found, cwd=there or "").call(request, progress=print_progress)
+        result.session.host = host
     elif repo is not None:
         raise InvalidInput("--repo names a checkout on a host: it needs --host", field="repo")
     else:
