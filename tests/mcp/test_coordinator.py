@@ -107,6 +107,33 @@ def test_ls_and_the_api_show_the_tree(trails_env: dict[str, Path], repo: Path, c
     assert parents == {"lead": (True, None), "w1": (False, "lead"), "solo": (False, None)}
 
 
+@pytest.mark.parametrize("how", ["flag", "setting", "env"])
+def test_a_coordinator_without_mcp_is_refused_and_show_says_when_mcp_is_off(
+        trails_env: dict[str, Path], repo: Path, client: Client, how: str) -> None:
+    """Its agent would have no tools to run workers with: refused under `coordinator`, nothing made."""
+    from tests.helpers import trails
+
+    args, env = ["--no-mcp"] if how == "flag" else [], {"TRAILS_MCP": "off"} if how == "env" else {}
+    if how == "setting":
+        (trails_env["home"] / "settings.json").write_text('{"mcp": false}')
+    refused = trails("new", "lead", "cat", "--coordinator", "--mode", "direct", *args, "--json", cwd=repo, env=env)
+    assert refused.code == 2, refused.stderr
+    error = refused.error
+    assert (error["code"], error["field"]) == ("invalid_input", "coordinator"), error
+    assert "a coordinator needs trails' MCP server" in error["message"] and "nothing was done" in error["message"]
+    assert {"flag": "--no-mcp", "setting": "settings.json", "env": "TRAILS_MCP=off"}[how] in error["message"]
+    assert "lead" not in _names(client)
+
+    made = trails("new", "quiet", "cat", "--mode", "direct", *args, cwd=repo, env=env)
+    assert made.code == 0, made.stderr
+    assert trails("show", "quiet", "--json", cwd=repo).json["session"]["extra"]["mcp"] is False
+    shown = trails("show", "quiet", cwd=repo).stdout
+    assert "mcp:              off: its agent is not given trails' MCP server" in shown, shown
+    if how != "setting":  # the setting is for every session; the others were this one's own
+        _start(client, repo, "loud")
+        assert "mcp:" not in trails("show", "loud", cwd=repo).stdout
+
+
 def test_a_non_coordinator_sees_no_orchestration_tools_and_the_server_refuses_them(
         trails_env: dict[str, Path], repo: Path, client: Client) -> None:
     plain, other = _start(client, repo, "plain"), _start(client, repo, "other")

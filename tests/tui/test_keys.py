@@ -274,10 +274,11 @@ async def test_new_session_form_creates_through_the_engine() -> None:
         app.screen.query_one("#prompt").value = "fix it"  # type: ignore[attr-defined]
         app.screen.query_one("#auto_yes").value = True  # type: ignore[attr-defined]
         app.screen.query_one("#coordinator").value = True  # type: ignore[attr-defined]
+        app.screen.query_one("#no_mcp").value = True  # type: ignore[attr-defined]
         await pilot.press("ctrl+s")
         await until(pilot, lambda: not isinstance(app.screen, NewSessionScreen), message="form closed")
         call = next(c for c in engine.calls if c[0] == "create_session")
         assert call[1:3] == ("new-one", "claude")
         assert call[3] == {"mode": "worktree", "prompt": "fix it", "branch": None, "base": None, "auto_yes": True,
-                           "coordinator": True}
+                           "coordinator": True, "no_mcp": True}
         await until(pilot, lambda: app.selected == "new-one", message="new session selected")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.widgets import Checkbox, Select, Static
 
 from tests.helpers import TrailsServer, as_user
 from tests.tui.tuihelp import SIZE, status_text, until
@@ -86,6 +87,39 @@ async def test_form_creates_a_real_session_and_batch_kill_confirms(live_engine: 
         await until(pilot, lambda: not app.sessions, timeout=20, message="both killed")
         assert {s.name for s in live_engine.list_sessions()} == set()
         assert {s.status.value for s in live_engine.list_sessions(include_ended=True)} == {"killed"}
+
+
+async def test_form_makes_a_session_without_mcp_and_a_coordinator_but_not_both(live_engine: ClientBackend) -> None:
+    app = TrailsApp(live_engine, stats=False)
+    async with app.run_test(size=SIZE) as pilot:
+        async def fill(name: str, **boxes: bool) -> NewSessionScreen:
+            await pilot.press("n")
+            await until(pilot, lambda: isinstance(app.screen, NewSessionScreen))
+            form = app.screen
+            assert isinstance(form, NewSessionScreen)
+            await pilot.press(*name, "tab", *"sleep 600", "tab")
+            form.query_one("#mode", Select).value = "direct"
+            for box, on in boxes.items():
+                form.query_one(f"#{box}", Checkbox).value = on
+            await pilot.press("ctrl+s")
+            return form
+
+        await fill("quiet", no_mcp=True)
+        await until(pilot, lambda: "quiet" in app.sessions, timeout=20, message="quiet created from the form")
+        quiet = live_engine.get_session("quiet")
+        assert quiet.extra["mcp"] is False and not quiet.coordinator
+
+        form = await fill("lead", no_mcp=True, coordinator=True)
+        error = form.query_one("#coordinator-error", Static)
+        await until(pilot, lambda: "needs trails' MCP server" in str(error.render()), timeout=20,
+                    message="the engine's refusal under coordinator")
+        assert app.screen is form and "lead" not in {s.name for s in live_engine.list_sessions()}
+        form.query_one("#no_mcp", Checkbox).value = False
+        await until(pilot, lambda: str(error.render()).strip() == "", message="changing the pair clears it")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "lead" in app.sessions, timeout=20, message="lead created from the form")
+        lead = live_engine.get_session("lead")
+        assert lead.coordinator and "mcp" not in lead.extra
 
 
 async def test_preview_follows_the_selected_agent_without_a_key(live_engine: ClientBackend, tmp_path: Path) -> None:

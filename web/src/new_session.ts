@@ -21,6 +21,7 @@ export class NewSessionForm {
   private readonly errors = new Map<string, HTMLElement>();
   private readonly formError: HTMLElement;
   private readonly autoYes: HTMLInputElement;
+  private readonly noMcp: HTMLInputElement;
   private readonly coordinator: HTMLInputElement;
   private readonly submit: HTMLButtonElement;
 
@@ -36,7 +37,12 @@ export class NewSessionForm {
     };
     const text = (placeholder: string) => h("input", { type: "text", placeholder, autocomplete: "off", spellcheck: "false" });
     this.autoYes = h("input", { type: "checkbox", id: "new-auto_yes", name: "auto_yes" });
+    this.noMcp = h("input", { type: "checkbox", id: "new-no_mcp", name: "no_mcp" });
     this.coordinator = h("input", { type: "checkbox", id: "new-coordinator", name: "coordinator" });
+    // The checkbox a refusal is about gets it under it, as a text field does (ApiError.field).
+    const coordinatorError = h("div", { class: "field-error", id: "new-coordinator-error", role: "alert" });
+    this.errors.set("coordinator", coordinatorError);
+    for (const box of [this.noMcp, this.coordinator]) box.addEventListener("change", () => { coordinatorError.textContent = ""; });
     this.formError = h("div", { class: "form-error", id: "new-form-error", role: "alert" });
     this.submit = h("button", { type: "submit", class: "primary act", id: "new-create", disabled: readOnly }, "Create");
     const form = h("form", { class: "new-session", novalidate: true },
@@ -51,8 +57,9 @@ export class NewSessionForm {
       field("branch", "Branch", text("default: <branch_prefix><name>")),
       field("base", "Base", text("default: HEAD")),
       h("label", { class: "check" }, this.autoYes, " auto-yes (answer permission prompts, within the guards)"),
+      h("label", { class: "check" }, this.noMcp, " no MCP (its agent is not given trails' MCP server)"),
       h("label", { class: "check" }, this.coordinator, " coordinator (its agent may create, prompt, merge and end worker sessions)"),
-      h("div", { class: "field-error", id: "new-coordinator-error", role: "alert" }),
+      coordinatorError,
       this.formError,
       h("div", { class: "buttons" },
         h("button", { type: "button", onclick: () => history.length > 1 ? history.back() : go({}, { fresh: true }) }, "Cancel"),
@@ -86,7 +93,7 @@ export class NewSessionForm {
       name: this.value("name") ?? "", agent: this.value("agent") ?? "", cwd: this.value("cwd"), mode: this.value("mode"),
       prompt: this.inputs.get("prompt")!.value.trim() ? this.inputs.get("prompt")!.value : null,
       branch: this.value("branch"), base: this.value("base"), auto_yes: this.autoYes.checked,
-      coordinator: this.coordinator.checked,
+      no_mcp: this.noMcp.checked, coordinator: this.coordinator.checked,
     };
     let missing = false;
     for (const f of ["name", "agent"] as const) {
@@ -104,6 +111,7 @@ export class NewSessionForm {
       toast(`started ${r.session.name} (${r.session.mode}: ${r.mode_decision.reason})`, "ok", r.notes.join("\n") || undefined);
       for (const input of this.inputs.values()) if (input.getAttribute("name") !== "cwd") input.value = "";
       this.autoYes.checked = false;
+      this.noMcp.checked = false;
       this.coordinator.checked = false;
       await this.store.reload();
       go({ session: r.session.name, view: "terminal", worktree: null, file: null, run: null }, { replace: true });
@@ -115,7 +123,7 @@ export class NewSessionForm {
       const hint = err?.hint ? ` (${err.hint})` : "";
       if (target) {
         target.textContent = text + hint;
-        this.inputs.get(field as FieldName)?.focus();
+        (field === "coordinator" ? this.coordinator : this.inputs.get(field as FieldName))?.focus();
       } else {
         this.formError.textContent = text + hint;
       }

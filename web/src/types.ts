@@ -101,6 +101,7 @@ export interface Create {
   branch?: string | null;
   base?: string | null;
   auto_yes?: boolean;
+  no_mcp?: boolean;
   coordinator?: boolean;
 }
 

@@ -18,6 +18,7 @@ from trails.core.store import Store
 from trails.infra.tmux import PaneInfo, Tmux, read_exit_file, release_gate
 
 if TYPE_CHECKING:
+    from trails.core.config import EffectiveConfig
     from trails.core.merge import MergeResult
     from trails.core.moves import MoveResult
     from trails.core.pr import PrResult
@@ -94,6 +95,25 @@ def _refuse_weakening(caller: Caller, *, network: str | None = None, privileged:
         caller.refuse_weakening("mounts", "mounting host paths into a container")
     if auto_yes:
         caller.refuse_weakening("auto_yes", "answering the agent's permission prompts automatically (auto-yes)")
+
+
+def _refuse_coordinator_without_mcp(no_mcp: bool, config: EffectiveConfig, env: Mapping[str, str]) -> None:
+    """A coordinator's agent runs its workers through trails' MCP server: refuse to make one whose
+    agent would not get it (before anything is made), rather than a coordinator with no tools."""
+    from trails.core import mcpwire
+
+    if no_mcp:
+        why, hint = "no MCP (--no-mcp) was asked for", "ask for one of the two: coordinator or no MCP"
+    elif not config.mcp:
+        where = config.user_path if config.user.mcp is False else config.project_path
+        why, hint = f'the settings turn it off ("mcp": false in {where})', 'remove "mcp": false to make a coordinator'
+    elif mcpwire.turned_off(env):
+        why, hint = f"{mcpwire.SWITCH_ENV}=off in your environment turns it off", \
+            f"unset {mcpwire.SWITCH_ENV} to make a coordinator"
+    else:
+        return
+    raise InvalidInput(f"a coordinator needs trails' MCP server (its agent runs its workers through it), "
+                       f"and {why}: nothing was done", hint=hint, field="coordinator")
 
 
 class Engine:
@@ -217,6 +237,8 @@ class Engine:
         # The main checkout's status is the slowest read a create needs: it runs while we decide the rest.
         main_status = gitinfra.Git(repo_root).start_status() if repo_root else None
         config = config_mod.load(repo_root)
+        if coordinator:
+            _refuse_coordinator_without_mcp(no_mcp, config, caller.env)
         agent_spec = spec_mod.resolve(agent, config)
 
         def tracked() -> list[str]:

@@ -1,11 +1,13 @@
 """Short markers for what the lifecycle recorded on a session (a rebase conflict, its pull request),
 shared by `ls`, `show` and the dashboard so that they say the same thing. They read `session.conflict`
-and `session.pr` (under "extra" in a session's JSON form)."""
+and `session.pr` (under "extra" in a session's JSON form), and whether MCP is off for it."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
+
+from trails.core.mcpwire import OFF_KEY as MCP_OFF_KEY
 
 T = TypeVar("T")
 
@@ -29,6 +31,8 @@ def detail_lines(extra: Mapping[str, Any]) -> list[tuple[str, str]]:
     out = []
     if extra.get("frozen"):
         out.append(("frozen", "idle: its agent is stopped until a send, an attach or a pause reaches it"))
+    if extra.get(MCP_OFF_KEY) is False:  # --no-mcp, the `mcp` setting or TRAILS_MCP=off when it was made
+        out.append(("mcp", "off: its agent is not given trails' MCP server"))
     conflict = extra.get("conflict")
     if conflict:
         out.append(("conflict", f"{conflict.get('op', 'rebase')} onto {conflict.get('onto')} conflicts in "

@@ -1,5 +1,5 @@
-"""Coordinators on the page: the new-session form makes one, and the grid marks it and shows the
-workers its agent created right under it."""
+"""Coordinators on the page: the new-session form makes one (or a session without MCP, but not both),
+and the grid marks it and shows the workers its agent created right under it."""
 
 from __future__ import annotations
 
@@ -43,4 +43,33 @@ def test_the_form_makes_a_coordinator_and_the_grid_shows_its_workers_under_it(
     expect(worker).to_have_class("card worker")
     expect(worker.locator(".parent")).to_have_text("worker of lead")
     expect(worker.locator(".coordinator")).to_be_hidden()
+    assert not dashboard.errors
+
+
+def test_the_form_makes_a_session_without_mcp_and_refuses_a_coordinator_without_it(dashboard: Dashboard) -> None:
+    page = dashboard.page(at="/?view=new")
+    page.fill("#new-name", "quiet")
+    page.fill("#new-agent", ECHO_AGENT)
+    page.check("#new-no_mcp")
+    page.click("#new-create")
+    expect(page).to_have_url(f"{dashboard.base}/?session=quiet")
+    quiet = trails("show", "quiet", "--json", cwd=dashboard.repo).json["session"]
+    assert quiet["extra"]["mcp"] is False and quiet["coordinator"] is False
+
+    page.goto(dashboard.base + "/?view=new")
+    page.fill("#new-name", "lead")
+    page.fill("#new-agent", ECHO_AGENT)
+    page.check("#new-no_mcp")
+    page.check("#new-coordinator")
+    page.click("#new-create")
+    expect(page.locator("#new-coordinator-error")).to_contain_text("a coordinator needs trails' MCP server")
+    expect(page.locator("#new-form-error")).to_have_text("")
+    expect(page.locator("#new-coordinator")).to_be_focused()
+    assert trails("show", "lead", "--json", cwd=dashboard.repo).code != 0  # nothing was made
+    page.uncheck("#new-no_mcp")
+    expect(page.locator("#new-coordinator-error")).to_have_text("")
+    page.click("#new-create")
+    expect(page).to_have_url(f"{dashboard.base}/?session=lead")
+    lead = trails("show", "lead", "--json", cwd=dashboard.repo).json["session"]
+    assert lead["coordinator"] is True and "mcp" not in lead["extra"]
     assert not dashboard.errors

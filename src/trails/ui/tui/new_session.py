@@ -1,4 +1,5 @@
-"""The new-session form: name, agent, mode, prompt, branch/base, auto-yes; errors shown under each field.
+"""The new-session form: name, agent, mode, prompt, branch/base, auto-yes, no MCP, coordinator; errors
+shown under each field.
 
 The form checks what it can as you type (the session name, with the engine's own rule) and hands the
 rest to the engine: `submit` creates the session and returns None, or the engine's error, which the
@@ -23,6 +24,7 @@ from trails.ui.tui.confirm import DIALOG_CSS
 
 MODES = [("auto (from config)", ""), ("direct", "direct"), ("worktree", "worktree"), ("container", "container")]
 TEXT_FIELDS = ("name", "agent", "prompt", "branch", "base")
+ERROR_FIELDS = (*TEXT_FIELDS, "mode", "coordinator")  # each has a place for its error under it
 
 
 @dataclass
@@ -35,17 +37,22 @@ class NewSession:
     base: str | None
     auto_yes: bool
     coordinator: bool = False
+    no_mcp: bool = False
 
     def kwargs(self) -> dict[str, Any]:
         return {"mode": self.mode, "prompt": self.prompt, "branch": self.branch, "base": self.base,
-                "auto_yes": self.auto_yes, **({"coordinator": True} if self.coordinator else {})}
+                "auto_yes": self.auto_yes, **({"coordinator": True} if self.coordinator else {}),
+                **({"no_mcp": True} if self.no_mcp else {})}
 
 
 Submit = Callable[[NewSession], Awaitable[TrailsError | None]]
 
 
 def field_for(error: TrailsError) -> str:
-    """Which field an engine error is about ("form" when none in particular)."""
+    """Which field an engine error is about ("form" when none in particular): the one it names, else
+    guessed from its words (for the few the engine raises without a field)."""
+    if error.field in ERROR_FIELDS:
+        return error.field
     text = error.message.lower()
     if isinstance(error, InvalidName) or "session name" in text or "already exists" in text:
         return "name"
@@ -84,7 +91,9 @@ class NewSessionScreen(ModalScreen[str | None]):
                 yield from self._field("branch", Input(placeholder="default: <branch_prefix><name>", id="branch"))
                 yield from self._field("base", Input(placeholder="default: HEAD", id="base"))
                 yield Checkbox("auto-yes (answer permission prompts, within the guards)", id="auto_yes")
+                yield Checkbox("no MCP (its agent is not given trails' MCP server)", id="no_mcp")
                 yield Checkbox("coordinator (its agent may run worker sessions)", id="coordinator")
+                yield Static("", classes="error", id="coordinator-error")
                 yield Static("", classes="error", id="form-error")
             with Horizontal(classes="buttons"):
                 yield Button("Create (ctrl+s)", id="create", variant="primary")
@@ -113,6 +122,10 @@ class NewSessionScreen(ModalScreen[str | None]):
         elif event.input.id:
             self.show_error(event.input.id, "")
 
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        if event.checkbox.id in ("no_mcp", "coordinator"):  # the pair a refusal under coordinator is about
+            self.show_error("coordinator", "")
+
     @staticmethod
     def _name_problem(name: str) -> str | None:
         try:
@@ -129,6 +142,7 @@ class NewSessionScreen(ModalScreen[str | None]):
             prompt=text["prompt"] or None, branch=text["branch"] or None, base=text["base"] or None,
             auto_yes=self.query_one("#auto_yes", Checkbox).value,
             coordinator=self.query_one("#coordinator", Checkbox).value,
+            no_mcp=self.query_one("#no_mcp", Checkbox).value,
         )
 
     async def action_create(self) -> None:
