@@ -61,15 +61,18 @@ async def relayed(cid: str, token: str | None) -> AsyncIterator[ClientSession]:
         yield session
 
 
-def _relayed_servers(server_pid: int) -> list[str]:
-    """The `trails mcp` processes the trails server runs for relays (its children)."""
-    found = []
+def relayed_servers(server_pid: int) -> dict[str, set[str]]:
+    """The `trails mcp` processes the trails server runs for relays (its children): pid → the MCP
+    credentials in its environment."""
+    found = {}
     for proc in Path("/proc").iterdir():
         try:
             if proc.name.isdigit() and int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1]) == server_pid:
                 cmdline = (proc / "cmdline").read_bytes().split(b"\0")
                 if b"mcp" in cmdline and b"trails" in cmdline:
-                    found.append(proc.name)
+                    environ = (proc / "environ").read_bytes().split(b"\0")
+                    found[proc.name] = {v.split(b"=", 1)[1].decode() for v in environ
+                                        if v.startswith(f"{mcpwire.TOKEN_ENV}=".encode())}
         except (OSError, IndexError, ValueError):
             continue
     return found
@@ -91,12 +94,12 @@ def test_a_container_agent_speaks_mcp_to_trails_through_the_relay(
             assert not failed and claimed["session"] == "c1", claimed
             failed, listed = await call(agent, "query_sessions")
             assert not failed and [p["name"] for p in listed["sessions"]] == ["c1"], listed
-            assert len(_relayed_servers(server)) == 1
+            assert list(relayed_servers(server).values()) == [{token}]  # in its environment
 
     anyio.run(body)
     events = Client(engine.home, local=False).call(t.Events()).events
     assert [e.caller for e in events if e.kind == "claim"] == ["agent:c1"], events
-    wait_until(lambda: not _relayed_servers(server), timeout=15, message="trails mcp to end with its client")
+    wait_until(lambda: not relayed_servers(server), timeout=15, message="trails mcp to end with its client")
     # No command line that carried the agent's start carries its credential.
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
@@ -126,7 +129,7 @@ def test_a_wrong_or_missing_credential_is_refused_and_nothing_runs(
             sock.shutdown(socket.SHUT_WR)
             answer = b"".join(iter(lambda: sock.recv(4096), b""))
         assert answer.startswith(b"refused:") and answer.count(b"\n") == 1, answer
-    assert not _relayed_servers(server)
+    assert not relayed_servers(server)
     # A killed session's credential is dead too.
     engine.kill("c1", caller=as_user(), force=True)
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
@@ -134,7 +137,7 @@ def test_a_wrong_or_missing_credential_is_refused_and_nothing_runs(
         sock.connect(str(mcpwire.socket_path(engine.home)))
         sock.sendall(token.encode() + b"\n")
         assert sock.recv(4096).startswith(b"refused:")
-    assert not _relayed_servers(server)
+    assert not relayed_servers(server)
 
 
 def test_the_relay_is_the_standard_library_alone() -> None:
