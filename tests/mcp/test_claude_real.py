@@ -184,3 +184,41 @@ def test_a_claude_coordinator_creates_prompts_waits_for_reads_and_merges_a_worke
         assert not re.search(PERMISSION_PROMPT, screen_of(engine, "lead"))
     finally:
         server.stop()
+
+
+@pytest.mark.usefixtures("containers")
+def test_claude_in_a_container_calls_the_trails_tools_through_the_relay(
+        engine: Any, repo: Path, api: ScriptedAnthropicServer) -> None:
+    """A container session's Claude is configured with the relay in the mounted hook directory
+    (tests/mcp/test_container_relay.py) and uses it as any MCP server: its calls are its session's."""
+    from tests.helpers import wait_until
+    from tests.mcp.test_container_relay import relayed_servers
+    from trails.api.client import Client
+    from trails.api.types import Events
+
+    server = TrailsServer(engine.home)
+    pid = server.start()
+    try:
+        # Host networking only so the CLI inside reaches the scripted API on this machine's loopback;
+        # MCP goes through the mounted socket, not a network.
+        # The CLI by its directory's real path: a checkout whose node_modules is a link elsewhere
+        # (a worktree sharing another's) would name a path the container does not have.
+        claude = CLAUDE.parent.resolve() / CLAUDE.name
+        engine.create_session("box", str(claude), mode="container", network="host", cwd=repo, caller=as_user())
+        wait_status(engine, "box", "ready", timeout=90)
+        # Claude starts its MCP servers as it comes up: the relay is through once the server runs a
+        # `trails mcp` for it (typing while Claude still redraws for that can lose the Enter).
+        relayed = wait_until(lambda: relayed_servers(pid), timeout=30, message="the relay's trails mcp")
+        claimed = _ask(engine, api, "box", Path("/workspace"), "claim_resource",
+                       {"path": "src/app.py", "reason": "from the container"})
+        assert not claimed.get("is_error"), claimed
+        assert '"session":"box"' in _text(claimed), claimed
+        events = Client(engine.home, local=False).call(Events()).events
+        assert [e.caller for e in events if e.kind == "claim"] == ["agent:box"], events
+        assert not re.search(PERMISSION_PROMPT, screen_of(engine, "box"))
+        assert "waiting" not in statuses(engine, "box"), statuses(engine, "box")
+        # The `trails mcp` the server runs for the relay holds the credential in its environment only.
+        ((credential,),) = relayed.values()
+        assert not any(credential in cmdline for cmdline in _cmdlines())
+    finally:
+        server.stop()

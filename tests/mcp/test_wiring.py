@@ -191,15 +191,30 @@ def test_a_session_created_without_mcp_is_resumed_without_it(recording_claude: t
     assert b"--mcp-config" not in args and b"TRAILS_MCP_TOKEN=" not in environ
 
 
-@pytest.mark.parametrize("mode", ["container", "worktree"])
-def test_a_container_sessions_agent_gets_a_credential_but_no_config(engine: Any, mode: str) -> None:
-    """Its agent could not reach this home's server from inside (README: container sessions)."""
+@pytest.mark.parametrize("agent", ["claude", "codex", "gemini"])
+def test_a_container_sessions_agent_is_given_the_relay_in_the_mounted_hook_directory(engine: Any, agent: str) -> None:
+    """Inside, trails' MCP server is the relay to the MCP socket (tests/mcp/test_container_relay.py),
+    never this installation's `trails mcp` or anything else under the home, which the container does
+    not see; Gemini, whose configuration is a home of its own under the trails home, gets none."""
     from trails.core.models import Mode, Session, Status
 
-    session = Session(id=0, name="c1", agent="claude", command=["claude"], mode=Mode(mode), status=Status.CREATING,
+    session = Session(id=0, name="c1", agent=agent, command=[agent], mode=Mode.CONTAINER, status=Status.CREATING,
                       workdir="/w", repo_root=None, worktree_path=None, branch=None, base_commit=None,
-                      tmux_session="trails-c1", extra={"agent_profile": "claude"})
+                      tmux_session="trails-c1", extra={"agent_profile": agent})
     env: dict[str, str] = {}
-    argv = engine._wire_mcp(session, ["claude"], env, {})
-    assert env[mcpwire.TOKEN_ENV] and session.extra[mcpwire.TOKEN_KEY] == mcpwire.digest(env[mcpwire.TOKEN_ENV])
-    assert (argv == ["claude"]) is (mode == "container"), argv
+    argv = engine._wire_mcp(engine.provider(Mode.CONTAINER), session, [agent], env, {})
+    token = env[mcpwire.TOKEN_ENV]
+    assert token and session.extra[mcpwire.TOKEN_KEY] == mcpwire.digest(token)
+    relay = mcpwire.container_relay()
+    assert relay[2:] == ("-S", "/run/trails/mcp_relay.py", "/run/trails/mcp.sock")
+    assert token not in " ".join(argv) and str(engine.home) not in " ".join(argv), argv
+    if agent == "claude":
+        (config,) = [a.removeprefix("--mcp-config=") for a in argv if a.startswith("--mcp-config=")]
+        assert json.loads(config)["mcpServers"]["trails"] == {"type": "stdio", "command": relay[0],
+                                                               "args": list(relay[1:]), "env": {}}
+    elif agent == "codex":
+        assert f"mcp_servers.trails.command={json.dumps(relay[0])}" in argv
+        assert f"mcp_servers.trails.args={json.dumps(list(relay[1:]))}" in argv
+        assert 'mcp_servers.trails.env_vars=["TRAILS_MCP_TOKEN"]' in argv
+    else:
+        assert argv == ["gemini"] and "GEMINI_CLI_HOME" not in env

@@ -115,6 +115,10 @@ class AgentMcp:
     """An agent whose CLI can use MCP servers: trails configures its own for each launch, in the
     launch's command line or environment (never the user's or the repository's files)."""
 
+    # Whether its configuration works for an agent in a container (there the server is the MCP relay,
+    # core.mcpwire): not when it lives in files under the home, which a container does not see.
+    in_container = True
+
     def wire(self, argv: list[str], server: McpServer, env: dict[str, str]) -> list[str]:
         """argv that starts the agent with `server` configured and its tools allowed without a
         prompt; `env` (the agent's environment) may be added to."""

@@ -52,6 +52,7 @@ class GeminiMcp(AgentMcp):
     under the home, and this launch's alone. `trust`: the trails tools run without asking."""
 
     HOME_ENV = "GEMINI_CLI_HOME"
+    in_container = False  # that home is under the trails home, which a container does not see
     # Files Gemini may create in its home while it runs: linked even before they exist, so that what
     # it writes (a first login) lands in the user's own ~/.gemini.
     LINKED_FILES = ("oauth_creds.json", "google_accounts.json", "installation_id", "trustedFolders.json",

@@ -420,7 +420,7 @@ class Engine:
         notes: list[str] = []
         env = self._session_env(caller_env, session.env, session.name)
         argv = self._wire_hooks(provider, session, argv, env, caller_env)
-        argv = self._wire_mcp(session, argv, env, caller_env)
+        argv = self._wire_mcp(provider, session, argv, env, caller_env)
         if session.mode is not Mode.CONTAINER and any(k in session.limits for k in ("cpus", "memory", "pids_limit")):
             from trails.core import limits as limits_mod
 
@@ -458,11 +458,12 @@ class Engine:
         self.store.update_extra(session.id, {hookwire.TOKEN_KEY: digest, hookwire.HOOKED_KEY: profile.name})
         return wired
 
-    def _wire_mcp(self, session: Session, argv: list[str], env: dict[str, str],
+    def _wire_mcp(self, provider: IsolationProvider, session: Session, argv: list[str], env: dict[str, str],
                   caller_env: Mapping[str, str]) -> list[str]:
         """A new credential for this launch's agent (core.mcpwire), its digest in the row before the
-        agent can use it, and argv (or env) configuring the agent to start `trails mcp` with it; none
-        of that when MCP is off for the session or this launch."""
+        agent can use it, and argv (or env) configuring the agent to start `trails mcp` with it (in a
+        container, the relay to it: the provider's mcp_endpoint); none of that when MCP is off for the
+        session or this launch."""
         from trails.agents.base import McpServer
         from trails.agents.registry import profile_of
         from trails.core import mcpwire
@@ -478,11 +479,11 @@ class Engine:
         session.extra[mcpwire.TOKEN_KEY] = digest
         self.store.update_extra(session.id, {mcpwire.TOKEN_KEY: digest})
         profile = profile_of(session)
-        # A container's agent cannot reach this home's server (no socket of it is mounted): no config.
-        if profile.mcp is None or session.mode is Mode.CONTAINER:
+        if profile.mcp is None or (session.mode is Mode.CONTAINER and not profile.mcp.in_container):
             mcpwire.remove_session_dir(self.home, session.name)  # what a launch on the host had (upgrade)
             return argv
-        server = McpServer(command=mcpwire.server_command(), env=mcpwire.server_env(self.home),
+        command, server_env = provider.mcp_endpoint(session)
+        server = McpServer(command=command, env=server_env,
                            credential_env=mcpwire.TOKEN_ENV, credential=credential,
                            private_dir=mcpwire.session_dir(self.home, session.name))
         return profile.mcp.wire(argv, server, env)

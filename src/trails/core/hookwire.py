@@ -4,7 +4,8 @@ The server listens for hook reports on a socket of their own, `hook.sock` in thi
 directory (`$TRAILS_HOME/hooks`, or a private /tmp directory when that path is too long for a Unix
 socket). That socket answers nothing but `hook_event`, so it can be handed to an agent — mounted
 into a container read-only, the directory with it — without handing over the rest of the server.
-The directory also holds a copy of the reporter (trails/hookreport.py) for containers to run.
+The directory also holds a copy of the reporter (trails/hookreport.py) for containers to run, and
+the MCP relay's socket and script (core.mcpwire), which answer nothing but a live session's agent.
 
 Each launch of an agent gets a new random token (TRAILS_HOOK_TOKEN in the session's environment
 file); the session's row keeps only its SHA-256, and a report is taken for the session whose
@@ -55,8 +56,12 @@ def reporter_source() -> Path:
 
 def install_reporter(home: Path) -> Path:
     """A copy of the reporter in the hook directory (what a container runs)."""
-    target = hook_dir(home) / REPORTER_NAME
-    source = reporter_source()
+    return install_copy(reporter_source(), home, REPORTER_NAME)
+
+
+def install_copy(source: Path, home: Path, name: str) -> Path:
+    """`source` copied (owner-only) into the hook directory as `name`, unless it is there already."""
+    target = hook_dir(home) / name
     if not target.exists() or target.read_bytes() != source.read_bytes():
         tmp = target.with_suffix(".tmp")
         shutil.copyfile(source, tmp)

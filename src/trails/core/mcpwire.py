@@ -7,8 +7,12 @@ token (core.hookwire). `trails mcp` sends it as its caller's `credential`; the s
 A `trails mcp` with no credential in its environment at all is the owner's own: a `user` caller.
 
 Each launch also configures the agent to start `trails mcp` (its profile's AgentMcp), unless the
-session was created without it or it runs in a container (whose agent cannot reach this home's
-server yet).
+session was created without it. A container's agent starts the MCP relay instead (trails/mcprelay.py,
+copied into the hook directory every container has mounted read-only): it hands its credential to
+the server's MCP socket there (`mcp.sock`), and the server, once it has found the credential a live
+session's, runs `trails mcp` on the host with that connection as its stdin and stdout. That socket
+answers nothing else, and a connection without a live session's credential gets nothing run: the
+home's own server socket, where a caller without a credential is the user, is never mounted.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ from trails.core import hookwire, paths
 
 TOKEN_ENV = "TRAILS_MCP_TOKEN"
 TOKEN_KEY = "mcp_token"  # in a session's extra: the digest of its agent's current credential
+SOCKET_NAME = "mcp.sock"  # in the hook directory: the MCP relays' way in
+RELAY_NAME = "mcp_relay.py"  # in the hook directory: the relay's copy that containers run
+ACCEPTED = b"ok"  # what the MCP socket answers a credential it took (trails.mcprelay.ACCEPTED)
 SWITCH_ENV = "TRAILS_MCP"  # "off" in the environment of a launch: its agent gets no credential
 OFF_KEY = "mcp"  # in a session's extra: False when it was created without MCP (--no-mcp, the setting)
 _OFF = frozenset({"off", "0", "no", "false"})
@@ -56,6 +63,21 @@ def server_env(home: Path) -> dict[str, str]:
     if root in os.environ.get("PYTHONPATH", "").split(os.pathsep):
         env["PYTHONPATH"] = root
     return env
+
+
+def socket_path(home: Path) -> Path:
+    return hookwire.hook_dir(home) / SOCKET_NAME
+
+
+def install_relay(home: Path) -> Path:
+    """A copy of the MCP relay in the hook directory (what a container's agent runs)."""
+    return hookwire.install_copy(Path(__file__).resolve().parent.parent / "mcprelay.py", home, RELAY_NAME)
+
+
+def container_relay() -> tuple[str, ...]:
+    """The relay's command line as a container's agent runs it (the hook directory at its inner path)."""
+    return (hookwire.container_python(), "-I", "-S", f"{hookwire.INNER_DIR}/{RELAY_NAME}",
+            f"{hookwire.INNER_DIR}/{SOCKET_NAME}")
 
 
 def session_dir(home: Path, session: str) -> Path:

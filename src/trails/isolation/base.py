@@ -123,6 +123,13 @@ class IsolationProvider(ABC):
 
         return hookwire.host_reporter(), str(hookwire.socket_path(self.host.home))
 
+    def mcp_endpoint(self, session: Session) -> tuple[tuple[str, ...], dict[str, str]]:
+        """(the command that starts trails' MCP server, its environment: nothing secret), as the agent
+        sees them: on this host, this installation's own `trails mcp`."""
+        from trails.core import mcpwire
+
+        return mcpwire.server_command(), mcpwire.server_env(self.host.home)
+
     def started(self, session: Session) -> None:
         """Called after a placement's `before_agent` ran, before the agent is let go: take what it made."""
         return None

@@ -52,7 +52,7 @@ _SETTINGS = "container_settings"
 # their values never show in a process list.
 _PASS_PREFIXES = ("ANTHROPIC_", "CLAUDE_", "OPENAI_", "GEMINI_", "GOOGLE_", "LC_")
 _PASS_NAMES = ("TERM", "COLORTERM", "LANG", "TZ", "NO_COLOR", "TRAILS_SESSION", "TRAILS_HOOK_TOKEN",
-               "TRAILS_HOOK_SOCKET")
+               "TRAILS_HOOK_SOCKET", "TRAILS_MCP_TOKEN")
 # What tmux sets in the pane `docker exec` runs in: passed on so the agent knows it draws into tmux, as
 # on the host (Claude Code otherwise picks a full-screen renderer that tmux and the status screen
 # see differently).
@@ -604,6 +604,14 @@ class Provider(WorktreeProvider):
         return ([hookwire.container_python(), "-I", "-S", f"{hookwire.INNER_DIR}/{hookwire.REPORTER_NAME}"],
                 f"{hookwire.INNER_DIR}/{hookwire.SOCKET_NAME}")
 
+    def mcp_endpoint(self, session: Session) -> tuple[tuple[str, ...], dict[str, str]]:
+        """The MCP relay in the mounted hook directory: it hands the agent's credential to the server's
+        MCP socket there, which runs `trails mcp` on the host for it (core.mcpwire). The home's own
+        socket is never mounted: a connection there without a credential is the user's."""
+        from trails.core import mcpwire
+
+        return mcpwire.container_relay(), {}
+
     def started(self, session: Session) -> None:
         session.extra.pop(STARTING, None)
         session.container_id = session.extra.pop(PRESTARTED, None) or session.container_id
@@ -700,13 +708,14 @@ class Provider(WorktreeProvider):
         return cid
 
     def _hook_mount(self) -> Any:
-        """The home's hook directory (its socket, the reporter), read-only: the agent's hooks reach
-        the server through it without a network. A directory, not the socket itself, so a server
-        restarted later (a new socket) is reached too."""
-        from trails.core import hookwire
+        """The home's hook directory (its socket, the reporter, the MCP relay and its socket), read-only:
+        the agent's hooks and MCP client reach the server through it without a network. A directory,
+        not the sockets themselves, so a server restarted later (new sockets) is reached too."""
+        from trails.core import hookwire, mcpwire
         from trails.infra import docker as d
 
         hookwire.install_reporter(self.host.home)
+        mcpwire.install_relay(self.host.home)
         return d.Mount(str(hookwire.hook_dir(self.host.home)), hookwire.INNER_DIR, read_only=True)
 
     @staticmethod

@@ -33,6 +33,7 @@ from trails.server.delivery import Deliverer
 from trails.server.feed import Feed
 from trails.server.hostfeed import HostFeeds
 from trails.server.jobs import Job, Jobs
+from trails.server.mcpsocket import McpSocket
 from trails.server.monitor import Monitor, turned_off
 from trails.server.service import Service, api_error
 
@@ -142,6 +143,7 @@ class Server:
         self._listener: socket.socket | None = None
         self._hook_listener: socket.socket | None = None
         self._hook_path: Path | None = None
+        self._mcp: McpSocket | None = None
         self._inode = 0
         from trails.fast import code_stamp
 
@@ -167,6 +169,15 @@ class Server:
             why = exc.message if isinstance(exc, TrailsError) else str(exc)
             print(f"trails-server: agents' hooks cannot report: {why}", file=sys.stderr, flush=True)
             self._hook_path = None
+        from trails.core import mcpwire
+
+        try:
+            mcpwire.install_relay(self.home)
+            self._mcp = McpSocket(self.home, self.service, _listen(mcpwire.socket_path(self.home)))
+        except (OSError, TrailsError) as exc:  # host agents' `trails mcp` still reaches the server
+            why = exc.message if isinstance(exc, TrailsError) else str(exc)
+            print(f"trails-server: container agents cannot reach trails' MCP server: {why}", file=sys.stderr,
+                  flush=True)
 
     def _serve_hooks(self) -> None:
         listener = self._hook_listener
@@ -196,6 +207,8 @@ class Server:
         watch.register(self.home, self.monitor)
         if self._hook_listener is not None:
             threading.Thread(target=self._serve_hooks, name="trails-hooks", daemon=True).start()
+        if self._mcp is not None:
+            threading.Thread(target=self._mcp.serve, args=(self._stop,), name="trails-mcp-socket", daemon=True).start()
         self.delivery.start()
         self.hosts.sync()
         if not turned_off(os.environ):
@@ -250,6 +263,8 @@ class Server:
                 if self._hook_path is not None:
                     os.unlink(self._hook_path)
             hook_listener.close()
+        if self._mcp is not None:
+            self._mcp.close()
         self.jobs.cancel_all()
         deadline = time.monotonic() + DRAIN_SECONDS
         while self.jobs.under_way() and time.monotonic() < deadline:
