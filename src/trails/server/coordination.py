@@ -89,11 +89,12 @@ class CoordinationOps:
             held: dict[str, list[str]] = {}
             for claim in engine.store.held_claims(repo_root=root):
                 held.setdefault(claim.session, []).append(claim.pattern)
+            shown = [s for s in engine.list_sessions(caller=caller)
+                     if co.project(s) == root and _matches(s, req.filter)]
+            lasts = engine.store.last_messages([s.id for s in shown])  # one query, not one per session
             peers = []
-            for session in engine.list_sessions(caller=caller):
-                if co.project(session) != root or not _matches(session, req.filter):
-                    continue
-                last = engine.store.last_message(session.name)
+            for session in shown:
+                last = lasts.get(session.id)
                 diff = None
                 if req.stats and session.base_commit:
                     with contextlib.suppress(TrailsError):
