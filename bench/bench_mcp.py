@@ -6,7 +6,8 @@ Over a trails server watching `--sessions` live sessions of one repository (chea
    SDK's own ClientSession (the 2025-11-25 handshake, what agents speak), and over HTTP with the
    SDK's Client too (`http 2026`: it speaks 2026-07-28 to a server that does), against the floor
    of the same request as a plain trails.api Client call with the same credential. They alternate
-   call by call. Target: p95 < 20 ms.
+   call by call. Target: p95 < 20 ms. Then `query_sessions` with stats=true (git for every session's
+   worktree), `--stats-calls` times over stdio against the same floor.
 2. Delivery: agent_message (over HTTP) to a `ready` agent until the line appears in what its pane
    types into it (the echo agent logs each line it reads), against the floor of the same line typed
    into the pane with tmux send-keys. Target: < 1 s.
@@ -77,7 +78,7 @@ def tool_ok(result: Any) -> Any:
     return json.loads("".join(getattr(c, "text", "") for c in result.content))
 
 
-async def round_trips(env: dict[str, str], repo: Path, base: str, token: str, calls: int) -> None:
+async def round_trips(env: dict[str, str], repo: Path, base: str, token: str, calls: int, stats_calls: int) -> None:
     from trails.api import types as t
     from trails.api.caller import Caller
     from trails.api.client import Client
@@ -121,6 +122,21 @@ async def round_trips(env: dict[str, str], repo: Path, base: str, token: str, ca
                 p95 = quantile(found[name], 0.95)
                 print(f"  over {name:9}: {ms(found[name])} (target p95 < 20 ms: {'OK' if p95 < 0.02 else 'MISSED'});"
                       f" p95 {p95 / f95:.1f}x the floor, {(p95 - f95) * 1000:+.1f} ms")
+        async def floor_stats() -> None:
+            floor_client.call(t.QuerySessions(stats=True))
+
+        async def stdio_stats() -> None:
+            tool_ok(await stdio.call_tool("query_sessions", {"stats": True}))
+
+        stats: dict[str, list[float]] = {"floor": [], "stdio": []}
+        for i in range(stats_calls + 1):  # the first warms up
+            took = (await timed(floor_stats), await timed(stdio_stats))
+            if i:
+                stats["floor"].append(took[0])
+                stats["stdio"].append(took[1])
+        f95, s95 = quantile(stats["floor"], 0.95), quantile(stats["stdio"], 0.95)
+        print(f"query_sessions stats=true, {stats_calls} calls each: floor (trails.api Client) {ms(stats['floor'])};"
+              f" over stdio {ms(stats['stdio'])}; p95 {s95 / f95:.1f}x the floor, {(s95 - f95) * 1000:+.1f} ms")
 
 
 async def delivery(env: dict[str, str], base: str, socket: Path, tokens: list[str], target: SessionRef,
@@ -171,6 +187,7 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=50)
     parser.add_argument("--calls", type=int, default=200, help="tool calls per transport and tool")
     parser.add_argument("--messages", type=int, default=20, help="delivery samples")
+    parser.add_argument("--stats-calls", type=int, default=10, help="query_sessions calls with stats=true")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="trails-bench-mcp-"))
@@ -209,7 +226,7 @@ def main() -> None:
         live = len(client.call(t.ListSessions()).sessions)
         print(f"{live} live sessions")
         web, base = start_web(env, repo)
-        anyio.run(round_trips, env, repo, base, tokens[0], args.calls)
+        anyio.run(round_trips, env, repo, base, tokens[0], args.calls, args.stats_calls)
         anyio.run(delivery, env, base, socket, tokens, target, log, args.messages)
     finally:
         if web is not None:

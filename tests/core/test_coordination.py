@@ -129,6 +129,28 @@ def test_claims_expire_and_end_with_their_holder(store: Store, root: Path) -> No
     c.claim(a, "x.py", caller="agent:a")
 
 
+def test_last_messages_gives_each_session_its_own_latest_in_one_query(store: Store, root: Path) -> None:
+    a, b, old_c, old_d = (_session(store, n, root) for n in ("a", "b", "c", "d"))
+    c = co.Coordination(store)
+    c.send_message(a, "b", "first", caller="agent:a")
+    c.send_message(b, "a", "b's only", caller="agent:b")
+    c.send_message(a, "*", "second", caller="agent:a")
+    c.send_message(old_c, "a", "the earlier c's", caller="agent:c")
+    c.send_message(old_d, "a", "the earlier d's", caller="agent:d")
+    for ended in (old_c, old_d):
+        store.update_session(ended.id, status=Status.KILLED, ended_at=time.time())
+    new_c, new_d, quiet = (_session(store, n, root) for n in ("c", "d", "quiet"))
+    c.send_message(new_c, "a", "the new c's", caller="agent:c")
+    c.send_message(a, "b", "third", caller="agent:a")
+    found = store.last_messages([a.id, b.id, new_c.id, new_d.id, quiet.id, old_c.id])
+    assert {sid: m.text for sid, m in found.items()} == {
+        a.id: "third", b.id: "b's only", new_c.id: "the new c's", old_c.id: "the earlier c's"}
+    # A reused name's session has only what it sent itself; one that sent nothing has no entry.
+    assert new_d.id not in found and quiet.id not in found
+    assert all(m.from_session == store.session_by_id(sid).name for sid, m in found.items())  # type: ignore[union-attr]
+    assert store.last_messages([]) == {}
+
+
 @pytest.mark.parametrize("path", ["", "../x", "src/../../etc", "/etc/passwd", "a\\b"])
 def test_a_claim_outside_the_repository_is_refused(store: Store, root: Path, path: str) -> None:
     a = _session(store, "a", root)

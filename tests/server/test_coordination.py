@@ -91,6 +91,26 @@ def test_query_sessions_shows_claims_and_last_messages(
     assert [p.name for p in client.call(t.QuerySessions(filter="b")).sessions] == ["b"]
 
 
+def test_query_sessions_stats_are_each_sessions_own_diff_counts(
+        client: Client, pair: tuple[SessionRef, SessionRef], repo: Path, trails_env: dict[str, Path]) -> None:
+    from tests.helpers import git
+
+    start(client, repo, "c")
+    worktrees = {name: Path(client.call(t.Get(name=name)).worktree_path or "") for name in ("a", "b", "c")}
+    (worktrees["a"] / "committed.txt").write_text("one\ntwo\n")
+    git(worktrees["a"], "add", "committed.txt")
+    git(worktrees["a"], "commit", "-qm", "a's commit")
+    (worktrees["a"] / "untracked.txt").write_text("u\n")
+    (worktrees["c"] / "README.md").write_text("changed\n")
+    client = Client(trails_env["home"], caller=as_user(repo), local=False)
+    listed = {p.name: p.diff for p in client.call(t.QuerySessions(stats=True)).sessions}
+    # The same counts as each session's own diff, read in one listing.
+    for name in ("a", "b", "c"):
+        stat = client.call(t.Diff(name=name, stat=True)).stat
+        assert listed[name] == t.DiffStat(insertions=stat.insertions, deletions=stat.deletions, files=stat.files)
+    assert (listed["a"].files, listed["b"].files, listed["c"].files) == (2, 0, 1)  # type: ignore[union-attr]
+
+
 def test_an_agents_event_stream_holds_only_its_own_repositorys_sessions(
         client: Client, pair: tuple[SessionRef, SessionRef], repo: Path, tmp_path: Path,
         trails_env: dict[str, Path]) -> None:

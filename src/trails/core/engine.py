@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from trails.core.pr import PrResult
     from trails.core.rebase import RebaseResult
     from trails.core.workstate import SavedWork
+    from trails.infra.git import Git, Worktrees
     from trails.isolation.base import HostContext, IsolationProvider
 
 # Server options trails relies on: keep a pane after its agent exits (exit status and last screen
@@ -881,21 +882,44 @@ class Engine:
 
     def diff(self, name: str, *, stat: bool = False, caller: Caller) -> DiffResult:
         """The session's changes against its base commit, uncommitted and untracked files included."""
-        from trails.infra.git import Git
-        from trails.isolation.worktree import worktree_git
-
         session = self._get(name)
-        if not session.base_commit or not session.repo_root:
-            raise InvalidInput(f"session {name!r} is not in a git repository: there is nothing to diff against")
-        place = session.worktree_path or session.workdir
-        if not Path(place).is_dir():
-            raise SessionStateError(f"session {name!r} has no working directory on disk ({place})")
-        self.provider(session.mode).catch_up(session)
-        git = worktree_git(session) or Git(place)  # a worktree through the git dir trails knows for it
-        tree = git.snapshot_tree()
+        git, tree = self._diff_tree(session)
+        assert session.base_commit is not None
         text = git.diff(session.base_commit, tree, stat=stat)
         ins, dels, files = git.numstat(session.base_commit, tree)
         return DiffResult(name, session.base_commit, text, ins, dels, files)
+
+    def diff_stats(self, sessions: Iterable[Session], *, caller: Caller) -> dict[int, tuple[int, int, int]]:
+        """`diff`'s counts (insertions, deletions, files) of sessions just listed (by id; not read again),
+        each repository's worktree records read once for all; one that cannot be diffed is left out."""
+        from trails.infra.git import Worktrees
+
+        records: dict[str, Worktrees] = {}
+        found: dict[int, tuple[int, int, int]] = {}
+        for session in sessions:
+            with contextlib.suppress(TrailsError):
+                root = session.repo_root
+                if session.worktree_path and root and root not in records:
+                    records[root] = Worktrees(root)
+                git, tree = self._diff_tree(session, records.get(root) if root else None)
+                assert session.base_commit is not None
+                found[session.id] = git.numstat(session.base_commit, tree)
+        return found
+
+    def _diff_tree(self, session: Session, records: Worktrees | None = None) -> tuple[Git, str]:
+        """git for the session's place and the tree of its work as it is now (what `diff` compares)."""
+        from trails.infra.git import Git
+        from trails.isolation.worktree import worktree_git
+
+        if not session.base_commit or not session.repo_root:
+            raise InvalidInput(f"session {session.name!r} is not in a git repository: there is nothing to diff "
+                               "against")
+        place = session.worktree_path or session.workdir
+        if not Path(place).is_dir():
+            raise SessionStateError(f"session {session.name!r} has no working directory on disk ({place})")
+        self.provider(session.mode).catch_up(session)
+        git = worktree_git(session, records) or Git(place)  # a worktree through the git dir trails knows for it
+        return git, git.snapshot_tree()
 
     def merge(self, name: str, *, strategy: str | None = None, message: str | None = None,
               cleanup: bool = False, caller: Caller) -> MergeResult:

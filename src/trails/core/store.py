@@ -772,9 +772,16 @@ class Store:
             " ORDER BY m.id", (Status.READY.value,))
         return [(_row_to_message(r), int(r["recipient_id"]), str(r["recipient"])) for r in rows]
 
-    def last_message(self, name: str) -> Message | None:
-        row = self._one("SELECT * FROM messages WHERE from_session = ? ORDER BY id DESC LIMIT 1", (name,))
-        return _row_to_message(row) if row is not None else None
+    def last_messages(self, session_ids: Sequence[int]) -> dict[int, Message]:
+        """Each session's own last message (by session id; none: absent), in one query: a message is a
+        session's if its name sent it while the session lived (names are reused: another session of the
+        same name sent the others, as `inbox` reads them)."""
+        rows = self._rows(
+            "SELECT s.id AS session_id, m.* FROM sessions s JOIN messages m ON m.id = (SELECT MAX(id) FROM messages"
+            " WHERE from_session = s.name AND ts >= s.created_at AND (s.ended_at IS NULL OR ts <= s.ended_at))"
+            " WHERE s.id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(session_ids)),))
+        return {int(r["session_id"]): _row_to_message(r) for r in rows}
 
     def add_claim(self, claim: Claim, conflict: Callable[[list[Claim]], Claim | None], *,
                   audit: Audit) -> tuple[Claim | None, Claim | None]:

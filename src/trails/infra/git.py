@@ -201,15 +201,14 @@ def _ref_from_files(common: Path, ref: str) -> tuple[bool, str | None]:
     return True, None
 
 
-def worktree_admin_dir(common: Path, worktree: Path) -> Path | None:
-    """The directory under `<common>/worktrees/` that git keeps for the linked worktree at `worktree`
-    (the one whose `gitdir` file names it); None when there is not exactly one."""
-    want = worktree.resolve()
-    found: list[Path] = []
+def recorded_worktrees(common: Path) -> dict[Path, list[Path]]:
+    """The linked worktrees git keeps a directory for under `<common>/worktrees/`: each one's path
+    (resolved) → the directories whose `gitdir` file names it."""
+    found: dict[Path, list[Path]] = {}
     try:
         entries = list(os.scandir(common / "worktrees"))
     except OSError:
-        return None
+        return found
     for entry in entries:
         try:
             if not entry.is_dir(follow_symlinks=False):
@@ -217,9 +216,34 @@ def worktree_admin_dir(common: Path, worktree: Path) -> Path | None:
             recorded = Path(Path(entry.path, "gitdir").read_text(encoding="utf-8").strip())
         except (OSError, UnicodeDecodeError):
             continue
-        if recorded.name == ".git" and recorded.is_absolute() and recorded.parent.resolve() == want:
-            found.append(Path(entry.path))
+        if recorded.name == ".git" and recorded.is_absolute():
+            found.setdefault(recorded.parent.resolve(), []).append(Path(entry.path))
+    return found
+
+
+def worktree_admin_dir(common: Path, worktree: Path, recorded: Mapping[Path, list[Path]] | None = None) -> Path | None:
+    """The directory under `<common>/worktrees/` that git keeps for the linked worktree at `worktree`
+    (the one whose `gitdir` file names it); None when there is not exactly one. `recorded`: what
+    `recorded_worktrees(common)` read, for looking up many."""
+    found = (recorded if recorded is not None else recorded_worktrees(common)).get(worktree.resolve(), [])
     return found[0] if len(found) == 1 else None
+
+
+class Worktrees:
+    """A repository's linked worktrees as git records them, read once (its common dir, its records):
+    `Git.linked_worktree` for many worktrees of one repository without reading them again for each."""
+
+    def __init__(self, repo_root: str | os.PathLike[str]) -> None:
+        self.repo_root = Path(repo_root)
+        self.common = Git(repo_root).common_dir()
+        self.recorded = recorded_worktrees(self.common)
+
+    def git(self, path: str | os.PathLike[str]) -> Git:
+        admin = worktree_admin_dir(self.common, Path(path), self.recorded)
+        if admin is None:
+            raise GitError(f"{path} is not a worktree of {self.repo_root} (git has no single record of it under "
+                           f"{self.common / 'worktrees'})")
+        return Git(path, git_dir=admin, common_dir=self.common)
 
 
 def check_branch_name(name: str) -> bool:
@@ -248,12 +272,7 @@ class Git:
     def linked_worktree(cls, repo_root: str | os.PathLike[str], path: str | os.PathLike[str]) -> Git:
         """git for the linked worktree at `path` of the repository at `repo_root`, through the git
         directory the repository keeps for it: whatever `path/.git` says is never read."""
-        common = cls(repo_root).common_dir()
-        admin = worktree_admin_dir(common, Path(path))
-        if admin is None:
-            raise GitError(f"{path} is not a worktree of {repo_root} (git has no single record of it under "
-                           f"{common / 'worktrees'})")
-        return cls(path, git_dir=admin, common_dir=common)
+        return Worktrees(repo_root).git(path)
 
     def argv(self, *args: str) -> list[str]:
         out = ["git", *HARDENING, "-C", str(self.root)]

@@ -28,7 +28,7 @@ from trails.core.recovery import Teardown, worktree_state
 from trails.core.userfiles import expand_user
 from trails.core.workstate import SavedWork
 from trails.infra import git as gitinfra
-from trails.infra.git import Git
+from trails.infra.git import Git, Worktrees
 from trails.isolation.base import CreateRequest, IsolationProvider, Placement, Recorder, Released
 
 
@@ -65,10 +65,11 @@ def max_worktrees(config: EffectiveConfig, env: Mapping[str, str]) -> int:
     return config.max_worktrees or DEFAULT_MAX_WORKTREES
 
 
-def worktree_git(session: Session) -> Git | None:
+def worktree_git(session: Session, records: Worktrees | None = None) -> Git | None:
     """git for the session's worktree, through the git directory trails knows for it (an agent can
     replace the worktree's own `.git`): a container session's own (see container.container_git),
-    else the one its repository records. None when the session has no worktree on disk."""
+    else the one its repository records (`records`: its repository's, read once for many sessions).
+    None when the session has no worktree on disk."""
     if not (session.worktree_path and session.repo_root and Path(session.worktree_path).is_dir()):
         return None
     if session.mode is Mode.CONTAINER:
@@ -77,6 +78,8 @@ def worktree_git(session: Session) -> Git | None:
         git = container_git(session.name, Path(session.repo_root), Path(session.worktree_path))
         if git is not None:
             return git
+    if records is not None and records.repo_root == Path(session.repo_root):
+        return records.git(session.worktree_path)
     return Git.linked_worktree(session.repo_root, session.worktree_path)
 
 

@@ -7,7 +7,6 @@ it acts for (`as_session`), and is refused where one is needed and none is named
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -23,7 +22,6 @@ from trails.core.errors import (
     PathOutsideWorktree,
     SessionNotFound,
     TooLarge,
-    TrailsError,
 )
 from trails.core.models import Artifact, Claim, Message, Session
 from trails.infra.git import find_toplevel
@@ -89,16 +87,15 @@ class CoordinationOps:
             held: dict[str, list[str]] = {}
             for claim in engine.store.held_claims(repo_root=root):
                 held.setdefault(claim.session, []).append(claim.pattern)
+            shown = [s for s in engine.list_sessions(caller=caller)
+                     if co.project(s) == root and _matches(s, req.filter)]
+            lasts = engine.store.last_messages([s.id for s in shown])  # one query, not one per session
+            stats = engine.diff_stats(shown, caller=caller) if req.stats else {}
             peers = []
-            for session in engine.list_sessions(caller=caller):
-                if co.project(session) != root or not _matches(session, req.filter):
-                    continue
-                last = engine.store.last_message(session.name)
-                diff = None
-                if req.stats and session.base_commit:
-                    with contextlib.suppress(TrailsError):
-                        found = engine.diff(session.name, stat=True, caller=caller)
-                        diff = t.DiffStat(insertions=found.insertions, deletions=found.deletions, files=found.files)
+            for session in shown:
+                last = lasts.get(session.id)
+                counts = stats.get(session.id)
+                diff = t.DiffStat(insertions=counts[0], deletions=counts[1], files=counts[2]) if counts else None
                 peers.append(t.PeerInfo(
                     name=session.name, agent=session.agent, mode=session.mode, status=session.status,
                     branch=session.branch, claims=held.get(session.name, []),
