@@ -57,3 +57,37 @@ def test_parallel_sends_to_one_session_arrive_whole_one_after_another(repo: Path
     wait_until(lambda: log.exists() and log.read_text().count("\n") >= 5, timeout=20, message="five lines")
     got = log.read_text().splitlines()
     assert sorted(got) == sorted(lines), got
+
+
+# An agent busy redrawing drops a key now and then (Claude Code while it starts its MCP servers): this
+# one shows what is typed and ignores the first Enter, then logs each line submitted.
+DROPS_FIRST_ENTER = r'''
+import os, sys, tty
+tty.setraw(0)
+os.write(1, b"> ")
+line, dropped = b"", False
+while True:
+    key = os.read(0, 1)
+    if key != b"\r":
+        line += key
+        os.write(1, key)
+    elif not dropped:
+        dropped = True
+    else:
+        with open(sys.argv[1], "ab") as log:
+            log.write(line + b"\n")
+        os.write(1, b"\r\nsubmitted\r\n> ")
+        line = b""
+'''
+
+
+def test_an_enter_the_agent_dropped_is_pressed_again_and_the_line_submitted_once(repo: Path, tmp_path: Path) -> None:
+    script, log = tmp_path / "drops.py", tmp_path / "submitted.log"
+    script.write_text(DROPS_FIRST_ENTER)
+    assert trails("new", "d1", f"{sys.executable} {script} {log}", "--mode", "direct", cwd=repo).code == 0
+    wait_until(lambda: trails("output", "d1", cwd=repo).stdout.rstrip().endswith(">"), message="prompt")
+    assert trails("send", "d1", "fix the parser", cwd=repo).code == 0
+    wait_until(lambda: log.exists() and log.read_text(), timeout=10, message="the line submitted")
+    assert trails("send", "d1", "and test it", cwd=repo).code == 0  # its Enter works the first time
+    wait_until(lambda: log.read_text().count("\n") == 2, timeout=10, message="the second line")
+    assert log.read_text() == "fix the parser\nand test it\n"  # each once: no Enter more than needed

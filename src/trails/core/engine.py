@@ -38,6 +38,12 @@ PASTE_OVER = 8 * 1024
 # then not changed for RESUME_SETTLED_FOR seconds (an agent drops keys typed while it starts up).
 RESUME_SETTLE_TIMEOUT = 30.0
 RESUME_SETTLED_FOR = 0.5
+# An Enter that changed nothing on the screen within SUBMIT_SEEN seconds is pressed again, up to
+# SUBMIT_RETRIES times: an agent busy redrawing (Claude Code while it starts its MCP servers) now and
+# then drops the key and the text stays in its input box. A submitted line always changes the screen
+# (the box empties, the line echoes), and an extra Enter on an empty input line does nothing.
+SUBMIT_SEEN = 1.0
+SUBMIT_RETRIES = 2
 
 
 @dataclass
@@ -851,15 +857,30 @@ class Engine:
             self.tmux.send_text(session.tmux_session, text, enter=False)
         tail = "".join(text.split())[-16:]
         deadline = time.monotonic() + echo_timeout
-        previous = None
+        previous, settled = None, None
         while time.monotonic() < deadline:
             screen = self.tmux.capture(session.tmux_session)
             shown = not tail or tail in "".join(screen.split()) or (pasted and screen != before)
             if shown and screen == previous:
+                settled = screen
                 break
             previous = screen
             time.sleep(0.1)
         self.tmux.send_text(session.tmux_session, "", enter=True)
+        if not tail or settled is None:
+            return  # nothing typed, or an agent that does not show what it is typed: one Enter, unchecked
+        for _ in range(SUBMIT_RETRIES):
+            if self._screen_changes(session, settled, SUBMIT_SEEN):
+                return
+            self.tmux.send_text(session.tmux_session, "", enter=True)
+
+    def _screen_changes(self, session: Session, before: str, within: float) -> bool:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            if self.tmux.capture(session.tmux_session) != before:
+                return True
+            time.sleep(0.05)
+        return False
 
     def output(self, name: str, lines: int | None = None, *, caller: Caller) -> str:
         session = self._get(name)
