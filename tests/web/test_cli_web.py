@@ -107,5 +107,5 @@ def test_openapi_is_generated_from_the_types(web: Web) -> None:
     assert send["parameters"][0] == {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
     assert "name" not in send["requestBody"]["content"]["application/json"]["schema"]["properties"]
     file_params = {p["name"] for p in spec["paths"]["/api/git/file"]["get"]["parameters"]}
-    assert file_params == {"worktree", "path"}
+    assert file_params == {"worktree", "path", "host"}  # host: a remote host's worktree, read there
     assert "x-websocket" in spec["paths"]["/api/sessions/{name}/terminal"]

@@ -96,12 +96,17 @@ export const api = {
   startRun: (file: string) => call<{ job?: number }>("POST", "/api/runs", { file }),
   cancelRun: (id: string) => call<unknown>("POST", `/api/runs/${enc(id)}/cancel`),
 
-  worktrees: () => call<WorktreeList>("GET", "/api/git/worktrees"),
-  gitStatus: (worktree: string) => call<GitStatus>("GET", `/api/git/status${query({ worktree })}`),
-  gitDiff: (worktree: string) => call<{ worktree: string; diff: string }>("GET", `/api/git/diff${query({ worktree })}`),
-  gitFile: (worktree: string, path: string) => call<GitFile>("GET", `/api/git/file${query({ worktree, path })}`),
-  filesList: (worktree: string, path: string) => call<FileList>("GET", `/api/files/list${query({ worktree, path })}`),
-  filesFind: (worktree: string, q: string) => call<FileFind>("GET", `/api/files/find${query({ worktree, q })}`),
+  // `host`: a remote host's worktree (its server checks the paths: the checkout is the host's).
+  worktrees: (host?: string) => call<WorktreeList>("GET", `/api/git/worktrees${query({ host })}`),
+  gitStatus: (worktree: string, host?: string) => call<GitStatus>("GET", `/api/git/status${query({ worktree, host })}`),
+  gitDiff: (worktree: string, host?: string) =>
+    call<{ worktree: string; diff: string }>("GET", `/api/git/diff${query({ worktree, host })}`),
+  gitFile: (worktree: string, path: string, host?: string) =>
+    call<GitFile>("GET", `/api/git/file${query({ worktree, path, host })}`),
+  filesList: (worktree: string, path: string, host?: string) =>
+    call<FileList>("GET", `/api/files/list${query({ worktree, path, host })}`),
+  filesFind: (worktree: string, q: string, host?: string) =>
+    call<FileFind>("GET", `/api/files/find${query({ worktree, q, host })}`),
 };
 
 /** A WebSocket URL on this page's origin (the cookie goes with it). */

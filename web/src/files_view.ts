@@ -1,5 +1,6 @@
 // The Files tab: a worktree's tree and a file viewer, through the worktree-scoped endpoints
-// (/api/files/*, /api/git/*). The worktree and the open file are part of the URL.
+// (/api/files/*, /api/git/*). The worktree and the open file are part of the URL. A remote host's
+// session's worktree is the host's: every request names its host, whose server reads it.
 import { api } from "./api";
 import { clear, h } from "./dom";
 import { highlightLines, languageOf } from "./highlight";
@@ -47,7 +48,7 @@ export class FilesView {
   /** Every worktree of the session's repository, for the picker (the server's list; the guess above until then). */
   private async loadWorktrees(select: HTMLSelectElement): Promise<void> {
     try {
-      const { worktrees } = await api.worktrees();
+      const { worktrees } = await api.worktrees(this.session.host);
       const repo = this.session.repo_root;
       const mine = worktrees.filter((w) => !repo || w.repo === repo);
       if (!mine.length) return;
@@ -78,8 +79,8 @@ export class FilesView {
     clear(this.tree);
     try {
       const [listing, status] = await Promise.all([
-        api.filesList(this.worktree, ""),
-        api.gitStatus(this.worktree).catch(() => null),
+        api.filesList(this.worktree, "", this.session.host),
+        api.gitStatus(this.worktree, this.session.host).catch(() => null),
       ]);
       this.statusOf = new Map((status?.entries ?? []).map((f) => [f.path, f.status]));
       clear(this.changed);
@@ -108,7 +109,7 @@ export class FilesView {
           li.setAttribute("aria-expanded", String(!open));
           if (!open && !children.childElementCount) {
             try {
-              this.fillDir(children, (await api.filesList(this.worktree, e.path)).entries);
+              this.fillDir(children, (await api.filesList(this.worktree, e.path, this.session.host)).entries);
             } catch (exc) {
               children.append(h("li", { class: "error-box" }, exc instanceof Error ? exc.message : String(exc)));
             }
@@ -128,7 +129,7 @@ export class FilesView {
     clear(this.findResults);
     if (!q.trim()) return;
     try {
-      const found = await api.filesFind(this.worktree, q.trim());
+      const found = await api.filesFind(this.worktree, q.trim(), this.session.host);
       for (const p of found.paths.slice(0, 200)) {
         this.findResults.append(h("li", {}, h("a", { href: "#", class: "file-link", "data-path": p,
           onclick: (e: Event) => { e.preventDefault(); void this.open(p); } }, p)));
@@ -148,7 +149,7 @@ export class FilesView {
     this.viewer.append(h("div", { class: "hint" }, `loading ${path}…`));
     let f: GitFile;
     try {
-      f = await api.gitFile(this.worktree, path);
+      f = await api.gitFile(this.worktree, path, this.session.host);
     } catch (exc) {
       clear(this.viewer);
       this.viewer.append(h("div", { class: "error-box" }, exc instanceof Error ? exc.message : String(exc)));

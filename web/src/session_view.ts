@@ -200,8 +200,11 @@ export class SessionView {
     };
     const switcher = h("span", { class: "layout-toggle term-switch", role: "group", "aria-label": "terminal" },
       h("button", { class: "layout-btn", "data-kind": "agent", "aria-pressed": "true", onclick: () => pick("agent") }, "Agent"),
+      // A remote session's worktree is its host's: a shell there is a login on it, not served from here.
       h("button", { class: "layout-btn", "data-kind": "shell", "aria-pressed": "false", hidden: this.readOnly,
-        title: "a plain shell in the session's worktree",
+        disabled: !!s.host,
+        title: s.host ? `the worktree is on ${s.host}: a shell there is not served from here (ssh to ${s.host})`
+          : "a plain shell in the session's worktree",
         onclick: () => pick("shell") }, "Shell in worktree"));
     this.agentTerm = new TerminalPane((c, r) => sessionWs(s.name, "terminal", c, r), this.readOnly, "agent");
     box.append(this.agentTerm.el);

@@ -268,6 +268,13 @@ def attach_argv(name: str, tmux_argv: list[str]) -> list[str]:
     return [*argv, "--", " ".join(shlex.quote(w) for w in tmux_argv)]
 
 
+def control_argv(name: str, host: hostfile.Host, tmux_argv: list[str]) -> list[str]:
+    """`ssh -T TARGET -- TMUX -C…`: the host's control-mode client of a pane, its stdin and stdout piped
+    here over the master connection (no terminal: the protocol is lines, as with a local one)."""
+    ensure_master(name, host)
+    return [*ssh_argv(name, host), "--", " ".join(shlex.quote(w) for w in tmux_argv)]
+
+
 def client_for(name: str) -> tuple[Client, str]:
     """The client that serves session `name` (`HOST:NAME` names one on a host; git refs hold no ':'),
     and the session's name there."""

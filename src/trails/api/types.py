@@ -795,7 +795,8 @@ REQUESTS: dict[str, type[Request[object]]] = {
 #
 # A `worktree` is one of the paths `git worktree list --porcelain` prints for a repository trails knows
 # (one of its sessions' repositories, or the caller's); None means the primary checkout of the caller's
-# repository. A `path` is relative to the worktree and must stay inside it, symlinks resolved.
+# repository. A `path` is relative to the worktree and must stay inside it, symlinks resolved. A `host`
+# (a remote host's name) asks that host's server, whose checkouts its worktrees are.
 
 
 class WorktreeInfo(msgspec.Struct, kw_only=True):
@@ -885,24 +886,28 @@ class RunFileText(msgspec.Struct, kw_only=True):
 class GitStatus(Request[GitStatusResult], tag="git_status"):
     result = GitStatusResult
     worktree: str | None = None
+    host: str | None = None
 
 
 class GitDiff(Request[GitDiffResult], tag="git_diff"):
     result = GitDiffResult
     worktree: str | None = None
     stat: bool = False
+    host: str | None = None
 
 
 class GitFile(Request[GitFileResult], tag="git_file"):
     result = GitFileResult
     path: str
     worktree: str | None = None
+    host: str | None = None
 
 
 class ListFiles(Request[FileList], tag="files_list"):
     result = FileList
     worktree: str | None = None
     path: str = ""
+    host: str | None = None
 
 
 class FindFiles(Request[FileMatches], tag="files_find"):
@@ -912,10 +917,12 @@ class FindFiles(Request[FileMatches], tag="files_find"):
     q: str
     worktree: str | None = None
     limit: int = 200
+    host: str | None = None
 
 
 class ListWorktrees(Request[WorktreeList], tag="worktrees"):
     result = WorktreeList
+    host: str | None = None
 
 
 class OpenTerminal(Request[TerminalClosed], tag="terminal_open"):
@@ -929,6 +936,23 @@ class OpenTerminal(Request[TerminalClosed], tag="terminal_open"):
     shell: bool = False
     cols: int | None = None
     rows: int | None = None
+    read_only: bool = False
+
+
+class TerminalCommand(msgspec.Struct, kw_only=True):
+    """A control-mode tmux client of a session's pane (`tmux -C attach-session`), for a bridge to run."""
+
+    session: str
+    target: str  # the tmux session
+    argv: list[str]
+
+
+class TerminalCommandRequest(Request[TerminalCommand], tag="terminal_command"):
+    """What bridges the session's pane from elsewhere: another machine's server runs it over ssh for a
+    `HOST:NAME` terminal. `read_only` (always, for a read-only caller): a read-only client."""
+
+    result = TerminalCommand
+    name: str
     read_only: bool = False
 
 
@@ -962,8 +986,8 @@ class ReadRunFile(Request[RunFileText], tag="run_file"):
 
 
 REQUESTS.update({cls.op_name(): cls for cls in (
-    GitStatus, GitDiff, GitFile, ListFiles, FindFiles, ListWorktrees, OpenTerminal, TerminalInput, TerminalResize,
-    ShowRun, ReadRunFile,
+    GitStatus, GitDiff, GitFile, ListFiles, FindFiles, ListWorktrees, OpenTerminal, TerminalCommandRequest,
+    TerminalInput, TerminalResize, ShowRun, ReadRunFile,
 )})
 
 
@@ -1152,6 +1176,7 @@ REQUESTS.update({cls.op_name(): cls for cls in ORCHESTRATION})
 # refuses every other one for such a caller, whatever the front end in between let through.
 READS: frozenset[str] = frozenset(cls.op_name() for cls in (
     ListSessions, Show, Get, Output, FollowOutput, Diff, Events, Subscribe, Audit, ListTrusted, Doctor, Ping,
-    GitStatus, GitDiff, GitFile, ListFiles, FindFiles, ListWorktrees, OpenTerminal, ListRuns, ShowRun, ReadRunFile,
+    GitStatus, GitDiff, GitFile, ListFiles, FindFiles, ListWorktrees, OpenTerminal, TerminalCommandRequest, ListRuns,
+    ShowRun, ReadRunFile,
     ListClaims, QuerySessions, GetArtifact, ListArtifacts, Whoami, WaitForStatus,
 ))

@@ -248,3 +248,9 @@ class TrailsMissing(HostError):
     """The host answers ssh but has no `trails` command to run."""
 
     code = "host_trails_missing"
+
+
+class RemoteUnsupported(InvalidInput):
+    """What a remote host's session cannot have from this machine (a shell in its worktree, say)."""
+
+    code = "remote_unsupported"

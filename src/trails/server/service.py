@@ -52,6 +52,10 @@ FORWARDED: frozenset[type[t.Request[Any]]] = frozenset({
     t.Show, t.Get, t.Send, t.Output, t.Diff, t.Merge, t.Rebase, t.OpenPr, t.PrChecks, t.Upgrade, t.Export, t.Kill,
     t.AutoYes, t.Pause, t.Resume})
 STREAMED: frozenset[type[t.Request[Any]]] = frozenset({t.FollowOutput, t.OpenTerminal, t.AttachCommandRequest})
+# Requests about a worktree that name its `host`: asked of that host's server, whose checkout it is (so
+# its paths are checked there, against the repositories that host knows).
+ON_HOST: frozenset[type[t.Request[Any]]] = frozenset({t.GitStatus, t.GitDiff, t.GitFile, t.ListFiles, t.FindFiles,
+                                                      t.ListWorktrees})
 
 
 def convert(data: object, kind: type[R]) -> R:
@@ -172,10 +176,15 @@ class Service:
             if kind.long and kind not in (t.Subscribe, t.OpenTerminal):  # these say so once registered
                 job.started()
             target = getattr(request, "name", None)
+            host = getattr(request, "host", None) if kind in ON_HOST else None
             if kind in FORWARDED and isinstance(target, str) and ":" in target:
                 result = self.forward(request, target, caller, job)
+            elif isinstance(host, str) and host and host != "local":
+                result = self.ask_host(host, msgspec.structs.replace(request, host=None), caller, job)
             elif kind in STREAMED and isinstance(target, str) and target.startswith("local:"):
                 result = self._ops[kind](msgspec.structs.replace(request, name=target[len("local:"):]), caller, job)
+            elif kind is t.OpenTerminal:  # a HOST:NAME pane is bridged here, over ssh (server/terminal.py)
+                result = self._ops[kind](request, caller, job)
             elif kind in STREAMED and isinstance(target, str) and ":" in target:
                 raise InvalidInput(f"`{frame.op}` of {target}, a remote host's session, is not served here yet: "
                                    f"`trails attach {target}` and `trails output --follow {target}` reach it",
@@ -206,18 +215,24 @@ class Service:
         """A request about a remote host's session (`HOST:NAME`), asked of that host's server, so every front
         end reaches remote sessions through this one. The caller there is the user ssh logs in as, acting for
         no more than this caller (a web token stays web, read-only stays read-only); an agent's is refused."""
-        from trails.api.remote import RemoteClient, on_host
-        from trails.core import hosts as hostfile
-        from trails.core.errors import NotPermitted
-
         host, _, bare = target.partition(":")
         there = msgspec.structs.replace(request, name=bare)
         if host == "local":
             return self._ops[type(request)](there, caller, job)
+        return self.ask_host(host, there, caller, job, about=target)
+
+    def ask_host(self, host: str, there: t.Request[Any], caller: Caller, job: Job, *,
+                 about: str | None = None) -> msgspec.Struct:
+        """`there` (a request as the host names things) asked of `host`'s server for this caller (see forward)."""
+        from trails.api.remote import RemoteClient, on_host
+        from trails.core import hosts as hostfile
+        from trails.core.errors import NotPermitted
+
         if caller.trust is Trust.AGENT:
-            raise NotPermitted(f"an agent may not act on {target}, a session on another machine")
+            what = f"{about}, a session on another machine" if about else f"a worktree on {host}, another machine"
+            raise NotPermitted(f"an agent may not act on {what}")
         found = hostfile.get(host)
-        if self.hosts is not None and not type(request).long and caller.trust is Trust.USER:
+        if self.hosts is not None and not type(there).long and caller.trust is Trust.USER:
             return on_host(self.hosts.call(host, found, there), host)  # over the connection kept to the host
         remote = RemoteClient(host, found)
         remote.caller = Caller(trust=caller.trust, cwd="", env={}, read_only=caller.read_only)

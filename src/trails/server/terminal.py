@@ -14,6 +14,12 @@ A read-only bridge (a read-only caller's, or one asked for so) attaches read-onl
 size: input and resizes for it are refused here, since tmux runs a control client's commands anyway.
 A shell terminal is a tmux session of its own (`_trails-shell-…`: no session's name starts so),
 ended when its terminal closes.
+
+A remote host's session (`HOST:NAME`) is bridged the same way, by this server: the host's server says
+which control-mode client reaches the pane (`terminal_command`: its tmux socket and session, read-only
+when the caller is), and that runs over ssh with its stdin and stdout piped, so the protocol is the
+same lines and the terminal's id, input and resizes stay here. A shell in a host's worktree is not
+served (`remote_unsupported`): that is a login on the host, not a pane of trails'.
 """
 
 from __future__ import annotations
@@ -249,7 +255,8 @@ class Terminals:
         self._lock = threading.Lock()
 
     def ops(self) -> dict[type[t.Request[Any]], Callable[[Any, Caller, Job], Any]]:
-        return {t.OpenTerminal: self.open, t.TerminalInput: self.input, t.TerminalResize: self.resize}
+        return {t.OpenTerminal: self.open, t.TerminalCommandRequest: self.command, t.TerminalInput: self.input,
+                t.TerminalResize: self.resize}
 
     def _bridge(self, terminal: int) -> Bridge:
         with self._lock:
@@ -258,28 +265,45 @@ class Terminals:
             raise InvalidInput(f"no terminal {terminal} is open", field="terminal")
         return bridge
 
+    def _pane(self, name: str, read_only: bool, caller: Caller) -> str:
+        """The tmux session of `name`'s pane, which must be running; an idle agent frozen (core/freeze.py)
+        is thawed for a caller that may type, so it hears what is typed."""
+        with self.service.engines.engine() as engine:
+            session = engine.get_session(name, caller=caller)
+            if not read_only:
+                freeze.thaw(engine.store, session)
+        if not Tmux(paths.tmux_socket()).has_session(session.tmux_session):
+            why = f" ({session.status_reason})" if session.status_reason else ""
+            raise SessionStateError(f"session {name!r} has no terminal: it is {session.status.value}{why}",
+                                    hint="`trails resume` starts its agent again")
+        return session.tmux_session
+
+    def command(self, req: t.TerminalCommandRequest, caller: Caller, job: Job) -> t.TerminalCommand:
+        read_only = req.read_only or caller.read_only
+        target = self._pane(req.name, read_only, caller)
+        return t.TerminalCommand(session=req.name, target=target,
+                                 argv=Tmux(paths.tmux_socket()).control_argv(target, read_only=read_only))
+
     def open(self, req: t.OpenTerminal, caller: Caller, job: Job) -> t.TerminalClosed:
         read_only = req.read_only or caller.read_only
         if req.cols is not None or req.rows is not None:
             check_size(req.cols or 0, req.rows or 0)
-        with self.service.engines.engine() as engine:
-            session = engine.get_session(req.name, caller=caller)
-            if not read_only and not req.shell:
-                freeze.thaw(engine.store, session)  # an idle agent frozen (core/freeze.py) hears what is typed
         tmux = Tmux(paths.tmux_socket())
-        if req.shell:
+        if ":" in req.name:
+            argv, target = self._remote(req, read_only, caller, job)
+        elif req.shell:
             caller.refuse_read_only("opening a shell")
             if req.read_only:
                 raise InvalidInput("a shell cannot be read-only: open the session's own terminal to watch it",
                                    field="read_only")
+            with self.service.engines.engine() as engine:
+                session = engine.get_session(req.name, caller=caller)
             target = self._start_shell(tmux, session.worktree_path or session.workdir, req, caller, job)
+            argv = tmux.control_argv(target)
         else:
-            target = session.tmux_session
-            if not tmux.has_session(target):
-                why = f" ({session.status_reason})" if session.status_reason else ""
-                raise SessionStateError(f"session {req.name!r} has no terminal: it is {session.status.value}{why}",
-                                        hint="`trails resume` starts its agent again")
-        bridge = Bridge(tmux.control_argv(target, read_only=read_only), target, read_only=read_only,
+            target = self._pane(req.name, read_only, caller)
+            argv = tmux.control_argv(target, read_only=read_only)
+        bridge = Bridge(argv, target, read_only=read_only,
                         on_output=lambda data: job.progress(t.TerminalOutput(data=data)),
                         on_size=lambda cols, rows: job.progress(t.TerminalSize(cols=cols, rows=rows)))
         with self._lock:
@@ -295,8 +319,26 @@ class Terminals:
             with self._lock:
                 self._open.pop(job.id, None)
             bridge.close()
-            if req.shell:
+            if req.shell and ":" not in req.name:
                 self._end_shell(tmux, target)
+
+    def _remote(self, req: t.OpenTerminal, read_only: bool, caller: Caller, job: Job) -> tuple[list[str], str]:
+        """A `HOST:NAME` pane: the host's server names its control-mode client, which runs over ssh from
+        here, so the terminal (its id, input and resizes) is this server's like a local one."""
+        from trails.api.remote import control_argv
+        from trails.core import hosts as hostfile
+        from trails.core.errors import RemoteUnsupported
+
+        host, _, bare = req.name.partition(":")
+        if req.shell:
+            hostfile.get(host)  # an unknown host is that error, not this one
+            raise RemoteUnsupported(f"a shell in the worktree of {req.name} is not served from here: the worktree "
+                                    f"is on {host}", field="shell",
+                                    hint=f"the session's own terminal is; `ssh` to {host} for a shell there")
+        there = t.TerminalCommandRequest(name=bare, read_only=read_only)
+        command = self.service.ask_host(host, there, caller, job, about=req.name)
+        assert isinstance(command, t.TerminalCommand)
+        return control_argv(host, hostfile.get(host), command.argv), command.target
 
     def _start_shell(self, tmux: Tmux, place: str, req: t.OpenTerminal, caller: Caller, job: Job) -> str:
         if not Path(place).is_dir():
