@@ -129,6 +129,8 @@ async def round_trips(env: dict[str, str], repo: Path, base: str, token: str, ca
             tool_ok(await stdio.call_tool("query_sessions", {"stats": True}))
 
         stats: dict[str, list[float]] = {"floor": [], "stdio": []}
+        if not stats_calls:
+            return
         for i in range(stats_calls + 1):  # the first warms up
             took = (await timed(floor_stats), await timed(stdio_stats))
             if i:

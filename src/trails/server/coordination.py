@@ -87,8 +87,12 @@ class CoordinationOps:
             held: dict[str, list[str]] = {}
             for claim in engine.store.held_claims(repo_root=root):
                 held.setdefault(claim.session, []).append(claim.pattern)
-            shown = [s for s in engine.list_sessions(caller=caller)
-                     if co.project(s) == root and _matches(s, req.filter)]
+            # With the supervisor watching, the stored statuses are its own (at most one poll, 2 s, old):
+            # the `tmux list-panes` that reconciling takes was most of this tool's time.
+            monitor = self.service.monitor
+            listed = engine.store.list_sessions() if monitor is not None and monitor.watching() \
+                else engine.list_sessions(caller=caller)
+            shown = [s for s in listed if co.project(s) == root and _matches(s, req.filter)]
             lasts = engine.store.last_messages([s.id for s in shown])  # one query, not one per session
             stats = engine.diff_stats(shown, caller=caller) if req.stats else {}
             peers = []
