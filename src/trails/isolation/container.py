@@ -234,7 +234,11 @@ def agent_program(argv: list[str], worktree: Path, image_has_host_usr: bool) -> 
         path = Path(program)
         if not path.is_absolute():
             return argv, []  # relative to /workspace: it is in the worktree
-    path = Path(os.path.abspath(path))
+    # Its directory by its real path (its own name kept): a relative link there (`.bin/x ->
+    # ../pkg/cli.js`) resolves inside the container as on the host even when a directory above it
+    # is a link (a checkout's node_modules shared from another, ~/bin -> elsewhere), which the mount
+    # of the real directory would not bring along.
+    path = Path(os.path.realpath(os.path.dirname(os.path.abspath(path)))) / path.name
     real = path.resolve()
     mounts: list[Path] = []
     for p in (path, real):
