@@ -38,7 +38,7 @@ from trails.isolation.worktree import Provider as WorktreeProvider
 from trails.isolation.worktree import SideWork, worktree_git
 
 if TYPE_CHECKING:
-    from trails.agents.base import AgentState
+    from trails.agents.base import AgentHome, AgentState
 
 WORKSPACE = "/workspace"
 LABEL_SESSION = "trails.session"
@@ -626,6 +626,14 @@ class Provider(WorktreeProvider):
         from trails.core.paths import container_home
 
         return container_home(session_name)
+
+    def own_agent_home(self, session: Session) -> AgentHome:
+        from trails.agents.base import AgentHome
+        from trails.infra.default_image import DEFAULT_HOME
+
+        home = self.agent_home(session.name)
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)  # the starting container may not have made it yet
+        return AgentHome(home, DEFAULT_HOME)
 
     def _agent_state_inside(self, session: Session, argv: list[str], env: dict[str, str]) -> dict[str, str]:
         """Give the agent its state in the container home: a copy of its host config the first time,
