@@ -201,10 +201,7 @@ def test_claude_in_a_container_calls_the_trails_tools_through_the_relay(
     try:
         # Host networking only so the CLI inside reaches the scripted API on this machine's loopback;
         # MCP goes through the mounted socket, not a network.
-        # The CLI by its directory's real path: a checkout whose node_modules is a link elsewhere
-        # (a worktree sharing another's) would name a path the container does not have.
-        claude = CLAUDE.parent.resolve() / CLAUDE.name
-        engine.create_session("box", str(claude), mode="container", network="host", cwd=repo, caller=as_user())
+        engine.create_session("box", str(CLAUDE), mode="container", network="host", cwd=repo, caller=as_user())
         wait_status(engine, "box", "ready", timeout=90)
         # Claude starts its MCP servers as it comes up: the relay is through once the server runs a
         # `trails mcp` for it (typing while Claude still redraws for that can lose the Enter).

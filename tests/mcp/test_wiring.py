@@ -102,6 +102,42 @@ def test_gemini_gets_a_home_of_its_own_with_the_users_settings_and_trails_server
     assert json.loads((own / "settings.json").read_text())["mcpServers"].keys() == {"theirs"}  # never written
 
 
+def test_gemini_in_a_container_gets_trails_server_in_the_containers_own_home(server: McpServer,
+                                                                           tmp_path: Path) -> None:
+    """The container's home (mounted as its HOME) gets the user's settings with the relay added and a
+    copy of their login, once; a later launch keeps what Gemini wrote there and has the new credential."""
+    from dataclasses import replace
+
+    from trails.agents.base import AgentHome
+
+    own = _own_gemini(tmp_path)
+    box = tmp_path / "container-home"
+    box.mkdir(mode=0o700)
+    relay = ("/usr/bin/python3", "-I", "-S", "/run/trails/mcp_relay.py", "/run/trails/mcp.sock")
+    inside = replace(server, command=relay, env={}, agent_home=AgentHome(box, "/home/agent"))
+    env = {"HOME": str(own.parent), "GEMINI_CLI_HOME": str(own.parent)}
+    assert gemini.GeminiMcp().wire(["gemini"], inside, env) == ["gemini"]
+    assert env["GEMINI_CLI_HOME"] == "/home/agent"  # the user's own is a host path, nothing inside
+    settings_file = box / ".gemini" / "settings.json"
+    assert stat.S_IMODE(settings_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE((box / ".gemini").stat().st_mode) == 0o700
+    settings = json.loads(settings_file.read_text())
+    assert settings["ui"] == {"theme": "Dracula"} and settings["mcpServers"]["theirs"] == {"command": "their-server"}
+    assert settings["mcpServers"]["trails"] == {"command": relay[0], "args": list(relay[1:]), "trust": True,
+                                                "env": {"TRAILS_MCP_TOKEN": SECRET}}
+    login = box / ".gemini" / "oauth_creds.json"
+    assert login.is_file() and not login.is_symlink()  # a link would lead nowhere inside
+    assert not any(server.private_dir.iterdir())  # nothing of it under the trails home, unseen inside
+    # What Gemini keeps in its container home stays; the next launch's credential replaces the last.
+    settings["ui"] = {"theme": "Atom One"}
+    settings_file.write_text(json.dumps(settings))
+    gemini.GeminiMcp().wire(["gemini"], replace(inside, credential="the-next-one"), dict(env))
+    again = json.loads(settings_file.read_text())
+    assert again["ui"] == {"theme": "Atom One"} and again["mcpServers"]["trails"]["env"] == {
+        "TRAILS_MCP_TOKEN": "the-next-one"}
+    assert json.loads((own / "settings.json").read_text())["mcpServers"].keys() == {"theirs"}  # never written
+
+
 def test_the_pinned_gemini_lists_the_trails_server(server: McpServer, tmp_path: Path) -> None:
     own = _own_gemini(tmp_path)
     env = {**os.environ, "HOME": str(own.parent)}
@@ -195,7 +231,7 @@ def test_a_session_created_without_mcp_is_resumed_without_it(recording_claude: t
 def test_a_container_sessions_agent_is_given_the_relay_in_the_mounted_hook_directory(engine: Any, agent: str) -> None:
     """Inside, trails' MCP server is the relay to the MCP socket (tests/mcp/test_container_relay.py),
     never this installation's `trails mcp` or anything else under the home, which the container does
-    not see; Gemini, whose configuration is a home of its own under the trails home, gets none."""
+    not see; Gemini's settings go to the container's own home, which is its HOME inside."""
     from trails.core.models import Mode, Session, Status
 
     session = Session(id=0, name="c1", agent=agent, command=[agent], mode=Mode.CONTAINER, status=Status.CREATING,
@@ -217,4 +253,8 @@ def test_a_container_sessions_agent_is_given_the_relay_in_the_mounted_hook_direc
         assert f"mcp_servers.trails.args={json.dumps(list(relay[1:]))}" in argv
         assert 'mcp_servers.trails.env_vars=["TRAILS_MCP_TOKEN"]' in argv
     else:
-        assert argv == ["gemini"] and "GEMINI_CLI_HOME" not in env
+        assert argv == ["gemini"] and env["GEMINI_CLI_HOME"] == "/home/agent"
+        settings = engine.provider(Mode.CONTAINER).agent_home("c1") / ".gemini" / "settings.json"
+        assert json.loads(settings.read_text())["mcpServers"]["trails"] == {
+            "command": relay[0], "args": list(relay[1:]), "env": {mcpwire.TOKEN_ENV: token}, "trust": True}
+        assert not (engine.home / "mcp" / "c1" / "gemini-home").exists()

@@ -94,19 +94,32 @@ class AgentHooks:
 
 
 @dataclass(frozen=True)
+class AgentHome:
+    """A home directory of the agent's own, not the user's (a container session's): `host` is where
+    it is on this machine, `inside` the path the agent knows it by (its HOME)."""
+
+    host: Path
+    inside: str
+
+
+@dataclass(frozen=True)
 class McpServer:
-    """Trails' MCP server as a session's agent starts it (stdio): this installation's `trails mcp`.
+    """Trails' MCP server as a session's agent starts it (stdio): this installation's `trails mcp`,
+    or in a container the relay to it.
 
     `env` holds nothing secret (the home, where trails is imported from); the credential is in the
     agent's own environment as `credential_env`, and `credential` is its value for an agent that
     cannot pass that variable on (then it goes only into an owner-only file in `private_dir`, a
-    directory under the home for this session's launch, never onto a command line)."""
+    directory under the home for this session's launch, never onto a command line). `agent_home`:
+    the agent's own home when it has one (a container's, which is all of the host it sees besides
+    the worktree): such a file goes there instead."""
 
     command: tuple[str, ...]
     env: Mapping[str, str]
     credential_env: str
     credential: str
     private_dir: Path
+    agent_home: AgentHome | None = None
 
     NAME = "trails"  # the server's name in the agent's config (its tools are mcp__trails__* in Claude)
 
@@ -115,8 +128,8 @@ class AgentMcp:
     """An agent whose CLI can use MCP servers: trails configures its own for each launch, in the
     launch's command line or environment (never the user's or the repository's files)."""
 
-    # Whether its configuration works for an agent in a container (there the server is the MCP relay,
-    # core.mcpwire): not when it lives in files under the home, which a container does not see.
+    # Whether it configures an agent in a container too (there the server is the MCP relay,
+    # core.mcpwire, and files go to the container's home: McpServer.agent_home).
     in_container = True
 
     def wire(self, argv: list[str], server: McpServer, env: dict[str, str]) -> list[str]:

@@ -492,7 +492,8 @@ class Engine:
         command, server_env = provider.mcp_endpoint(session)
         server = McpServer(command=command, env=server_env,
                            credential_env=mcpwire.TOKEN_ENV, credential=credential,
-                           private_dir=mcpwire.session_dir(self.home, session.name))
+                           private_dir=mcpwire.session_dir(self.home, session.name),
+                           agent_home=provider.own_agent_home(session))
         return profile.mcp.wire(argv, server, env)
 
     def starting_status(self) -> Status:

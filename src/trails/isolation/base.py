@@ -16,7 +16,7 @@ from trails.infra.proc import Pending
 from trails.infra.tmux import Tmux
 
 if TYPE_CHECKING:
-    from trails.agents.base import AgentState
+    from trails.agents.base import AgentHome, AgentState
     from trails.core.workstate import SavedWork
     from trails.infra.git import Git
 
@@ -129,6 +129,10 @@ class IsolationProvider(ABC):
         from trails.core import mcpwire
 
         return mcpwire.server_command(), mcpwire.server_env(self.host.home)
+
+    def own_agent_home(self, session: Session) -> AgentHome | None:
+        """The agent's home when it is one of its own, not the user's (a container's), else None."""
+        return None
 
     def started(self, session: Session) -> None:
         """Called after a placement's `before_agent` ran, before the agent is let go: take what it made."""

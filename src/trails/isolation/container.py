@@ -38,7 +38,7 @@ from trails.isolation.worktree import Provider as WorktreeProvider
 from trails.isolation.worktree import SideWork, worktree_git
 
 if TYPE_CHECKING:
-    from trails.agents.base import AgentState
+    from trails.agents.base import AgentHome, AgentState
 
 WORKSPACE = "/workspace"
 LABEL_SESSION = "trails.session"
@@ -234,7 +234,11 @@ def agent_program(argv: list[str], worktree: Path, image_has_host_usr: bool) -> 
         path = Path(program)
         if not path.is_absolute():
             return argv, []  # relative to /workspace: it is in the worktree
-    path = Path(os.path.abspath(path))
+    # Its directory by its real path (its own name kept): a relative link there (`.bin/x ->
+    # ../pkg/cli.js`) resolves inside the container as on the host even when a directory above it
+    # is a link (a checkout's node_modules shared from another, ~/bin -> elsewhere), which the mount
+    # of the real directory would not bring along.
+    path = Path(os.path.realpath(os.path.dirname(os.path.abspath(path)))) / path.name
     real = path.resolve()
     mounts: list[Path] = []
     for p in (path, real):
@@ -622,6 +626,14 @@ class Provider(WorktreeProvider):
         from trails.core.paths import container_home
 
         return container_home(session_name)
+
+    def own_agent_home(self, session: Session) -> AgentHome:
+        from trails.agents.base import AgentHome
+        from trails.infra.default_image import DEFAULT_HOME
+
+        home = self.agent_home(session.name)
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)  # the starting container may not have made it yet
+        return AgentHome(home, DEFAULT_HOME)
 
     def _agent_state_inside(self, session: Session, argv: list[str], env: dict[str, str]) -> dict[str, str]:
         """Give the agent its state in the container home: a copy of its host config the first time,
