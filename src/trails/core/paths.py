@@ -60,16 +60,21 @@ def use_home(home: Path | None) -> Path:
     """Resolve this process's TRAILS_HOME once, as an Engine is built: `home` when given (kept for
     every later lookup), else $TRAILS_HOME, else ~/.trails. Returns it, created owner-only."""
     global _pinned
-    _pinned = Path(home).expanduser() if home is not None else None
+    _pinned = _absolute(str(home)) if home is not None else None
     return trails_home()
 
 
 def home_path() -> Path:
-    """TRAILS_HOME (not created): the one place trails resolves it."""
+    """TRAILS_HOME (not created): the one place trails resolves it (trails.fast.trails_home agrees)."""
     if _pinned is not None:
         return _pinned
-    home = os.environ.get("TRAILS_HOME")
-    return Path(home).expanduser() if home else Path.home() / ".trails"
+    return _absolute(os.environ.get("TRAILS_HOME") or "~/.trails")
+
+
+def _absolute(home: str) -> Path:
+    # Absolute, as the launcher's builtins-only copy makes it: the server it starts runs in "/" and is
+    # handed this path, so a relative one would name another directory there.
+    return Path(os.path.abspath(os.path.expanduser(home)))
 
 
 def trails_home() -> Path:
