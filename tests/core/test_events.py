@@ -5,6 +5,7 @@ transaction; subscribers get exactly the stored ids, in order, once each, across
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 import sys
 import threading
@@ -334,3 +335,12 @@ def test_a_hosts_events_are_stored_once_after_its_cursor(store: Store, hub: Even
     assert [e.remote_id for e in store.events(session="s1", host="box")] == [7, 8, 9]
     local = store.append_event(ev.SupervisorState(state="started"))
     assert "host" not in local.to_dict()  # a local event's JSON is as it was
+
+
+def test_the_readme_lists_every_kind_with_its_payload_fields() -> None:
+    # EventInfo.data is a plain object on the wire: the README's table is where clients learn the
+    # fields, so it must name every kind and exactly the fields its payload Struct has.
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    rows = re.findall(r"^\| `(\w+)` \| [^|]+ \| ((?:`\w+`(?:, )?)+) \|$", readme, re.MULTILINE)
+    documented = {kind: tuple(re.findall(r"`(\w+)`", fields)) for kind, fields in rows}
+    assert documented == {kind: cls.__struct_fields__ for kind, cls in ev.PAYLOADS.items()}
