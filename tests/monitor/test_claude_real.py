@@ -104,7 +104,17 @@ def test_a_long_send_reaches_claude_whole_and_is_submitted(engine: Any, supervis
     engine.send("c5", text, caller=as_user())
     got = api.wait_for(lambda body: "0399 a long" in " ".join(user_texts(body)), timeout=30)
     # Claude Code hands a paste to the model inside <pasted_content> tags: all of it, unchanged.
-    assert any(text in t for t in user_texts(got)), [(t[:120], t[-120:]) for t in user_texts(got)]
+    assert any(text in t for t in user_texts(got)), [_first_difference(text, t) for t in user_texts(got)]
+
+
+def _first_difference(wanted: str, got: str) -> str:
+    """Where `got` (a paste the model received, inside its tags) first differs from `wanted`."""
+    start = got.find(wanted[:40])
+    if start < 0:
+        return f"its start is not there: {got[:200]!r}"
+    seen = got[start:]
+    at = next((i for i, (a, b) in enumerate(zip(wanted, seen, strict=False)) if a != b), min(len(wanted), len(seen)))
+    return f"differs at {at} of {len(wanted)}: wanted {wanted[at - 40:at + 40]!r}, got {seen[at - 40:at + 40]!r}"
 
 
 @pytest.mark.usefixtures("containers")

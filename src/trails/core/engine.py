@@ -43,7 +43,7 @@ RESUME_SETTLED_FOR = 0.5
 # then drops the key and the text stays in its input box. A submitted line always changes the screen
 # (the box empties, the line echoes), and an extra Enter on an empty input line does nothing.
 SUBMIT_SEEN = 1.0
-SUBMIT_RETRIES = 2
+SUBMIT_RETRIES = 4  # a loaded machine can keep an agent from drawing for seconds
 
 
 @dataclass
