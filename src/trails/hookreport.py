@@ -2,8 +2,8 @@
 
     python -I -S hookreport.py [EVENT] [PAYLOAD]
 
-Claude Code hands each hook its event as JSON on stdin; Codex's `notify` hands it as the last
-argument. This sends `{session, token, event, tool, input, detail}` to the server's hook socket
+Claude Code and Codex hand each hook its event as JSON on stdin (a Codex `notify` program gets it as
+the last argument). This sends `{session, token, event, tool, input, detail}` to the server's hook socket
 ($TRAILS_HOOK_SOCKET, answering nothing but `hook_event`), authenticated by the session's token
 ($TRAILS_HOOK_TOKEN, from the session's environment file, never a command line).
 

@@ -82,6 +82,9 @@ class AgentHooks:
     # Whether the hooks report every change of status (then they alone tell it, and auto-yes answers
     # only what they announce), or only some (Codex: a finished turn), the screen telling the rest.
     complete: bool = True
+    # Whether its hooks say nothing before the first prompt (Codex's TUI runs SessionStart with the first
+    # turn): then its screen tells the status until they speak, without waiting for them first.
+    silent_until_prompt: bool = False
 
     def wire(self, argv: list[str], reporter: list[str]) -> list[str]:
         """argv that starts the agent with its hooks running `reporter` (an argument list)."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
+import shlex
 from collections.abc import Mapping
 
-from trails.agents.base import AgentHooks, AgentMcp, AgentProfile, HookReport, McpServer
+from trails.agents.base import AgentHooks, AgentMcp, AgentProfile, HookReport, McpServer, PermissionAsk
 from trails.agents.headless import HeadlessAdapter, HeadlessOutcome, HeadlessRequest, Invocation
 from trails.core.models import Status
 
@@ -50,21 +53,95 @@ class CodexHeadless(HeadlessAdapter):
                                turns=turns or None, error=error, raw=events)
 
 class CodexHooks(AgentHooks):
-    """Codex's `notify` program (`-c notify=[…]` for this process only; ~/.codex/config.toml is never
-    written): run with a JSON argument when a turn completes. Only that: its screen tells the rest."""
+    """Codex's own hooks (its `hooks` feature, on by default), given in one `-c hooks={…}` override:
+    the session-flags layer of this one process, so ~/.codex and the repository's .codex are never
+    written. Codex runs a hook that is not managed only once its hash is trusted, so the override also
+    carries the trust of each of ours (`hooks.state`, keyed and hashed as Codex does); the user's and
+    the repository's own hooks keep needing their own trust (no --dangerously-bypass-hook-trust).
+    The reporter prints nothing, so no hook ever decides anything for Codex: it only tells trails.
+    Codex's TUI runs SessionStart only with the first turn, so before the first prompt its screen tells
+    (ready at its prompt); from there on its hooks tell every change."""
 
-    complete = False
+    silent_until_prompt = True
+
+    EVENTS = ("SessionStart", "UserPromptSubmit", "PreToolUse", "PermissionRequest", "PostToolUse", "Stop",
+              "SessionEnd")
+    # Codex clamps SessionEnd's to 3 s and hashes the clamped value: one limit for all keeps the hashes
+    # simple. The reporter gives up after one.
+    TIMEOUT_SECONDS = 3
+    KEY_SOURCE = "/<session-flags>/config.toml"  # what Codex names the source of `-c` hooks in their keys
 
     def wire(self, argv: list[str], reporter: list[str]) -> list[str]:
-        if any(a.startswith("notify=") for a in argv[1:]):
-            return argv  # the user's own notify program: Codex runs one
-        return [argv[0], "-c", f"notify={json.dumps(reporter)}", *argv[1:]]
+        if any(a == "hooks" or a.startswith(("hooks.", "hooks=")) for a in argv[1:]):
+            return argv  # the user's own hooks on the command line: theirs stand; its screen tells
+        return [argv[0], "-c", self.override(shlex.join(reporter)), *argv[1:]]
+
+    def override(self, command: str) -> str:
+        """`hooks={…}` (TOML): each event runs `command`, and is trusted."""
+        handler = f"{{type=\"command\",command={_toml_str(command)},timeout={self.TIMEOUT_SECONDS}}}"
+        events = ",".join(f"{event}=[{{hooks=[{handler}]}}]" for event in self.EVENTS)
+        state = ",".join(f"{_toml_str(self.key(event))}={{trusted_hash={_toml_str(self.trusted_hash(event, command))}}}"
+                         for event in self.EVENTS)
+        return f"hooks={{{events},state={{{state}}}}}"
+
+    def key(self, event: str) -> str:
+        """Codex's key for the one handler of `event` here: source, event, group and handler index."""
+        return f"{self.KEY_SOURCE}:{_snake(event)}:0:0"
+
+    def trusted_hash(self, event: str, command: str) -> str:
+        """Codex's hash of a hook (its `version_for_toml` of the normalized handler, no matcher):
+        SHA-256 of the compact JSON with sorted keys."""
+        identity = {"event_name": _snake(event), "hooks": [
+            {"type": "command", "command": command, "timeout": self.TIMEOUT_SECONDS, "async": False}]}
+        text = json.dumps(identity, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
     def interpret(self, event: str, tool: str | None, tool_input: Mapping[str, object] | None,
                   detail: Mapping[str, str]) -> HookReport | None:
-        if event == "agent-turn-complete":
-            return HookReport(Status.READY, "turn finished")
+        if event == "SessionStart":  # comes with the first prompt, whose UserPromptSubmit follows: no change
+            return HookReport(None, f"session started ({detail.get('source') or 'startup'})", settled=True)
+        if event == "UserPromptSubmit":
+            return HookReport(Status.RUNNING, "prompt submitted", settled=True)
+        if event == "PreToolUse":
+            return HookReport(Status.RUNNING, f"using {tool or 'a tool'}", settled=True)
+        if event == "PostToolUse":
+            return HookReport(Status.RUNNING, f"{tool or 'a tool'} done", settled=True)
+        if event == "PermissionRequest":
+            ask = permission_ask(tool or "?", tool_input or {})
+            return HookReport(Status.WAITING, f"asks to {ask.kind}: {_short(ask.text)}", ask=ask)
+        if event == "Stop":
+            return HookReport(Status.READY, "turn finished", settled=True)
+        if event == "SessionEnd":
+            return HookReport(None, f"session ended ({detail.get('reason') or 'exit'})", settled=True, ended=True)
         return None
+
+
+def permission_ask(tool: str, tool_input: Mapping[str, object]) -> PermissionAsk:
+    """A tool call Codex asks permission for, as the guards judge it: Bash (what Codex calls its shell
+    and exec tools there) runs its command; apply_patch changes the files its patch names."""
+    command = tool_input.get("command")
+    if isinstance(command, list):
+        command = shlex.join(str(part) for part in command)
+    if tool == "Bash" and isinstance(command, str):
+        return PermissionAsk("command", command, command=command)
+    if tool == "apply_patch" and isinstance(command, str):
+        files = re.findall(r"^\*\*\* (?:Add|Update|Delete) File: (.+)$", command, re.MULTILINE)
+        target = files[0].strip() if len(files) == 1 else None
+        return PermissionAsk("edit", f"apply_patch {', '.join(files) or '?'}", target=target)
+    return PermissionAsk(tool, f"{tool} {json.dumps(dict(tool_input), default=str)[:4000]}")
+
+
+def _toml_str(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)  # a JSON string is a TOML basic string (no surrogates)
+
+
+def _snake(event: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", event).lower()
+
+
+def _short(text: str, limit: int = 80) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[:limit - 1] + "…"
 
 
 class CodexMcp(AgentMcp):

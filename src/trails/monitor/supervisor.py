@@ -96,6 +96,7 @@ class Watch:
     ended_by_hook: str | None = None
     source: str | None = None
     watched_at: float = field(default_factory=time.monotonic)
+    grace: float = HOOK_GRACE_SECONDS  # how long silent hooks hold the screen off (0: not at all)
     grace_over: bool = False
     # Idle freezing (core/freeze.py): since when it is ready, its pane's process, a sample of its
     # children's CPU time (to tell a working build from an idle one), whether it is frozen.
@@ -260,6 +261,8 @@ class Supervisor:
         profile = profile_of(session)
         watch.hooked = bool(session.extra.get(hookwire.HOOKED_KEY)) and profile.hooks is not None \
             and profile.hooks.complete
+        if profile.hooks is not None and profile.hooks.silent_until_prompt:
+            watch.grace = 0.0  # nothing to wait for: its screen tells until the first prompt
         self._roots[session.name] = session.repo_root or session.workdir
         watch.frozen = bool(session.extra.get("frozen"))
         watch.ready_since = time.monotonic() if session.status is Status.READY else None
@@ -333,7 +336,7 @@ class Supervisor:
 
     def _evaluate(self, watch: Watch, now: float) -> None:
         if watch.hooked and not watch.hook_seen and not watch.grace_over and \
-                now - watch.watched_at >= HOOK_GRACE_SECONDS:
+                now - watch.watched_at >= watch.grace:
             watch.grace_over = True  # its hooks said nothing: what its screen shows now counts
             watch.recheck_at = now
         if watch.screen.version == watch.evaluated_version and (watch.recheck_at is None or now < watch.recheck_at):
@@ -361,14 +364,15 @@ class Supervisor:
     @staticmethod
     def _screen_decides(watch: Watch, now: float) -> bool:
         """Whether the screen may set this session's status: not once its agent's hooks have spoken
-        (nor while they may yet, for HOOK_GRACE_SECONDS after the watch began)."""
+        (nor while they may yet, for its grace after the watch began: HOOK_GRACE_SECONDS, or none for
+        an agent whose hooks stay silent until its first prompt)."""
         if not watch.hooked:
             return True
-        return not watch.hook_seen and now - watch.watched_at >= HOOK_GRACE_SECONDS
+        return not watch.hook_seen and now - watch.watched_at >= watch.grace
 
     def _quiet_applies(self, watch: Watch) -> bool:
         # Agents with known screens leave loading by showing one; the quiet rule is for the rest.
-        if watch.hooked and (watch.hook_seen or time.monotonic() - watch.watched_at < HOOK_GRACE_SECONDS):
+        if watch.hooked and (watch.hook_seen or time.monotonic() - watch.watched_at < watch.grace):
             return False
         if watch.last_state is not None or watch.screen.version == 0:
             return False
@@ -702,7 +706,7 @@ class Supervisor:
             if due is not None:
                 deadline = min(deadline, due)
             if watch.hooked and not watch.hook_seen and not watch.grace_over:
-                deadline = min(deadline, watch.watched_at + HOOK_GRACE_SECONDS)
+                deadline = min(deadline, watch.watched_at + watch.grace)
             if self._quiet_applies(watch):
                 deadline = min(deadline, watch.last_output + watch.policy.quiet_seconds)
         if self._inotify is None and self.watches:
