@@ -246,3 +246,38 @@ def start(client: Client, repo: Path, name: str) -> SessionRef:
 def credential(socket: Path, session: SessionRef) -> str:
     """The MCP credential the session's launch gave its agent (TRAILS_MCP_TOKEN)."""
     return wait_until(lambda: agent_env(socket, session).get("TRAILS_MCP_TOKEN"), message="the agent's credential")
+
+
+# --- agents that report through hooks (issue #13) -----------------------------------------------------
+
+
+def hooked_agent(tmp_path: Path) -> tuple[Path, Path]:
+    """An agent called `claude` (so trails gives it hooks) that writes down the hook token and socket it
+    was given, as a real Claude's hooks inherit them, then idles: (its path, where it writes them)."""
+    bindir = tmp_path / "hooked-bin"
+    bindir.mkdir()
+    seen = tmp_path / "hook-env"
+    agent = bindir / "claude"
+    agent.write_text("#!/bin/sh\n"
+                     f"printf '%s\\n' \"$TRAILS_HOOK_TOKEN\" \"$TRAILS_HOOK_SOCKET\" > {seen}.tmp\n"
+                     f"mv {seen}.tmp {seen}\nexec sleep 600\n")
+    agent.chmod(0o755)
+    return agent, seen
+
+
+def hook_credentials(seen: Path) -> tuple[str, str]:
+    """The (token, socket) a `hooked_agent` wrote down once it started."""
+    token, sock = wait_until(lambda: seen.exists() and seen.read_text().splitlines(), timeout=20,
+                             message="the hooked agent to start")
+    return token, sock
+
+
+def run_hook(session: str, token: str, sock: str, event: str) -> None:
+    """Run trails' hook reporter as the agent's hook runs it (the event on stdin)."""
+    from trails.core import hookwire
+
+    cp = subprocess.run(hookwire.host_reporter(), input=json.dumps({"hook_event_name": event}), text=True,
+                        capture_output=True, timeout=10, check=False,
+                        env={"PATH": os.environ["PATH"], "TRAILS_SESSION": session, "TRAILS_HOOK_TOKEN": token,
+                             "TRAILS_HOOK_SOCKET": sock})
+    assert cp.returncode == 0, cp.stderr

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,6 +14,8 @@ import pytest
 
 from tests.helpers import TrailsServer, as_user, wait_until
 from tests.monitor.conftest import wait_status
+from trails.api import types as t
+from trails.api.client import Client
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -95,3 +100,51 @@ def test_a_session_idle_longer_is_paused_and_the_next_send_resumes_it(engine: An
     wait_until(lambda: "got wake up" in engine.tmux.capture(row.tmux_session), timeout=15,
                message="the resumed agent to get the message")
     engine.kill("nap", force=True, caller=as_user())
+
+
+def frozen_idle(engine: Any, repo: Path, tmp_path: Path, name: str) -> int:
+    """A session whose idle agent is frozen (by the server's supervisor); the agent's pid."""
+    (engine.home / "settings.json").write_text(json.dumps({"idle_freeze_after": 1}))
+    TrailsServer(engine.home).start()
+    engine.create_session(name, agent(tmp_path, name, ECHO), cwd=repo, mode="direct", caller=as_user())
+    wait_until(lambda: engine.store.get_session(name).extra.get("frozen"), timeout=30, message=f"{name} frozen")
+    pid = agent_pid(engine, name)
+    assert state_of(pid) == "T"
+    return pid
+
+
+def test_trails_attach_thaws_a_frozen_agent(engine: Any, repo: Path, tmp_path: Path) -> None:
+    pid = frozen_idle(engine, repo, tmp_path, "att")
+    tmux = ["tmux", "-S", str(engine.tmux.socket)]
+    target = f"={engine.store.get_session('att').tmux_session}"
+    child, fd = pty.fork()
+    if child == 0:  # pragma: no cover - the child: the user's terminal
+        os.environ["TERM"] = "xterm"
+        os.execv(sys.executable, [sys.executable, "-m", "trails", "attach", "att"])
+    try:
+        wait_until(lambda: subprocess.run([*tmux, "list-clients", "-t", target], capture_output=True,
+                                          text=True).stdout.strip(), timeout=30, message="the attached client")
+        # Thawed before the client came, and not frozen again while it is attached.
+        assert state_of(pid) != "T" and "frozen" not in engine.store.get_session("att").extra
+        os.write(fd, b"typed in the terminal\r")
+        wait_until(lambda: "got typed in the terminal" in engine.tmux.capture(target[1:]), timeout=10,
+                   message="the thawed agent to answer what the terminal typed")
+        subprocess.run([*tmux, "detach-client", "-s", target], check=True)
+        _, status = os.waitpid(child, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        os.close(fd)
+
+
+def test_a_message_delivered_into_a_frozen_agent_thaws_it(engine: Any, repo: Path, tmp_path: Path) -> None:
+    pid = frozen_idle(engine, repo, tmp_path, "rcpt")
+    frozen_at = engine.store.get_session("rcpt").extra["frozen"]["at"]
+    engine.create_session("sender", "cat", cwd=repo, mode="direct", caller=as_user())
+    client = Client(engine.home, caller=as_user(repo), local=False)
+    sent = client.call(t.AgentMessage(to="rcpt", text="please rebase", as_session="sender"))
+    tmux_session = engine.store.get_session("rcpt").tmux_session
+    # A stopped agent cannot answer: its answer says the delivery thawed it (it may be frozen again after).
+    wait_until(lambda: f"got [trails] message {sent.id} from sender to you: please rebase"
+               in engine.tmux.capture(tmux_session), timeout=20, message="the thawed agent to answer the message")
+    assert engine.store.get_session("rcpt").extra["thawed_at"] > frozen_at
+    assert Path(f"/proc/{pid}").exists()  # the same agent, woken, not a new one

@@ -173,3 +173,44 @@ def test_a_webhook_must_be_an_http_url(engine: Any) -> None:
     (engine.home / "settings.json").write_text(json.dumps({"notifications": {"webhook": "file:///etc/passwd"}}))
     with pytest.raises(ConfigError, match=r"notifications\.webhook"):
         config.load(None)
+
+
+def test_a_session_that_starts_waiting_is_told(engine: Any, repo: Path, receiver: Receiver,
+                                               fake_claude: Path) -> None:
+    (engine.home / "settings.json").write_text(json.dumps({"notifications": {"webhook": receiver.url}}))
+    TrailsServer(engine.home).start()
+    engine.create_session("asks", str(fake_claude), cwd=repo, mode="direct", caller=as_user())
+    wait_status(engine, "asks", "ready")
+    assert receiver.bodies == []  # being ready is no news
+    engine.send("asks", "write a.txt", caller=as_user())
+    wait_status(engine, "asks", "waiting")
+    try:
+        wait_until(lambda: receiver.bodies, timeout=20, message="the waiting notice")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {lambda_state(engine, receiver)}") from None
+    [notice] = receiver.bodies[0]["notices"]
+    assert (notice["session"], notice["status"]) == ("asks", "waiting"), receiver.bodies
+    assert receiver.bodies[0]["text"].startswith("trails: asks is waiting"), receiver.bodies
+
+
+def test_an_event_left_out_of_the_settings_is_not_sent(engine: Any, repo: Path, tmp_path: Path,
+                                                       receiver: Receiver) -> None:
+    (engine.home / "settings.json").write_text(json.dumps(
+        {"notifications": {"webhook": receiver.url, "events": ["error"]}}))
+    TrailsServer(engine.home).start()
+    done_go, bad_go = tmp_path / "done-go", tmp_path / "bad-go"
+    engine.create_session("done", waiter(done_go, 0), cwd=repo, mode="direct", caller=as_user())
+    engine.create_session("bad", waiter(bad_go, 3), cwd=repo, mode="direct", caller=as_user())
+    for name in ("done", "bad"):
+        wait_status(engine, name, "loading", "running", "ready")
+    # `done` completes first; its notice (if one were sent) is queued before `bad`'s, so it would
+    # arrive no later than `bad`'s error, the positive control.
+    done_go.touch()
+    wait_status(engine, "done", "completed")
+    bad_go.touch()
+    try:
+        wait_until(lambda: "bad" in receiver.sessions(), timeout=20, message="bad's error notice")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {lambda_state(engine, receiver)}") from None
+    assert [(n["session"], n["status"]) for b in receiver.bodies for n in b["notices"]] == [("bad", "error")], \
+        receiver.bodies

@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -14,10 +15,11 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import TrailsServer, as_user, wait_until
+from tests.helpers import TrailsServer, as_user, hook_credentials, hooked_agent, run_hook, trails, wait_until
 from trails.core import hookwire
 
 REPORTER = hookwire.host_reporter()
+ECHO_AGENT = f"{sys.executable} {Path(__file__).resolve().parent.parent / 'core' / 'echo_agent.py'}"
 
 
 def report(env: dict[str, str], payload: str = "", *args: str, timeout: float = 10) -> tuple[int, float, str]:
@@ -147,3 +149,25 @@ def test_the_hook_socket_answers_nothing_but_hook_reports(hooked_session: dict[s
         sock.sendall(protocol.request_frame(2, HookEvent(session="hk", token="forged", event="Stop"), caller))
         reply = protocol.decode_reply(protocol.FrameReader(sock).read() or b"")
     assert reply.error is not None and reply.error.code == "not_permitted" and reply.error.field == "token"
+
+
+def test_show_says_what_set_the_status(tmp_path: Path, repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TRAILS_SUPERVISOR", raising=False)
+    server = TrailsServer(Path(os.environ["TRAILS_HOME"]))
+    server.start()
+    agent, seen = hooked_agent(tmp_path)
+    assert trails("new", "hk", str(agent), "--mode", "direct", cwd=repo).code == 0
+    assert trails("new", "scr", ECHO_AGENT, "--mode", "direct", cwd=repo).code == 0
+    token, sock = hook_credentials(seen)
+    run_hook("hk", token, sock, "UserPromptSubmit")
+    run_hook("hk", token, sock, "Stop")
+
+    def source_line(name: str, wanted: str) -> list[str] | None:
+        shown = trails("show", name, cwd=repo).stdout.splitlines()
+        lines = [line.split() for line in shown if line.startswith("status")]
+        return lines if ["status:", wanted] in lines else None
+
+    assert ["status_source:", "hook"] in wait_until(lambda: source_line("hk", "ready"), timeout=15,
+                                                    message="hk ready from its hooks")
+    assert ["status_source:", "screen"] in wait_until(lambda: source_line("scr", "ready"), timeout=20,
+                                                      message="scr ready from its screen")

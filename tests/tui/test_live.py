@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from textual.widgets import Checkbox, Select, Static
 
-from tests.helpers import TrailsServer, as_user
+from tests.helpers import TrailsServer, as_user, hook_credentials, hooked_agent, run_hook
 from tests.tui.tuihelp import SIZE, status_text, until
 from trails.core.engine import Engine
 from trails.ui.tui.app import TrailsApp
@@ -139,3 +139,21 @@ async def test_preview_follows_the_selected_agent_without_a_key(live_engine: Cli
                         message="the preview to follow the agent's output")
     finally:
         other.close()
+
+
+async def test_a_status_set_by_the_agents_hooks_is_marked(live_engine: ClientBackend, tmp_path: Path) -> None:
+    agent, seen = hooked_agent(tmp_path)
+    live_engine.create_session("hk", str(agent), cwd=tmp_path, mode="direct")
+    live_engine.create_session("scr", ECHO_AGENT, cwd=tmp_path, mode="direct")
+    token, sock = hook_credentials(seen)
+    app = TrailsApp(live_engine, stats=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: "hk" in app.sessions and "scr" in app.sessions, message="both listed")
+        run_hook("hk", token, sock, "UserPromptSubmit")
+        await until(pilot, lambda: status_text(app, "hk") == "running ·hook", timeout=15,
+                    message="running from the hooks, marked")
+        run_hook("hk", token, sock, "Stop")
+        await until(pilot, lambda: status_text(app, "hk") == "ready ·hook", timeout=15,
+                    message="ready from the hooks, marked")
+        await until(pilot, lambda: status_text(app, "scr") == "ready", timeout=30,
+                    message="scr ready from its screen, unmarked")

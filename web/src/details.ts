@@ -3,11 +3,15 @@
 import { api } from "./api";
 import { clear, h, when } from "./dom";
 import type { ShowResult } from "./types";
+import { FROZEN } from "./types";
 
 function kv(rows: [string, string | Node | null | undefined][]): HTMLElement {
   return h("dl", { class: "kv" }, ...rows.filter(([, v]) => v !== null && v !== undefined && v !== "")
     .flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v as string | Node)]));
 }
+
+// What set the status (as `trails show`'s status_source and the dashboard's Details tab say it).
+const SOURCES: Record<string, string> = { hook: "the agent's hooks", screen: "its screen" };
 
 function json(value: unknown): string {
   return JSON.stringify(value, null, 1).replace(/\n\s*/g, " ");
@@ -34,7 +38,9 @@ export class DetailsView {
     this.el.append(
       h("section", {}, h("h3", {}, "Session"), kv([
         ["name", s.name], ["agent", s.agent], ["command", h("code", {}, s.command.join(" "))], ["mode", s.mode],
-        ["status", s.status + (s.status_reason ? ` — ${s.status_reason}` : "")], ["auto-yes", s.auto_yes ? "on" : "off"],
+        ["status", s.status + (s.status_reason ? ` — ${s.status_reason}` : "")],
+        ["status source", SOURCES[s.status_source ?? ""] ?? "trails"], ["frozen", s.extra?.frozen ? FROZEN : null],
+        ["auto-yes", s.auto_yes ? "on" : "off"],
         ["created", when(s.created_at)], ["updated", when(s.updated_at)], ["ended", s.ended_at ? when(s.ended_at) : null],
       ])),
       h("section", {}, h("h3", {}, "Where"), kv([

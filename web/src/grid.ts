@@ -5,7 +5,7 @@ import { age, clear, h, perFrame, shortAgent } from "./dom";
 import type { SessionStore, SortKey, StatusFilter } from "./store";
 import { needsAttention, shownName } from "./store";
 import type { Mode, SessionInfo } from "./types";
-import { LIVE, MODES } from "./types";
+import { FROZEN, LIVE, MODES } from "./types";
 import { go, placeUrl } from "./url";
 
 type Layout = "grid" | "list";
@@ -165,6 +165,7 @@ export class SessionsScreen {
         h("span", { class: "status-pill" })),
       h("div", { class: "meta" }, h("span", { class: "agent" }), h("span", { class: "mode" }), h("span", { class: "branch" }),
         h("span", { class: "coordinator", title: "a coordinator: its agent runs worker sessions" }, "coordinator"),
+        h("span", { class: "frozen", title: FROZEN }, "frozen"),
         h("span", { class: "parent" })),
       h("div", { class: "reason" }),
       h("div", { class: "card-foot" },
@@ -202,6 +203,8 @@ export class SessionsScreen {
     pill.className = `status-pill status-${s.status}`;
     if (attention) pill.append(h("span", { class: "mark", title: "needs you" }, "●"), " ");
     pill.append(s.extra?.needs_user === true && s.status === "waiting" ? "waiting (auto-yes refused)" : s.status);
+    // The agent's own hooks said so, not its screen (as the dashboard's ·hook; Details names either).
+    if (s.status_source === "hook") pill.append(h("span", { class: "source", title: "set by the agent's hooks" }, " ·hook"));
     if (away) pill.append(" · unreachable");
     const agent = card.querySelector(".agent") as HTMLElement;
     agent.textContent = shortAgent(s.agent);
@@ -216,6 +219,7 @@ export class SessionsScreen {
     card.classList.toggle("worker", depth > 0);
     card.style.setProperty("--depth", String(depth));
     (card.querySelector(".coordinator") as HTMLElement).hidden = !s.coordinator;
+    (card.querySelector(".frozen") as HTMLElement).hidden = !s.extra?.frozen;
     const parent = card.querySelector(".parent") as HTMLElement;
     parent.textContent = s.parent ? `worker of ${s.parent}` : "";
     parent.hidden = !s.parent;

@@ -166,7 +166,12 @@ export class SessionStore {
       const previous = session.status;
       session.status = status;
       session.status_reason = typeof data.reason === "string" ? data.reason : null;
-      session.extra = { ...session.extra, needs_user: data.needs_user === true };
+      session.status_source = typeof data.status_source === "string" ? data.status_source : null;
+      const { frozen, ...extra } = session.extra;
+      // A frozen agent cannot change its status: any other than ready means it was thawed. A ready
+      // one may just have been frozen (the event does not say): its row tells.
+      session.extra = { ...(status === "ready" ? session.extra : extra), needs_user: data.needs_user === true };
+      if (status === "ready" || frozen) this.refreshSoon(name);
       session.updated_at = event.ts || session.updated_at;
       this.emit({ kind: "session", name });
       if (previous !== status) this.onTransition?.(session, previous);

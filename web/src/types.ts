@@ -7,6 +7,8 @@ export type Status =
 
 export const MODES: Mode[] = ["direct", "worktree", "container"];
 export const LIVE: ReadonlySet<Status> = new Set(["creating", "loading", "running", "ready", "waiting"]);
+/** What a frozen session's mark says (extra.frozen: core/freeze.py stopped its idle agent). */
+export const FROZEN = "idle: its agent is stopped until a send, an attach or a pause reaches it";
 
 export interface SessionInfo {
   id: number;
@@ -31,6 +33,7 @@ export interface SessionInfo {
   created_at: number;
   updated_at: number;
   ended_at: number | null;
+  status_source?: string | null; // what set the status: "hook" (the agent's own hooks), "screen", null (trails)
   coordinator?: boolean; // the user made it a coordinator: its agent runs workers
   parent?: string | null; // the coordinator that created it
   host?: string; // the remote host it runs on (absent: this machine); the page names it HOST:NAME
