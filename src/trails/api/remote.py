@@ -30,6 +30,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import TypeVar
 
 import msgspec
 
@@ -55,7 +56,10 @@ INSTALL_HINT = ("install trails on {name} (e.g. `pipx install trails` there), or
                 "`trails host add {name} {target} --command '/path/to/python -m trails'`")
 
 
-def on_host(reply: msgspec.Struct, host: str) -> msgspec.Struct:
+Reply = TypeVar("Reply", bound=msgspec.Struct)
+
+
+def on_host(reply: Reply, host: str) -> Reply:
     """A host's reply as this machine shows it: the session in it says which host it is on (the host's
     own server leaves that out: there it is local)."""
     from trails.api.types import SessionInfo

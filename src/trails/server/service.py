@@ -233,7 +233,8 @@ class Service:
             raise NotPermitted(f"an agent may not act on {what}")
         found = hostfile.get(host)
         if self.hosts is not None and not type(there).long and caller.trust is Trust.USER:
-            return on_host(self.hosts.call(host, found, there), host)  # over the connection kept to the host
+            kept: msgspec.Struct = self.hosts.call(host, found, there)  # over the connection kept to the host
+            return on_host(kept, host)
         remote = RemoteClient(host, found)
         remote.caller = Caller(trust=caller.trust, cwd="", env={}, read_only=caller.read_only)
 
@@ -241,7 +242,8 @@ class Service:
             if not isinstance(item, t.JobStarted):  # the remote job's id means nothing here
                 job.progress(item)
 
-        return on_host(remote.call(there, progress=relay), host)
+        answer: msgspec.Struct = remote.call(there, progress=relay)
+        return on_host(answer, host)
 
     def credentialed(self, caller: Caller) -> Caller:
         """The agent whose session's credential the caller holds (core.mcpwire); refused when it is

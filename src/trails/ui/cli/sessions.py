@@ -62,13 +62,12 @@ def new(name: str, agent: str, mode: str | None, prompt: str | None, branch: str
     if host is not None:
         import os
 
-        from trails.api.remote import RemoteClient
+        from trails.api.remote import RemoteClient, on_host
         from trails.core import hosts
 
         found = hosts.get(host)
         there = repo if repo is not None else hosts.remote_repo(found, os.path.realpath(os.getcwd()))
-        result = RemoteClient(host, found, cwd=there or "").call(request, progress=print_progress)
-        result.session.host = host
+        result = on_host(RemoteClient(host, found, cwd=there or "").call(request, progress=print_progress), host)
     elif repo is not None:
         raise InvalidInput("--repo names a checkout on a host: it needs --host", field="repo")
     else:
