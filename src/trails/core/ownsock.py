@@ -13,6 +13,8 @@ import os
 import socket
 import stat
 import struct
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from trails.core.errors import UnsafeSocket
@@ -55,3 +57,24 @@ def connect(path: Path, timeout: float | None) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def serve_own(listener: socket.socket, stopping: threading.Event, handle: Callable[[socket.socket], None], *,
+              timeout: float, name: str) -> None:
+    """Hand each connection from this user to `handle`, in a thread of its own, the connection timing
+    out after `timeout` (a client that sends nothing is let go); another user's is closed at once.
+    Returns when `stopping` is set or the listener is closed."""
+    while not stopping.is_set():
+        try:
+            sock, _ = listener.accept()
+        except TimeoutError:
+            continue
+        except OSError:
+            if listener.fileno() == -1:
+                return
+            continue
+        if peer_uid(sock) != os.getuid():
+            sock.close()
+            continue
+        sock.settimeout(timeout)
+        threading.Thread(target=handle, args=(sock,), name=name, daemon=True).start()

@@ -36,18 +36,9 @@ class McpSocket:
         self.listener: socket.socket | None = listener
 
     def serve(self, stopping: threading.Event) -> None:
-        while (listener := self.listener) is not None and not stopping.is_set():
-            try:
-                sock, _ = listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                continue
-            if ownsock.peer_uid(sock) != os.getuid():
-                sock.close()
-                continue
-            sock.settimeout(HANDSHAKE_SECONDS)
-            threading.Thread(target=self.relay, args=(sock,), name="trails-mcp-relay", daemon=True).start()
+        listener = self.listener
+        if listener is not None:
+            ownsock.serve_own(listener, stopping, self.relay, timeout=HANDSHAKE_SECONDS, name="trails-mcp-relay")
 
     def close(self) -> None:
         listener, self.listener = self.listener, None

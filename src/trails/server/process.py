@@ -179,22 +179,10 @@ class Server:
             print(f"trails-server: container agents cannot reach trails' MCP server: {why}", file=sys.stderr,
                   flush=True)
 
-    def _serve_hooks(self) -> None:
-        listener = self._hook_listener
-        while listener is not None and not self._stop.is_set():
-            try:
-                sock, _ = listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                if self._hook_listener is None:
-                    return
-                continue
-            if ownsock.peer_uid(sock) != os.getuid():
-                sock.close()
-                continue
-            sock.settimeout(5.0)  # a report is one frame: a client that sends nothing is let go
-            threading.Thread(target=HookConnection(sock, self).serve, name="trails-hook", daemon=True).start()
+    def _serve_hooks(self, listener: socket.socket) -> None:
+        # A report is one frame: a client that sends nothing is let go.
+        ownsock.serve_own(listener, self._stop, lambda sock: HookConnection(sock, self).serve(), timeout=5.0,
+                          name="trails-hook")
 
     def _still_ours(self) -> bool:
         try:
@@ -206,7 +194,8 @@ class Server:
         assert self._listener is not None
         watch.register(self.home, self.monitor)
         if self._hook_listener is not None:
-            threading.Thread(target=self._serve_hooks, name="trails-hooks", daemon=True).start()
+            threading.Thread(target=self._serve_hooks, args=(self._hook_listener,), name="trails-hooks",
+                             daemon=True).start()
         if self._mcp is not None:
             threading.Thread(target=self._mcp.serve, args=(self._stop,), name="trails-mcp-socket", daemon=True).start()
         self.delivery.start()
