@@ -253,13 +253,14 @@ def credential(socket: Path, session: SessionRef) -> str:
 
 def hooked_agent(tmp_path: Path) -> tuple[Path, Path]:
     """An agent called `claude` (so trails gives it hooks) that writes down the hook token and socket it
-    was given, as a real Claude's hooks inherit them, then idles: (its path, where it writes them)."""
+    was given, as a real Claude's hooks inherit them, and its arguments, then idles: (its path, where
+    it writes them, a line each)."""
     bindir = tmp_path / "hooked-bin"
     bindir.mkdir()
     seen = tmp_path / "hook-env"
     agent = bindir / "claude"
     agent.write_text("#!/bin/sh\n"
-                     f"printf '%s\\n' \"$TRAILS_HOOK_TOKEN\" \"$TRAILS_HOOK_SOCKET\" > {seen}.tmp\n"
+                     f"printf '%s\\n' \"$TRAILS_HOOK_TOKEN\" \"$TRAILS_HOOK_SOCKET\" \"$*\" > {seen}.tmp\n"
                      f"mv {seen}.tmp {seen}\nexec sleep 600\n")
     agent.chmod(0o755)
     return agent, seen
@@ -267,8 +268,8 @@ def hooked_agent(tmp_path: Path) -> tuple[Path, Path]:
 
 def hook_credentials(seen: Path) -> tuple[str, str]:
     """The (token, socket) a `hooked_agent` wrote down once it started."""
-    token, sock = wait_until(lambda: seen.exists() and seen.read_text().splitlines(), timeout=20,
-                             message="the hooked agent to start")
+    token, sock, _args = wait_until(lambda: seen.exists() and seen.read_text().splitlines(), timeout=20,
+                                    message="the hooked agent to start")
     return token, sock
 
 

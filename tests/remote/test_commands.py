@@ -19,6 +19,17 @@ def remote_repo(sshd: Sshd) -> Path:
     return path
 
 
+def remote_bash(sshd: Sshd) -> str:
+    """Session r1 on the host `box` (added here), a bash in a worktree of the host's repository that has
+    printed marker-42: the worktree's path."""
+    assert trails(*sshd.add_host()).code == 0
+    remote_repo(sshd)
+    made = trails("new", "r1", "bash --norc --noprofile", "--host", "box", "--repo", "repo", "--json", timeout=90)
+    assert made.code == 0, made.stderr
+    assert trails("send", "box:r1", "echo marker-$((40+2))", timeout=60).code == 0
+    return str(made.json["session"]["worktree_path"])
+
+
 def test_session_commands_by_host_name(sshd: Sshd, repo: Path) -> None:
     assert trails(*sshd.add_host()).code == 0
     there = remote_repo(sshd)

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.helpers import trails, wait_until
+from tests.helpers import wait_until
 from tests.remote.conftest import Sshd
-from tests.remote.test_commands import remote_repo
+from tests.remote.test_commands import remote_bash
 from trails.api import types as t
 from trails.api.caller import Caller, Trust
 from trails.api.client import Client
@@ -30,12 +30,7 @@ def _until(stream: Iterator[t.Progress | t.EventInfo], want: str) -> str:
 
 
 def test_a_hosts_pane_is_bridged_here_and_its_files_read_there(sshd: Sshd) -> None:
-    assert trails(*sshd.add_host()).code == 0
-    remote_repo(sshd)
-    made = trails("new", "r1", "bash --norc --noprofile", "--host", "box", "--repo", "repo", "--json", timeout=90)
-    assert made.code == 0, made.stderr
-    worktree = made.json["session"]["worktree_path"]
-    assert trails("send", "box:r1", "echo marker-$((40+2))", timeout=60).code == 0
+    worktree = remote_bash(sshd)
     web = Caller(trust=Trust.WEB)
 
     local = Client(local=False, caller=web)

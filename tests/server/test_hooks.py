@@ -83,14 +83,7 @@ def hooked_session(tmp_path: Path, repo: Path, monkeypatch: pytest.MonkeyPatch) 
     """A session of an agent called `claude` that writes down the hook environment it was given
     (as a real Claude's hooks inherit it) and then idles."""
     monkeypatch.delenv("TRAILS_SUPERVISOR", raising=False)
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    seen = tmp_path / "hook-env.json"
-    agent = bindir / "claude"
-    agent.write_text("#!/bin/sh\n"
-                     f"printf '%s\\n' \"$TRAILS_HOOK_TOKEN\" \"$TRAILS_HOOK_SOCKET\" \"$*\" > {seen}.tmp\n"
-                     f"mv {seen}.tmp {seen}\nexec sleep 600\n")
-    agent.chmod(0o755)
+    agent, seen = hooked_agent(tmp_path)
     server = TrailsServer(Path(os.environ["TRAILS_HOME"]))
     server.start()
     from trails.api.types import Create

@@ -6,19 +6,14 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.helpers import trails, wait_until
+from tests.helpers import wait_until
 from tests.remote.conftest import Sshd, sshd  # noqa: F401 (the fixture)
-from tests.remote.test_commands import remote_repo
+from tests.remote.test_commands import remote_bash
 from tests.web.page.conftest import Dashboard
 
 
 def test_a_hosts_session_opens_with_its_terminal_diff_and_files(dashboard: Dashboard, sshd: Sshd) -> None:  # noqa: F811
-    assert trails(*sshd.add_host()).code == 0
-    remote_repo(sshd)
-    made = trails("new", "r1", "bash --norc --noprofile", "--host", "box", "--repo", "repo", "--json", timeout=90)
-    assert made.code == 0, made.stderr
-    worktree = made.json["session"]["worktree_path"]
-    assert trails("send", "box:r1", "echo marker-$((40+2))", timeout=60).code == 0
+    worktree = remote_bash(sshd)
     page = dashboard.page()
     page.locator('.card[data-session="box:r1"]').click()
     expect(page).to_have_url(f"{dashboard.base}/?session=box%3Ar1")
