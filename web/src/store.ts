@@ -50,6 +50,11 @@ export class SessionStore {
   private refreshTimers = new Map<string, number>();
   private statsQueue: string[] = [];
   private statsRunning = 0;
+  /** Events applied so far, and the count when each session last had one: a list or row asked for
+   *  before a session's latest event may predate it (the socket and the request race), so it does
+   *  not overwrite what that event said; the row is read again instead. */
+  private applied = 0;
+  private touched = new Map<string, number>();
   /** Called when a session changes status (for browser notifications). */
   onTransition: Transition | null = null;
 
@@ -74,6 +79,7 @@ export class SessionStore {
       try {
         do {
           this.reloadAgain = false;
+          const asked = this.applied;
           const list = await api.sessions();
           for (const [host, state] of Object.entries(list.hosts ?? {})) {
             if (state.reachable) this.hostDown.delete(host);
@@ -83,6 +89,10 @@ export class SessionStore {
           for (const s of list.sessions.map((one) => addressed(one))) {
             seen.add(s.name);
             const before = this.all.get(s.name);
+            if (before && this.newerThan(s.name, asked)) {
+              this.refreshSoon(s.name);
+              continue;
+            }
             this.all.set(s.name, s);
             if (!before || before.updated_at !== s.updated_at) this.queueStats([s.name]);
           }
@@ -109,7 +119,12 @@ export class SessionStore {
   /** One session's row again (after an action, or an event whose effect the page cannot compute). */
   async refresh(name: string): Promise<void> {
     try {
+      const asked = this.applied;
       const shown = await api.session(name);
+      if (this.newerThan(name, asked)) {
+        this.refreshSoon(name);
+        return;
+      }
       this.put(addressed(shown.session, name));
     } catch {
       await this.reload();
@@ -127,6 +142,11 @@ export class SessionStore {
     this.all.set(session.name, session);
     this.emit(before ? { kind: "session", name: session.name } : { kind: "list" });
     if (before && before.status !== session.status) this.onTransition?.(session, before.status);
+  }
+
+  /** Whether an event about this session came after `asked` events had been applied. */
+  private newerThan(name: string, asked: number): boolean {
+    return (this.touched.get(name) ?? 0) > asked;
   }
 
   private refreshSoon(name: string): void {
@@ -148,6 +168,7 @@ export class SessionStore {
     }
     const name = event.session && event.host ? `${event.host}:${event.session}` : event.session;
     if (!name) return;
+    this.touched.set(name, ++this.applied);
     const session = this.all.get(name);
     if (!session) {
       void this.reload();

@@ -3,9 +3,13 @@ elsewhere (the CLI), filters, the list layout, multi-select and a batch action, 
 
 from __future__ import annotations
 
+import re
+import time
+from typing import Any
+
 from playwright.sync_api import expect
 
-from tests.helpers import trails
+from tests.helpers import trails, wait_until
 from tests.web.page.conftest import Dashboard
 
 
@@ -33,6 +37,53 @@ def test_grid_follows_sessions_made_and_changed_elsewhere(dashboard: Dashboard) 
 
     assert trails("kill", "alpha", "--force", cwd=dashboard.repo).code == 0
     expect(alpha).to_have_count(0)
+
+
+def pump_until(page: Any, condition: Any, what: str, timeout: float = 15) -> None:
+    """Wait for a condition that Playwright's own callbacks make true (they run only while it waits)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        page.wait_for_timeout(25)
+
+
+def server_status(dashboard: Dashboard, name: str) -> str:
+    shown = trails("ls", "--json", cwd=dashboard.repo).json["sessions"]
+    return next((s["status"] for s in shown if s["name"] == name), "")
+
+
+def test_a_list_asked_for_before_an_event_does_not_undo_it(dashboard: Dashboard) -> None:
+    """The event socket and a list request race: a list the server wrote before a session's change
+    can arrive after the event that told it. The card keeps what the event said."""
+    dashboard.new_session("bravo")
+    wait_until(lambda: server_status(dashboard, "bravo") == "ready", timeout=15, message="bravo ready")
+    page = dashboard.page()
+    expect(card(page, "bravo")).to_have_attribute("data-status", "ready")
+
+    held: list[tuple[Any, Any]] = []  # the next two list requests, answered by the server now, delivered later
+
+    def hold(route: Any) -> None:
+        if len(held) < 2:
+            held.append((route, route.fetch()))
+        else:
+            route.fallback()
+
+    page.route(re.compile(r"/api/sessions(\?.*)?$"), hold)
+    page.reload()
+    pump_until(page, lambda: len(held) == 1, "the page's first list request")
+    dashboard.new_session("charlie")  # its events name a session the page does not know: it asks again
+    wait_until(lambda: server_status(dashboard, "charlie") == "ready", timeout=15, message="charlie ready")
+    route, answer = held[0]
+    route.fulfill(response=answer)
+    pump_until(page, lambda: len(held) == 2, "the page's second list request")
+
+    assert trails("pause", "bravo", cwd=dashboard.repo).code == 0  # while the second list is on its way
+    expect(card(page, "bravo")).to_have_attribute("data-status", "paused")
+    route, answer = held[1]  # written before the pause: bravo ready in it
+    route.fulfill(response=answer)
+    expect(card(page, "charlie")).to_be_visible()  # the second list arrived (charlie is only in it)
+    assert card(page, "bravo").get_attribute("data-status") == "paused"
+    expect(card(page, "bravo")).to_have_attribute("data-status", "paused")
 
 
 def test_filter_select_and_batch_pause(dashboard: Dashboard) -> None:
