@@ -26,6 +26,9 @@ export function shownName(s: SessionInfo): string {
   return s.host && s.name.startsWith(`${s.host}:`) ? s.name.slice(s.host.length + 1) : s.name;
 }
 
+/** A host's key among the sessions' in SessionStore.touched (no session name has a NUL). */
+const hostKey = (host: string): string => `\u0000${host}`;
+
 const STATUS_ORDER: Status[] = ["waiting", "error", "ready", "running", "loading", "creating", "paused", "completed", "killed"];
 
 export type Change = { kind: "list" } | { kind: "session"; name: string } | { kind: "selection" };
@@ -82,6 +85,7 @@ export class SessionStore {
           const asked = this.applied;
           const list = await api.sessions();
           for (const [host, state] of Object.entries(list.hosts ?? {})) {
+            if (this.newerThan(hostKey(host), asked)) continue; // its host event came after: that says
             if (state.reachable) this.hostDown.delete(host);
             else this.hostDown.add(host);
           }
@@ -144,7 +148,7 @@ export class SessionStore {
     if (before && before.status !== session.status) this.onTransition?.(session, before.status);
   }
 
-  /** Whether an event about this session came after `asked` events had been applied. */
+  /** Whether an event about this session (or host) came after `asked` events had been applied. */
   private newerThan(name: string, asked: number): boolean {
     return (this.touched.get(name) ?? 0) > asked;
   }
@@ -159,6 +163,7 @@ export class SessionStore {
 
   apply(event: EventInfo): void {
     if (event.kind === "host" && event.host) {
+      this.touched.set(hostKey(event.host), ++this.applied);
       const up = event.data?.reachable === true;
       if (up) this.hostDown.delete(event.host);
       else this.hostDown.add(event.host);
