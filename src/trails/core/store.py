@@ -225,6 +225,7 @@ _SESSION_COLUMNS = (
 )
 _UPDATABLE = frozenset({*_SESSION_COLUMNS, "ended_at"})
 _MIN_PAGE = 512  # SQLite's smallest page: a database that holds anything is at least this long
+CACHE_KIB = 512  # SQLite page cache per connection (PRAGMA cache_size): see Store._open
 
 Audit = tuple[str, str | None, dict[str, Any]]  # (action, session name, detail)
 
@@ -284,6 +285,10 @@ class Store:
                 conn.execute("PRAGMA busy_timeout = 30000")
                 # WAL + NORMAL: durable across application crashes, no fsync on every small commit.
                 conn.execute("PRAGMA synchronous = NORMAL")
+                # Each thread keeps its own connection, and SQLite's default cache (2 MB each) fills as
+                # the events table grows: a long-running server's memory grew with it for hours. The
+                # operating system caches the file too, so a small cache costs a read, not the disk.
+                conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
             except BaseException:
                 conn.close()
                 raise
