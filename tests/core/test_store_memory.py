@@ -3,11 +3,10 @@ and a long-running server's threads read the events table all day (the soak's RS
 
 from __future__ import annotations
 
+import _sqlite3
 import ctypes
 import threading
 from pathlib import Path
-
-import _sqlite3
 
 from trails.core import events as ev
 from trails.core.store import CACHE_KIB, Store
