@@ -2,8 +2,8 @@
 
     python -I -S hookreport.py [EVENT] [PAYLOAD]
 
-Claude Code, Codex and Gemini CLI hand each hook its event as JSON on stdin (a Codex `notify` program
-gets it as the last argument). This sends `{session, token, event, tool, input, detail}` to the server's hook socket
+Claude Code and Codex hand each hook its event as JSON on stdin (a Codex `notify` program gets it as
+the last argument). This sends `{session, token, event, tool, input, detail}` to the server's hook socket
 ($TRAILS_HOOK_SOCKET, answering nothing but `hook_event`), authenticated by the session's token
 ($TRAILS_HOOK_TOKEN, from the session's environment file, never a command line).
 
@@ -28,9 +28,6 @@ import time
 
 DEADLINE_SECONDS = 1.0  # the whole exchange; the agent waits for its hook
 MAX_INPUT = 256 * 1024  # a tool's input beyond this is cut (a Write of a large file, say)
-# Of a Gemini confirmation's details, what says what it asks (not the file contents an edit's carry).
-NOTICE_KEYS = ("type", "title", "command", "rootCommand", "fileName", "filePath", "serverName", "toolName",
-               "toolDisplayName", "prompt", "urls")
 DETAIL_KEYS = ("source", "reason", "notification_type", "message", "prompt", "type", "error",
                "last-assistant-message", "last_assistant_message")
 
@@ -56,9 +53,6 @@ def _params(argv: list[str]) -> dict[str, object]:
     if not isinstance(event, str):
         event = argv[1] if len(argv) > 1 and not argv[1].lstrip().startswith("{") else "unknown"
     tool_input = data.get("tool_input")
-    details = data.get("details")
-    if tool_input is None and isinstance(details, dict):  # Gemini's notification: what its confirmation shows
-        tool_input = {k: v for k, v in details.items() if k in NOTICE_KEYS}
     if tool_input is not None and len(json.dumps(tool_input)) > MAX_INPUT:
         tool_input = {"truncated": True}
     detail = {k: str(v)[:2000] for k, v in data.items() if k in DETAIL_KEYS and v is not None}

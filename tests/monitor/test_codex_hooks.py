@@ -107,19 +107,17 @@ def test_without_hooks_the_mismatched_screen_decides(engine: Any, supervisor: in
 
 
 def test_the_wiring_is_one_trusted_override_and_leaves_the_users_own_hooks() -> None:
-    from trails.agents.base import HookLaunch
     from trails.agents.codex import CodexHooks
 
     hooks = CodexHooks()
     reporter = ["/usr/bin/python3", "-I", "-S", "/h/report.py"]
-    launch = HookLaunch(reporter=reporter, env={"TRAILS_HOOK_TOKEN": "the-token"}, private_dir=Path("/unused"))
-    argv = hooks.wire(["codex", "--no-daemon"], launch, {})
-    assert argv is not None and argv[:2] == ["codex", "-c"] and argv[3:] == ["--no-daemon"]
-    assert argv[2].startswith("hooks={") and "the-token" not in argv[2]  # in the environment only
+    argv = hooks.wire(["codex", "--no-daemon"], reporter)
+    assert argv[:2] == ["codex", "-c"] and argv[3:] == ["--no-daemon"]
+    assert argv[2].startswith("hooks={") and "TOKEN" not in argv[2]  # the token is in the environment only
     for event in hooks.EVENTS:
         assert f'"{hooks.key(event)}"={{trusted_hash="{hooks.trusted_hash(event, " ".join(reporter))}"}}' in argv[2]
     # A fixed vector: the hashing the pinned Codex accepted in the real-CLI test above must not drift.
     assert hooks.trusted_hash("Stop", "echo hi") == \
         "sha256:6d0e81c1ce33e0e0c9bc46be818e3d0ec1347835441b83dd551f2fc43ce4473a"
     theirs = ["codex", "-c", 'hooks.Stop=[{hooks=[{type="command",command="x"}]}]']
-    assert hooks.wire(theirs, launch, {}) is None
+    assert hooks.wire(theirs, reporter) == theirs

@@ -31,20 +31,6 @@ def test_a_query_split_between_reads_is_still_dropped(cut: int) -> None:
     assert rendered([TRUST_TAIL[:cut], TRUST_TAIL[cut:]]) == rendered([TRUST_TAIL])
 
 
-# From Gemini CLI 0.61.0 as it starts: terminal queries, one of them (XTQMODKEYS, `CSI > 4 ; ? m`) a
-# sequence pyte's parser dies on.
-GEMINI_START = b"\x1b[8m\x1b[?u\x1b]11;?\x1b\\\x1b[>q\x1b[>4;?m\x1b[c\x1b[0m\x1b[?25l\x1b[?2004h> ready"
-
-
-def test_a_query_pyte_cannot_parse_is_dropped_and_the_screen_goes_on() -> None:
-    assert rendered([GEMINI_START, b"\r\n\x1b[?25hnext"]) == ["> ready", "next"]
-
-
-def test_a_sequence_pyte_fails_on_costs_the_rest_of_its_read_not_the_screen() -> None:
-    # `CSI 4 J` (an erase pyte has no case for) raises inside pyte; what comes after is drawn again.
-    assert rendered([b"before\x1b[4Jlost", b"\r\nafter"]) == ["before", "after"]
-
-
 def test_a_new_agents_log_resets_the_screen_it_is_replayed_into(tmp_path: Path) -> None:
     from trails.core import outputlog
 

@@ -75,31 +75,9 @@ class HookReport:
     ended: bool = False
 
 
-@dataclass(frozen=True)
-class AgentHome:
-    """A home directory of the agent's own, not the user's (a container session's): `host` is where
-    it is on this machine, `inside` the path the agent knows it by (its HOME)."""
-
-    host: Path
-    inside: str
-
-
-@dataclass(frozen=True)
-class HookLaunch:
-    """One launch's hooks: the reporter's command line as the agent runs it, what it reports with
-    (`env`: the session, its token and the hook socket; in the agent's environment too, for an agent
-    that hands its own on), and, for an agent configured by files, a directory under the home for
-    this session's launch (`private_dir`) or the agent's own home (`agent_home`, a container's)."""
-
-    reporter: list[str]
-    env: Mapping[str, str]
-    private_dir: Path
-    agent_home: AgentHome | None = None
-
-
 class AgentHooks:
     """An agent whose CLI runs hook commands: trails configures them per session (in the session's
-    own agent config, never the user's) to run the reporter, and reads what they report."""
+    own agent config, never the user's) to run `reporter`, and reads what they report."""
 
     # Whether the hooks report every change of status (then they alone tell it, and auto-yes answers
     # only what they announce), or only some (Codex: a finished turn), the screen telling the rest.
@@ -108,16 +86,23 @@ class AgentHooks:
     # turn): then its screen tells the status until they speak, without waiting for them first.
     silent_until_prompt: bool = False
 
-    def wire(self, argv: list[str], launch: HookLaunch, env: dict[str, str]) -> list[str] | None:
-        """argv that starts the agent with its hooks running `launch.reporter` (`env`, the agent's
-        environment, may be added to); None when this launch cannot have them (the user's own
-        configuration on the command line stands)."""
-        return None
+    def wire(self, argv: list[str], reporter: list[str]) -> list[str]:
+        """argv that starts the agent with its hooks running `reporter` (an argument list)."""
+        return argv
 
     def interpret(self, event: str, tool: str | None, tool_input: Mapping[str, object] | None,
                   detail: Mapping[str, str]) -> HookReport | None:
         """What a hook event says (None: nothing trails acts on)."""
         return None
+
+
+@dataclass(frozen=True)
+class AgentHome:
+    """A home directory of the agent's own, not the user's (a container session's): `host` is where
+    it is on this machine, `inside` the path the agent knows it by (its HOME)."""
+
+    host: Path
+    inside: str
 
 
 @dataclass(frozen=True)

@@ -9,16 +9,7 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
-from trails.agents.base import (
-    AgentHooks,
-    AgentMcp,
-    AgentProfile,
-    AgentState,
-    HookLaunch,
-    HookReport,
-    McpServer,
-    PermissionAsk,
-)
+from trails.agents.base import AgentHooks, AgentMcp, AgentProfile, AgentState, HookReport, McpServer, PermissionAsk
 from trails.agents.headless import HeadlessAdapter, HeadlessOutcome, HeadlessRequest, Invocation, parse_json_object
 from trails.core.models import Status
 
@@ -134,10 +125,10 @@ class ClaudeHooks(AgentHooks):
               "PermissionRequest", "PermissionDenied", "Notification", "Stop", "StopFailure", "SessionEnd")
     TIMEOUT_SECONDS = 5  # Claude's own limit per hook; the reporter gives up after one
 
-    def wire(self, argv: list[str], launch: HookLaunch, env: dict[str, str]) -> list[str] | None:
+    def wire(self, argv: list[str], reporter: list[str]) -> list[str]:
         if "--settings" in argv[1:]:
-            return None  # the user's own --settings: one is all Claude takes; its screen tells then
-        hook = {"type": "command", "command": shlex.join(launch.reporter), "timeout": self.TIMEOUT_SECONDS}
+            return argv  # the user's own --settings: one is all Claude takes; its screen tells then
+        hook = {"type": "command", "command": shlex.join(reporter), "timeout": self.TIMEOUT_SECONDS}
         settings = {"hooks": {event: [{"matcher": "*", "hooks": [hook]}] for event in self.EVENTS}}
         return [argv[0], "--settings", json.dumps(settings, separators=(",", ":")), *argv[1:]]
 

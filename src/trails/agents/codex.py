@@ -8,7 +8,7 @@ import re
 import shlex
 from collections.abc import Mapping
 
-from trails.agents.base import AgentHooks, AgentMcp, AgentProfile, HookLaunch, HookReport, McpServer, PermissionAsk
+from trails.agents.base import AgentHooks, AgentMcp, AgentProfile, HookReport, McpServer, PermissionAsk
 from trails.agents.headless import HeadlessAdapter, HeadlessOutcome, HeadlessRequest, Invocation
 from trails.core.models import Status
 
@@ -71,10 +71,10 @@ class CodexHooks(AgentHooks):
     TIMEOUT_SECONDS = 3
     KEY_SOURCE = "/<session-flags>/config.toml"  # what Codex names the source of `-c` hooks in their keys
 
-    def wire(self, argv: list[str], launch: HookLaunch, env: dict[str, str]) -> list[str] | None:
+    def wire(self, argv: list[str], reporter: list[str]) -> list[str]:
         if any(a == "hooks" or a.startswith(("hooks.", "hooks=")) for a in argv[1:]):
-            return None  # the user's own hooks on the command line: theirs stand; its screen tells
-        return [argv[0], "-c", self.override(shlex.join(launch.reporter)), *argv[1:]]
+            return argv  # the user's own hooks on the command line: theirs stand; its screen tells
+        return [argv[0], "-c", self.override(shlex.join(reporter)), *argv[1:]]
 
     def override(self, command: str) -> str:
         """`hooks={…}` (TOML): each event runs `command`, and is trusted."""

@@ -426,10 +426,8 @@ class Engine:
         on top); outside containers, inside its resource limits first."""
         notes: list[str] = []
         env = self._session_env(caller_env, session.env, session.name)
-        # MCP first: an agent configured by files (Gemini) gets its hooks added to the settings its
-        # MCP wiring wrote for this launch (or made afresh when MCP is off).
-        argv = self._wire_mcp(provider, session, argv, env, caller_env)
         argv = self._wire_hooks(provider, session, argv, env, caller_env)
+        argv = self._wire_mcp(provider, session, argv, env, caller_env)
         if session.mode is not Mode.CONTAINER and any(k in session.limits for k in ("cpus", "memory", "pids_limit")):
             from trails.core import limits as limits_mod
 
@@ -444,28 +442,23 @@ class Engine:
                     caller_env: Mapping[str, str]) -> list[str]:
         """For an agent whose CLI has hooks, argv that has them report to this home's server, with a
         new token for this launch in `env` (its digest in the row before the agent can report)."""
-        from trails.agents.base import HookLaunch
         from trails.agents.registry import profile_of
-        from trails.core import hookwire, mcpwire
+        from trails.core import hookwire
 
         profile = profile_of(session)
         had = any([session.extra.pop(key, None) for key in (hookwire.HOOKED_KEY, hookwire.TOKEN_KEY)])
         env.pop("TRAILS_HOOK_TOKEN", None)  # a session started from inside another gets none of its own
         env.pop("TRAILS_HOOK_SOCKET", None)
-        wired = None
+        wired = argv
         if profile.hooks is not None and caller_env.get("TRAILS_HOOKS", "").strip().lower() not in ("off", "0", "no"):
             reporter, socket = provider.hook_endpoint(session)
-            token, digest = hookwire.new_token()
-            # The launch's private directory is the one its MCP files use (removed when the session is).
-            launch = HookLaunch(reporter=reporter, private_dir=mcpwire.session_dir(self.home, session.name),
-                                env={"TRAILS_SESSION": session.name, "TRAILS_HOOK_TOKEN": token,
-                                     "TRAILS_HOOK_SOCKET": socket},
-                                agent_home=provider.own_agent_home(session))
-            wired = profile.hooks.wire(argv, launch, env)
-        if wired is None:
+            wired = profile.hooks.wire(argv, reporter)
+        if wired == argv:
             if had:  # the last launch's token names no agent any more
                 self.store.update_extra(session.id, {hookwire.TOKEN_KEY: None, hookwire.HOOKED_KEY: None})
             return argv
+        assert profile.hooks is not None
+        token, digest = hookwire.new_token()
         env["TRAILS_HOOK_TOKEN"], env["TRAILS_HOOK_SOCKET"] = token, socket
         session.extra[hookwire.TOKEN_KEY], session.extra[hookwire.HOOKED_KEY] = digest, profile.name
         # Only these keys: the row's others (what a create has made so far, for its recovery) stay.

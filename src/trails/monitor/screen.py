@@ -9,14 +9,6 @@ from typing import Any
 # the terminal (e.g. Claude Code's kitty-graphics query "ESC _ G…ESC \\") overwrites a line with junk.
 _CONTROL_STRING = re.compile(rb"\x1b[_P^X]")
 _MAX_CONTROL_STRING = 1 << 16
-# pyte (0.8) hands a CSI with a "?" anywhere in it a `private` flag that most handlers do not take (a
-# TypeError for the query `CSI > 4 ; ? m` Gemini CLI sends as it starts), which ends its parser. Such a
-# sequence draws nothing, so it goes, except the private modes (h, l) and erases (J, K) pyte takes.
-_PRIVATE_CSI = re.compile(rb"\x1b\[[0-9;<=>]*\?[0-9;<=>?]*[\x40-\x7e]")
-
-
-def _kept(csi: re.Match[bytes]) -> bytes:
-    return csi[0] if csi[0][2:3] == b"?" and csi[0][-1:] in b"hlJK" else b""
 
 
 class Screen:
@@ -33,15 +25,7 @@ class Screen:
 
     def feed(self, data: bytes) -> None:
         if data:
-            data = _PRIVATE_CSI.sub(_kept, self._without_control_strings(data))
-            try:
-                self._stream.feed(data)
-            except Exception:
-                # Another sequence pyte fails on: the rest of these bytes is lost, not the session's watch
-                # (its parser is spent; a new one goes on drawing on the same screen).
-                import pyte
-
-                self._stream = pyte.ByteStream(self._screen)
+            self._stream.feed(self._without_control_strings(data))
             self.version += 1
 
     def _without_control_strings(self, data: bytes) -> bytes:

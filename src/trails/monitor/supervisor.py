@@ -10,7 +10,7 @@ tick; with nothing written, the loop sleeps in select().
 It runs in a thread of this home's trails server (trails.server.monitor), which hands its events to
 subscribers and asks it to look now (`wake`) when another operation changed the state database.
 
-Agents whose CLI has hooks (Claude Code, Codex, Gemini CLI: agents/) also report what they do, through the
+Agents whose CLI has hooks (Claude Code: see agents/claude.py) also report what they do, through the
 server's hook socket (`hook`). Their reports win over the screen: once a session's hooks have spoken,
 its status comes from them alone (`status_source` hook), and auto-yes answers only the dialogs they
 announced, judged on the tool and input the hook gave rather than on the screen's text. The screen
